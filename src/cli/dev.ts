@@ -1,0 +1,45 @@
+// `keysafe dev` (npm start): a server on ./keysafe-dev with a demo key, and what to try first.
+import { resolve } from 'node:path';
+import { loadServerConfig } from '../server/config.js';
+import { startServer } from '../server/main.js';
+import { parseFlags, untilSignal } from './args.js';
+
+const USAGE = `usage: keysafe dev [--listen HOST:PORT] [--data-dir DIR]
+
+Runs a server on an embedded SQLite store under ./keysafe-dev with a demo key
+(alias/keysafe-demo), and prints how to reach it with the aws CLI.
+`;
+
+const DEMO_ALIAS = 'alias/keysafe-demo';
+
+export async function runDev(args: string[]): Promise<number> {
+  const { values } = parseFlags(args, { listen: { type: 'string' }, 'data-dir': { type: 'string' } }, USAGE);
+  if (values.help) {
+    process.stdout.write(USAGE);
+    return 0;
+  }
+  const config = loadServerConfig({ listen: values.listen, dataDir: values['data-dir'] ?? './keysafe-dev' });
+  const server = await startServer(config);
+  const aliases = await server.kms.listAliases(1000);
+  if (!aliases.items.some((a) => a.name === DEMO_ALIAS)) {
+    const key = await server.kms.createKey({ description: 'keysafe dev demo key' });
+    await server.kms.createAlias(DEMO_ALIAS, key.keyId);
+  }
+  const { accessKeyId } = server.admin;
+  process.stdout.write(`
+Keysafe is running: ${server.url}
+  admin credentials: ${resolve(server.adminCredentialsFile)}
+  data:              ${resolve(config.dataDir)}
+
+Try it with the aws CLI (in another shell):
+  export AWS_ACCESS_KEY_ID=${accessKeyId} AWS_SECRET_ACCESS_KEY=$(node -p "require('${resolve(server.adminCredentialsFile)}').secretAccessKey") AWS_DEFAULT_REGION=${config.region} AWS_ENDPOINT_URL=${server.url}
+  aws kms list-aliases
+  aws kms encrypt --key-id ${DEMO_ALIAS} --plaintext "$(printf 'hello keysafe' | base64)" --query CiphertextBlob --output text > /tmp/keysafe-demo.b64
+  aws kms decrypt --ciphertext-blob fileb://<(base64 -d /tmp/keysafe-demo.b64) --query Plaintext --output text | base64 -d
+
+Press Ctrl-C to stop.
+`);
+  await untilSignal();
+  await server.close();
+  return 0;
+}

@@ -1,0 +1,28 @@
+// KMS identifiers: key ids, key and alias ARNs, and parsing what a caller passed as KeyId.
+
+export interface Partition {
+  region: string;
+  accountId: string;
+}
+
+const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
+
+export const isKeyId = (s: string): boolean => UUID.test(s);
+export const keyArn = (p: Partition, keyId: string): string => `arn:aws:kms:${p.region}:${p.accountId}:key/${keyId}`;
+export const aliasArn = (p: Partition, aliasName: string): string =>
+  `arn:aws:kms:${p.region}:${p.accountId}:${aliasName}`;
+
+export type KeyRef = { kind: 'key'; keyId: string } | { kind: 'alias'; name: string } | { kind: 'invalid' };
+
+/** Classifies a KeyId parameter: key id, key ARN, alias name or alias ARN (ARNs must be ours). */
+export function parseKeyRef(p: Partition, value: string): KeyRef {
+  if (UUID.test(value)) return { kind: 'key', keyId: value };
+  if (value.startsWith('alias/')) return { kind: 'alias', name: value };
+  const prefix = `arn:aws:kms:${p.region}:${p.accountId}:`;
+  if (value.startsWith(prefix)) {
+    const rest = value.slice(prefix.length);
+    if (rest.startsWith('key/') && UUID.test(rest.slice(4))) return { kind: 'key', keyId: rest.slice(4) };
+    if (rest.startsWith('alias/')) return { kind: 'alias', name: rest };
+  }
+  return { kind: 'invalid' };
+}

@@ -1,0 +1,72 @@
+// Typed application errors with stable codes; the HTTP mapping lives in server/http-errors.ts only.
+
+/** Every error code Keysafe answers with. For the AWS APIs these are AWS's exception names. */
+export const ERROR_CODES = [
+  // KMS
+  'NotFoundException',
+  'DisabledException',
+  'KMSInvalidStateException',
+  'InvalidCiphertextException',
+  'IncorrectKeyException',
+  'InvalidKeyUsageException',
+  'KMSInvalidSignatureException',
+  'KMSInvalidMacException',
+  'AlreadyExistsException',
+  'LimitExceededException',
+  'TagException',
+  'UnsupportedOperationException',
+  'InvalidArnException',
+  'InvalidAliasNameException',
+  'InvalidMarkerException',
+  'InvalidGrantTokenException',
+  'MalformedPolicyDocumentException',
+  'DryRunOperationException',
+  'ConflictException',
+  'KMSInternalException',
+  // Shared by the AWS JSON services
+  'ValidationException',
+  'SerializationException',
+  'UnknownOperationException',
+  'UnrecognizedClientException',
+  'InvalidSignatureException',
+  'IncompleteSignatureException',
+  'MissingAuthenticationTokenException',
+  'AccessDeniedException',
+  'ThrottlingException',
+  'RequestEntityTooLargeException',
+  'InternalFailure',
+] as const;
+
+export type ErrorCode = (typeof ERROR_CODES)[number];
+
+/** Codes that are server faults (5xx): AWS SDKs retry them. */
+const FAULT_CODES: ReadonlySet<ErrorCode> = new Set<ErrorCode>(['KMSInternalException', 'InternalFailure']);
+
+/**
+ * An expected failure with a stable code. The message must never contain secret values,
+ * key material, tokens or plaintext: it goes to clients and logs verbatim.
+ */
+export class AppError extends Error {
+  override readonly name = 'AppError';
+  constructor(
+    readonly code: ErrorCode,
+    message: string,
+  ) {
+    super(message);
+  }
+
+  get isFault(): boolean {
+    return FAULT_CODES.has(this.code);
+  }
+}
+
+export const isAppError = (e: unknown): e is AppError => e instanceof AppError;
+
+/** AWS's exact ValidationException text for one failed constraint. */
+export function validationError(path: string, value: unknown, constraint: string): AppError {
+  const shown = typeof value === 'string' || typeof value === 'number' ? `Value '${value}' ` : '';
+  return new AppError(
+    'ValidationException',
+    `1 validation error detected: ${shown}at '${path}' failed to satisfy constraint: ${constraint}`,
+  );
+}

@@ -1,0 +1,19 @@
+// The crypto module's public surface: the only door to node:crypto for the rest of Keysafe.
+export { AEAD_KEY_BYTES, AeadKey } from './aead.js';
+export {
+  AsymmetricKey,
+  type AsymmetricKeySpec,
+  digestLength,
+  generateKeyPairInsecure,
+  type MessageType,
+  maxRsaPlaintext,
+  type RsaEncryptionAlgorithm,
+  type SigningAlgorithm,
+} from './asymmetric.js';
+export { CIPHERTEXT_OVERHEAD, openCiphertext, parseCiphertextHeader, sealCiphertext } from './ciphertext.js';
+export { type EncryptionContext, encodeEncryptionContext } from './encryption-context.js';
+export { DecryptionError } from './errors.js';
+export { constantTimeEqual, hmacSha256, sha256Hex } from './hash.js';
+export { type MacAlgorithm, MacKey } from './mac.js';
+export { fillRandom, newUuid, randomBase32, randomKeyBytesInsecure, randomToken } from './random.js';
+export { RootKey, RootKeyring, type WrappedMaterial } from './root-key.js';

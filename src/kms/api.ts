@@ -1,0 +1,552 @@
+// The AWS KMS JSON operations: parse the AWS-shaped input, call the engine, shape the AWS output.
+import { z } from 'zod';
+import { AppError } from '../core/errors.js';
+import { blob, context, decodeMarker, encodeMarker, epochSeconds, int, parseInput, str } from '../core/wire.js';
+import { randomKeyBytesInsecure } from '../crypto/index.js';
+import type { KeyRecord } from '../storage/index.js';
+import type { KmsEngine } from './engine.js';
+import { DATA_KEY_PAIR_SPECS, KEY_SPECS, KEY_USAGES, type KeySpec, type KeyUsage, SPEC_INFO } from './key-specs.js';
+
+type Handler = (engine: KmsEngine, input: unknown) => Promise<object>;
+
+const keyId = str(1, 2048);
+const grantTokens = z.array(str(1, 8192)).max(10).optional();
+const limit = int(1, 1000).optional();
+const marker = str(1, 1024).optional();
+const tags = z.array(z.object({ TagKey: str(1, 128), TagValue: str(0, 256) })).optional();
+const dryRun = z.boolean().optional();
+const encryptionAlgorithm = z.enum(['SYMMETRIC_DEFAULT', 'RSAES_OAEP_SHA_1', 'RSAES_OAEP_SHA_256']).optional();
+const signingAlgorithm = z.enum([
+  'RSASSA_PSS_SHA_256',
+  'RSASSA_PSS_SHA_384',
+  'RSASSA_PSS_SHA_512',
+  'RSASSA_PKCS1_V1_5_SHA_256',
+  'RSASSA_PKCS1_V1_5_SHA_384',
+  'RSASSA_PKCS1_V1_5_SHA_512',
+  'ECDSA_SHA_256',
+  'ECDSA_SHA_384',
+  'ECDSA_SHA_512',
+  'ED25519_SHA_512',
+  'ED25519_PH_SHA_512',
+]);
+const macAlgorithm = z.enum(['HMAC_SHA_224', 'HMAC_SHA_256', 'HMAC_SHA_384', 'HMAC_SHA_512']);
+const messageType = z.enum(['RAW', 'DIGEST']).optional();
+const policy = str(1, 131072);
+const b64 = (b: Uint8Array) => Buffer.from(b.buffer, b.byteOffset, b.length).toString('base64');
+
+/** AWS signals a successful DryRun as an error. */
+function dryRunDone(flag: boolean | undefined): void {
+  if (flag) {
+    throw new AppError('DryRunOperationException', 'The request would have succeeded, but the DryRun option is set.');
+  }
+}
+
+function algorithmsOf(k: KeyRecord) {
+  const algorithms = SPEC_INFO[k.keySpec as KeySpec].usages[k.keyUsage as KeyUsage] ?? [];
+  if (k.keyUsage === 'ENCRYPT_DECRYPT') return { EncryptionAlgorithms: algorithms };
+  if (k.keyUsage === 'SIGN_VERIFY') return { SigningAlgorithms: algorithms };
+  return { MacAlgorithms: algorithms };
+}
+
+export function keyMetadata(engine: KmsEngine, k: KeyRecord) {
+  return {
+    AWSAccountId: engine.partition.accountId,
+    KeyId: k.keyId,
+    Arn: engine.arnOf(k.keyId),
+    CreationDate: epochSeconds(k.createdAt),
+    Enabled: k.state === 'Enabled',
+    Description: k.description,
+    KeyUsage: k.keyUsage,
+    KeyState: k.state,
+    ...(k.deletionAt !== undefined && { DeletionDate: epochSeconds(k.deletionAt) }),
+    ...(k.pendingWindowInDays !== undefined && { PendingDeletionWindowInDays: k.pendingWindowInDays }),
+    Origin: 'AWS_KMS',
+    KeyManager: 'CUSTOMER',
+    CustomerMasterKeySpec: k.keySpec,
+    KeySpec: k.keySpec,
+    ...algorithmsOf(k),
+    MultiRegion: false,
+  };
+}
+
+function truncation(next: string | undefined) {
+  return next === undefined ? { Truncated: false } : { Truncated: true, NextMarker: encodeMarker(next) };
+}
+
+const unsupported =
+  (what: string): Handler =>
+  async () => {
+    throw new AppError('UnsupportedOperationException', `${what} is not supported by Keysafe.`);
+  };
+
+export const kmsOperations: Record<string, Handler> = {
+  async CreateKey(engine, raw) {
+    const i = parseInput(
+      z.object({
+        Description: str(0, 8192).optional(),
+        KeyUsage: z.enum(KEY_USAGES).optional(),
+        KeySpec: z.enum(KEY_SPECS).optional(),
+        CustomerMasterKeySpec: z.enum(KEY_SPECS).optional(),
+        Policy: policy.optional(),
+        Tags: tags,
+        Origin: z.enum(['AWS_KMS', 'EXTERNAL', 'AWS_CLOUDHSM', 'EXTERNAL_KEY_STORE']).optional(),
+        MultiRegion: z.boolean().optional(),
+        CustomKeyStoreId: str(1, 64).optional(),
+        XksKeyId: str(1, 128).optional(),
+        BypassPolicyLockoutSafetyCheck: z.boolean().optional(),
+      }),
+      raw,
+    );
+    if (i.Origin !== undefined && i.Origin !== 'AWS_KMS') {
+      throw new AppError('UnsupportedOperationException', `Origin ${i.Origin} is not supported; use AWS_KMS.`);
+    }
+    if (i.MultiRegion) throw new AppError('UnsupportedOperationException', 'Multi-Region keys are not supported.');
+    if (i.CustomKeyStoreId || i.XksKeyId) {
+      throw new AppError('UnsupportedOperationException', 'Custom key stores are not supported.');
+    }
+    if (i.KeySpec && i.CustomerMasterKeySpec && i.KeySpec !== i.CustomerMasterKeySpec) {
+      throw new AppError('ValidationException', 'KeySpec and CustomerMasterKeySpec must not differ.');
+    }
+    if (i.Policy !== undefined) validatePolicy(i.Policy);
+    const key = await engine.createKey({
+      description: i.Description,
+      keyUsage: i.KeyUsage,
+      keySpec: i.KeySpec ?? i.CustomerMasterKeySpec,
+      policy: i.Policy,
+      tags: i.Tags,
+    });
+    return { KeyMetadata: keyMetadata(engine, key) };
+  },
+
+  async DescribeKey(engine, raw) {
+    const i = parseInput(z.object({ KeyId: keyId, GrantTokens: grantTokens }), raw);
+    return { KeyMetadata: keyMetadata(engine, await engine.describeKey(i.KeyId)) };
+  },
+
+  async ListKeys(engine, raw) {
+    const i = parseInput(z.object({ Limit: limit, Marker: marker }), raw);
+    const { items, next } = await engine.listKeys(i.Limit ?? 100, decodeMarker(i.Marker));
+    return { Keys: items.map((k) => ({ KeyId: k.keyId, KeyArn: engine.arnOf(k.keyId) })), ...truncation(next) };
+  },
+
+  async UpdateKeyDescription(engine, raw) {
+    const i = parseInput(z.object({ KeyId: keyId, Description: str(0, 8192) }), raw);
+    await engine.updateKeyDescription(i.KeyId, i.Description);
+    return {};
+  },
+
+  async EnableKey(engine, raw) {
+    await engine.enableKey(parseInput(z.object({ KeyId: keyId }), raw).KeyId);
+    return {};
+  },
+
+  async DisableKey(engine, raw) {
+    await engine.disableKey(parseInput(z.object({ KeyId: keyId }), raw).KeyId);
+    return {};
+  },
+
+  async ScheduleKeyDeletion(engine, raw) {
+    const i = parseInput(z.object({ KeyId: keyId, PendingWindowInDays: int(7, 30).optional() }), raw);
+    const k = await engine.scheduleKeyDeletion(i.KeyId, i.PendingWindowInDays ?? 30);
+    return {
+      KeyId: engine.arnOf(k.keyId),
+      DeletionDate: epochSeconds(k.deletionAt!),
+      KeyState: k.state,
+      PendingWindowInDays: k.pendingWindowInDays,
+    };
+  },
+
+  async CancelKeyDeletion(engine, raw) {
+    const k = await engine.cancelKeyDeletion(parseInput(z.object({ KeyId: keyId }), raw).KeyId);
+    return { KeyId: engine.arnOf(k.keyId) };
+  },
+
+  async CreateAlias(engine, raw) {
+    const i = parseInput(z.object({ AliasName: str(1, 256), TargetKeyId: keyId }), raw);
+    await engine.createAlias(i.AliasName, i.TargetKeyId);
+    return {};
+  },
+
+  async UpdateAlias(engine, raw) {
+    const i = parseInput(z.object({ AliasName: str(1, 256), TargetKeyId: keyId }), raw);
+    await engine.updateAlias(i.AliasName, i.TargetKeyId);
+    return {};
+  },
+
+  async DeleteAlias(engine, raw) {
+    await engine.deleteAlias(parseInput(z.object({ AliasName: str(1, 256) }), raw).AliasName);
+    return {};
+  },
+
+  async ListAliases(engine, raw) {
+    const i = parseInput(z.object({ KeyId: keyId.optional(), Limit: limit, Marker: marker }), raw);
+    const { items, next } = await engine.listAliases(i.Limit ?? 50, decodeMarker(i.Marker), i.KeyId);
+    return {
+      Aliases: items.map((a) => ({
+        AliasName: a.name,
+        AliasArn: `arn:aws:kms:${engine.partition.region}:${engine.partition.accountId}:${a.name}`,
+        TargetKeyId: a.keyId,
+        CreationDate: epochSeconds(a.createdAt),
+        LastUpdatedDate: epochSeconds(a.updatedAt),
+      })),
+      ...truncation(next),
+    };
+  },
+
+  async Encrypt(engine, raw) {
+    const i = parseInput(
+      z.object({
+        KeyId: keyId,
+        Plaintext: blob(1, 4096),
+        EncryptionContext: context,
+        EncryptionAlgorithm: encryptionAlgorithm,
+        GrantTokens: grantTokens,
+        DryRun: dryRun,
+      }),
+      raw,
+    );
+    const r = await engine.encrypt(i.KeyId, i.Plaintext, i.EncryptionContext, i.EncryptionAlgorithm);
+    dryRunDone(i.DryRun);
+    return { CiphertextBlob: b64(r.ciphertext), KeyId: r.keyId, EncryptionAlgorithm: r.algorithm };
+  },
+
+  async Decrypt(engine, raw) {
+    const i = parseInput(
+      z.object({
+        CiphertextBlob: blob(1, 6144),
+        EncryptionContext: context,
+        KeyId: keyId.optional(),
+        EncryptionAlgorithm: encryptionAlgorithm,
+        GrantTokens: grantTokens,
+        Recipient: z.unknown().optional(),
+        DryRun: dryRun,
+      }),
+      raw,
+    );
+    if (i.Recipient !== undefined) {
+      throw new AppError('UnsupportedOperationException', 'Recipient (Nitro Enclaves attestation) is not supported.');
+    }
+    const r = await engine.decrypt(i.CiphertextBlob, i.EncryptionContext, i.KeyId, i.EncryptionAlgorithm);
+    dryRunDone(i.DryRun);
+    return { KeyId: r.keyId, Plaintext: b64(r.plaintext), EncryptionAlgorithm: r.algorithm };
+  },
+
+  async ReEncrypt(engine, raw) {
+    const i = parseInput(
+      z.object({
+        CiphertextBlob: blob(1, 6144),
+        SourceEncryptionContext: context,
+        SourceKeyId: keyId.optional(),
+        DestinationKeyId: keyId,
+        DestinationEncryptionContext: context,
+        SourceEncryptionAlgorithm: encryptionAlgorithm,
+        DestinationEncryptionAlgorithm: encryptionAlgorithm,
+        GrantTokens: grantTokens,
+        DryRun: dryRun,
+      }),
+      raw,
+    );
+    const { source, destination } = await engine.reEncrypt({
+      blob: i.CiphertextBlob,
+      sourceContext: i.SourceEncryptionContext,
+      sourceKeyRef: i.SourceKeyId,
+      sourceAlgorithm: i.SourceEncryptionAlgorithm,
+      destinationKeyRef: i.DestinationKeyId,
+      destinationContext: i.DestinationEncryptionContext,
+      destinationAlgorithm: i.DestinationEncryptionAlgorithm,
+    });
+    dryRunDone(i.DryRun);
+    return {
+      CiphertextBlob: b64(destination.ciphertext),
+      SourceKeyId: source.keyId,
+      KeyId: destination.keyId,
+      SourceEncryptionAlgorithm: source.algorithm,
+      DestinationEncryptionAlgorithm: destination.algorithm,
+    };
+  },
+
+  GenerateDataKey: (engine, raw) => generateDataKey(engine, raw, true),
+  GenerateDataKeyWithoutPlaintext: (engine, raw) => generateDataKey(engine, raw, false),
+  GenerateDataKeyPair: (engine, raw) => generateDataKeyPair(engine, raw, true),
+  GenerateDataKeyPairWithoutPlaintext: (engine, raw) => generateDataKeyPair(engine, raw, false),
+
+  async GenerateRandom(_engine, raw) {
+    const i = parseInput(
+      z.object({ NumberOfBytes: int(1, 1024).optional(), CustomKeyStoreId: str(1, 64).optional() }),
+      raw,
+    );
+    if (i.CustomKeyStoreId) throw new AppError('UnsupportedOperationException', 'Custom key stores are not supported.');
+    return { Plaintext: b64(randomKeyBytesInsecure(i.NumberOfBytes ?? 32)) };
+  },
+
+  async Sign(engine, raw) {
+    const i = parseInput(
+      z.object({
+        KeyId: keyId,
+        Message: blob(1, 4096),
+        MessageType: messageType,
+        SigningAlgorithm: signingAlgorithm,
+        GrantTokens: grantTokens,
+        DryRun: dryRun,
+      }),
+      raw,
+    );
+    const r = await engine.sign(i.KeyId, i.Message, i.MessageType ?? 'RAW', i.SigningAlgorithm);
+    dryRunDone(i.DryRun);
+    return { KeyId: r.keyId, Signature: b64(r.signature), SigningAlgorithm: i.SigningAlgorithm };
+  },
+
+  async Verify(engine, raw) {
+    const i = parseInput(
+      z.object({
+        KeyId: keyId,
+        Message: blob(1, 4096),
+        MessageType: messageType,
+        Signature: blob(1, 6144),
+        SigningAlgorithm: signingAlgorithm,
+        GrantTokens: grantTokens,
+        DryRun: dryRun,
+      }),
+      raw,
+    );
+    const r = await engine.verify(i.KeyId, i.Message, i.MessageType ?? 'RAW', i.SigningAlgorithm, i.Signature);
+    dryRunDone(i.DryRun);
+    return { KeyId: r.keyId, SignatureValid: true, SigningAlgorithm: i.SigningAlgorithm };
+  },
+
+  async GetPublicKey(engine, raw) {
+    const i = parseInput(z.object({ KeyId: keyId, GrantTokens: grantTokens }), raw);
+    const { key, publicKey } = await engine.getPublicKey(i.KeyId);
+    return {
+      KeyId: engine.arnOf(key.keyId),
+      PublicKey: b64(publicKey),
+      CustomerMasterKeySpec: key.keySpec,
+      KeySpec: key.keySpec,
+      KeyUsage: key.keyUsage,
+      ...algorithmsOf(key),
+    };
+  },
+
+  async GenerateMac(engine, raw) {
+    const i = parseInput(
+      z.object({
+        KeyId: keyId,
+        Message: blob(1, 4096),
+        MacAlgorithm: macAlgorithm,
+        GrantTokens: grantTokens,
+        DryRun: dryRun,
+      }),
+      raw,
+    );
+    const r = await engine.generateMac(i.KeyId, i.Message, i.MacAlgorithm);
+    dryRunDone(i.DryRun);
+    return { KeyId: r.keyId, Mac: b64(r.mac), MacAlgorithm: i.MacAlgorithm };
+  },
+
+  async VerifyMac(engine, raw) {
+    const i = parseInput(
+      z.object({
+        KeyId: keyId,
+        Message: blob(1, 4096),
+        MacAlgorithm: macAlgorithm,
+        Mac: blob(1, 6144),
+        GrantTokens: grantTokens,
+        DryRun: dryRun,
+      }),
+      raw,
+    );
+    const r = await engine.verifyMac(i.KeyId, i.Message, i.MacAlgorithm, i.Mac);
+    dryRunDone(i.DryRun);
+    return { KeyId: r.keyId, MacValid: true, MacAlgorithm: i.MacAlgorithm };
+  },
+
+  async EnableKeyRotation(engine, raw) {
+    const i = parseInput(z.object({ KeyId: keyId, RotationPeriodInDays: int(90, 2560).optional() }), raw);
+    await engine.enableKeyRotation(i.KeyId, i.RotationPeriodInDays);
+    return {};
+  },
+
+  async DisableKeyRotation(engine, raw) {
+    await engine.disableKeyRotation(parseInput(z.object({ KeyId: keyId }), raw).KeyId);
+    return {};
+  },
+
+  async GetKeyRotationStatus(engine, raw) {
+    const { key, status } = await engine.getKeyRotationStatus(parseInput(z.object({ KeyId: keyId }), raw).KeyId);
+    const onDemand = (await engine.listKeyRotations(key.keyId)).rotations.filter((r) => r.rotationType === 'ON_DEMAND');
+    return {
+      KeyRotationEnabled: status.enabled,
+      KeyId: engine.arnOf(key.keyId),
+      ...(status.periodInDays !== undefined && { RotationPeriodInDays: status.periodInDays }),
+      ...(status.nextRotationAt !== undefined && { NextRotationDate: epochSeconds(status.nextRotationAt) }),
+      ...(onDemand.length > 0 && { OnDemandRotationStartDate: epochSeconds(onDemand[onDemand.length - 1]!.createdAt) }),
+    };
+  },
+
+  async RotateKeyOnDemand(engine, raw) {
+    const k = await engine.rotateKeyOnDemand(parseInput(z.object({ KeyId: keyId }), raw).KeyId);
+    return { KeyId: engine.arnOf(k.keyId) };
+  },
+
+  async ListKeyRotations(engine, raw) {
+    const i = parseInput(
+      z.object({
+        KeyId: keyId,
+        Limit: limit,
+        Marker: marker,
+        IncludeKeyMaterial: z.enum(['ALL_KEY_MATERIAL', 'ROTATIONS_ONLY']).optional(),
+      }),
+      raw,
+    );
+    const { key, rotations } = await engine.listKeyRotations(i.KeyId);
+    return paginate(
+      rotations.map((r) => ({
+        KeyId: engine.arnOf(key.keyId),
+        RotationDate: epochSeconds(r.createdAt),
+        RotationType: r.rotationType,
+      })),
+      i.Limit ?? 100,
+      i.Marker,
+      'Rotations',
+    );
+  },
+
+  async TagResource(engine, raw) {
+    const i = parseInput(
+      z.object({ KeyId: keyId, Tags: z.array(z.object({ TagKey: str(1, 128), TagValue: str(0, 256) })) }),
+      raw,
+    );
+    await engine.tagResource(i.KeyId, i.Tags);
+    return {};
+  },
+
+  async UntagResource(engine, raw) {
+    const i = parseInput(z.object({ KeyId: keyId, TagKeys: z.array(str(1, 128)) }), raw);
+    await engine.untagResource(i.KeyId, i.TagKeys);
+    return {};
+  },
+
+  async ListResourceTags(engine, raw) {
+    const i = parseInput(z.object({ KeyId: keyId, Limit: int(1, 50).optional(), Marker: marker }), raw);
+    return paginate(await engine.listResourceTags(i.KeyId), i.Limit ?? 50, i.Marker, 'Tags');
+  },
+
+  async GetKeyPolicy(engine, raw) {
+    const i = parseInput(z.object({ KeyId: keyId, PolicyName: str(1, 128).optional() }), raw);
+    requireDefaultPolicyName(i.PolicyName);
+    return { Policy: await engine.getKeyPolicy(i.KeyId), PolicyName: 'default' };
+  },
+
+  async PutKeyPolicy(engine, raw) {
+    const i = parseInput(
+      z.object({
+        KeyId: keyId,
+        PolicyName: str(1, 128).optional(),
+        Policy: policy,
+        BypassPolicyLockoutSafetyCheck: z.boolean().optional(),
+      }),
+      raw,
+    );
+    requireDefaultPolicyName(i.PolicyName);
+    validatePolicy(i.Policy);
+    await engine.putKeyPolicy(i.KeyId, i.Policy);
+    return {};
+  },
+
+  async ListKeyPolicies(engine, raw) {
+    const i = parseInput(z.object({ KeyId: keyId, Limit: limit, Marker: marker }), raw);
+    await engine.describeKey(i.KeyId);
+    return { PolicyNames: ['default'], Truncated: false };
+  },
+
+  ReplicateKey: unsupported('ReplicateKey (multi-Region keys)'),
+  UpdatePrimaryRegion: unsupported('UpdatePrimaryRegion (multi-Region keys)'),
+  CreateCustomKeyStore: unsupported('Custom key stores'),
+  ConnectCustomKeyStore: unsupported('Custom key stores'),
+  DisconnectCustomKeyStore: unsupported('Custom key stores'),
+  DeleteCustomKeyStore: unsupported('Custom key stores'),
+  DescribeCustomKeyStores: unsupported('Custom key stores'),
+  UpdateCustomKeyStore: unsupported('Custom key stores'),
+  GetParametersForImport: unsupported('Importing key material'),
+  ImportKeyMaterial: unsupported('Importing key material'),
+  DeleteImportedKeyMaterial: unsupported('Importing key material'),
+};
+
+async function generateDataKey(engine: KmsEngine, raw: unknown, withPlaintext: boolean): Promise<object> {
+  const i = parseInput(
+    z.object({
+      KeyId: keyId,
+      EncryptionContext: context,
+      NumberOfBytes: int(1, 1024).optional(),
+      KeySpec: z.enum(['AES_256', 'AES_128']).optional(),
+      GrantTokens: grantTokens,
+      DryRun: dryRun,
+    }),
+    raw,
+  );
+  if ((i.NumberOfBytes === undefined) === (i.KeySpec === undefined)) {
+    throw new AppError('ValidationException', 'Please specify either number of bytes or key spec.');
+  }
+  const bytes = i.NumberOfBytes ?? (i.KeySpec === 'AES_128' ? 16 : 32);
+  const r = await engine.generateDataKey(i.KeyId, bytes, i.EncryptionContext);
+  dryRunDone(i.DryRun);
+  return {
+    CiphertextBlob: b64(r.ciphertext),
+    ...(withPlaintext && { Plaintext: b64(r.plaintext) }),
+    KeyId: r.keyId,
+  };
+}
+
+async function generateDataKeyPair(engine: KmsEngine, raw: unknown, withPlaintext: boolean): Promise<object> {
+  const i = parseInput(
+    z.object({
+      KeyId: keyId,
+      EncryptionContext: context,
+      KeyPairSpec: z.enum(DATA_KEY_PAIR_SPECS),
+      GrantTokens: grantTokens,
+      DryRun: dryRun,
+    }),
+    raw,
+  );
+  const r = await engine.generateDataKeyPair(i.KeyId, i.KeyPairSpec, i.EncryptionContext);
+  dryRunDone(i.DryRun);
+  return {
+    PrivateKeyCiphertextBlob: b64(r.privateKeyCiphertext),
+    ...(withPlaintext && { PrivateKeyPlaintext: b64(r.privateKeyPlaintext) }),
+    PublicKey: b64(r.publicKey),
+    KeyId: r.keyId,
+    KeyPairSpec: i.KeyPairSpec,
+  };
+}
+
+/** In-memory pagination for short lists (tags, rotations): the marker is the next index. */
+function paginate<T>(all: T[], pageSize: number, markerIn: string | undefined, field: string): object {
+  const start = markerIn === undefined ? 0 : Number(decodeMarker(markerIn));
+  if (!Number.isInteger(start) || start < 0) throw new AppError('InvalidMarkerException', 'The marker is invalid.');
+  const end = start + pageSize;
+  return {
+    [field]: all.slice(start, end),
+    ...(end < all.length ? { Truncated: true, NextMarker: encodeMarker(String(end)) } : { Truncated: false }),
+  };
+}
+
+function requireDefaultPolicyName(name: string | undefined): void {
+  if (name !== undefined && name !== 'default') {
+    throw new AppError(
+      'NotFoundException',
+      `No such policy exists: ${name.slice(0, 128)}. Only 'default' is supported.`,
+    );
+  }
+}
+
+function validatePolicy(document: string): void {
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(document);
+  } catch {
+    throw new AppError('MalformedPolicyDocumentException', 'The policy is not valid JSON.');
+  }
+  if (typeof parsed !== 'object' || parsed === null || !('Statement' in parsed)) {
+    throw new AppError('MalformedPolicyDocumentException', 'The policy must be a JSON object with a Statement.');
+  }
+}

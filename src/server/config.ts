@@ -1,0 +1,153 @@
+// Server configuration: defaults, the YAML/JSON file, flags and the env; parsed once and frozen.
+//
+// Precedence: built-in defaults < config file < command-line flags. The environment is read for
+// exactly two things, never silently overriding either: KEYSAFE_ROOT_KEY (the root key itself,
+// base64) and KEYSAFE_LOG_LEVEL.
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { parse as parseYaml } from 'yaml';
+import { z } from 'zod';
+import { ConfigError } from '../core/config-error.js';
+
+export const DEFAULTS = {
+  listen: '127.0.0.1:8270',
+  dataDir: './keysafe-data',
+  region: 'us-east-1',
+  accountId: '000000000000',
+  /** How often the rotation and deletion scheduler looks for due work. */
+  schedulerIntervalMs: 60_000,
+  /** Largest request body accepted (AWS JSON). */
+  maxBodyBytes: 1024 * 1024,
+  /** How long in-flight requests may run on shutdown before sockets are closed. */
+  shutdownGraceMs: 10_000,
+} as const;
+
+const fileSchema = z
+  .object({
+    listen: z.string().optional(),
+    dataDir: z.string().optional(),
+    store: z.string().optional(),
+    rootKeyFile: z.string().optional(),
+    region: z
+      .string()
+      .regex(/^[a-z]{2}(-[a-z]+)+-\d$/, 'a region such as us-east-1')
+      .optional(),
+    accountId: z
+      .string()
+      .regex(/^\d{12}$/, '12 digits')
+      .optional(),
+    tls: z.object({ cert: z.string(), key: z.string() }).strict().optional(),
+    insecurePlaintextNonLoopback: z.boolean().optional(),
+    schedulerIntervalMs: z.number().int().min(100).optional(),
+    maxBodyBytes: z.number().int().min(1024).optional(),
+    logLevel: z.enum(['debug', 'info', 'warn', 'error']).optional(),
+  })
+  .strict();
+
+export type ServerFileConfig = z.infer<typeof fileSchema>;
+
+export interface ServerFlags {
+  config?: string;
+  listen?: string;
+  dataDir?: string;
+  store?: string;
+  rootKeyFile?: string;
+  tlsCert?: string;
+  tlsKey?: string;
+  insecurePlaintextNonLoopback?: boolean;
+}
+
+export interface ServerConfig {
+  host: string;
+  port: number;
+  dataDir: string;
+  store: string;
+  /** Root key bytes from the environment, if given there. */
+  rootKeyFromEnv?: Buffer;
+  rootKeyFile: string;
+  region: string;
+  accountId: string;
+  tls?: { cert: string; key: string };
+  insecurePlaintextNonLoopback: boolean;
+  schedulerIntervalMs: number;
+  maxBodyBytes: number;
+  shutdownGraceMs: number;
+  logLevel: 'debug' | 'info' | 'warn' | 'error';
+}
+
+export function parseListen(value: string): { host: string; port: number } {
+  const m = /^(?:\[([^\]]+)\]|([^:]*)):(\d{1,5})$/.exec(value);
+  const port = m ? Number(m[3]) : Number.NaN;
+  if (!m || port > 65535) throw new ConfigError(`listen: expected HOST:PORT, got '${value}'`);
+  return { host: m[1] ?? (m[2] || '127.0.0.1'), port };
+}
+
+function readConfigFile(path: string): ServerFileConfig {
+  let text: string;
+  try {
+    text = readFileSync(path, 'utf8');
+  } catch {
+    throw new ConfigError(`config: cannot read ${path}`);
+  }
+  let doc: unknown;
+  try {
+    doc = parseYaml(text);
+  } catch (e) {
+    throw new ConfigError(`config: ${path} is not valid YAML or JSON (${(e as Error).message.split('\n')[0]})`);
+  }
+  const parsed = fileSchema.safeParse(doc ?? {});
+  if (!parsed.success) {
+    const issue = parsed.error.issues[0]!;
+    const key = issue.code === 'unrecognized_keys' ? issue.keys.join(', ') : issue.path.join('.');
+    throw new ConfigError(
+      `config: ${issue.code === 'unrecognized_keys' ? 'unknown key' : 'invalid value for'} '${key}' in ${path}: ${issue.message}`,
+    );
+  }
+  return parsed.data;
+}
+
+function rootKeyFromEnv(env: NodeJS.ProcessEnv): Buffer | undefined {
+  const value = env.KEYSAFE_ROOT_KEY;
+  if (value === undefined || value === '') return undefined;
+  const bytes = Buffer.from(value, 'base64');
+  if (bytes.length !== 32 || bytes.toString('base64') !== value.trim()) {
+    throw new ConfigError('KEYSAFE_ROOT_KEY: expected 32 bytes, base64-encoded');
+  }
+  return bytes;
+}
+
+export function loadServerConfig(flags: ServerFlags, env: NodeJS.ProcessEnv = process.env): Readonly<ServerConfig> {
+  const file = flags.config ? readConfigFile(flags.config) : {};
+  const { host, port } = parseListen(flags.listen ?? file.listen ?? DEFAULTS.listen);
+  const dataDir = flags.dataDir ?? file.dataDir ?? DEFAULTS.dataDir;
+  const certFile = flags.tlsCert ?? file.tls?.cert;
+  const keyFile = flags.tlsKey ?? file.tls?.key;
+  if ((certFile === undefined) !== (keyFile === undefined)) {
+    throw new ConfigError('tls: give both a certificate (--tls-cert) and a key (--tls-key)');
+  }
+  const logLevel = file.logLevel ?? (env.KEYSAFE_LOG_LEVEL as ServerConfig['logLevel'] | undefined) ?? 'info';
+  if (!['debug', 'info', 'warn', 'error'].includes(logLevel)) {
+    throw new ConfigError('KEYSAFE_LOG_LEVEL: expected debug, info, warn or error');
+  }
+  const config: ServerConfig = {
+    host,
+    port,
+    dataDir,
+    store: flags.store ?? file.store ?? `sqlite:${join(dataDir, 'keysafe.db')}`,
+    rootKeyFile: flags.rootKeyFile ?? file.rootKeyFile ?? join(dataDir, 'root.key'),
+    region: file.region ?? DEFAULTS.region,
+    accountId: file.accountId ?? DEFAULTS.accountId,
+    insecurePlaintextNonLoopback: flags.insecurePlaintextNonLoopback ?? file.insecurePlaintextNonLoopback ?? false,
+    schedulerIntervalMs: file.schedulerIntervalMs ?? DEFAULTS.schedulerIntervalMs,
+    maxBodyBytes: file.maxBodyBytes ?? DEFAULTS.maxBodyBytes,
+    shutdownGraceMs: DEFAULTS.shutdownGraceMs,
+    logLevel,
+  };
+  const envKey = rootKeyFromEnv(env);
+  if (envKey) config.rootKeyFromEnv = envKey;
+  if (certFile && keyFile) config.tls = { cert: certFile, key: keyFile };
+  return Object.freeze(config);
+}
+
+export const isLoopback = (host: string): boolean =>
+  host === 'localhost' || host === '::1' || /^127\.\d{1,3}\.\d{1,3}\.\d{1,3}$/.test(host);

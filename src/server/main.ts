@@ -1,0 +1,184 @@
+// The server's composition root: opens the store, loads keys, wires engines and serves HTTP(S).
+import { readFileSync } from 'node:fs';
+import type { Server as HttpServer } from 'node:http';
+import { createServer as createHttpsServer, type Server as HttpsServer } from 'node:https';
+import type { AddressInfo } from 'node:net';
+import { join, resolve } from 'node:path';
+import { serve } from '@hono/node-server';
+import { watch } from 'chokidar';
+import { type Clock, systemClock } from '../core/clock.js';
+import { ConfigError } from '../core/config-error.js';
+import { RootKeyring } from '../crypto/index.js';
+import { createKmsEngine, type KmsEngine } from '../kms/index.js';
+import { createLogger, type Logger } from '../observability/logger.js';
+import { Metrics } from '../observability/metrics.js';
+import { openStore, type Store } from '../storage/index.js';
+import { type AdminCredentials, loadOrCreateAdminCredentials } from './admin-credentials.js';
+import { createApp } from './app.js';
+import { isLoopback, type ServerConfig } from './config.js';
+import { loadOrCreateRootKey } from './root-key-file.js';
+import { rotateRootKeyFile } from './root-key-rotation.js';
+
+export interface RunningServer {
+  /** Base URL, e.g. http://127.0.0.1:8270 */
+  url: string;
+  kms: KmsEngine;
+  admin: AdminCredentials;
+  adminCredentialsFile: string;
+  /** Runs the rotation and deletion scheduler once, now (tests use it with a manual clock). */
+  runScheduler(): Promise<{ rotated: number; deleted: number }>;
+  /** Re-wraps all key material under a fresh root key file; reads continue meanwhile. */
+  rotateRootKey(): Promise<{ rewrapped: number; rootKeyId: string }>;
+  /** Stops accepting connections, lets in-flight requests finish, then closes the store. */
+  close(): Promise<void>;
+}
+
+export interface StartOptions {
+  clock?: Clock;
+  logger?: Logger;
+}
+
+export async function startServer(config: Readonly<ServerConfig>, options: StartOptions = {}): Promise<RunningServer> {
+  const clock = options.clock ?? systemClock;
+  const logger = options.logger ?? createLogger(config.logLevel);
+  if (!config.tls && !isLoopback(config.host)) {
+    if (!config.insecurePlaintextNonLoopback) {
+      throw new ConfigError(
+        `listen: refusing plaintext HTTP on non-loopback address ${config.host}; give --tls-cert/--tls-key, or --insecure-plaintext-non-loopback`,
+      );
+    }
+    logger.warn(
+      'serving plaintext HTTP on a non-loopback address: credentials and secrets cross the network unencrypted',
+      {
+        host: config.host,
+      },
+    );
+  }
+
+  const root = loadOrCreateRootKey({ fromEnv: config.rootKeyFromEnv, file: config.rootKeyFile });
+  if (root.created)
+    logger.info('created a new root key', { file: resolve(config.rootKeyFile), rootKeyId: root.key.id });
+  const adminCredentialsFile = join(config.dataDir, 'admin-credentials.json');
+  const admin = loadOrCreateAdminCredentials(adminCredentialsFile);
+  const store: Store = await openStore(config.store);
+  const rootKeys = new RootKeyring(root.key);
+  const kms = createKmsEngine({
+    store: store.kms,
+    rootKeys,
+    clock,
+    partition: { region: config.region, accountId: config.accountId },
+  });
+  // Finish a root key rotation that a crash interrupted, before serving.
+  await rotateRootKeyFile({
+    kms,
+    rootKeys,
+    file: config.rootKeyFile,
+    logger,
+    resumeOnly: true,
+    fromEnv: !!config.rootKeyFromEnv,
+  });
+
+  const metrics = new Metrics();
+  let ready = false;
+  const rotateRootKey = () =>
+    rotateRootKeyFile({
+      kms,
+      rootKeys,
+      file: config.rootKeyFile,
+      logger,
+      resumeOnly: false,
+      fromEnv: !!config.rootKeyFromEnv,
+    });
+  const app = createApp({
+    rotateRootKey,
+    kms,
+    admin,
+    logger,
+    metrics,
+    now: () => clock.now(),
+    maxBodyBytes: config.maxBodyBytes,
+    isReady: () => ready,
+  });
+
+  const tlsFiles = config.tls;
+  // Both http and https servers have the connection-draining methods used on close.
+  const server = serve({
+    fetch: app.fetch,
+    hostname: config.host,
+    port: config.port,
+    ...(tlsFiles && {
+      createServer: createHttpsServer,
+      serverOptions: { cert: readFileSync(tlsFiles.cert), key: readFileSync(tlsFiles.key) },
+    }),
+  }) as HttpServer;
+  await new Promise<void>((ok, fail) => {
+    if (server.listening) ok();
+    server.once('listening', ok);
+    server.once('error', fail);
+  });
+  const tlsWatcher = tlsFiles && watchCertificate(server as unknown as HttpsServer, tlsFiles, logger);
+
+  const runScheduler = async () => {
+    const done = await kms.runDueJobs();
+    if (done.rotated || done.deleted) logger.info('scheduler ran', done);
+    return done;
+  };
+  const schedulerTimer = setInterval(() => {
+    runScheduler().catch((e: unknown) =>
+      logger.error('scheduler failed', { error: (e as Error)?.name, stack: (e as Error)?.stack }),
+    );
+  }, config.schedulerIntervalMs);
+  schedulerTimer.unref();
+  // Work that came due while the server was down runs right away, not one interval later.
+  await runScheduler();
+
+  const address = server.address() as AddressInfo;
+  const host = address.family === 'IPv6' ? `[${address.address}]` : address.address;
+  const url = `${tlsFiles ? 'https' : 'http'}://${host}:${address.port}`;
+  ready = true;
+  logger.info('keysafe server listening', { url, store: config.store.split(':')[0], rootKeyId: rootKeys.current.id });
+
+  let closing: Promise<void> | undefined;
+  return {
+    url,
+    kms,
+    admin,
+    adminCredentialsFile,
+    runScheduler,
+    rotateRootKey,
+    close() {
+      closing ??= (async () => {
+        ready = false;
+        clearInterval(schedulerTimer);
+        await tlsWatcher?.close();
+        await new Promise<void>((ok) => {
+          const force = setTimeout(() => server.closeAllConnections(), config.shutdownGraceMs);
+          force.unref();
+          server.close(() => {
+            clearTimeout(force);
+            ok();
+          });
+          server.closeIdleConnections();
+        });
+        await store.close();
+        logger.info('keysafe server stopped');
+      })();
+      return closing;
+    },
+  };
+}
+
+/** Reloads the TLS certificate when its files change: rotation without a restart. */
+function watchCertificate(server: HttpsServer, files: { cert: string; key: string }, logger: Logger) {
+  const watcher = watch([files.cert, files.key], { ignoreInitial: true });
+  watcher.on('all', () => {
+    try {
+      server.setSecureContext({ cert: readFileSync(files.cert), key: readFileSync(files.key) });
+      logger.info('reloaded TLS certificate', { cert: files.cert });
+    } catch (e) {
+      // A half-written pair fails here; the next change event brings the complete one.
+      logger.warn('could not reload TLS certificate; keeping the previous one', { error: (e as Error).message });
+    }
+  });
+  return watcher;
+}

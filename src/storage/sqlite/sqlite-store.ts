@@ -1,0 +1,225 @@
+// The embedded SQLite driver (better-sqlite3, WAL, synchronous=FULL) for every store interface.
+import { mkdirSync } from 'node:fs';
+import { dirname } from 'node:path';
+import Database from 'better-sqlite3';
+import type { AliasRecord, KeyRecord, KeyVersionRecord, KmsStore, Page, Store } from '../types.js';
+import { SQLITE_MIGRATIONS } from './migrations.js';
+
+type Row = Record<string, unknown>;
+
+export function openSqliteStore(path: string): Store {
+  if (path !== ':memory:') mkdirSync(dirname(path), { recursive: true });
+  const db = new Database(path);
+  // WAL + FULL: every commit is fsynced before it returns, so an acknowledged write survives
+  // kill -9 and power loss; readers never block the writer.
+  db.pragma('journal_mode = WAL');
+  db.pragma('synchronous = FULL');
+  db.pragma('foreign_keys = ON');
+  db.pragma('busy_timeout = 5000');
+  migrate(db);
+  const kms = new SqliteKmsStore(db);
+  return {
+    kms,
+    close: async () => {
+      if (db.open) db.close();
+    },
+  };
+}
+
+function migrate(db: Database.Database): void {
+  db.exec('CREATE TABLE IF NOT EXISTS schema_migrations (version INTEGER PRIMARY KEY, name TEXT, applied_at INTEGER)');
+  const applied = new Set(
+    (db.prepare('SELECT version FROM schema_migrations').all() as { version: number }[]).map((r) => r.version),
+  );
+  const record = db.prepare('INSERT INTO schema_migrations (version, name, applied_at) VALUES (?, ?, ?)');
+  for (const m of SQLITE_MIGRATIONS) {
+    if (applied.has(m.version)) continue;
+    db.transaction(() => {
+      db.exec(m.sql);
+      record.run(m.version, m.name, Date.now());
+    }).immediate();
+  }
+}
+
+function toKey(row: Row): KeyRecord {
+  return { ...(JSON.parse(row.doc as string) as Omit<KeyRecord, 'revision'>), revision: row.revision as number };
+}
+
+function toVersion(row: Row): KeyVersionRecord {
+  const v: KeyVersionRecord = {
+    keyId: row.key_id as string,
+    version: row.version as number,
+    rootKeyId: row.root_key_id as string,
+    wrappedMaterial: row.wrapped_material as Buffer,
+    createdAt: row.created_at as number,
+  };
+  if (row.rotation_type) v.rotationType = row.rotation_type as 'AUTOMATIC' | 'ON_DEMAND';
+  return v;
+}
+
+function toAlias(row: Row): AliasRecord {
+  return {
+    name: row.name as string,
+    keyId: row.key_id as string,
+    createdAt: row.created_at as number,
+    updatedAt: row.updated_at as number,
+  };
+}
+
+function keyDoc(key: KeyRecord): string {
+  const { revision: _, ...doc } = key;
+  return JSON.stringify(doc);
+}
+
+function page<T>(rows: T[], limit: number, cursor: (t: T) => string): Page<T> {
+  if (rows.length <= limit) return { items: rows };
+  const items = rows.slice(0, limit);
+  return { items, next: cursor(items[items.length - 1]!) };
+}
+
+class SqliteKmsStore implements KmsStore {
+  readonly #s;
+  readonly #insertKeyTx;
+  readonly #insertVersionTx;
+  readonly #deleteKeyTx;
+
+  constructor(db: Database.Database) {
+    this.#s = {
+      insertKey: db.prepare(
+        'INSERT INTO kms_keys (key_id, revision, state, next_rotation_at, deletion_at, doc) VALUES (?, 1, ?, ?, ?, ?)',
+      ),
+      getKey: db.prepare('SELECT revision, doc FROM kms_keys WHERE key_id = ?'),
+      listKeys: db.prepare('SELECT revision, doc FROM kms_keys WHERE key_id > ? ORDER BY key_id LIMIT ?'),
+      updateKey: db.prepare(
+        'UPDATE kms_keys SET revision = revision + 1, state = ?, next_rotation_at = ?, deletion_at = ?, doc = ? WHERE key_id = ? AND revision = ?',
+      ),
+      insertVersion: db.prepare(
+        'INSERT INTO kms_key_versions (key_id, version, root_key_id, wrapped_material, created_at, rotation_type) VALUES (?, ?, ?, ?, ?, ?)',
+      ),
+      getVersion: db.prepare('SELECT * FROM kms_key_versions WHERE key_id = ? AND version = ?'),
+      listVersions: db.prepare('SELECT * FROM kms_key_versions WHERE key_id = ? ORDER BY version'),
+      deleteKey: db.prepare('DELETE FROM kms_keys WHERE key_id = ? AND revision = ?'),
+      due: db.prepare(
+        `SELECT revision, doc FROM kms_keys
+         WHERE (state = 'Enabled' AND next_rotation_at <= ?) OR (state = 'PendingDeletion' AND deletion_at <= ?)
+         ORDER BY key_id LIMIT ?`,
+      ),
+      notWrappedBy: db.prepare('SELECT * FROM kms_key_versions WHERE root_key_id <> ? LIMIT ?'),
+      rewrap: db.prepare(
+        'UPDATE kms_key_versions SET root_key_id = ?, wrapped_material = ? WHERE key_id = ? AND version = ? AND root_key_id = ?',
+      ),
+      createAlias: db.prepare(
+        'INSERT INTO kms_aliases (name, key_id, created_at, updated_at) VALUES (?, ?, ?, ?) ON CONFLICT (name) DO NOTHING',
+      ),
+      getAlias: db.prepare('SELECT * FROM kms_aliases WHERE name = ?'),
+      updateAlias: db.prepare('UPDATE kms_aliases SET key_id = ?, updated_at = ? WHERE name = ?'),
+      deleteAlias: db.prepare('DELETE FROM kms_aliases WHERE name = ?'),
+      listAliases: db.prepare('SELECT * FROM kms_aliases WHERE name > ? ORDER BY name LIMIT ?'),
+      listKeyAliases: db.prepare('SELECT * FROM kms_aliases WHERE key_id = ? AND name > ? ORDER BY name LIMIT ?'),
+    };
+    const s = this.#s;
+    this.#insertKeyTx = db.transaction((key: KeyRecord, v: KeyVersionRecord): void => {
+      s.insertKey.run(key.keyId, key.state, key.nextRotationAt ?? null, key.deletionAt ?? null, keyDoc(key));
+      s.insertVersion.run(v.keyId, v.version, v.rootKeyId, v.wrappedMaterial, v.createdAt, v.rotationType ?? null);
+    });
+    this.#insertVersionTx = db.transaction((key: KeyRecord, v: KeyVersionRecord): boolean => {
+      if (!this.#update(key)) return false;
+      s.insertVersion.run(v.keyId, v.version, v.rootKeyId, v.wrappedMaterial, v.createdAt, v.rotationType ?? null);
+      return true;
+    });
+    this.#deleteKeyTx = db.transaction((keyId: string, revision: number): boolean => {
+      // Versions and aliases go with the key through ON DELETE CASCADE.
+      return s.deleteKey.run(keyId, revision).changes === 1;
+    });
+  }
+
+  #update(key: KeyRecord): boolean {
+    const r = this.#s.updateKey.run(
+      key.state,
+      key.nextRotationAt ?? null,
+      key.deletionAt ?? null,
+      keyDoc(key),
+      key.keyId,
+      key.revision,
+    );
+    return r.changes === 1;
+  }
+
+  async insertKey(key: KeyRecord, firstVersion: KeyVersionRecord): Promise<void> {
+    this.#insertKeyTx.immediate(key, firstVersion);
+  }
+
+  async getKey(keyId: string): Promise<KeyRecord | undefined> {
+    const row = this.#s.getKey.get(keyId) as Row | undefined;
+    return row && toKey(row);
+  }
+
+  async listKeys(limit: number, after = ''): Promise<Page<KeyRecord>> {
+    const rows = (this.#s.listKeys.all(after, limit + 1) as Row[]).map(toKey);
+    return page(rows, limit, (k) => k.keyId);
+  }
+
+  async updateKey(key: KeyRecord): Promise<KeyRecord | undefined> {
+    return this.#update(key) ? { ...key, revision: key.revision + 1 } : undefined;
+  }
+
+  async addKeyVersion(key: KeyRecord, version: KeyVersionRecord): Promise<KeyRecord | undefined> {
+    return this.#insertVersionTx.immediate(key, version) ? { ...key, revision: key.revision + 1 } : undefined;
+  }
+
+  async getKeyVersion(keyId: string, version: number): Promise<KeyVersionRecord | undefined> {
+    const row = this.#s.getVersion.get(keyId, version) as Row | undefined;
+    return row && toVersion(row);
+  }
+
+  async listKeyVersions(keyId: string): Promise<KeyVersionRecord[]> {
+    return (this.#s.listVersions.all(keyId) as Row[]).map(toVersion);
+  }
+
+  async deleteKey(keyId: string, expectedRevision: number): Promise<boolean> {
+    return this.#deleteKeyTx.immediate(keyId, expectedRevision);
+  }
+
+  async dueKeys(now: number, limit: number): Promise<KeyRecord[]> {
+    return (this.#s.due.all(now, now, limit) as Row[]).map(toKey);
+  }
+
+  async versionsNotWrappedBy(rootKeyId: string, limit: number): Promise<KeyVersionRecord[]> {
+    return (this.#s.notWrappedBy.all(rootKeyId, limit) as Row[]).map(toVersion);
+  }
+
+  async rewrapKeyVersion(
+    keyId: string,
+    version: number,
+    fromRootKeyId: string,
+    next: { rootKeyId: string; wrappedMaterial: Buffer },
+  ): Promise<boolean> {
+    return this.#s.rewrap.run(next.rootKeyId, next.wrappedMaterial, keyId, version, fromRootKeyId).changes === 1;
+  }
+
+  async createAlias(a: AliasRecord): Promise<boolean> {
+    return this.#s.createAlias.run(a.name, a.keyId, a.createdAt, a.updatedAt).changes === 1;
+  }
+
+  async getAlias(name: string): Promise<AliasRecord | undefined> {
+    const row = this.#s.getAlias.get(name) as Row | undefined;
+    return row && toAlias(row);
+  }
+
+  async updateAlias(name: string, keyId: string, updatedAt: number): Promise<boolean> {
+    return this.#s.updateAlias.run(keyId, updatedAt, name).changes === 1;
+  }
+
+  async deleteAlias(name: string): Promise<boolean> {
+    return this.#s.deleteAlias.run(name).changes === 1;
+  }
+
+  async listAliases(limit: number, after = '', keyId?: string): Promise<Page<AliasRecord>> {
+    const rows = (
+      keyId === undefined
+        ? this.#s.listAliases.all(after, limit + 1)
+        : this.#s.listKeyAliases.all(keyId, after, limit + 1)
+    ) as Row[];
+    return page(rows.map(toAlias), limit, (a) => a.name);
+  }
+}

@@ -1,0 +1,103 @@
+// The store interfaces every driver implements (SQLite now, PostgreSQL later), and their records.
+//
+// Each method is atomic on its own. Concurrent writers are serialised by optimistic
+// concurrency: a record carries a `revision`, and an update names the revision it read; the
+// driver applies it only if the stored revision still matches (otherwise `false`), so two
+// server replicas racing on the same key never both win.
+
+export type KeyState = 'Enabled' | 'Disabled' | 'PendingDeletion';
+
+export interface Tag {
+  TagKey: string;
+  TagValue: string;
+}
+
+export interface KeyRecord {
+  keyId: string;
+  /** Bumped by the driver on every successful update. */
+  revision: number;
+  createdAt: number;
+  description: string;
+  keyUsage: string;
+  keySpec: string;
+  state: KeyState;
+  /** When a PendingDeletion key is deleted (ms). */
+  deletionAt?: number;
+  pendingWindowInDays?: number;
+  currentVersion: number;
+  rotationEnabled: boolean;
+  rotationPeriodInDays?: number;
+  /** When automatic rotation is next due (ms); persisted so restarts neither lose nor repeat it. */
+  nextRotationAt?: number;
+  onDemandRotations: number;
+  policy: string;
+  tags: Tag[];
+}
+
+export interface KeyVersionRecord {
+  keyId: string;
+  version: number;
+  /** Fingerprint of the root key that wrapped `wrappedMaterial`. */
+  rootKeyId: string;
+  wrappedMaterial: Buffer;
+  createdAt: number;
+  rotationType?: 'AUTOMATIC' | 'ON_DEMAND';
+}
+
+export interface AliasRecord {
+  name: string;
+  keyId: string;
+  createdAt: number;
+  updatedAt: number;
+}
+
+export interface Page<T> {
+  items: T[];
+  /** Opaque cursor for the next page, absent on the last page. */
+  next?: string;
+}
+
+export interface KmsStore {
+  /** Inserts a new key with its first version. */
+  insertKey(key: KeyRecord, firstVersion: KeyVersionRecord): Promise<void>;
+  getKey(keyId: string): Promise<KeyRecord | undefined>;
+  /** Keys ordered by key id, after the cursor. */
+  listKeys(limit: number, after?: string): Promise<Page<KeyRecord>>;
+  /**
+   * Replaces the key if its stored revision is still `key.revision`; returns the stored
+   * record (with its new revision), or undefined on a conflict or when the key is gone.
+   */
+  updateKey(key: KeyRecord): Promise<KeyRecord | undefined>;
+  /** updateKey and the insertion of a new version, in one transaction. */
+  addKeyVersion(key: KeyRecord, version: KeyVersionRecord): Promise<KeyRecord | undefined>;
+  getKeyVersion(keyId: string, version: number): Promise<KeyVersionRecord | undefined>;
+  listKeyVersions(keyId: string): Promise<KeyVersionRecord[]>;
+  /** Deletes the key, its versions and aliases if its revision still matches. */
+  deleteKey(keyId: string, expectedRevision: number): Promise<boolean>;
+  /** Keys with work due at `now`: enabled keys whose rotation is due, pending keys whose window ended. */
+  dueKeys(now: number, limit: number): Promise<KeyRecord[]>;
+  /** Versions wrapped under any root key other than `rootKeyId`, for re-wrapping. */
+  versionsNotWrappedBy(rootKeyId: string, limit: number): Promise<KeyVersionRecord[]>;
+  /** Swaps a version's wrapping if it is still wrapped under `fromRootKeyId`. */
+  rewrapKeyVersion(
+    keyId: string,
+    version: number,
+    fromRootKeyId: string,
+    next: { rootKeyId: string; wrappedMaterial: Buffer },
+  ): Promise<boolean>;
+
+  /** Returns false when the alias name is taken. */
+  createAlias(alias: AliasRecord): Promise<boolean>;
+  getAlias(name: string): Promise<AliasRecord | undefined>;
+  /** Points an existing alias at another key; false when the alias does not exist. */
+  updateAlias(name: string, keyId: string, updatedAt: number): Promise<boolean>;
+  deleteAlias(name: string): Promise<boolean>;
+  /** Aliases ordered by name, optionally only those of one key. */
+  listAliases(limit: number, after?: string, keyId?: string): Promise<Page<AliasRecord>>;
+}
+
+export interface Store {
+  readonly kms: KmsStore;
+  /** Flushes and closes; the store is unusable afterwards. */
+  close(): Promise<void>;
+}
