@@ -1,6 +1,7 @@
 // Acknowledged writes survive kill -9: keys created and ciphertexts returned before the kill still work.
-import { CreateKeyCommand, DecryptCommand, DescribeKeyCommand, EncryptCommand } from '@aws-sdk/client-kms';
+
 import { rmSync } from 'node:fs';
+import { CreateKeyCommand, DecryptCommand, DescribeKeyCommand, EncryptCommand } from '@aws-sdk/client-kms';
 import { afterAll, describe, expect, it } from 'vitest';
 import { spawnServer } from '../support/process.js';
 import { kmsClientFor, tempDir } from '../support/server.js';
@@ -20,7 +21,9 @@ describe('durability', () => {
         const { KeyMetadata } = await kms.send(new CreateKeyCommand({ Description: `burst ${i}` }));
         keyIds.push(KeyMetadata!.KeyId!);
         const plaintext = `payload ${i}`;
-        const enc = await kms.send(new EncryptCommand({ KeyId: KeyMetadata!.KeyId, Plaintext: Buffer.from(plaintext) }));
+        const enc = await kms.send(
+          new EncryptCommand({ KeyId: KeyMetadata!.KeyId, Plaintext: Buffer.from(plaintext) }),
+        );
         ciphertexts.push({ keyId: KeyMetadata!.KeyId!, blob: enc.CiphertextBlob!, plaintext });
       }),
     );

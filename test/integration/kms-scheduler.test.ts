@@ -49,13 +49,21 @@ describe('scheduled rotation', () => {
     const before = await kms.send(new EncryptCommand({ KeyId: key.KeyId, Plaintext: Buffer.from('v1') }));
     clock.advance(89 * DAY_MS);
     await server.runScheduler();
-    expect(blobVersion((await kms.send(new EncryptCommand({ KeyId: key.KeyId, Plaintext: Buffer.from('x') }))).CiphertextBlob!)).toBe(1);
+    expect(
+      blobVersion(
+        (await kms.send(new EncryptCommand({ KeyId: key.KeyId, Plaintext: Buffer.from('x') }))).CiphertextBlob!,
+      ),
+    ).toBe(1);
     clock.advance(1 * DAY_MS + 1);
     const ran = await server.runScheduler();
     expect(ran.rotated).toBeGreaterThanOrEqual(1);
     const after = await kms.send(new EncryptCommand({ KeyId: key.KeyId, Plaintext: Buffer.from('v2') }));
     expect(blobVersion(after.CiphertextBlob!)).toBe(2);
-    expect(Buffer.from((await kms.send(new DecryptCommand({ CiphertextBlob: before.CiphertextBlob }))).Plaintext!).toString()).toBe('v1');
+    expect(
+      Buffer.from(
+        (await kms.send(new DecryptCommand({ CiphertextBlob: before.CiphertextBlob }))).Plaintext!,
+      ).toString(),
+    ).toBe('v1');
     const rotations = await kms.send(new ListKeyRotationsCommand({ KeyId: key.KeyId }));
     expect(rotations.Rotations?.map((r) => r.RotationType)).toEqual(['AUTOMATIC']);
     const status = await kms.send(new GetKeyRotationStatusCommand({ KeyId: key.KeyId }));
@@ -82,14 +90,19 @@ describe('scheduled rotation', () => {
 describe('scheduled deletion', () => {
   it('deletes a key once its pending window has ended, not before', async () => {
     const key = (await kms.send(new CreateKeyCommand({}))).KeyMetadata!;
-    const blob = (await kms.send(new EncryptCommand({ KeyId: key.KeyId, Plaintext: Buffer.from('x') }))).CiphertextBlob!;
+    const blob = (await kms.send(new EncryptCommand({ KeyId: key.KeyId, Plaintext: Buffer.from('x') })))
+      .CiphertextBlob!;
     await kms.send(new ScheduleKeyDeletionCommand({ KeyId: key.KeyId, PendingWindowInDays: 7 }));
     clock.advance(7 * DAY_MS - 1000);
     await server.runScheduler();
-    expect((await kms.send(new DescribeKeyCommand({ KeyId: key.KeyId }))).KeyMetadata?.KeyState).toBe('PendingDeletion');
+    expect((await kms.send(new DescribeKeyCommand({ KeyId: key.KeyId }))).KeyMetadata?.KeyState).toBe(
+      'PendingDeletion',
+    );
     clock.advance(1000);
     expect((await server.runScheduler()).deleted).toBe(1);
-    await expect(kms.send(new DescribeKeyCommand({ KeyId: key.KeyId }))).rejects.toMatchObject({ name: 'NotFoundException' });
+    await expect(kms.send(new DescribeKeyCommand({ KeyId: key.KeyId }))).rejects.toMatchObject({
+      name: 'NotFoundException',
+    });
     await expect(kms.send(new DecryptCommand({ CiphertextBlob: blob }))).rejects.toMatchObject({
       name: 'InvalidCiphertextException',
     });

@@ -30,7 +30,11 @@ describe('ciphertext tampering', () => {
   it('fails every single-bit flip of a ciphertext with InvalidCiphertextException', async () => {
     const { KeyMetadata } = await kms.send(new CreateKeyCommand({}));
     const { CiphertextBlob } = await kms.send(
-      new EncryptCommand({ KeyId: KeyMetadata!.KeyId, Plaintext: Buffer.from('tamper me'), EncryptionContext: { a: 'b' } }),
+      new EncryptCommand({
+        KeyId: KeyMetadata!.KeyId,
+        Plaintext: Buffer.from('tamper me'),
+        EncryptionContext: { a: 'b' },
+      }),
     );
     const blob = Buffer.from(CiphertextBlob!);
     expect(await decryptCode(blob, { a: 'b' })).toBe('ok');
@@ -52,7 +56,9 @@ describe('ciphertext tampering', () => {
 
   it('fails truncated and extended blobs, and wrong contexts, without a fault', async () => {
     const { KeyMetadata } = await kms.send(new CreateKeyCommand({}));
-    const { CiphertextBlob } = await kms.send(new EncryptCommand({ KeyId: KeyMetadata!.KeyId, Plaintext: Buffer.from('x') }));
+    const { CiphertextBlob } = await kms.send(
+      new EncryptCommand({ KeyId: KeyMetadata!.KeyId, Plaintext: Buffer.from('x') }),
+    );
     const blob = Buffer.from(CiphertextBlob!);
     for (const len of [1, 2, 21, 22, 33, 34, 49, blob.length - 1]) {
       expect(await decryptCode(blob.subarray(0, len))).toBe('InvalidCiphertextException');

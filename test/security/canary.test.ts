@@ -52,15 +52,33 @@ describe('canary', () => {
     // Key ids are identifiers, echoed in NotFoundException as AWS does; the plaintext next to it is not.
     await call('Encrypt', { KeyId: 'not-a-key', Plaintext: b64(CANARY) });
     await call('GenerateMac', { KeyId: hmac.KeyId, Message: b64(CANARY), MacAlgorithm: 'HMAC_SHA_512' });
-    await call('VerifyMac', { KeyId: hmac.KeyId, Message: b64(CANARY), MacAlgorithm: 'HMAC_SHA_256', Mac: b64(CANARY) });
-    await call('Sign', { KeyId: signing.KeyId, Message: b64(CANARY), MessageType: 'DIGEST', SigningAlgorithm: 'ECDSA_SHA_256' });
-    await call('Verify', { KeyId: signing.KeyId, Message: b64(CANARY), Signature: b64(CANARY), SigningAlgorithm: 'ECDSA_SHA_256' });
+    await call('VerifyMac', {
+      KeyId: hmac.KeyId,
+      Message: b64(CANARY),
+      MacAlgorithm: 'HMAC_SHA_256',
+      Mac: b64(CANARY),
+    });
+    await call('Sign', {
+      KeyId: signing.KeyId,
+      Message: b64(CANARY),
+      MessageType: 'DIGEST',
+      SigningAlgorithm: 'ECDSA_SHA_256',
+    });
+    await call('Verify', {
+      KeyId: signing.KeyId,
+      Message: b64(CANARY),
+      Signature: b64(CANARY),
+      SigningAlgorithm: 'ECDSA_SHA_256',
+    });
     const dk = await call('GenerateDataKey', { KeyId: key.KeyId, KeySpec: 'AES_256' });
     await call('Decrypt', { CiphertextBlob: dk.CiphertextBlob, KeyId: hmac.KeyId });
     await call('RotateKeyOnDemand', { KeyId: key.KeyId });
     await call('DisableKey', { KeyId: key.KeyId });
     await call('Decrypt', { CiphertextBlob: blob, EncryptionContext: { c: 'x' } });
-    await fetch(`${server.url}/v1/admin/rotate-root-key`, { method: 'POST', headers: { authorization: 'Bearer wrong' } });
+    await fetch(`${server.url}/v1/admin/rotate-root-key`, {
+      method: 'POST',
+      headers: { authorization: 'Bearer wrong' },
+    });
     expect(bodies.length).toBeGreaterThanOrEqual(12);
 
     // Everything secret: the canary, the data key, the root key, every unwrapped key version, credentials.
