@@ -3,7 +3,7 @@ import { readFileSync } from 'node:fs';
 import type { Server as HttpServer } from 'node:http';
 import { createServer as createHttpsServer, type Server as HttpsServer } from 'node:https';
 import type { AddressInfo } from 'node:net';
-import { join, resolve } from 'node:path';
+import { dirname, join, resolve } from 'node:path';
 import { serve } from '@hono/node-server';
 import { watch } from 'chokidar';
 import { type Clock, systemClock } from '../core/clock.js';
@@ -168,9 +168,13 @@ export async function startServer(config: Readonly<ServerConfig>, options: Start
   };
 }
 
-/** Reloads the TLS certificate when its files change: rotation without a restart. */
+/**
+ * Reloads the TLS certificate when its files change: rotation without a restart. Watches the
+ * directories, not the files: Kubernetes secret volumes swap a `..data` symlink, which a watch
+ * on the file itself never sees.
+ */
 function watchCertificate(server: HttpsServer, files: { cert: string; key: string }, logger: Logger) {
-  const watcher = watch([files.cert, files.key], { ignoreInitial: true });
+  const watcher = watch([...new Set([dirname(files.cert), dirname(files.key)])], { ignoreInitial: true, depth: 0 });
   watcher.on('all', () => {
     try {
       server.setSecureContext({ cert: readFileSync(files.cert), key: readFileSync(files.key) });
