@@ -470,6 +470,13 @@ export const kmsOperations: Record<string, Handler> = {
   GetParametersForImport: unsupported('Importing key material'),
   ImportKeyMaterial: unsupported('Importing key material'),
   DeleteImportedKeyMaterial: unsupported('Importing key material'),
+  CreateGrant: unsupported('Grants'),
+  ListGrants: unsupported('Grants'),
+  ListRetirableGrants: unsupported('Grants'),
+  RetireGrant: unsupported('Grants'),
+  RevokeGrant: unsupported('Grants'),
+  DeriveSharedSecret: unsupported('DeriveSharedSecret (KEY_AGREEMENT keys)'),
+  GetKeyLastUsage: unsupported('GetKeyLastUsage'),
 };
 
 async function generateDataKey(engine: KmsEngine, raw: unknown, withPlaintext: boolean): Promise<object> {
