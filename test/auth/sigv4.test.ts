@@ -277,6 +277,13 @@ describe('verifySigV4 canonicalisation', () => {
     expect(verifySigV4(await sdkSign({ secret: 'rotated-secret' }), o).accessKeyId).toBe(AKID);
     expectRejected(() => verifySigV4(old, o), 'InvalidSignatureException', MISMATCH);
   });
+  it('keeps verifying after more scopes than the signing-key cache holds', async () => {
+    const regions = Array.from({ length: 300 }, (_, i) => `test-${i}`);
+    const requests = await Promise.all(regions.map((region) => sdkSign({ region })));
+    for (const [i, req] of requests.entries()) expect(verifySigV4(req, opts()).region).toBe(regions[i]);
+    // The first scopes were evicted by now and must be derived again.
+    expect(verifySigV4(requests[0]!, opts()).region).toBe('test-0');
+  });
 });
 
 describe('verifySigV4 rejections', () => {
