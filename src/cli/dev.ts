@@ -26,16 +26,17 @@ export async function runDev(args: string[]): Promise<number> {
     await server.kms.createAlias(DEMO_ALIAS, key.keyId);
   }
   const { accessKeyId } = server.admin;
+  const credentials = resolve(server.adminCredentialsFile);
   process.stdout.write(`
 Keysafe is running: ${server.url}
-  admin credentials: ${resolve(server.adminCredentialsFile)}
+  admin credentials: ${credentials}
   data:              ${resolve(config.dataDir)}
 
 Try it with the aws CLI (in another shell):
-  export AWS_ACCESS_KEY_ID=${accessKeyId} AWS_SECRET_ACCESS_KEY=$(node -p "require('${resolve(server.adminCredentialsFile)}').secretAccessKey") AWS_DEFAULT_REGION=${config.region} AWS_ENDPOINT_URL=${server.url}
-  aws kms list-aliases
-  aws kms encrypt --key-id ${DEMO_ALIAS} --plaintext "$(printf 'hello keysafe' | base64)" --query CiphertextBlob --output text > /tmp/keysafe-demo.b64
-  aws kms decrypt --ciphertext-blob fileb://<(base64 -d /tmp/keysafe-demo.b64) --query Plaintext --output text | base64 -d
+  export AWS_ACCESS_KEY_ID=${accessKeyId} AWS_SECRET_ACCESS_KEY=$(node -p "require('${credentials}').secretAccessKey") AWS_DEFAULT_REGION=${config.region} AWS_ENDPOINT_URL=${server.url}
+  aws kms list-aliases --query 'Aliases[].AliasName'
+  printf 'hello keysafe' > /tmp/keysafe-demo.txt && aws kms encrypt --key-id ${DEMO_ALIAS} --plaintext fileb:///tmp/keysafe-demo.txt --query CiphertextBlob --output text | base64 -d > /tmp/keysafe-demo.bin
+  aws kms decrypt --ciphertext-blob fileb:///tmp/keysafe-demo.bin --query Plaintext --output text | base64 -d
 
 Press Ctrl-C to stop.
 `);
