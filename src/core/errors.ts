@@ -23,6 +23,17 @@ export const ERROR_CODES = [
   'DryRunOperationException',
   'ConflictException',
   'KMSInternalException',
+  // Secrets Manager
+  'ResourceNotFoundException',
+  'ResourceExistsException',
+  'InvalidRequestException',
+  'InvalidParameterException',
+  'InvalidNextTokenException',
+  'EncryptionFailure',
+  'DecryptionFailure',
+  'PreconditionNotMetException',
+  'PublicPolicyException',
+  'InternalServiceError',
   // Shared by the AWS JSON services
   'ValidationException',
   'SerializationException',
@@ -39,9 +50,6 @@ export const ERROR_CODES = [
 
 export type ErrorCode = (typeof ERROR_CODES)[number];
 
-/** Codes that are server faults (5xx): AWS SDKs retry them. */
-const FAULT_CODES: ReadonlySet<ErrorCode> = new Set<ErrorCode>(['KMSInternalException', 'InternalFailure']);
-
 /**
  * An expected failure with a stable code. The message must never contain secret values,
  * key material, tokens or plaintext: it goes to clients and logs verbatim.
@@ -53,10 +61,6 @@ export class AppError extends Error {
     message: string,
   ) {
     super(message);
-  }
-
-  get isFault(): boolean {
-    return FAULT_CODES.has(this.code);
   }
 }
 

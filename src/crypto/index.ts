@@ -15,5 +15,5 @@ export { type EncryptionContext, encodeEncryptionContext } from './encryption-co
 export { DecryptionError } from './errors.js';
 export { constantTimeEqual, hmacSha256, sha256Hex } from './hash.js';
 export { type MacAlgorithm, MacKey } from './mac.js';
-export { fillRandom, newUuid, randomBase32, randomKeyBytesInsecure, randomToken } from './random.js';
+export { fillRandom, newUuid, randomBase32, randomIndex, randomKeyBytesInsecure, randomToken } from './random.js';
 export { RootKey, RootKeyring, type WrappedMaterial } from './root-key.js';

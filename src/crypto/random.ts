@@ -1,5 +1,5 @@
 // Randomness: a pooled CSPRNG for small per-operation values (IVs), plus keys, ids and tokens.
-import { randomBytes, randomFillSync, randomUUID } from 'node:crypto';
+import { randomBytes, randomFillSync, randomInt, randomUUID } from 'node:crypto';
 
 const POOL_SIZE = 4096;
 let pool = Buffer.alloc(0);
@@ -42,3 +42,6 @@ export function randomBase32(length: number): string {
 
 /** A random url-safe token with `bytes` bytes of entropy. */
 export const randomToken = (bytes: number): string => randomBytes(bytes).toString('base64url');
+
+/** A uniform random integer in [0, max): no modulo bias. */
+export const randomIndex = (max: number): number => randomInt(max);

@@ -264,9 +264,9 @@ export function createKmsEngine(deps: KmsEngineDeps) {
 
   async function decryptWith(
     blob: Uint8Array,
-    context: EncryptionContext | undefined,
-    ref: string | undefined,
-    algorithm: string | undefined,
+    context?: EncryptionContext,
+    ref?: string,
+    algorithm?: string,
   ): Promise<DecryptResult> {
     if (algorithm !== undefined && algorithm !== SYMMETRIC_DEFAULT) {
       // Asymmetric ciphertexts are bare RSA-OAEP: the caller must name the key.

@@ -6,11 +6,13 @@ import { constantTimeEqual, newUuid } from '../crypto/index.js';
 import { type KmsEngine, kmsOperations } from '../kms/index.js';
 import type { Logger } from '../observability/logger.js';
 import type { Metrics } from '../observability/metrics.js';
+import { type SecretsApiContext, secretsOperations } from '../secrets/index.js';
 import type { AdminCredentials } from './admin-credentials.js';
 import { awsErrorBody, statusOf, toAppError } from './http-errors.js';
 
 export interface AppDeps {
   kms: KmsEngine;
+  secrets: SecretsApiContext;
   admin: AdminCredentials;
   logger: Logger;
   metrics: Metrics;
@@ -23,15 +25,23 @@ export interface AppDeps {
 
 type Env = { Variables: { requestId: string } };
 
-/** Target prefix → the operations table and the SigV4 service name that must sign for it. */
-const SERVICES = {
-  TrentService: { operations: kmsOperations, signingName: 'kms' },
-} as const;
+type Operation = (context: never, input: unknown) => Promise<object>;
+
+/** Target prefix → the operations table, the SigV4 service name that must sign for it, and its context. */
+function services(
+  deps: AppDeps,
+): Record<string, { operations: Record<string, Operation>; signingName: string; context: unknown }> {
+  return {
+    TrentService: { operations: kmsOperations, signingName: 'kms', context: deps.kms },
+    secretsmanager: { operations: secretsOperations, signingName: 'secretsmanager', context: deps.secrets },
+  };
+}
 
 const AWS_JSON = 'application/x-amz-json-1.1';
 
 export function createApp(deps: AppDeps): Hono<Env> {
   const { logger, metrics } = deps;
+  const SERVICES = services(deps);
   const app = new Hono<Env>();
   let dateSecond = 0;
   let dateHeader = '';
@@ -75,14 +85,16 @@ export function createApp(deps: AppDeps): Hono<Env> {
     try {
       const body = await readBody(c.req.raw, deps.maxBodyBytes);
       const dot = target.indexOf('.');
-      const service = SERVICES[target.slice(0, dot) as keyof typeof SERVICES];
-      const op = dot > 0 && service ? service.operations[target.slice(dot + 1)] : undefined;
+      const prefix = target.slice(0, dot);
+      const service = Object.hasOwn(SERVICES, prefix) ? SERVICES[prefix] : undefined;
+      const name = target.slice(dot + 1);
       authenticate(c.req.raw, body, service?.signingName, deps);
-      if (!service || !op || !Object.hasOwn(service.operations, target.slice(dot + 1))) {
+      const op = service && Object.hasOwn(service.operations, name) ? service.operations[name] : undefined;
+      if (!service || !op) {
         operation = 'unknown';
         throw new AppError('UnknownOperationException', 'The requested operation is not recognized.');
       }
-      const result = await op(deps.kms, parseJson(body));
+      const result = await op(service.context as never, parseJson(body));
       metrics.observe(operation, 'ok', (performance.now() - started) / 1000);
       return c.body(JSON.stringify(result), 200, { 'content-type': AWS_JSON });
     } catch (e) {

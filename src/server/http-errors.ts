@@ -6,6 +6,7 @@ import { AppError, type ErrorCode } from '../core/errors.js';
 const STATUS: Partial<Record<ErrorCode, number>> = {
   RequestEntityTooLargeException: 413,
   KMSInternalException: 500,
+  InternalServiceError: 500,
   InternalFailure: 500,
 };
 

@@ -12,6 +12,7 @@ import { RootKeyring } from '../crypto/index.js';
 import { createKmsEngine, type KmsEngine } from '../kms/index.js';
 import { createLogger, type Logger } from '../observability/logger.js';
 import { Metrics } from '../observability/metrics.js';
+import { createRotation, createSecretsEngine, type Rotation, type SecretsEngine } from '../secrets/index.js';
 import { openStore, type Store } from '../storage/index.js';
 import { type AdminCredentials, loadOrCreateAdminCredentials } from './admin-credentials.js';
 import { createApp } from './app.js';
@@ -23,15 +24,27 @@ export interface RunningServer {
   /** Base URL, e.g. http://127.0.0.1:8270 */
   url: string;
   kms: KmsEngine;
+  secrets: SecretsEngine;
+  rotation: Rotation;
   admin: AdminCredentials;
   adminCredentialsFile: string;
-  /** Runs the rotation and deletion scheduler once, now (tests use it with a manual clock). */
-  runScheduler(): Promise<{ rotated: number; deleted: number }>;
+  /** Runs the schedulers once, now (tests use it with a manual clock). */
+  runScheduler(): Promise<SchedulerRun>;
   /** Re-wraps all key material under a fresh root key file; reads continue meanwhile. */
   rotateRootKey(): Promise<{ rewrapped: number; rootKeyId: string }>;
   /** Stops accepting connections, lets in-flight requests finish, then closes the store. */
   close(): Promise<void>;
 }
+
+export interface SchedulerRun {
+  rotated: number;
+  deleted: number;
+  secretRotationsStarted: number;
+  secretsPurged: number;
+}
+
+/** How long change events stay readable for agents catching up after a disconnect. */
+const EVENT_RETENTION_MS = 24 * 3_600_000;
 
 export interface StartOptions {
   clock?: Clock;
@@ -68,6 +81,9 @@ export async function startServer(config: Readonly<ServerConfig>, options: Start
     clock,
     partition: { region: config.region, accountId: config.accountId },
   });
+  const secrets = createSecretsEngine({ store: store.secrets, kms, clock, partition: kms.partition });
+  const metrics = new Metrics();
+  const rotation = createRotation({ engine: secrets, store: store.secrets, clock, logger, metrics });
   // Finish a root key rotation that a crash interrupted, before serving.
   await rotateRootKeyFile({
     kms,
@@ -78,7 +94,6 @@ export async function startServer(config: Readonly<ServerConfig>, options: Start
     fromEnv: !!config.rootKeyFromEnv,
   });
 
-  const metrics = new Metrics();
   let ready = false;
   const rotateRootKey = () =>
     rotateRootKeyFile({
@@ -92,6 +107,7 @@ export async function startServer(config: Readonly<ServerConfig>, options: Start
   const app = createApp({
     rotateRootKey,
     kms,
+    secrets: { engine: secrets, rotation },
     admin,
     logger,
     metrics,
@@ -118,9 +134,16 @@ export async function startServer(config: Readonly<ServerConfig>, options: Start
   });
   const tlsWatcher = tlsFiles && watchCertificate(server as unknown as HttpsServer, tlsFiles, logger);
 
-  const runScheduler = async () => {
-    const done = await kms.runDueJobs();
-    if (done.rotated || done.deleted) logger.info('scheduler ran', done);
+  const runScheduler = async (): Promise<SchedulerRun> => {
+    const now = clock.now();
+    const keys = await kms.runDueJobs();
+    const done = {
+      ...keys,
+      secretsPurged: await secrets.purgeDue(now),
+      secretRotationsStarted: await rotation.runDue(now),
+    };
+    await store.secrets.trimEvents(now - EVENT_RETENTION_MS);
+    if (Object.values(done).some((n) => n > 0)) logger.info('scheduler ran', done);
     return done;
   };
   const schedulerTimer = setInterval(() => {
@@ -142,6 +165,8 @@ export async function startServer(config: Readonly<ServerConfig>, options: Start
   return {
     url,
     kms,
+    secrets,
+    rotation,
     admin,
     adminCredentialsFile,
     runScheduler,
@@ -160,6 +185,8 @@ export async function startServer(config: Readonly<ServerConfig>, options: Start
           });
           server.closeIdleConnections();
         });
+        // A rotation step under way finishes; one that does not is resumed after its lease.
+        await Promise.race([rotation.idle(), new Promise((r) => setTimeout(r, config.shutdownGraceMs).unref())]);
         await store.close();
         logger.info('keysafe server stopped');
       })();

@@ -4,6 +4,7 @@ import { openSqliteStore } from './sqlite/sqlite-store.js';
 import type { Store } from './types.js';
 
 export type * from './types.js';
+export { secretDueAt } from './types.js';
 
 export async function openStore(url: string): Promise<Store> {
   if (url.startsWith('sqlite:')) return openSqliteStore(url.slice('sqlite:'.length));

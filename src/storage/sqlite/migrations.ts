@@ -34,4 +34,47 @@ export const SQLITE_MIGRATIONS: readonly { version: number; name: string; sql: s
       CREATE INDEX kms_aliases_key ON kms_aliases (key_id);
     `,
   },
+  {
+    version: 2,
+    name: 'secrets, versions, staging labels and the change feed',
+    sql: `
+      CREATE TABLE secrets (
+        arn TEXT PRIMARY KEY,
+        name TEXT NOT NULL UNIQUE,
+        revision INTEGER NOT NULL,
+        due_at INTEGER,
+        doc TEXT NOT NULL
+      );
+      CREATE INDEX secrets_due ON secrets (due_at) WHERE due_at IS NOT NULL;
+      CREATE TABLE secret_versions (
+        secret_arn TEXT NOT NULL REFERENCES secrets (arn) ON DELETE CASCADE,
+        version_id TEXT NOT NULL,
+        created_at INTEGER NOT NULL,
+        kms_key_arn TEXT,
+        wrapped_key BLOB,
+        ciphertext BLOB,
+        is_binary INTEGER NOT NULL,
+        PRIMARY KEY (secret_arn, version_id)
+      );
+      -- One row per label: the primary key makes a label name at most one version of a secret.
+      CREATE TABLE secret_stages (
+        secret_arn TEXT NOT NULL,
+        stage TEXT NOT NULL,
+        version_id TEXT NOT NULL,
+        PRIMARY KEY (secret_arn, stage),
+        FOREIGN KEY (secret_arn, version_id) REFERENCES secret_versions (secret_arn, version_id) ON DELETE CASCADE
+      );
+      CREATE INDEX secret_stages_version ON secret_stages (secret_arn, version_id);
+      -- Not tied to secrets by a foreign key: a purge must still reach the watchers.
+      CREATE TABLE secret_events (
+        cursor INTEGER PRIMARY KEY AUTOINCREMENT,
+        at INTEGER NOT NULL,
+        secret_arn TEXT NOT NULL,
+        secret_name TEXT NOT NULL,
+        type TEXT NOT NULL,
+        version_id TEXT
+      );
+      CREATE INDEX secret_events_at ON secret_events (at);
+    `,
+  },
 ];

@@ -4,6 +4,7 @@ import { dirname } from 'node:path';
 import Database from 'better-sqlite3';
 import type { AliasRecord, KeyRecord, KeyVersionRecord, KmsStore, Page, Store } from '../types.js';
 import { SQLITE_MIGRATIONS } from './migrations.js';
+import { SqliteSecretsStore } from './secrets-store.js';
 
 type Row = Record<string, unknown>;
 
@@ -17,9 +18,9 @@ export function openSqliteStore(path: string): Store {
   db.pragma('foreign_keys = ON');
   db.pragma('busy_timeout = 5000');
   migrate(db);
-  const kms = new SqliteKmsStore(db);
   return {
-    kms,
+    kms: new SqliteKmsStore(db),
+    secrets: new SqliteSecretsStore(db),
     close: async () => {
       if (db.open) db.close();
     },

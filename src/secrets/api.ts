@@ -1,0 +1,486 @@
+// The AWS Secrets Manager JSON operations: parse AWS-shaped input, call the engine, shape AWS output.
+import { z } from 'zod';
+import { AppError } from '../core/errors.js';
+import { blob, epochSeconds, int, parseInput, str } from '../core/wire.js';
+import type { SecretRecord, SecretVersionRecord } from '../storage/index.js';
+import type { SecretsEngine, SecretValue } from './engine.js';
+import { generatePassword } from './random-password.js';
+import type { Rotation } from './rotation.js';
+
+export interface SecretsApiContext {
+  engine: SecretsEngine;
+  rotation: Rotation;
+}
+
+type Handler = (ctx: SecretsApiContext, input: unknown) => Promise<object>;
+
+const secretId = str(1, 2048);
+const token = str(32, 64).optional();
+const tags = z.array(z.object({ Key: str(1, 128), Value: str(0, 256) }));
+const secretString = z.string().optional();
+const secretBinary = blob(1, 65_536).optional();
+const stages = z.array(str(1, 256)).min(1).max(20).optional();
+const rotationRules = z
+  .object({
+    AutomaticallyAfterDays: int(1, 1000).optional(),
+    ScheduleExpression: str(1, 256).optional(),
+    Duration: str(2, 3).optional(),
+  })
+  .optional();
+const filters = z
+  .array(
+    z.object({
+      Key: z.enum(['description', 'name', 'tag-key', 'tag-value', 'primary-region', 'owning-service', 'all']),
+      Values: z.array(str(1, 512)).min(1).max(10).optional(),
+    }),
+  )
+  .max(10)
+  .optional();
+
+const secretValueOf = (i: { SecretString?: string; SecretBinary?: Buffer }): SecretValue | undefined => {
+  if (i.SecretString === undefined && i.SecretBinary === undefined) return undefined;
+  return {
+    ...(i.SecretString !== undefined && { string: i.SecretString }),
+    ...(i.SecretBinary && { binary: i.SecretBinary }),
+  };
+};
+
+const b64 = (b: Buffer) => b.toString('base64');
+
+/** The pagination token: base64url of the last item's sort position. */
+const encodeToken = (n: number) => Buffer.from(String(n)).toString('base64url');
+function decodeToken(t: string | undefined): number {
+  if (t === undefined) return 0;
+  const n = Number(Buffer.from(t, 'base64url').toString());
+  if (!Number.isInteger(n) || n < 0 || encodeToken(n) !== t) {
+    throw new AppError('InvalidNextTokenException', 'The NextToken value is invalid.');
+  }
+  return n;
+}
+
+function paginate<T>(items: T[], max: number, next: string | undefined): { page: T[]; NextToken?: string } {
+  const start = decodeToken(next);
+  const page = items.slice(start, start + max);
+  return start + max < items.length ? { page, NextToken: encodeToken(start + max) } : { page };
+}
+
+function versionsToStages(versions: SecretVersionRecord[]): Record<string, string[]> {
+  const out: Record<string, string[]> = {};
+  for (const v of versions) if (v.stages.length > 0) out[v.versionId] = v.stages;
+  return out;
+}
+
+/** DescribeSecret and ListSecrets entries; `KeysafeRotation` carries rotation progress and failures. */
+function describe(s: SecretRecord, versions: SecretVersionRecord[]) {
+  const r = s.rotation;
+  return {
+    ARN: s.arn,
+    Name: s.name,
+    ...(s.description !== undefined && { Description: s.description }),
+    ...(s.kmsKeyId !== undefined && { KmsKeyId: s.kmsKeyId }),
+    RotationEnabled: r?.enabled ?? false,
+    ...(r?.lambdaArn && { RotationLambdaARN: r.lambdaArn }),
+    ...(r?.rules && { RotationRules: r.rules }),
+    ...(r?.lastRotatedAt !== undefined && { LastRotatedDate: epochSeconds(r.lastRotatedAt) }),
+    ...(r?.enabled && r.nextRotationAt !== undefined && { NextRotationDate: epochSeconds(r.nextRotationAt) }),
+    LastChangedDate: epochSeconds(s.lastChangedAt),
+    ...(s.deletedAt !== undefined && { DeletedDate: epochSeconds(s.deletedAt) }),
+    Tags: s.tags,
+    VersionIdsToStages: versionsToStages(versions),
+    CreatedDate: epochSeconds(s.createdAt),
+    ...((r?.inProgress || r?.lastFailure) && {
+      KeysafeRotation: {
+        ...(r.inProgress && {
+          InProgress: { VersionId: r.inProgress.token, Step: r.inProgress.step, Attempts: r.inProgress.attempts },
+        }),
+        ...(r.lastFailure && {
+          LastFailure: {
+            Step: r.lastFailure.step,
+            Message: r.lastFailure.message,
+            Date: epochSeconds(r.lastFailure.at),
+          },
+        }),
+      },
+    }),
+  };
+}
+
+function valueOutput(secret: SecretRecord, version: SecretVersionRecord, value: SecretValue) {
+  return {
+    ARN: secret.arn,
+    Name: secret.name,
+    VersionId: version.versionId,
+    ...(value.string !== undefined && { SecretString: value.string }),
+    ...(value.binary && { SecretBinary: b64(value.binary) }),
+    VersionStages: version.stages,
+    CreatedDate: epochSeconds(version.createdAt),
+  };
+}
+
+/** AWS filter semantics: prefix match, `!` negates, values of one filter OR, filters AND. */
+function matches(s: SecretRecord, filter: { Key: string; Values?: string[] }): boolean {
+  const fields = (key: string): string[] => {
+    switch (key) {
+      case 'name':
+        return [s.name];
+      case 'description':
+        return [s.description ?? ''];
+      case 'tag-key':
+        return s.tags.map((t) => t.Key);
+      case 'tag-value':
+        return s.tags.map((t) => t.Value);
+      case 'all':
+        return [s.name, s.description ?? '', ...s.tags.flatMap((t) => [t.Key, t.Value])];
+      default:
+        return [];
+    }
+  };
+  const candidates = fields(filter.Key).map((f) => f.toLowerCase());
+  const values = filter.Values ?? [];
+  const positive = values.filter((v) => !v.startsWith('!'));
+  const negative = values.filter((v) => v.startsWith('!')).map((v) => v.slice(1).toLowerCase());
+  if (negative.some((n) => candidates.some((c) => c.startsWith(n)))) return false;
+  return positive.length === 0 || positive.some((p) => candidates.some((c) => c.startsWith(p.toLowerCase())));
+}
+
+async function listMatching(engine: SecretsEngine, f: z.infer<typeof filters>, includeDeleted: boolean) {
+  const all = await engine.listAll();
+  return all.filter((s) => (includeDeleted || s.deletedAt === undefined) && (f ?? []).every((x) => matches(s, x)));
+}
+
+const unsupported =
+  (what: string): Handler =>
+  async () => {
+    throw new AppError('UnsupportedOperationException', `${what} is not supported by Keysafe (single region).`);
+  };
+
+export const secretsOperations: Record<string, Handler> = {
+  async CreateSecret({ engine }, raw) {
+    const i = parseInput(
+      z.object({
+        Name: str(1, 512),
+        ClientRequestToken: token,
+        Description: str(0, 2048).optional(),
+        KmsKeyId: str(0, 2048).optional(),
+        SecretString: secretString,
+        SecretBinary: secretBinary,
+        Tags: tags.optional(),
+        AddReplicaRegions: z.array(z.unknown()).optional(),
+        ForceOverwriteReplicaSecret: z.boolean().optional(),
+      }),
+      raw,
+    );
+    if (i.AddReplicaRegions?.length)
+      throw new AppError('UnsupportedOperationException', 'Replica regions are not supported by Keysafe.');
+    const { secret, versionId } = await engine.createSecret({
+      name: i.Name,
+      description: i.Description,
+      kmsKeyId: i.KmsKeyId || undefined,
+      tags: i.Tags,
+      value: secretValueOf(i),
+      token: i.ClientRequestToken,
+    });
+    return { ARN: secret.arn, Name: secret.name, ...(versionId && { VersionId: versionId }) };
+  },
+
+  async GetSecretValue({ engine }, raw) {
+    const i = parseInput(
+      z.object({ SecretId: secretId, VersionId: str(32, 64).optional(), VersionStage: str(1, 256).optional() }),
+      raw,
+    );
+    const { secret, version, value } = await engine.getSecretValue(i.SecretId, i.VersionId, i.VersionStage);
+    return valueOutput(secret, version, value);
+  },
+
+  async BatchGetSecretValue({ engine }, raw) {
+    const i = parseInput(
+      z.object({
+        SecretIdList: z.array(secretId).min(1).max(20).optional(),
+        Filters: filters,
+        MaxResults: int(1, 20).optional(),
+        NextToken: str(1, 4096).optional(),
+      }),
+      raw,
+    );
+    if ((i.SecretIdList === undefined) === (i.Filters === undefined)) {
+      throw new AppError('InvalidParameterException', 'Give either SecretIdList or Filters, not both.');
+    }
+    if (i.SecretIdList && i.MaxResults !== undefined) {
+      throw new AppError('InvalidParameterException', 'MaxResults is only allowed with Filters.');
+    }
+    const ids = i.SecretIdList ?? (await listMatching(engine, i.Filters, false)).map((s) => s.arn);
+    const { page, NextToken } = i.SecretIdList
+      ? { page: ids, NextToken: undefined }
+      : paginate(ids, i.MaxResults ?? 20, i.NextToken);
+    const SecretValues: object[] = [];
+    const Errors: object[] = [];
+    for (const id of page) {
+      try {
+        const { secret, version, value } = await engine.getSecretValue(id);
+        SecretValues.push(valueOutput(secret, version, value));
+      } catch (e) {
+        if (!(e instanceof AppError)) throw e;
+        Errors.push({ SecretId: id, ErrorCode: e.code, Message: e.message });
+      }
+    }
+    return { SecretValues, Errors, ...(NextToken && { NextToken }) };
+  },
+
+  async PutSecretValue({ engine }, raw) {
+    const i = parseInput(
+      z.object({
+        SecretId: secretId,
+        ClientRequestToken: token,
+        SecretString: secretString,
+        SecretBinary: secretBinary,
+        VersionStages: stages,
+        RotationToken: str(36, 256).optional(),
+      }),
+      raw,
+    );
+    const value = secretValueOf(i);
+    if (!value)
+      throw new AppError('InvalidParameterException', 'You must provide either SecretString or SecretBinary.');
+    const r = await engine.putSecretValue(i.SecretId, { value, token: i.ClientRequestToken, stages: i.VersionStages });
+    return { ARN: r.secret.arn, Name: r.secret.name, VersionId: r.versionId, VersionStages: r.stages };
+  },
+
+  async UpdateSecret({ engine }, raw) {
+    const i = parseInput(
+      z.object({
+        SecretId: secretId,
+        ClientRequestToken: token,
+        Description: str(0, 2048).optional(),
+        KmsKeyId: str(0, 2048).optional(),
+        SecretString: secretString,
+        SecretBinary: secretBinary,
+      }),
+      raw,
+    );
+    const r = await engine.updateSecret(i.SecretId, {
+      description: i.Description,
+      kmsKeyId: i.KmsKeyId || undefined,
+      value: secretValueOf(i),
+      token: i.ClientRequestToken,
+    });
+    return { ARN: r.secret.arn, Name: r.secret.name, ...(r.versionId && { VersionId: r.versionId }) };
+  },
+
+  async DescribeSecret({ engine }, raw) {
+    const i = parseInput(z.object({ SecretId: secretId }), raw);
+    const { secret, versions } = await engine.listVersions(i.SecretId);
+    return describe(secret, versions);
+  },
+
+  async ListSecrets({ engine }, raw) {
+    const i = parseInput(
+      z.object({
+        IncludePlannedDeletion: z.boolean().optional(),
+        MaxResults: int(1, 100).optional(),
+        NextToken: str(1, 4096).optional(),
+        Filters: filters,
+        SortOrder: z.enum(['asc', 'desc']).optional(),
+        SortBy: z.enum(['created-date', 'last-accessed-date', 'last-changed-date', 'name']).optional(),
+      }),
+      raw,
+    );
+    const found = await listMatching(engine, i.Filters, i.IncludePlannedDeletion ?? false);
+    const key = (s: SecretRecord): string | number =>
+      i.SortBy === 'name' ? s.name : i.SortBy === 'last-changed-date' ? s.lastChangedAt : s.createdAt;
+    const dir = i.SortOrder === 'desc' ? -1 : 1;
+    found.sort((a, b) => (key(a) < key(b) ? -dir : key(a) > key(b) ? dir : a.name < b.name ? -1 : 1));
+    const { page, NextToken } = paginate(found, i.MaxResults ?? 100, i.NextToken);
+    const SecretList = [];
+    for (const s of page) {
+      const { VersionIdsToStages, ...entry } = describe(s, (await engine.listVersions(s.arn)).versions);
+      SecretList.push({ ...entry, SecretVersionsToStages: VersionIdsToStages });
+    }
+    return { SecretList, ...(NextToken && { NextToken }) };
+  },
+
+  async ListSecretVersionIds({ engine }, raw) {
+    const i = parseInput(
+      z.object({
+        SecretId: secretId,
+        MaxResults: int(1, 100).optional(),
+        NextToken: str(1, 4096).optional(),
+        IncludeDeprecated: z.boolean().optional(),
+      }),
+      raw,
+    );
+    const { secret, versions } = await engine.listVersions(i.SecretId);
+    const shown = i.IncludeDeprecated ? versions : versions.filter((v) => v.stages.length > 0);
+    const { page, NextToken } = paginate(shown, i.MaxResults ?? 100, i.NextToken);
+    return {
+      Versions: page.map((v) => ({
+        VersionId: v.versionId,
+        VersionStages: v.stages,
+        CreatedDate: epochSeconds(v.createdAt),
+        KmsKeyIds: [secret.kmsKeyId ?? 'DefaultEncryptionKey'],
+      })),
+      ARN: secret.arn,
+      Name: secret.name,
+      ...(NextToken && { NextToken }),
+    };
+  },
+
+  async UpdateSecretVersionStage({ engine }, raw) {
+    const i = parseInput(
+      z.object({
+        SecretId: secretId,
+        VersionStage: str(1, 256),
+        RemoveFromVersionId: str(32, 64).optional(),
+        MoveToVersionId: str(32, 64).optional(),
+      }),
+      raw,
+    );
+    const s = await engine.updateSecretVersionStage(
+      i.SecretId,
+      i.VersionStage,
+      i.MoveToVersionId,
+      i.RemoveFromVersionId,
+    );
+    return { ARN: s.arn, Name: s.name };
+  },
+
+  async DeleteSecret({ engine }, raw) {
+    const i = parseInput(
+      z.object({
+        SecretId: secretId,
+        RecoveryWindowInDays: int(7, 30).optional(),
+        ForceDeleteWithoutRecovery: z.boolean().optional(),
+      }),
+      raw,
+    );
+    const r = await engine.deleteSecret(i.SecretId, i.RecoveryWindowInDays, i.ForceDeleteWithoutRecovery ?? false);
+    return { ARN: r.secret.arn, Name: r.secret.name, DeletionDate: epochSeconds(r.deletionDate) };
+  },
+
+  async RestoreSecret({ engine }, raw) {
+    const s = await engine.restoreSecret(parseInput(z.object({ SecretId: secretId }), raw).SecretId);
+    return { ARN: s.arn, Name: s.name };
+  },
+
+  async RotateSecret({ rotation }, raw) {
+    const i = parseInput(
+      z.object({
+        SecretId: secretId,
+        ClientRequestToken: token,
+        RotationLambdaARN: str(0, 2048).optional(),
+        RotationRules: rotationRules,
+        RotateImmediately: z.boolean().optional(),
+      }),
+      raw,
+    );
+    const r = await rotation.rotateSecret(i.SecretId, {
+      token: i.ClientRequestToken,
+      lambdaArn: i.RotationLambdaARN || undefined,
+      rules: i.RotationRules,
+      rotateImmediately: i.RotateImmediately,
+    });
+    return { ARN: r.secret.arn, Name: r.secret.name, ...(r.versionId && { VersionId: r.versionId }) };
+  },
+
+  async CancelRotateSecret({ rotation }, raw) {
+    const r = await rotation.cancelRotateSecret(parseInput(z.object({ SecretId: secretId }), raw).SecretId);
+    return { ARN: r.secret.arn, Name: r.secret.name, ...(r.versionId && { VersionId: r.versionId }) };
+  },
+
+  async GetRandomPassword(_ctx, raw) {
+    const i = parseInput(
+      z.object({
+        PasswordLength: int(1, 4096).optional(),
+        ExcludeCharacters: str(0, 4096).optional(),
+        ExcludeNumbers: z.boolean().optional(),
+        ExcludePunctuation: z.boolean().optional(),
+        ExcludeUppercase: z.boolean().optional(),
+        ExcludeLowercase: z.boolean().optional(),
+        IncludeSpace: z.boolean().optional(),
+        RequireEachIncludedType: z.boolean().optional(),
+      }),
+      raw,
+    );
+    return { RandomPassword: generatePassword(i) };
+  },
+
+  async TagResource({ engine }, raw) {
+    const i = parseInput(z.object({ SecretId: secretId, Tags: tags }), raw);
+    await engine.tagResource(i.SecretId, i.Tags);
+    return {};
+  },
+
+  async UntagResource({ engine }, raw) {
+    const i = parseInput(z.object({ SecretId: secretId, TagKeys: z.array(str(1, 128)) }), raw);
+    await engine.untagResource(i.SecretId, i.TagKeys);
+    return {};
+  },
+
+  async GetResourcePolicy({ engine }, raw) {
+    const s = await engine.find(parseInput(z.object({ SecretId: secretId }), raw).SecretId);
+    return { ARN: s.arn, Name: s.name, ...(s.resourcePolicy !== undefined && { ResourcePolicy: s.resourcePolicy }) };
+  },
+
+  async PutResourcePolicy({ engine }, raw) {
+    const i = parseInput(
+      z.object({ SecretId: secretId, ResourcePolicy: str(1, 20_480), BlockPublicPolicy: z.boolean().optional() }),
+      raw,
+    );
+    const problems = policyProblems(i.ResourcePolicy);
+    if (problems.length) throw new AppError('MalformedPolicyDocumentException', problems.join(' '));
+    if (i.BlockPublicPolicy && isPublic(i.ResourcePolicy)) {
+      throw new AppError('PublicPolicyException', 'The resource policy grants access to everyone (Principal "*").');
+    }
+    const s = await engine.putResourcePolicy(i.SecretId, i.ResourcePolicy);
+    return { ARN: s.arn, Name: s.name };
+  },
+
+  async DeleteResourcePolicy({ engine }, raw) {
+    const s = await engine.putResourcePolicy(parseInput(z.object({ SecretId: secretId }), raw).SecretId, undefined);
+    return { ARN: s.arn, Name: s.name };
+  },
+
+  async ValidateResourcePolicy({ engine }, raw) {
+    const i = parseInput(z.object({ SecretId: secretId.optional(), ResourcePolicy: str(1, 20_480) }), raw);
+    if (i.SecretId !== undefined) await engine.find(i.SecretId);
+    const problems = policyProblems(i.ResourcePolicy);
+    return {
+      PolicyValidationPassed: problems.length === 0,
+      ValidationErrors: problems.map((ErrorMessage) => ({ CheckName: 'SYNTAX_CHECK', ErrorMessage })),
+    };
+  },
+
+  ReplicateSecretToRegions: unsupported('Replication'),
+  RemoveRegionsFromReplication: unsupported('Replication'),
+  StopReplicationToReplica: unsupported('Replication'),
+};
+
+/** IAM grammar checks that need no principal model: JSON, Version, and each statement's shape. */
+function policyProblems(document: string): string[] {
+  let doc: unknown;
+  try {
+    doc = JSON.parse(document);
+  } catch {
+    return ['The policy is not valid JSON.'];
+  }
+  if (!doc || typeof doc !== 'object' || Array.isArray(doc)) return ['The policy must be a JSON object.'];
+  const d = doc as Record<string, unknown>;
+  const problems: string[] = [];
+  if (d.Version !== undefined && d.Version !== '2012-10-17' && d.Version !== '2008-10-17') {
+    problems.push(`Unsupported policy Version ${JSON.stringify(d.Version)}.`);
+  }
+  const statements = Array.isArray(d.Statement) ? d.Statement : d.Statement ? [d.Statement] : [];
+  if (statements.length === 0) problems.push('The policy has no Statement.');
+  for (const [n, st] of statements.entries()) {
+    const s = st as Record<string, unknown>;
+    if (s.Effect !== 'Allow' && s.Effect !== 'Deny') problems.push(`Statement ${n}: Effect must be Allow or Deny.`);
+    if (s.Action === undefined && s.NotAction === undefined) problems.push(`Statement ${n}: Action is missing.`);
+  }
+  return problems;
+}
+
+function isPublic(document: string): boolean {
+  const statements = [JSON.parse(document).Statement].flat() as Record<string, unknown>[];
+  return statements.some(
+    (s) => s.Effect === 'Allow' && (s.Principal === '*' || (s.Principal as { AWS?: unknown })?.AWS === '*'),
+  );
+}

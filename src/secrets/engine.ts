@@ -1,0 +1,574 @@
+// The secrets engine: secrets, versions, staging labels and envelope encryption through the KMS engine.
+import type { Partition } from '../core/arn.js';
+import type { Clock } from '../core/clock.js';
+import { DAY_MS } from '../core/clock.js';
+import { AppError } from '../core/errors.js';
+import { AeadKey, constantTimeEqual, newUuid, randomIndex } from '../crypto/index.js';
+import type { KmsEngine } from '../kms/index.js';
+import type {
+  SecretChange,
+  SecretEventType,
+  SecretRecord,
+  SecretRotationRecord,
+  SecretsStore,
+  SecretTag,
+  SecretVersionRecord,
+} from '../storage/index.js';
+import {
+  AWSCURRENT,
+  applyStageChanges,
+  checkStageLimit,
+  type StageChanges,
+  type StageMap,
+  stageMapOf,
+  stagesForMove,
+  stagesForNewVersion,
+} from './labels.js';
+import { nextRotationAt } from './rotation-schedule.js';
+
+export const DEFAULT_KMS_ALIAS = 'alias/keysafe/secretsmanager';
+export const MAX_VALUE_BYTES = 65_536;
+const MAX_TAGS = 50;
+const NOT_FOUND = "Secrets Manager can't find the specified secret.";
+const MARKED_FOR_DELETION = "You can't perform this operation on the secret because it was marked for deletion.";
+const SUFFIX_ALPHABET = 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789';
+
+export interface SecretsEngineDeps {
+  store: SecretsStore;
+  kms: KmsEngine;
+  clock: Clock;
+  partition: Partition;
+}
+
+/** A secret value as the API carries it: exactly one of the two. */
+export interface SecretValue {
+  string?: string;
+  binary?: Buffer;
+}
+
+export interface NewVersionInput {
+  value: SecretValue;
+  token?: string;
+  stages?: string[];
+}
+
+export type SecretsEngine = ReturnType<typeof createSecretsEngine>;
+
+export function createSecretsEngine(deps: SecretsEngineDeps) {
+  const { store, kms, clock, partition } = deps;
+  const arnPrefix = `arn:aws:secretsmanager:${partition.region}:${partition.accountId}:secret:`;
+  let defaultKeyArn: Promise<string> | undefined;
+
+  // --- lookups -------------------------------------------------------------------------------
+
+  /** By name, full ARN, or partial ARN (an ARN without the 6-character suffix). */
+  async function find(secretId: string): Promise<SecretRecord> {
+    let secret: SecretRecord | undefined;
+    if (secretId.startsWith('arn:')) {
+      secret = await store.getSecretByArn(secretId);
+      if (!secret && secretId.startsWith(arnPrefix))
+        secret = await store.getSecretByName(secretId.slice(arnPrefix.length));
+    } else {
+      secret = await store.getSecretByName(secretId);
+    }
+    if (!secret) throw new AppError('ResourceNotFoundException', NOT_FOUND);
+    return secret;
+  }
+
+  async function findLive(secretId: string): Promise<SecretRecord> {
+    const secret = await find(secretId);
+    if (secret.deletedAt !== undefined) throw new AppError('InvalidRequestException', MARKED_FOR_DELETION);
+    return secret;
+  }
+
+  async function stageMap(arn: string): Promise<StageMap> {
+    return stageMapOf(await store.listVersions(arn));
+  }
+
+  // --- envelope encryption -------------------------------------------------------------------
+
+  /** The managed default key (alias/keysafe/secretsmanager), created on first use. */
+  function defaultKey(): Promise<string> {
+    defaultKeyArn ??= (async () => {
+      try {
+        return (await kms.describeKey(DEFAULT_KMS_ALIAS)).keyId;
+      } catch (e) {
+        if (!(e instanceof AppError && e.code === 'NotFoundException')) throw e;
+      }
+      const key = await kms.createKey({
+        description: 'Default key for Keysafe secrets (analogue of aws/secretsmanager)',
+      });
+      try {
+        await kms.createAlias(DEFAULT_KMS_ALIAS, key.keyId);
+        return key.keyId;
+      } catch (e) {
+        // Another replica created it first: use theirs and retire ours.
+        if (!(e instanceof AppError && e.code === 'AlreadyExistsException')) throw e;
+        await kms.scheduleKeyDeletion(key.keyId, 7);
+        return (await kms.describeKey(DEFAULT_KMS_ALIAS)).keyId;
+      }
+    })().catch((e: unknown) => {
+      defaultKeyArn = undefined;
+      throw e;
+    });
+    return defaultKeyArn;
+  }
+
+  const encryptionContext = (arn: string, versionId: string) => ({ SecretARN: arn, SecretVersionId: versionId });
+  const valueAad = (arn: string, versionId: string) => Buffer.from(`keysafe:secret-value:v1\0${arn}\0${versionId}`);
+
+  async function seal(secret: SecretRecord, versionId: string, value: SecretValue) {
+    const plaintext = value.binary ?? Buffer.from(value.string!, 'utf8');
+    let dataKey: Awaited<ReturnType<KmsEngine['generateDataKey']>>;
+    try {
+      dataKey = await kms.generateDataKey(
+        secret.kmsKeyId ?? (await defaultKey()),
+        32,
+        encryptionContext(secret.arn, versionId),
+      );
+    } catch (e) {
+      throw kmsFailure('EncryptionFailure', e, "Secrets Manager can't encrypt the secret value with the KMS key");
+    }
+    const ciphertext = AeadKey.fromBytesInsecure(dataKey.plaintext).seal(plaintext, valueAad(secret.arn, versionId));
+    dataKey.plaintext.fill(0);
+    return { kmsKeyArn: dataKey.keyId, wrappedKey: dataKey.ciphertext, ciphertext, binary: value.binary !== undefined };
+  }
+
+  async function open(version: SecretVersionRecord): Promise<SecretValue | undefined> {
+    if (!version.ciphertext || !version.wrappedKey) return undefined;
+    let dataKey: Buffer;
+    try {
+      dataKey = (await kms.decrypt(version.wrappedKey, encryptionContext(version.secretArn, version.versionId)))
+        .plaintext;
+    } catch (e) {
+      throw kmsFailure(
+        'DecryptionFailure',
+        e,
+        "Secrets Manager can't decrypt the protected secret text using the provided KMS key",
+      );
+    }
+    try {
+      const plaintext = AeadKey.fromBytesInsecure(dataKey).open(
+        version.ciphertext,
+        valueAad(version.secretArn, version.versionId),
+      );
+      return version.binary ? { binary: plaintext } : { string: plaintext.toString('utf8') };
+    } catch {
+      throw new AppError(
+        'DecryptionFailure',
+        "Secrets Manager can't decrypt the protected secret text: it failed authentication.",
+      );
+    } finally {
+      dataKey.fill(0);
+    }
+  }
+
+  // --- writes --------------------------------------------------------------------------------
+
+  /**
+   * Commits a change computed from a fresh read, retrying when another writer got there first.
+   * `plan` returns undefined when there is nothing to change.
+   */
+  async function change(
+    secretId: string,
+    plan: (secret: SecretRecord, stages: StageMap) => Promise<SecretChange | undefined>,
+    allowDeleted = false,
+  ): Promise<SecretRecord> {
+    for (let attempt = 0; attempt < 8; attempt++) {
+      const secret = allowDeleted ? await find(secretId) : await findLive(secretId);
+      const planned = await plan(secret, await stageMap(secret.arn));
+      if (!planned) return secret;
+      const saved = await store.commit(
+        { ...planned, secret: { ...planned.secret, lastChangedAt: clock.now() } },
+        clock.now(),
+      );
+      if (saved) return saved;
+    }
+    throw new AppError('InternalServiceError', 'The secret is being changed concurrently; try again.');
+  }
+
+  /** Plans a new version: idempotent on the token, AWS's label moves, envelope-encrypted value. */
+  async function planNewVersion(
+    secret: SecretRecord,
+    stages: StageMap,
+    input: NewVersionInput,
+    extra: Partial<SecretRecord> = {},
+  ): Promise<{ change?: SecretChange; versionId: string; stages: string[] }> {
+    checkValue(input.value);
+    const versionId = input.token ?? newUuid();
+    const existing = await store.getVersion(secret.arn, versionId);
+    if (existing?.ciphertext) {
+      const same = await open(existing).then((v) => sameValue(v, input.value));
+      if (!same) {
+        throw new AppError(
+          'ResourceExistsException',
+          `You can't use ClientRequestToken ${versionId} because that value is already in use for a version of secret ${secret.arn}.`,
+        );
+      }
+      return { versionId, stages: existing.stages };
+    }
+    const changes = stagesForNewVersion(stages, versionId, input.stages);
+    if (existing) for (const s of existing.stages) changes[s] ??= versionId;
+    const next = applyStageChanges(stages, changes);
+    checkStageLimit(next);
+    const sealed = await seal(secret, versionId, input.value);
+    const rotation = stagesMovedCurrent(changes) ? rotatedNow(secret.rotation) : secret.rotation;
+    return {
+      versionId,
+      stages: stagesOf(next, versionId),
+      change: {
+        secret: { ...secret, ...extra, ...(rotation && { rotation }) },
+        newVersion: { secretArn: secret.arn, versionId, createdAt: clock.now(), ...sealed },
+        stages: changes,
+        events: [{ type: 'VersionCreated', versionId }, stageEvent(versionId)],
+      },
+    };
+  }
+
+  /** A manual value change counts as a rotation for AutomaticallyAfterDays (AWS does the same). */
+  function rotatedNow(rotation: SecretRotationRecord | undefined): SecretRotationRecord | undefined {
+    if (!rotation?.rules?.AutomaticallyAfterDays || rotation.inProgress) return rotation;
+    const now = clock.now();
+    return { ...rotation, lastRotatedAt: now, nextRotationAt: nextRotationAt(rotation.rules, now) };
+  }
+
+  function newArn(name: string): string {
+    let suffix = '';
+    for (let i = 0; i < 6; i++) suffix += SUFFIX_ALPHABET[randomIndex(SUFFIX_ALPHABET.length)];
+    return `${arnPrefix}${name}-${suffix}`;
+  }
+
+  return {
+    partition,
+    find,
+    findLive,
+    open,
+    stageMap,
+    change,
+    defaultKey,
+    listAll: () => store.listSecrets(),
+
+    async createSecret(input: {
+      name: string;
+      description?: string;
+      kmsKeyId?: string;
+      tags?: SecretTag[];
+      value?: SecretValue;
+      token?: string;
+    }): Promise<{ secret: SecretRecord; versionId?: string }> {
+      checkName(input.name);
+      checkTags(input.tags ?? []);
+      const existing = await store.getSecretByName(input.name);
+      if (existing) {
+        // Same name and token again: the SDK retrying a CreateSecret that succeeded.
+        if (input.token && existing.deletedAt === undefined) {
+          const v = await store.getVersion(existing.arn, input.token);
+          if (v && sameValue(await open(v), input.value ?? {})) return { secret: existing, versionId: input.token };
+        }
+        throw nameTaken(existing);
+      }
+      if (input.kmsKeyId !== undefined) await requireEncryptKey(input.kmsKeyId);
+      const now = clock.now();
+      const secret: SecretRecord = {
+        arn: newArn(input.name),
+        name: input.name,
+        revision: 1,
+        createdAt: now,
+        lastChangedAt: now,
+        tags: input.tags ?? [],
+        ...(input.description !== undefined && { description: input.description }),
+        ...(input.kmsKeyId !== undefined && { kmsKeyId: input.kmsKeyId }),
+      };
+      const events: { type: SecretEventType; versionId?: string }[] = [{ type: 'SecretCreated' }];
+      let versionId: string | undefined;
+      const change: SecretChange = { secret, events };
+      if (input.value) {
+        checkValue(input.value);
+        versionId = input.token ?? newUuid();
+        change.newVersion = {
+          secretArn: secret.arn,
+          versionId,
+          createdAt: now,
+          ...(await seal(secret, versionId, input.value)),
+        };
+        change.stages = { [AWSCURRENT]: versionId };
+        events.push({ type: 'VersionCreated', versionId });
+      }
+      if (!(await store.createSecret(change))) {
+        const raced = await store.getSecretByName(input.name);
+        throw raced
+          ? nameTaken(raced)
+          : new AppError('InternalServiceError', 'The secret could not be created; try again.');
+      }
+      return { secret, ...(versionId && { versionId }) };
+    },
+
+    async getSecretValue(secretId: string, versionId?: string, stage?: string) {
+      const secret = await findLive(secretId);
+      const version = await selectVersion(secret, versionId, stage);
+      const value = await open(version);
+      if (!value) {
+        throw new AppError(
+          'ResourceNotFoundException',
+          `Secrets Manager can't find the specified secret value for VersionId: ${version.versionId}`,
+        );
+      }
+      return { secret, version, value };
+    },
+
+    async putSecretValue(secretId: string, input: NewVersionInput) {
+      let result: { versionId: string; stages: string[] } | undefined;
+      const secret = await change(secretId, async (s, stages) => {
+        const planned = await planNewVersion(s, stages, input);
+        result = planned;
+        return planned.change;
+      });
+      return { secret, ...result! };
+    },
+
+    async updateSecret(
+      secretId: string,
+      input: { description?: string; kmsKeyId?: string; value?: SecretValue; token?: string },
+    ) {
+      if (input.kmsKeyId !== undefined) await requireEncryptKey(input.kmsKeyId);
+      let versionId: string | undefined;
+      const secret = await change(secretId, async (s, stages) => {
+        const extra: Partial<SecretRecord> = {
+          ...(input.description !== undefined && { description: input.description }),
+          ...(input.kmsKeyId !== undefined && { kmsKeyId: input.kmsKeyId }),
+        };
+        if (input.value) {
+          // KmsKeyId applies to this new version too.
+          const planned = await planNewVersion(
+            { ...s, ...extra },
+            stages,
+            { value: input.value, token: input.token },
+            extra,
+          );
+          versionId = planned.versionId;
+          return planned.change;
+        }
+        return { secret: { ...s, ...extra }, events: [{ type: 'SecretUpdated' }] };
+      });
+      return { secret, versionId };
+    },
+
+    async updateSecretVersionStage(secretId: string, stage: string, moveTo?: string, removeFrom?: string) {
+      return change(secretId, async (s, stages) => {
+        for (const id of [moveTo, removeFrom]) {
+          if (id !== undefined && !(await store.getVersion(s.arn, id))) {
+            throw new AppError(
+              'ResourceNotFoundException',
+              `Secrets Manager can't find the specified secret value for VersionId: ${id}`,
+            );
+          }
+        }
+        const changes = stagesForMove(stages, stage, moveTo, removeFrom);
+        if (Object.keys(changes).length === 0) return undefined;
+        checkStageLimit(applyStageChanges(stages, changes));
+        const rotation = stagesMovedCurrent(changes) ? rotatedNow(s.rotation) : s.rotation;
+        return {
+          secret: { ...s, ...(rotation && { rotation }) },
+          stages: changes,
+          events: [stageEvent(moveTo ?? removeFrom)],
+        };
+      });
+    },
+
+    async listVersions(secretId: string) {
+      const secret = await find(secretId);
+      return { secret, versions: await store.listVersions(secret.arn) };
+    },
+
+    async deleteSecret(secretId: string, recoveryWindowInDays: number | undefined, force: boolean) {
+      if (force && recoveryWindowInDays !== undefined) {
+        throw new AppError(
+          'InvalidParameterException',
+          "You can't use ForceDeleteWithoutRecovery in conjunction with RecoveryWindowInDays.",
+        );
+      }
+      const secret = await find(secretId);
+      const now = clock.now();
+      if (force) {
+        for (let attempt = 0; attempt < 8; attempt++) {
+          const s = attempt === 0 ? secret : await find(secretId);
+          if (await store.purgeSecret(s, now)) return { secret: s, deletionDate: now };
+        }
+        throw new AppError('InternalServiceError', 'The secret is being changed concurrently; try again.');
+      }
+      if (secret.deletedAt !== undefined) throw new AppError('InvalidRequestException', MARKED_FOR_DELETION);
+      const purgeAt = now + (recoveryWindowInDays ?? 30) * DAY_MS;
+      const saved = await change(secretId, async (s) => ({
+        secret: { ...s, deletedAt: now, purgeAt },
+        events: [{ type: 'SecretDeleted' }],
+      }));
+      return { secret: saved, deletionDate: purgeAt };
+    },
+
+    async restoreSecret(secretId: string) {
+      return change(
+        secretId,
+        async (s) => {
+          if (s.deletedAt === undefined) return undefined;
+          const { deletedAt: _d, purgeAt: _p, ...rest } = s;
+          return { secret: rest, events: [{ type: 'SecretRestored' }] };
+        },
+        true,
+      );
+    },
+
+    async tagResource(secretId: string, tags: SecretTag[]) {
+      checkTags(tags);
+      return change(secretId, async (s) => {
+        const merged = new Map(s.tags.map((t) => [t.Key, t.Value]));
+        for (const t of tags) merged.set(t.Key, t.Value);
+        if (merged.size > MAX_TAGS)
+          throw new AppError('LimitExceededException', `A secret can have at most ${MAX_TAGS} tags.`);
+        return {
+          secret: { ...s, tags: [...merged].map(([Key, Value]) => ({ Key, Value })) },
+          events: [{ type: 'SecretUpdated' }],
+        };
+      });
+    },
+
+    async untagResource(secretId: string, keys: string[]) {
+      return change(secretId, async (s) => ({
+        secret: { ...s, tags: s.tags.filter((t) => !keys.includes(t.Key)) },
+        events: [{ type: 'SecretUpdated' }],
+      }));
+    },
+
+    async putResourcePolicy(secretId: string, policy: string | undefined) {
+      return change(secretId, async (s) => {
+        const { resourcePolicy: _, ...rest } = s;
+        return {
+          secret: policy === undefined ? rest : { ...rest, resourcePolicy: policy },
+          events: [{ type: 'SecretUpdated' }],
+        };
+      });
+    },
+
+    /** Purges secrets whose recovery window ended; returns how many. */
+    async purgeDue(now: number, limit = 100): Promise<number> {
+      let purged = 0;
+      for (const s of await store.dueSecrets(now, limit)) {
+        if (s.purgeAt !== undefined && s.purgeAt <= now && (await store.purgeSecret(s, now))) purged++;
+      }
+      return purged;
+    },
+  };
+
+  async function selectVersion(secret: SecretRecord, versionId?: string, stage?: string): Promise<SecretVersionRecord> {
+    if (versionId !== undefined) {
+      const v = await store.getVersion(secret.arn, versionId);
+      if (!v) {
+        throw new AppError(
+          'ResourceNotFoundException',
+          `Secrets Manager can't find the specified secret value for VersionId: ${versionId}`,
+        );
+      }
+      if (stage !== undefined && !v.stages.includes(stage)) {
+        throw new AppError(
+          'InvalidRequestException',
+          'You provided a VersionStage that is not associated to the provided VersionId.',
+        );
+      }
+      return v;
+    }
+    const label = stage ?? AWSCURRENT;
+    const v = await store.getVersionByStage(secret.arn, label);
+    if (!v) {
+      throw new AppError(
+        'ResourceNotFoundException',
+        `Secrets Manager can't find the specified secret value for staging label: ${label}`,
+      );
+    }
+    return v;
+  }
+
+  async function requireEncryptKey(ref: string): Promise<void> {
+    try {
+      const key = await kms.describeKey(ref);
+      if (key.keyUsage !== 'ENCRYPT_DECRYPT' || key.keySpec !== 'SYMMETRIC_DEFAULT') {
+        throw new AppError('InvalidParameterException', 'The KMS key must be a symmetric encryption key.');
+      }
+    } catch (e) {
+      if (e instanceof AppError && e.code === 'NotFoundException') {
+        throw new AppError('InvalidParameterException', `The KMS key ${ref} can't be found.`);
+      }
+      throw e;
+    }
+  }
+
+  function nameTaken(existing: SecretRecord): AppError {
+    return existing.deletedAt !== undefined
+      ? new AppError(
+          'InvalidRequestException',
+          "You can't create this secret because a secret with this name is already scheduled for deletion.",
+        )
+      : new AppError(
+          'ResourceExistsException',
+          `The operation failed because the secret ${existing.name} already exists.`,
+        );
+  }
+}
+
+function stagesOf(map: StageMap, versionId: string): string[] {
+  return Object.entries(map)
+    .filter(([, v]) => v === versionId)
+    .map(([s]) => s);
+}
+
+const stagesMovedCurrent = (changes: StageChanges) => typeof changes[AWSCURRENT] === 'string';
+
+const stageEvent = (versionId?: string): { type: SecretEventType; versionId?: string } =>
+  versionId === undefined ? { type: 'StagesMoved' } : { type: 'StagesMoved', versionId };
+
+function sameValue(a: SecretValue | undefined, b: SecretValue): boolean {
+  if (!a) return false;
+  if (a.string !== undefined && b.string !== undefined) return constantTimeEqual(a.string, b.string);
+  if (a.binary && b.binary) return constantTimeEqual(a.binary.toString('base64'), b.binary.toString('base64'));
+  return false;
+}
+
+function checkValue(v: SecretValue): void {
+  if ((v.string === undefined) === (v.binary === undefined)) {
+    throw new AppError(
+      'InvalidParameterException',
+      'You must provide either SecretString or SecretBinary, but not both.',
+    );
+  }
+  const size = v.binary ? v.binary.length : Buffer.byteLength(v.string!, 'utf8');
+  if (size < 1 || size > MAX_VALUE_BYTES) {
+    throw new AppError('InvalidParameterException', `The secret value must be between 1 and ${MAX_VALUE_BYTES} bytes.`);
+  }
+}
+
+function checkName(name: string): void {
+  if (!/^[a-zA-Z0-9/_+=.@-]{1,512}$/.test(name)) {
+    throw new AppError(
+      'ValidationException',
+      'Invalid name. Must be a valid name containing alphanumeric characters, or any of the following: -/_+=.@!',
+    );
+  }
+}
+
+function checkTags(tags: readonly SecretTag[]): void {
+  const seen = new Set<string>();
+  for (const t of tags) {
+    if (t.Key.startsWith('aws:'))
+      throw new AppError('InvalidParameterException', 'Tag keys beginning with aws: are reserved.');
+    if (seen.has(t.Key)) throw new AppError('InvalidParameterException', `Duplicate tag key: ${t.Key}`);
+    seen.add(t.Key);
+  }
+  if (tags.length > MAX_TAGS)
+    throw new AppError('LimitExceededException', `A secret can have at most ${MAX_TAGS} tags.`);
+}
+
+/** Turns a KMS failure into the Secrets Manager error, keeping the KMS reason (never a value). */
+function kmsFailure(code: 'EncryptionFailure' | 'DecryptionFailure', e: unknown, text: string): AppError {
+  if (!(e instanceof AppError)) return new AppError(code, `${text}.`);
+  if (e.code === 'NotFoundException' && code === 'EncryptionFailure')
+    return new AppError('ResourceNotFoundException', e.message);
+  return new AppError(code, `${text}: ${e.code}: ${e.message}`);
+}

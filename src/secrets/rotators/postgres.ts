@@ -1,0 +1,407 @@
+// PostgreSQL rotation strategies, following AWS's SecretsManagerRDSPostgreSQLRotationSingleUser and
+// SecretsManagerRDSPostgreSQLRotationMultiUser Lambda templates.
+//
+// The secret value is AWS's JSON shape:
+//   {"engine":"postgres","host":"…","port":5432,"username":"…","password":"…","dbname":"…","masterarn":"…","ssl":true}
+// dbname defaults to "postgres", port to 5432; masterarn is needed only by the alternating-users strategy.
+//
+// Passwords never reach the server in clear text when it can be avoided: like libpq's
+// PQencryptPasswordConn (psql's \password), the new password is hashed on the client into the
+// verifier format the server's password_encryption asks for, so it cannot show up in server logs
+// (log_statement, log_min_error_statement) or pg_stat_statements.
+import { createHash, createHmac, pbkdf2Sync, randomBytes } from 'node:crypto';
+import { Client, escapeIdentifier, escapeLiteral } from 'pg';
+import { type RotationContext, RotationStepError, type Rotator } from './types.js';
+
+/** Characters that break connection strings / URLs, as in the AWS templates' EXCLUDE_CHARACTERS default. */
+const EXCLUDE_CHARACTERS = '/@"\'\\';
+const CONNECT_TIMEOUT_MS = 5_000;
+const QUERY_TIMEOUT_MS = 30_000;
+const CLONE_SUFFIX = '_clone';
+/** PostgreSQL's NAMEDATALEN - 1: longer identifiers are silently truncated. */
+const MAX_IDENTIFIER_BYTES = 63;
+const SUPPORTED_ENGINES = new Set(['postgres', 'aurora-postgresql']);
+
+type Step = 'createSecret' | 'setSecret' | 'testSecret';
+
+/** The parsed secret JSON. `raw` keeps every field (unknown ones included) so createSecret copies them through. */
+interface DbSecret {
+  raw: Record<string, unknown>;
+  host: string;
+  port: number;
+  username: string;
+  password: string;
+  dbname: string;
+  ssl: boolean;
+  masterarn: string | undefined;
+}
+
+function parseSecret(step: Step, what: string, value: string): DbSecret {
+  let raw: unknown;
+  try {
+    raw = JSON.parse(value);
+  } catch {
+    throw new RotationStepError(`${step}: ${what} is not valid JSON`);
+  }
+  if (typeof raw !== 'object' || raw === null || Array.isArray(raw)) {
+    throw new RotationStepError(`${step}: ${what} is not a JSON object`);
+  }
+  const obj = raw as Record<string, unknown>;
+  if (typeof obj.engine !== 'string' || !SUPPORTED_ENGINES.has(obj.engine)) {
+    throw new RotationStepError(`${step}: ${what} must have "engine": "postgres"`);
+  }
+  for (const field of ['host', 'username', 'password'] as const) {
+    if (typeof obj[field] !== 'string' || obj[field] === '') {
+      throw new RotationStepError(`${step}: ${what} has no "${field}" string`);
+    }
+  }
+  const port = obj.port === undefined ? 5432 : Number(obj.port);
+  if (!Number.isInteger(port) || port < 1 || port > 65535) {
+    throw new RotationStepError(`${step}: ${what} has an invalid "port"`);
+  }
+  if (obj.dbname !== undefined && (typeof obj.dbname !== 'string' || obj.dbname === '')) {
+    throw new RotationStepError(`${step}: ${what} has an invalid "dbname"`);
+  }
+  if (obj.masterarn !== undefined && typeof obj.masterarn !== 'string') {
+    throw new RotationStepError(`${step}: ${what} has an invalid "masterarn"`);
+  }
+  return {
+    raw: obj,
+    host: obj.host as string,
+    port,
+    username: obj.username as string,
+    password: obj.password as string,
+    dbname: (obj.dbname as string | undefined) ?? 'postgres',
+    ssl: obj.ssl === true || obj.ssl === 'true',
+    masterarn: obj.masterarn as string | undefined,
+  };
+}
+
+async function readVersion(
+  ctx: RotationContext,
+  step: Step,
+  selector: { stage: string } | { versionId: string },
+  what: string,
+): Promise<DbSecret | undefined> {
+  const value = await ctx.getValue(selector);
+  return value === undefined ? undefined : parseSecret(step, what, value);
+}
+
+async function readCurrent(ctx: RotationContext, step: Step): Promise<DbSecret> {
+  const current = await readVersion(ctx, step, { stage: 'AWSCURRENT' }, 'AWSCURRENT');
+  if (!current) throw new RotationStepError(`${step}: the secret has no AWSCURRENT value`);
+  return current;
+}
+
+async function readPending(ctx: RotationContext, step: Step): Promise<DbSecret> {
+  const pending = await readVersion(ctx, step, { versionId: ctx.token }, 'AWSPENDING');
+  if (!pending) throw new RotationStepError(`${step}: the secret has no AWSPENDING value for version ${ctx.token}`);
+  return pending;
+}
+
+/**
+ * A description of an error that is safe to show: the SQLSTATE (or Node error code) and the message,
+ * the message only when it contains none of `secrets`.
+ */
+function describeError(err: unknown, secrets: readonly string[]): string {
+  const e = err as { code?: unknown; message?: unknown };
+  const code = typeof e?.code === 'string' ? e.code : undefined;
+  const message = typeof e?.message === 'string' ? e.message : undefined;
+  const leaks = message !== undefined && secrets.some((s) => s !== '' && message.includes(s));
+  const safeMessage = message !== undefined && !leaks ? message : undefined;
+  if (code && safeMessage) return `${code}: ${safeMessage}`;
+  return code ?? safeMessage ?? 'unknown error';
+}
+
+/** SQLSTATE class 28: invalid authorization (wrong password, no such role, rejected by pg_hba.conf). */
+function isLoginRefused(err: unknown): boolean {
+  const code = (err as { code?: unknown })?.code;
+  return typeof code === 'string' && code.startsWith('28');
+}
+
+/**
+ * Connects with the secret's credentials. Returns undefined when the server refuses the login (like the
+ * AWS templates' get_connection returning None); throws RotationStepError when the server cannot be reached.
+ */
+async function connect(step: Step, secret: DbSecret, secrets: readonly string[]): Promise<Client | undefined> {
+  const client = new Client({
+    host: secret.host,
+    port: secret.port,
+    user: secret.username,
+    password: secret.password,
+    database: secret.dbname,
+    ssl: secret.ssl ? { rejectUnauthorized: true } : false,
+    connectionTimeoutMillis: CONNECT_TIMEOUT_MS,
+    query_timeout: QUERY_TIMEOUT_MS,
+    application_name: 'keysafe-rotation',
+  });
+  // A connection dropped while idle is reported as an 'error' event; unhandled, it would crash the process.
+  client.on('error', () => {});
+  try {
+    await client.connect();
+    return client;
+  } catch (err) {
+    await client.end().catch(() => {});
+    if (isLoginRefused(err)) return undefined;
+    throw new RotationStepError(
+      `${step}: cannot connect to ${secret.host}:${secret.port} as ${secret.username}: ${describeError(err, secrets)}`,
+    );
+  }
+}
+
+async function runQuery(
+  step: Step,
+  client: Client,
+  sql: string,
+  params: unknown[],
+  action: string,
+  secrets: readonly string[],
+): Promise<{ rows: Record<string, unknown>[] }> {
+  try {
+    return await client.query(sql, params);
+  } catch (err) {
+    throw new RotationStepError(`${step}: ${action} failed: ${describeError(err, secrets)}`);
+  }
+}
+
+// --- client-side password hashing (mirrors libpq's PQencryptPasswordConn) ---
+
+const SCRAM_ITERATIONS = 4096;
+
+function scramSha256Verifier(password: string): string {
+  const salt = randomBytes(16);
+  const salted = pbkdf2Sync(Buffer.from(password, 'utf8'), salt, SCRAM_ITERATIONS, 32, 'sha256');
+  const clientKey = createHmac('sha256', salted).update('Client Key').digest();
+  const storedKey = createHash('sha256').update(clientKey).digest();
+  const serverKey = createHmac('sha256', salted).update('Server Key').digest();
+  return `SCRAM-SHA-256$${SCRAM_ITERATIONS}:${salt.toString('base64')}$${storedKey.toString('base64')}:${serverKey.toString('base64')}`;
+}
+
+/**
+ * The `PASSWORD '…'` literal for `role`: a verifier in the server's password_encryption format, or the
+ * password itself when the server wants something else or the password is not plain ASCII (the server
+ * would SASLprep-normalize it; for ASCII SASLprep is the identity, so the client-side hash is exact).
+ */
+async function passwordLiteral(
+  step: Step,
+  client: Client,
+  role: string,
+  password: string,
+  secrets: readonly string[],
+): Promise<string> {
+  const printableAscii = /^[\x20-\x7e]*$/.test(password);
+  if (printableAscii) {
+    const { rows } = await runQuery(step, client, 'SHOW password_encryption', [], 'SHOW password_encryption', secrets);
+    const method = String(rows[0]?.password_encryption ?? '');
+    if (method === 'scram-sha-256') return escapeLiteral(scramSha256Verifier(password));
+    if (method === 'md5')
+      return escapeLiteral(
+        `md5${createHash('md5')
+          .update(password + role)
+          .digest('hex')}`,
+      );
+  }
+  return escapeLiteral(password);
+}
+
+async function setPassword(
+  step: Step,
+  client: Client,
+  verb: 'ALTER USER' | 'ALTER ROLE',
+  role: string,
+  password: string,
+  secrets: readonly string[],
+): Promise<void> {
+  const literal = await passwordLiteral(step, client, role, password, secrets);
+  await runQuery(
+    step,
+    client,
+    `${verb} ${escapeIdentifier(role)} WITH PASSWORD ${literal}`,
+    [],
+    `setting the password of ${role}`,
+    secrets,
+  );
+}
+
+// --- steps shared by both strategies ---
+
+function passwordsOf(...secrets: (DbSecret | undefined)[]): string[] {
+  return secrets.flatMap((s) => (s ? [s.password] : []));
+}
+
+async function createPending(ctx: RotationContext, nextUsername: (current: string) => string): Promise<void> {
+  if ((await ctx.getValue({ versionId: ctx.token })) !== undefined) return;
+  const current = await readCurrent(ctx, 'createSecret');
+  const next = {
+    ...current.raw,
+    username: nextUsername(current.username),
+    password: ctx.generatePassword({ excludeCharacters: EXCLUDE_CHARACTERS }),
+  };
+  await ctx.putPendingValue(JSON.stringify(next));
+}
+
+async function testPending(ctx: RotationContext): Promise<void> {
+  const pending = await readPending(ctx, 'testSecret');
+  const secrets = passwordsOf(pending);
+  const client = await connect('testSecret', pending, secrets);
+  if (!client) {
+    throw new RotationStepError(`testSecret: cannot log in as ${pending.username} with AWSPENDING`);
+  }
+  try {
+    await runQuery('testSecret', client, 'SELECT 1', [], 'SELECT 1', secrets);
+  } finally {
+    await client.end().catch(() => {});
+  }
+}
+
+/** True (and the connection closed) when the pending credentials already log in: setSecret has nothing to do. */
+async function pendingAlreadySet(pending: DbSecret, secrets: readonly string[]): Promise<boolean> {
+  const client = await connect('setSecret', pending, secrets);
+  if (!client) return false;
+  await client.end().catch(() => {});
+  return true;
+}
+
+function sameServer(a: DbSecret, b: DbSecret): boolean {
+  return a.host === b.host && a.port === b.port;
+}
+
+// --- single user ---
+
+async function setSingleUser(ctx: RotationContext): Promise<void> {
+  const current = await readCurrent(ctx, 'setSecret');
+  const pending = await readPending(ctx, 'setSecret');
+  const previous = await readVersion(ctx, 'setSecret', { stage: 'AWSPREVIOUS' }, 'AWSPREVIOUS');
+  const secrets = passwordsOf(current, pending, previous);
+
+  if (await pendingAlreadySet(pending, secrets)) return;
+
+  if (current.username !== pending.username) {
+    throw new RotationStepError('setSecret: AWSCURRENT and AWSPENDING have different usernames');
+  }
+  if (!sameServer(current, pending)) {
+    throw new RotationStepError('setSecret: AWSCURRENT and AWSPENDING have different hosts or ports');
+  }
+
+  let client = await connect('setSecret', current, secrets);
+  if (!client && previous && previous.username === pending.username && sameServer(previous, pending)) {
+    client = await connect('setSecret', previous, secrets);
+  }
+  if (!client) {
+    throw new RotationStepError(
+      `setSecret: cannot log in as ${pending.username} with AWSCURRENT, AWSPENDING or AWSPREVIOUS`,
+    );
+  }
+  try {
+    await setPassword('setSecret', client, 'ALTER USER', pending.username, pending.password, secrets);
+  } finally {
+    await client.end().catch(() => {});
+  }
+}
+
+// --- alternating users ---
+
+function alternateUsername(current: string): string {
+  if (current.endsWith(CLONE_SUFFIX) && current.length > CLONE_SUFFIX.length) {
+    return current.slice(0, -CLONE_SUFFIX.length);
+  }
+  const clone = current + CLONE_SUFFIX;
+  if (Buffer.byteLength(clone, 'utf8') > MAX_IDENTIFIER_BYTES) {
+    throw new RotationStepError(
+      `createSecret: cannot clone user ${current}: with ${CLONE_SUFFIX} appended the name exceeds ${MAX_IDENTIFIER_BYTES} bytes`,
+    );
+  }
+  return clone;
+}
+
+async function setAlternatingUsers(ctx: RotationContext): Promise<void> {
+  const current = await readCurrent(ctx, 'setSecret');
+  const pending = await readPending(ctx, 'setSecret');
+  let secrets = passwordsOf(current, pending);
+
+  if (await pendingAlreadySet(pending, secrets)) return;
+
+  // As in the AWS template: make sure AWSCURRENT is valid before touching anything.
+  const check = await connect('setSecret', current, secrets);
+  if (!check) {
+    throw new RotationStepError(`setSecret: cannot log in as ${current.username} with AWSCURRENT`);
+  }
+  await check.end().catch(() => {});
+
+  if (!current.masterarn) {
+    throw new RotationStepError('setSecret: AWSCURRENT has no "masterarn" (the superuser secret this strategy needs)');
+  }
+  const masterArn = current.masterarn;
+  let masterValue: string;
+  try {
+    masterValue = await ctx.getOtherSecretValue(masterArn);
+  } catch (err) {
+    throw new RotationStepError(
+      `setSecret: cannot read the master secret ${masterArn}: ${describeError(err, secrets)}`,
+    );
+  }
+  const masterParsed = parseSecret('setSecret', `the master secret ${masterArn}`, masterValue);
+  // Log in to the user's database (the AWS template uses the current secret's dbname for the master too).
+  const master: DbSecret = { ...masterParsed, dbname: current.dbname };
+  secrets = [...secrets, master.password];
+  if (!sameServer(current, master)) {
+    throw new RotationStepError(
+      `setSecret: AWSCURRENT's server ${current.host}:${current.port} is not the master secret's ${master.host}:${master.port}`,
+    );
+  }
+
+  const client = await connect('setSecret', master, secrets);
+  if (!client) {
+    throw new RotationStepError(`setSecret: cannot log in as ${master.username} with the master secret ${masterArn}`);
+  }
+  try {
+    const { rows } = await runQuery(
+      'setSecret',
+      client,
+      'SELECT 1 FROM pg_catalog.pg_roles WHERE rolname = $1',
+      [pending.username],
+      `looking up role ${pending.username}`,
+      secrets,
+    );
+    if (rows.length === 0) {
+      // A new login role that is a member of the current user's role, so it has the same privileges.
+      const literal = await passwordLiteral('setSecret', client, pending.username, pending.password, secrets);
+      await runQuery(
+        'setSecret',
+        client,
+        `CREATE ROLE ${escapeIdentifier(pending.username)} WITH LOGIN PASSWORD ${literal} IN ROLE ${escapeIdentifier(current.username)}`,
+        [],
+        `creating role ${pending.username}`,
+        secrets,
+      );
+    } else {
+      await setPassword('setSecret', client, 'ALTER ROLE', pending.username, pending.password, secrets);
+    }
+  } finally {
+    await client.end().catch(() => {});
+  }
+}
+
+// --- public API ---
+
+/** Rotates the password of the secret's own user, logging in as that user (AWS single-user strategy). */
+export function postgresSingleUser(): Rotator {
+  return {
+    createSecret: (ctx) => createPending(ctx, (username) => username),
+    setSecret: setSingleUser,
+    testSecret: testPending,
+  };
+}
+
+/**
+ * Alternates between `<user>` and `<user>_clone` (AWS multi-user strategy): each rotation sets a new
+ * password on the user that is not current, so the current credentials keep working until they
+ * expire one rotation later. Needs `masterarn`, a secret with credentials allowed to create roles.
+ */
+export function postgresAlternatingUsers(): Rotator {
+  return {
+    createSecret: (ctx) => createPending(ctx, alternateUsername),
+    setSecret: setAlternatingUsers,
+    testSecret: testPending,
+  };
+}

@@ -1,0 +1,41 @@
+// The contract between the rotation runner and a rotation strategy (the AWS rotation Lambda's four steps).
+
+/** A stage or a version id to read. */
+export type VersionSelector = { stage: string } | { versionId: string };
+
+/**
+ * What a strategy may do, scoped to the one secret being rotated. It mirrors the Secrets
+ * Manager calls an AWS rotation Lambda makes, so strategies read like the AWS templates.
+ */
+export interface RotationContext {
+  /** The secret's ARN. */
+  readonly secretArn: string;
+  /** The rotation's ClientRequestToken: the version id of the AWSPENDING version. */
+  readonly token: string;
+  /** SecretString of a version of this secret, or undefined when it has no such version or no value. */
+  getValue(selector: VersionSelector): Promise<string | undefined>;
+  /** AWSCURRENT SecretString of another secret (e.g. the superuser secret named by `masterarn`). */
+  getOtherSecretValue(secretId: string): Promise<string>;
+  /** Stores `value` as the AWSPENDING version with id `token` (PutSecretValue with VersionStages [AWSPENDING]). */
+  putPendingValue(value: string): Promise<void>;
+  /** A new password with GetRandomPassword's defaults, or the given options. */
+  generatePassword(options?: { length?: number; excludeCharacters?: string; excludePunctuation?: boolean }): string;
+}
+
+/**
+ * A rotation strategy. Each step must be idempotent: after a crash the runner repeats the step
+ * that was in progress. The runner itself performs finishSecret (moving AWSCURRENT to the pending
+ * version) after testSecret succeeds, so a strategy never touches labels.
+ */
+export interface Rotator {
+  createSecret(ctx: RotationContext): Promise<void>;
+  setSecret(ctx: RotationContext): Promise<void>;
+  testSecret(ctx: RotationContext): Promise<void>;
+  /** Optional hook before the runner moves AWSCURRENT (the webhook strategy calls the endpoint). */
+  finishSecret?(ctx: RotationContext): Promise<void>;
+}
+
+/** A failed step. The message must not contain secret values (it is shown in DescribeSecret). */
+export class RotationStepError extends Error {
+  override readonly name = 'RotationStepError';
+}

@@ -1,0 +1,194 @@
+// The SQLite SecretsStore: secrets, versions, one row per staging label, and the change feed.
+import type Database from 'better-sqlite3';
+import {
+  type SecretChange,
+  type SecretEvent,
+  type SecretRecord,
+  type SecretsStore,
+  type SecretVersionRecord,
+  secretDueAt,
+} from '../types.js';
+
+type Row = Record<string, unknown>;
+
+function toSecret(row: Row): SecretRecord {
+  return { ...(JSON.parse(row.doc as string) as Omit<SecretRecord, 'revision'>), revision: row.revision as number };
+}
+
+function secretDoc(s: SecretRecord): string {
+  const { revision: _, ...doc } = s;
+  return JSON.stringify(doc);
+}
+
+function toVersion(row: Row): SecretVersionRecord {
+  const v: SecretVersionRecord = {
+    secretArn: row.secret_arn as string,
+    versionId: row.version_id as string,
+    createdAt: row.created_at as number,
+    stages: JSON.parse((row.stages as string | null) ?? '[]') as string[],
+    binary: row.is_binary === 1,
+  };
+  if (row.kms_key_arn !== null) v.kmsKeyArn = row.kms_key_arn as string;
+  if (row.wrapped_key !== null) v.wrappedKey = row.wrapped_key as Buffer;
+  if (row.ciphertext !== null) v.ciphertext = row.ciphertext as Buffer;
+  return v;
+}
+
+function toEvent(row: Row): SecretEvent {
+  const e: SecretEvent = {
+    cursor: row.cursor as number,
+    at: row.at as number,
+    secretArn: row.secret_arn as string,
+    secretName: row.secret_name as string,
+    type: row.type as SecretEvent['type'],
+  };
+  if (row.version_id !== null) e.versionId = row.version_id as string;
+  return e;
+}
+
+// Stages are gathered per version in one query (json_group_array exists in PostgreSQL as json_agg).
+const VERSION_COLUMNS = `v.*, (SELECT json_group_array(s.stage) FROM secret_stages s
+  WHERE s.secret_arn = v.secret_arn AND s.version_id = v.version_id) AS stages`;
+
+export class SqliteSecretsStore implements SecretsStore {
+  readonly #s;
+  readonly #createTx;
+  readonly #commitTx;
+  readonly #purgeTx;
+
+  constructor(db: Database.Database) {
+    const s = {
+      insertSecret: db.prepare(
+        'INSERT INTO secrets (arn, name, revision, due_at, doc) VALUES (?, ?, 1, ?, ?) ON CONFLICT DO NOTHING',
+      ),
+      updateSecret: db.prepare(
+        'UPDATE secrets SET revision = revision + 1, due_at = ?, doc = ? WHERE arn = ? AND revision = ?',
+      ),
+      byArn: db.prepare('SELECT revision, doc FROM secrets WHERE arn = ?'),
+      byName: db.prepare('SELECT revision, doc FROM secrets WHERE name = ?'),
+      list: db.prepare('SELECT revision, doc FROM secrets ORDER BY name'),
+      // Inserts a version, or fills the empty placeholder RotateSecret made under the same id.
+      insertVersion: db.prepare(
+        `INSERT INTO secret_versions (secret_arn, version_id, created_at, kms_key_arn, wrapped_key, ciphertext, is_binary)
+         VALUES (?, ?, ?, ?, ?, ?, ?)
+         ON CONFLICT (secret_arn, version_id) DO UPDATE SET kms_key_arn = excluded.kms_key_arn,
+           wrapped_key = excluded.wrapped_key, ciphertext = excluded.ciphertext, is_binary = excluded.is_binary
+         WHERE secret_versions.ciphertext IS NULL`,
+      ),
+      setStage: db.prepare(
+        'INSERT INTO secret_stages (secret_arn, stage, version_id) VALUES (?, ?, ?) ON CONFLICT (secret_arn, stage) DO UPDATE SET version_id = excluded.version_id',
+      ),
+      removeStage: db.prepare('DELETE FROM secret_stages WHERE secret_arn = ? AND stage = ?'),
+      version: db.prepare(
+        `SELECT ${VERSION_COLUMNS} FROM secret_versions v WHERE v.secret_arn = ? AND v.version_id = ?`,
+      ),
+      versionByStage: db.prepare(
+        `SELECT ${VERSION_COLUMNS} FROM secret_stages st JOIN secret_versions v
+         ON v.secret_arn = st.secret_arn AND v.version_id = st.version_id WHERE st.secret_arn = ? AND st.stage = ?`,
+      ),
+      versions: db.prepare(
+        `SELECT ${VERSION_COLUMNS} FROM secret_versions v WHERE v.secret_arn = ? ORDER BY v.created_at, v.rowid`,
+      ),
+      deleteSecret: db.prepare('DELETE FROM secrets WHERE arn = ? AND revision = ?'),
+      due: db.prepare('SELECT revision, doc FROM secrets WHERE due_at <= ? ORDER BY due_at LIMIT ?'),
+      insertEvent: db.prepare(
+        'INSERT INTO secret_events (at, secret_arn, secret_name, type, version_id) VALUES (?, ?, ?, ?, ?)',
+      ),
+      eventsAfter: db.prepare('SELECT * FROM secret_events WHERE cursor > ? ORDER BY cursor LIMIT ?'),
+      trimEvents: db.prepare('DELETE FROM secret_events WHERE at < ?'),
+    };
+    this.#s = s;
+
+    const apply = (change: SecretChange, at: number) => {
+      const arn = change.secret.arn;
+      const v = change.newVersion;
+      if (v) {
+        s.insertVersion.run(
+          arn,
+          v.versionId,
+          v.createdAt,
+          v.kmsKeyArn ?? null,
+          v.wrappedKey ?? null,
+          v.ciphertext ?? null,
+          v.binary ? 1 : 0,
+        );
+      }
+      for (const [stage, versionId] of Object.entries(change.stages ?? {})) {
+        if (versionId === null) s.removeStage.run(arn, stage);
+        else s.setStage.run(arn, stage, versionId);
+      }
+      for (const e of change.events) s.insertEvent.run(at, arn, change.secret.name, e.type, e.versionId ?? null);
+    };
+    this.#createTx = db.transaction((change: SecretChange, at: number): boolean => {
+      const c = change.secret;
+      if (s.insertSecret.run(c.arn, c.name, secretDueAt(c) ?? null, secretDoc(c)).changes !== 1) return false;
+      apply(change, at);
+      return true;
+    });
+    this.#commitTx = db.transaction((change: SecretChange, at: number): boolean => {
+      const c = change.secret;
+      if (s.updateSecret.run(secretDueAt(c) ?? null, secretDoc(c), c.arn, c.revision).changes !== 1) return false;
+      apply(change, at);
+      return true;
+    });
+    this.#purgeTx = db.transaction((secret: SecretRecord, at: number): boolean => {
+      if (s.deleteSecret.run(secret.arn, secret.revision).changes !== 1) return false;
+      s.insertEvent.run(at, secret.arn, secret.name, 'SecretPurged', null);
+      return true;
+    });
+  }
+
+  async createSecret(change: SecretChange): Promise<boolean> {
+    return this.#createTx.immediate(change, change.secret.createdAt);
+  }
+
+  async getSecretByArn(arn: string): Promise<SecretRecord | undefined> {
+    const row = this.#s.byArn.get(arn) as Row | undefined;
+    return row && toSecret(row);
+  }
+
+  async getSecretByName(name: string): Promise<SecretRecord | undefined> {
+    const row = this.#s.byName.get(name) as Row | undefined;
+    return row && toSecret(row);
+  }
+
+  async listSecrets(): Promise<SecretRecord[]> {
+    return (this.#s.list.all() as Row[]).map(toSecret);
+  }
+
+  async commit(change: SecretChange, at: number): Promise<SecretRecord | undefined> {
+    return this.#commitTx.immediate(change, at)
+      ? { ...change.secret, revision: change.secret.revision + 1 }
+      : undefined;
+  }
+
+  async getVersion(secretArn: string, versionId: string): Promise<SecretVersionRecord | undefined> {
+    const row = this.#s.version.get(secretArn, versionId) as Row | undefined;
+    return row && toVersion(row);
+  }
+
+  async getVersionByStage(secretArn: string, stage: string): Promise<SecretVersionRecord | undefined> {
+    const row = this.#s.versionByStage.get(secretArn, stage) as Row | undefined;
+    return row && toVersion(row);
+  }
+
+  async listVersions(secretArn: string): Promise<SecretVersionRecord[]> {
+    return (this.#s.versions.all(secretArn) as Row[]).map(toVersion);
+  }
+
+  async purgeSecret(secret: SecretRecord, at: number): Promise<boolean> {
+    return this.#purgeTx.immediate(secret, at);
+  }
+
+  async dueSecrets(now: number, limit: number): Promise<SecretRecord[]> {
+    return (this.#s.due.all(now, limit) as Row[]).map(toSecret);
+  }
+
+  async eventsAfter(cursor: number, limit: number): Promise<SecretEvent[]> {
+    return (this.#s.eventsAfter.all(cursor, limit) as Row[]).map(toEvent);
+  }
+
+  async trimEvents(before: number): Promise<number> {
+    return this.#s.trimEvents.run(before).changes;
+  }
+}
