@@ -23,7 +23,6 @@ import { type RotationContext, RotationStepError, type Rotator } from './rotator
 import { webhookRotator } from './rotators/webhook.js';
 
 export const MAX_ATTEMPTS = 5;
-const LEASE_MS = 120_000;
 const RETRY_POLICY = { baseMs: 30_000, capMs: 30 * 60_000 };
 const STEPS: readonly RotationStep[] = ['createSecret', 'setSecret', 'testSecret', 'finishSecret'];
 const STRATEGY_PREFIX = 'keysafe:rotation:';
@@ -73,12 +72,17 @@ export interface RotationDeps {
   clock: Clock;
   logger: Logger;
   metrics?: Metrics;
+  /** How long a claimed step may run before another runner may take it over (after a crash). */
+  leaseMs?: number;
 }
+
+export const DEFAULT_ROTATION_LEASE_MS = 5 * 60_000;
 
 export type Rotation = ReturnType<typeof createRotation>;
 
 export function createRotation(deps: RotationDeps) {
   const { engine, store, clock, logger } = deps;
+  const leaseMs = deps.leaseMs ?? DEFAULT_ROTATION_LEASE_MS;
   const running = new Map<string, Promise<void>>();
 
   /** Runs the steps of a secret's rotation in the background; one runner per secret per process. */
@@ -108,7 +112,7 @@ export function createRotation(deps: RotationDeps) {
         {
           secret: withRotation(secret, {
             ...secret.rotation!,
-            inProgress: { ...ip, nextAttemptAt: clock.now() + LEASE_MS },
+            inProgress: { ...ip, nextAttemptAt: clock.now() + leaseMs },
           }),
           events: [],
         },

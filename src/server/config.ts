@@ -16,6 +16,8 @@ export const DEFAULTS = {
   accountId: '000000000000',
   /** How often the rotation and deletion scheduler looks for due work. */
   schedulerIntervalMs: 60_000,
+  /** A claimed rotation step not finished by then (its runner crashed) is run again. */
+  rotationLeaseMs: 5 * 60_000,
   /** Largest request body accepted (AWS JSON). */
   maxBodyBytes: 1024 * 1024,
   /** How long in-flight requests may run on shutdown before sockets are closed. */
@@ -39,6 +41,7 @@ const fileSchema = z
     tls: z.object({ cert: z.string(), key: z.string() }).strict().optional(),
     insecurePlaintextNonLoopback: z.boolean().optional(),
     schedulerIntervalMs: z.number().int().min(100).optional(),
+    rotationLeaseMs: z.number().int().min(1000).optional(),
     maxBodyBytes: z.number().int().min(1024).optional(),
     logLevel: z.enum(['debug', 'info', 'warn', 'error']).optional(),
   })
@@ -70,6 +73,8 @@ export interface ServerConfig {
   tls?: { cert: string; key: string };
   insecurePlaintextNonLoopback: boolean;
   schedulerIntervalMs: number;
+  /** How long a claimed rotation step may run before it is retried elsewhere (after a crash). */
+  rotationLeaseMs: number;
   maxBodyBytes: number;
   shutdownGraceMs: number;
   logLevel: 'debug' | 'info' | 'warn' | 'error';
@@ -139,6 +144,7 @@ export function loadServerConfig(flags: ServerFlags, env: NodeJS.ProcessEnv = pr
     accountId: file.accountId ?? DEFAULTS.accountId,
     insecurePlaintextNonLoopback: flags.insecurePlaintextNonLoopback ?? file.insecurePlaintextNonLoopback ?? false,
     schedulerIntervalMs: file.schedulerIntervalMs ?? DEFAULTS.schedulerIntervalMs,
+    rotationLeaseMs: file.rotationLeaseMs ?? DEFAULTS.rotationLeaseMs,
     maxBodyBytes: file.maxBodyBytes ?? DEFAULTS.maxBodyBytes,
     shutdownGraceMs: DEFAULTS.shutdownGraceMs,
     logLevel,

@@ -1,5 +1,5 @@
 // Canary: plaintexts, data keys, key material and credentials never appear in logs or error bodies.
-import { readFileSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -114,5 +114,52 @@ describe('canary', () => {
       for (const [name, secret] of secrets) if (text!.includes(secret)) leaks.push(`${name} in ${where}: ${text}`);
     }
     expect(leaks).toEqual([]);
+  });
+
+  it('keeps secret values out of the database file, its WAL, the logs and error bodies', async () => {
+    const secretValue = `${CANARY}-secret-value`;
+    const call = async (op: string, input: object) => {
+      const res = await fetch(`${server.url}/`, {
+        method: 'POST',
+        headers: { 'x-amz-target': `secretsmanager.${op}`, authorization: `Bearer ${server.admin.token}` },
+        body: JSON.stringify(input),
+      });
+      const text = await res.text();
+      if (res.status !== 200) bodies.push(text);
+      return JSON.parse(text);
+    };
+    const created = await call('CreateSecret', {
+      Name: 'canary/db',
+      SecretString: JSON.stringify({ password: secretValue }),
+    });
+    await call('PutSecretValue', { SecretId: 'canary/db', SecretString: `${secretValue}-2` });
+    await call('PutSecretValue', {
+      SecretId: 'canary/db',
+      SecretBinary: Buffer.from(`${secretValue}-bin`).toString('base64'),
+    });
+    await call('PutSecretValue', {
+      SecretId: 'canary/db',
+      ClientRequestToken: created.VersionId,
+      SecretString: secretValue,
+    });
+    await call('CreateSecret', { Name: 'bad name!', SecretString: secretValue });
+    await call('PutSecretValue', { SecretId: 'canary/missing', SecretString: secretValue });
+    await call('PutSecretValue', { SecretId: 'canary/db', SecretString: secretValue, SecretBinary: 'AAAA' });
+    await call('RotateSecret', { SecretId: 'canary/db', RotationLambdaARN: 'keysafe:rotation:random-password' });
+    await server.rotation.idle();
+    const rotated = await call('GetSecretValue', { SecretId: 'canary/db' });
+    expect(rotated.SecretString).toBeTruthy();
+    expect(bodies.length).toBeGreaterThan(3);
+
+    const files = ['keysafe.db', 'keysafe.db-wal'].map((f) => join(server.dataDir, f)).filter((f) => existsSync(f));
+    expect(files.length).toBeGreaterThan(0);
+    const needles = [CANARY, Buffer.from(CANARY).toString('base64').slice(0, 20), rotated.SecretString as string];
+    for (const file of files) {
+      const bytes = readFileSync(file);
+      for (const needle of needles) expect(bytes.includes(Buffer.from(needle)), `${needle} in ${file}`).toBe(false);
+    }
+    for (const text of [...server.logs, ...bodies]) {
+      for (const needle of needles) expect(text.includes(needle), text).toBe(false);
+    }
   });
 });
