@@ -78,7 +78,7 @@ function describe(s: SecretRecord, versions: SecretVersionRecord[]) {
     Name: s.name,
     ...(s.description !== undefined && { Description: s.description }),
     ...(s.kmsKeyId !== undefined && { KmsKeyId: s.kmsKeyId }),
-    RotationEnabled: r?.enabled ?? false,
+    ...(r && { RotationEnabled: r.enabled }),
     ...(r?.lambdaArn && { RotationLambdaARN: r.lambdaArn }),
     ...(r?.rules && { RotationRules: r.rules }),
     ...(r?.lastRotatedAt !== undefined && { LastRotatedDate: epochSeconds(r.lastRotatedAt) }),
@@ -310,13 +310,14 @@ export const secretsOperations: Record<string, Handler> = {
     );
     const { secret, versions } = await engine.listVersions(i.SecretId);
     const shown = i.IncludeDeprecated ? versions : versions.filter((v) => v.stages.length > 0);
+    const defaultKey = shown.length > 0 ? await engine.defaultKey() : undefined;
     const { page, NextToken } = paginate(shown, i.MaxResults ?? 100, i.NextToken);
     return {
       Versions: page.map((v) => ({
         VersionId: v.versionId,
         VersionStages: v.stages,
         CreatedDate: epochSeconds(v.createdAt),
-        KmsKeyIds: [secret.kmsKeyId ?? 'DefaultEncryptionKey'],
+        KmsKeyIds: [v.kmsKeyArn === undefined || v.kmsKeyArn === defaultKey ? 'DefaultEncryptionKey' : v.kmsKeyArn],
       })),
       ARN: secret.arn,
       Name: secret.name,
@@ -347,7 +348,7 @@ export const secretsOperations: Record<string, Handler> = {
     const i = parseInput(
       z.object({
         SecretId: secretId,
-        RecoveryWindowInDays: int(7, 30).optional(),
+        RecoveryWindowInDays: z.number().int().optional(),
         ForceDeleteWithoutRecovery: z.boolean().optional(),
       }),
       raw,

@@ -16,6 +16,8 @@ import type {
 } from '../storage/index.js';
 import {
   AWSCURRENT,
+  AWSPENDING,
+  AWSPREVIOUS,
   applyStageChanges,
   checkStageLimit,
   type StageChanges,
@@ -91,7 +93,7 @@ export function createSecretsEngine(deps: SecretsEngineDeps) {
   function defaultKey(): Promise<string> {
     defaultKeyArn ??= (async () => {
       try {
-        return (await kms.describeKey(DEFAULT_KMS_ALIAS)).keyId;
+        return kms.arnOf((await kms.describeKey(DEFAULT_KMS_ALIAS)).keyId);
       } catch (e) {
         if (!(e instanceof AppError && e.code === 'NotFoundException')) throw e;
       }
@@ -100,12 +102,12 @@ export function createSecretsEngine(deps: SecretsEngineDeps) {
       });
       try {
         await kms.createAlias(DEFAULT_KMS_ALIAS, key.keyId);
-        return key.keyId;
+        return kms.arnOf(key.keyId);
       } catch (e) {
         // Another replica created it first: use theirs and retire ours.
         if (!(e instanceof AppError && e.code === 'AlreadyExistsException')) throw e;
         await kms.scheduleKeyDeletion(key.keyId, 7);
-        return (await kms.describeKey(DEFAULT_KMS_ALIAS)).keyId;
+        return kms.arnOf((await kms.describeKey(DEFAULT_KMS_ALIAS)).keyId);
       }
     })().catch((e: unknown) => {
       defaultKeyArn = undefined;
@@ -348,7 +350,10 @@ export function createSecretsEngine(deps: SecretsEngineDeps) {
           versionId = planned.versionId;
           return planned.change;
         }
-        return { secret: { ...s, ...extra }, events: [{ type: 'SecretUpdated' }] };
+        const updated = { ...s, ...extra };
+        // A new key without a new value: AWS re-encrypts the labelled versions under it.
+        const reencrypted = input.kmsKeyId === undefined ? [] : await reencryptLabelled(updated, stages);
+        return { secret: updated, reencrypted, events: [{ type: 'SecretUpdated' }] };
       });
       return { secret, versionId };
     },
@@ -387,8 +392,20 @@ export function createSecretsEngine(deps: SecretsEngineDeps) {
           "You can't use ForceDeleteWithoutRecovery in conjunction with RecoveryWindowInDays.",
         );
       }
-      const secret = await find(secretId);
       const now = clock.now();
+      const secret = await find(secretId).catch((e: unknown) => {
+        // AWS answers a forced delete of a missing secret as if it had existed.
+        if (force && e instanceof AppError && e.code === 'ResourceNotFoundException') return undefined;
+        throw e;
+      });
+      if (!secret) {
+        const arn = secretId.startsWith('arn:') ? secretId : `${arnPrefix}${secretId}`;
+        const name = secretId.startsWith(arnPrefix) ? secretId.slice(arnPrefix.length) : secretId;
+        return { secret: { arn, name }, deletionDate: now };
+      }
+      if (recoveryWindowInDays !== undefined && (recoveryWindowInDays < 7 || recoveryWindowInDays > 30)) {
+        throw new AppError('InvalidParameterException', 'RecoveryWindowInDays must be between 7 and 30 days.');
+      }
       if (force) {
         for (let attempt = 0; attempt < 8; attempt++) {
           const s = attempt === 0 ? secret : await find(secretId);
@@ -457,6 +474,19 @@ export function createSecretsEngine(deps: SecretsEngineDeps) {
       return purged;
     },
   };
+
+  async function reencryptLabelled(secret: SecretRecord, stages: StageMap) {
+    const ids = new Set([AWSCURRENT, AWSPENDING, AWSPREVIOUS].map((l) => stages[l]).filter((v) => v !== undefined));
+    const out: Omit<SecretVersionRecord, 'stages'>[] = [];
+    for (const id of ids) {
+      const version = await store.getVersion(secret.arn, id);
+      const value = version && (await open(version));
+      if (!version || !value) continue;
+      const { stages: _, ...row } = version;
+      out.push({ ...row, ...(await seal(secret, id, value)) });
+    }
+    return out;
+  }
 
   async function selectVersion(secret: SecretRecord, versionId?: string, stage?: string): Promise<SecretVersionRecord> {
     if (versionId !== undefined) {

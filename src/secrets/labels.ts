@@ -29,7 +29,11 @@ export function stagesForNewVersion(current: StageMap, versionId: string, reques
   const changes: StageChanges = {};
   for (const s of stages) changes[s] = versionId;
   const oldCurrent = current[AWSCURRENT];
-  if (stages.has(AWSCURRENT) && oldCurrent !== undefined && oldCurrent !== versionId) changes[AWSPREVIOUS] = oldCurrent;
+  if (stages.has(AWSCURRENT) && oldCurrent !== undefined && oldCurrent !== versionId) {
+    changes[AWSPREVIOUS] = oldCurrent;
+    // A finished rotation's version can still carry AWSPENDING; it does not survive losing AWSCURRENT.
+    if (current[AWSPENDING] === oldCurrent && !stages.has(AWSPENDING)) changes[AWSPENDING] = null;
+  }
   return changes;
 }
 
@@ -58,7 +62,7 @@ export function stagesForMove(current: StageMap, stage: string, moveTo?: string,
   if (holder !== undefined && holder !== moveTo && removeFrom === undefined) {
     throw new AppError(
       'InvalidParameterException',
-      `The staging label ${stage} is currently attached to version ${holder}, so you must explicitly reference that version in RemoveFromVersionId.`,
+      `The parameter RemoveFromVersionId can't be empty. Staging label ${stage} is currently attached to version ${holder}, so you must explicitly reference that version in RemoveFromVersionId.`,
     );
   }
   if (holder === moveTo) return {};

@@ -83,7 +83,14 @@ export async function startServer(config: Readonly<ServerConfig>, options: Start
   });
   const secrets = createSecretsEngine({ store: store.secrets, kms, clock, partition: kms.partition });
   const metrics = new Metrics();
-  const rotation = createRotation({ engine: secrets, store: store.secrets, clock, logger, metrics, leaseMs: config.rotationLeaseMs });
+  const rotation = createRotation({
+    engine: secrets,
+    store: store.secrets,
+    clock,
+    logger,
+    metrics,
+    leaseMs: config.rotationLeaseMs,
+  });
   // Finish a root key rotation that a crash interrupted, before serving.
   await rotateRootKeyFile({
     kms,

@@ -189,6 +189,8 @@ export interface SecretChange {
   secret: SecretRecord;
   /** Inserted; or, when a version with its id exists without a value (a rotation placeholder), fills it. */
   newVersion?: Omit<SecretVersionRecord, 'stages'>;
+  /** Existing versions re-encrypted under another KMS key (UpdateSecret with a new KmsKeyId). */
+  reencrypted?: Omit<SecretVersionRecord, 'stages'>[];
   /** Stage → the version it now labels, or null to remove the stage from the secret. */
   stages?: Record<string, string | null>;
   events: { type: SecretEventType; versionId?: string }[];

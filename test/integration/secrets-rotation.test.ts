@@ -248,13 +248,13 @@ describe('webhook rotation', () => {
     expect(hook.steps).toEqual(['createSecret', 'setSecret', 'testSecret']);
     expect((await valueAt(sm, 'api/key', 'AWSCURRENT')).password).toBe('old-one');
     // The failure is visible in DescribeSecret (a Keysafe extension field) and in /metrics.
-    const described = await (
+    const described = (await (
       await fetch(`${server.url}/`, {
         method: 'POST',
         headers: { 'x-amz-target': 'secretsmanager.DescribeSecret', authorization: `Bearer ${server.admin.token}` },
         body: JSON.stringify({ SecretId: created.ARN }),
       })
-    ).json();
+    ).json()) as { KeysafeRotation: { LastFailure: { Step: string; Message: string }; InProgress: object } };
     expect(described.KeysafeRotation.LastFailure).toMatchObject({ Step: 'testSecret' });
     expect(described.KeysafeRotation.LastFailure.Message).toContain('422');
     expect(described.KeysafeRotation.InProgress).toMatchObject({ Step: 'testSecret', Attempts: 1 });

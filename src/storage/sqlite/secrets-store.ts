@@ -75,6 +75,9 @@ export class SqliteSecretsStore implements SecretsStore {
            wrapped_key = excluded.wrapped_key, ciphertext = excluded.ciphertext, is_binary = excluded.is_binary
          WHERE secret_versions.ciphertext IS NULL`,
       ),
+      reencrypt: db.prepare(
+        'UPDATE secret_versions SET kms_key_arn = ?, wrapped_key = ?, ciphertext = ? WHERE secret_arn = ? AND version_id = ?',
+      ),
       setStage: db.prepare(
         'INSERT INTO secret_stages (secret_arn, stage, version_id) VALUES (?, ?, ?) ON CONFLICT (secret_arn, stage) DO UPDATE SET version_id = excluded.version_id',
       ),
@@ -112,6 +115,9 @@ export class SqliteSecretsStore implements SecretsStore {
           v.ciphertext ?? null,
           v.binary ? 1 : 0,
         );
+      }
+      for (const r of change.reencrypted ?? []) {
+        s.reencrypt.run(r.kmsKeyArn ?? null, r.wrappedKey ?? null, r.ciphertext ?? null, arn, r.versionId);
       }
       for (const [stage, versionId] of Object.entries(change.stages ?? {})) {
         if (versionId === null) s.removeStage.run(arn, stage);
