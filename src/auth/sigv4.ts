@@ -1,6 +1,6 @@
 // Verifies AWS Signature Version 4 (Authorization header form) for the AWS JSON services: pure, no I/O.
 import { AppError } from '../core/errors.js';
-import { constantTimeEqual, hmacSha256, hmacSha256Hex, sha256Hex } from '../crypto/hash.js';
+import { constantTimeEqual, hmacSha256, hmacSha256Hex, sha256Hex } from '../crypto/index.js';
 
 export interface SignedRequest {
   method: string;
@@ -8,7 +8,7 @@ export interface SignedRequest {
   path: string;
   /** raw query string without '?' */
   query: string;
-  headers: Headers;
+  headers: HeaderReader;
   /** The raw body bytes, before any parsing. */
   body: Uint8Array;
 }
@@ -49,7 +49,12 @@ const NEEDS_COLLAPSE = /\s\s|[\t\n\v\f\r\u00a0\u1680\u2000-\u200a\u2028\u2029\u2
 const WHITESPACE_RUN = /\s+/g;
 
 /** True when the request claims SigV4 header authentication. */
-export function isSigV4(headers: Headers): boolean {
+/** Read access to request headers (lowercase names): a fetch Headers or a node header adapter. */
+export interface HeaderReader {
+  get(name: string): string | null;
+}
+
+export function isSigV4(headers: HeaderReader): boolean {
   return headers.get('authorization')?.startsWith(ALGORITHM) ?? false;
 }
 

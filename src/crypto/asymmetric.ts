@@ -227,19 +227,20 @@ export class AsymmetricKey {
   verify(alg: SigningAlgorithm, message: Uint8Array, messageType: MessageType, signature: Uint8Array): boolean {
     const { scheme, hash } = this.#checkSigning(alg, message, messageType);
     try {
+      // RFC 8017: an RSA signature is exactly modulus-length; OpenSSL would also take one with its
+      // leading zero bytes dropped.
+      if ((scheme === 'pkcs1' || scheme === 'pss') && signature.length !== this.#rsaBits() / 8) return false;
       if (messageType === 'RAW') {
         if (scheme === 'ed25519') return nodeVerify(null, message, this.#public, signature);
         return nodeVerify(hash, message, nodeKeyInput(scheme, this.#public), signature);
       }
       switch (scheme) {
         case 'pkcs1': {
-          if (signature.length !== this.#rsaBits() / 8) return false;
           const decoded = publicDecrypt({ key: this.#public, padding: constants.RSA_PKCS1_PADDING }, signature);
           const expected = Buffer.concat([DIGEST_INFO_PREFIX[hash], message]);
           return decoded.length === expected.length && timingSafeEqual(decoded, expected);
         }
         case 'pss': {
-          if (signature.length !== this.#rsaBits() / 8) return false;
           const block = publicDecrypt({ key: this.#public, padding: constants.RSA_NO_PADDING }, signature);
           return pssVerify(hash, message, block, this.#rsaBits());
         }

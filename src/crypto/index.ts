@@ -13,7 +13,7 @@ export {
 export { CIPHERTEXT_OVERHEAD, openCiphertext, parseCiphertextHeader, sealCiphertext } from './ciphertext.js';
 export { type EncryptionContext, encodeEncryptionContext } from './encryption-context.js';
 export { DecryptionError } from './errors.js';
-export { constantTimeEqual, hmacSha256, sha256Hex } from './hash.js';
+export { constantTimeEqual, hmacSha256, hmacSha256Hex, sha256Hex } from './hash.js';
 export { type MacAlgorithm, MacKey } from './mac.js';
 export { fillRandom, newUuid, randomBase32, randomIndex, randomKeyBytesInsecure, randomToken } from './random.js';
 export { RootKey, RootKeyring, type WrappedMaterial } from './root-key.js';

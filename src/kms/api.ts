@@ -79,24 +79,134 @@ const unsupported =
     throw new AppError('UnsupportedOperationException', `${what} is not supported by Keysafe.`);
   };
 
+// Input schemas, built once: zod compiles each schema on first use, so building them per request is slow.
+const KeyIdInput = z.object({ KeyId: keyId });
+const CreateKeyInput = z.object({
+  Description: str(0, 8192).optional(),
+  KeyUsage: z.enum(KEY_USAGES).optional(),
+  KeySpec: z.enum(KEY_SPECS).optional(),
+  CustomerMasterKeySpec: z.enum(KEY_SPECS).optional(),
+  Policy: policy.optional(),
+  Tags: tags,
+  Origin: z.enum(['AWS_KMS', 'EXTERNAL', 'AWS_CLOUDHSM', 'EXTERNAL_KEY_STORE']).optional(),
+  MultiRegion: z.boolean().optional(),
+  CustomKeyStoreId: str(1, 64).optional(),
+  XksKeyId: str(1, 128).optional(),
+  BypassPolicyLockoutSafetyCheck: z.boolean().optional(),
+});
+const DescribeKeyInput = z.object({ KeyId: keyId, GrantTokens: grantTokens });
+const ListKeysInput = z.object({ Limit: limit, Marker: marker });
+const UpdateKeyDescriptionInput = z.object({ KeyId: keyId, Description: str(0, 8192) });
+const ScheduleKeyDeletionInput = z.object({ KeyId: keyId, PendingWindowInDays: int(7, 30).optional() });
+const CreateAliasInput = z.object({ AliasName: str(1, 256), TargetKeyId: keyId });
+const UpdateAliasInput = z.object({ AliasName: str(1, 256), TargetKeyId: keyId });
+const DeleteAliasInput = z.object({ AliasName: str(1, 256) });
+const ListAliasesInput = z.object({ KeyId: keyId.optional(), Limit: limit, Marker: marker });
+const EncryptInput = z.object({
+  KeyId: keyId,
+  Plaintext: blob(1, 4096),
+  EncryptionContext: context,
+  EncryptionAlgorithm: encryptionAlgorithm,
+  GrantTokens: grantTokens,
+  DryRun: dryRun,
+});
+const DecryptInput = z.object({
+  CiphertextBlob: blob(1, 6144),
+  EncryptionContext: context,
+  KeyId: keyId.optional(),
+  EncryptionAlgorithm: encryptionAlgorithm,
+  GrantTokens: grantTokens,
+  Recipient: z.unknown().optional(),
+  DryRun: dryRun,
+});
+const ReEncryptInput = z.object({
+  CiphertextBlob: blob(1, 6144),
+  SourceEncryptionContext: context,
+  SourceKeyId: keyId.optional(),
+  DestinationKeyId: keyId,
+  DestinationEncryptionContext: context,
+  SourceEncryptionAlgorithm: encryptionAlgorithm,
+  DestinationEncryptionAlgorithm: encryptionAlgorithm,
+  GrantTokens: grantTokens,
+  DryRun: dryRun,
+});
+const GenerateRandomInput = z.object({
+  NumberOfBytes: int(1, 1024).optional(),
+  CustomKeyStoreId: str(1, 64).optional(),
+});
+const SignInput = z.object({
+  KeyId: keyId,
+  Message: blob(1, 4096),
+  MessageType: messageType,
+  SigningAlgorithm: signingAlgorithm,
+  GrantTokens: grantTokens,
+  DryRun: dryRun,
+});
+const VerifyInput = z.object({
+  KeyId: keyId,
+  Message: blob(1, 4096),
+  MessageType: messageType,
+  Signature: blob(1, 6144),
+  SigningAlgorithm: signingAlgorithm,
+  GrantTokens: grantTokens,
+  DryRun: dryRun,
+});
+const GetPublicKeyInput = z.object({ KeyId: keyId, GrantTokens: grantTokens });
+const GenerateMacInput = z.object({
+  KeyId: keyId,
+  Message: blob(1, 4096),
+  MacAlgorithm: macAlgorithm,
+  GrantTokens: grantTokens,
+  DryRun: dryRun,
+});
+const VerifyMacInput = z.object({
+  KeyId: keyId,
+  Message: blob(1, 4096),
+  MacAlgorithm: macAlgorithm,
+  Mac: blob(1, 6144),
+  GrantTokens: grantTokens,
+  DryRun: dryRun,
+});
+const EnableKeyRotationInput = z.object({ KeyId: keyId, RotationPeriodInDays: int(90, 2560).optional() });
+const ListKeyRotationsInput = z.object({
+  KeyId: keyId,
+  Limit: limit,
+  Marker: marker,
+  IncludeKeyMaterial: z.enum(['ALL_KEY_MATERIAL', 'ROTATIONS_ONLY']).optional(),
+});
+const TagResourceInput = z.object({
+  KeyId: keyId,
+  Tags: z.array(z.object({ TagKey: str(1, 128), TagValue: str(0, 256) })),
+});
+const UntagResourceInput = z.object({ KeyId: keyId, TagKeys: z.array(str(1, 128)) });
+const ListResourceTagsInput = z.object({ KeyId: keyId, Limit: int(1, 50).optional(), Marker: marker });
+const GetKeyPolicyInput = z.object({ KeyId: keyId, PolicyName: str(1, 128).optional() });
+const PutKeyPolicyInput = z.object({
+  KeyId: keyId,
+  PolicyName: str(1, 128).optional(),
+  Policy: policy,
+  BypassPolicyLockoutSafetyCheck: z.boolean().optional(),
+});
+const ListKeyPoliciesInput = z.object({ KeyId: keyId, Limit: limit, Marker: marker });
+const GenerateDataKeyInput = z.object({
+  KeyId: keyId,
+  EncryptionContext: context,
+  NumberOfBytes: int(1, 1024).optional(),
+  KeySpec: z.enum(['AES_256', 'AES_128']).optional(),
+  GrantTokens: grantTokens,
+  DryRun: dryRun,
+});
+const GenerateDataKeyPairInput = z.object({
+  KeyId: keyId,
+  EncryptionContext: context,
+  KeyPairSpec: z.enum(DATA_KEY_PAIR_SPECS),
+  GrantTokens: grantTokens,
+  DryRun: dryRun,
+});
+
 export const kmsOperations: Record<string, Handler> = {
   async CreateKey(engine, raw) {
-    const i = parseInput(
-      z.object({
-        Description: str(0, 8192).optional(),
-        KeyUsage: z.enum(KEY_USAGES).optional(),
-        KeySpec: z.enum(KEY_SPECS).optional(),
-        CustomerMasterKeySpec: z.enum(KEY_SPECS).optional(),
-        Policy: policy.optional(),
-        Tags: tags,
-        Origin: z.enum(['AWS_KMS', 'EXTERNAL', 'AWS_CLOUDHSM', 'EXTERNAL_KEY_STORE']).optional(),
-        MultiRegion: z.boolean().optional(),
-        CustomKeyStoreId: str(1, 64).optional(),
-        XksKeyId: str(1, 128).optional(),
-        BypassPolicyLockoutSafetyCheck: z.boolean().optional(),
-      }),
-      raw,
-    );
+    const i = parseInput(CreateKeyInput, raw);
     if (i.Origin !== undefined && i.Origin !== 'AWS_KMS') {
       throw new AppError('UnsupportedOperationException', `Origin ${i.Origin} is not supported; use AWS_KMS.`);
     }
@@ -119,34 +229,34 @@ export const kmsOperations: Record<string, Handler> = {
   },
 
   async DescribeKey(engine, raw) {
-    const i = parseInput(z.object({ KeyId: keyId, GrantTokens: grantTokens }), raw);
+    const i = parseInput(DescribeKeyInput, raw);
     return { KeyMetadata: keyMetadata(engine, await engine.describeKey(i.KeyId)) };
   },
 
   async ListKeys(engine, raw) {
-    const i = parseInput(z.object({ Limit: limit, Marker: marker }), raw);
+    const i = parseInput(ListKeysInput, raw);
     const { items, next } = await engine.listKeys(i.Limit ?? 100, decodeMarker(i.Marker));
     return { Keys: items.map((k) => ({ KeyId: k.keyId, KeyArn: engine.arnOf(k.keyId) })), ...truncation(next) };
   },
 
   async UpdateKeyDescription(engine, raw) {
-    const i = parseInput(z.object({ KeyId: keyId, Description: str(0, 8192) }), raw);
+    const i = parseInput(UpdateKeyDescriptionInput, raw);
     await engine.updateKeyDescription(i.KeyId, i.Description);
     return {};
   },
 
   async EnableKey(engine, raw) {
-    await engine.enableKey(parseInput(z.object({ KeyId: keyId }), raw).KeyId);
+    await engine.enableKey(parseInput(KeyIdInput, raw).KeyId);
     return {};
   },
 
   async DisableKey(engine, raw) {
-    await engine.disableKey(parseInput(z.object({ KeyId: keyId }), raw).KeyId);
+    await engine.disableKey(parseInput(KeyIdInput, raw).KeyId);
     return {};
   },
 
   async ScheduleKeyDeletion(engine, raw) {
-    const i = parseInput(z.object({ KeyId: keyId, PendingWindowInDays: int(7, 30).optional() }), raw);
+    const i = parseInput(ScheduleKeyDeletionInput, raw);
     const k = await engine.scheduleKeyDeletion(i.KeyId, i.PendingWindowInDays ?? 30);
     return {
       KeyId: engine.arnOf(k.keyId),
@@ -157,29 +267,29 @@ export const kmsOperations: Record<string, Handler> = {
   },
 
   async CancelKeyDeletion(engine, raw) {
-    const k = await engine.cancelKeyDeletion(parseInput(z.object({ KeyId: keyId }), raw).KeyId);
+    const k = await engine.cancelKeyDeletion(parseInput(KeyIdInput, raw).KeyId);
     return { KeyId: engine.arnOf(k.keyId) };
   },
 
   async CreateAlias(engine, raw) {
-    const i = parseInput(z.object({ AliasName: str(1, 256), TargetKeyId: keyId }), raw);
+    const i = parseInput(CreateAliasInput, raw);
     await engine.createAlias(i.AliasName, i.TargetKeyId);
     return {};
   },
 
   async UpdateAlias(engine, raw) {
-    const i = parseInput(z.object({ AliasName: str(1, 256), TargetKeyId: keyId }), raw);
+    const i = parseInput(UpdateAliasInput, raw);
     await engine.updateAlias(i.AliasName, i.TargetKeyId);
     return {};
   },
 
   async DeleteAlias(engine, raw) {
-    await engine.deleteAlias(parseInput(z.object({ AliasName: str(1, 256) }), raw).AliasName);
+    await engine.deleteAlias(parseInput(DeleteAliasInput, raw).AliasName);
     return {};
   },
 
   async ListAliases(engine, raw) {
-    const i = parseInput(z.object({ KeyId: keyId.optional(), Limit: limit, Marker: marker }), raw);
+    const i = parseInput(ListAliasesInput, raw);
     const { items, next } = await engine.listAliases(i.Limit ?? 50, decodeMarker(i.Marker), i.KeyId);
     return {
       Aliases: items.map((a) => ({
@@ -194,35 +304,14 @@ export const kmsOperations: Record<string, Handler> = {
   },
 
   async Encrypt(engine, raw) {
-    const i = parseInput(
-      z.object({
-        KeyId: keyId,
-        Plaintext: blob(1, 4096),
-        EncryptionContext: context,
-        EncryptionAlgorithm: encryptionAlgorithm,
-        GrantTokens: grantTokens,
-        DryRun: dryRun,
-      }),
-      raw,
-    );
+    const i = parseInput(EncryptInput, raw);
     const r = await engine.encrypt(i.KeyId, i.Plaintext, i.EncryptionContext, i.EncryptionAlgorithm);
     dryRunDone(i.DryRun);
     return { CiphertextBlob: b64(r.ciphertext), KeyId: r.keyId, EncryptionAlgorithm: r.algorithm };
   },
 
   async Decrypt(engine, raw) {
-    const i = parseInput(
-      z.object({
-        CiphertextBlob: blob(1, 6144),
-        EncryptionContext: context,
-        KeyId: keyId.optional(),
-        EncryptionAlgorithm: encryptionAlgorithm,
-        GrantTokens: grantTokens,
-        Recipient: z.unknown().optional(),
-        DryRun: dryRun,
-      }),
-      raw,
-    );
+    const i = parseInput(DecryptInput, raw);
     if (i.Recipient !== undefined) {
       throw new AppError('UnsupportedOperationException', 'Recipient (Nitro Enclaves attestation) is not supported.');
     }
@@ -232,20 +321,7 @@ export const kmsOperations: Record<string, Handler> = {
   },
 
   async ReEncrypt(engine, raw) {
-    const i = parseInput(
-      z.object({
-        CiphertextBlob: blob(1, 6144),
-        SourceEncryptionContext: context,
-        SourceKeyId: keyId.optional(),
-        DestinationKeyId: keyId,
-        DestinationEncryptionContext: context,
-        SourceEncryptionAlgorithm: encryptionAlgorithm,
-        DestinationEncryptionAlgorithm: encryptionAlgorithm,
-        GrantTokens: grantTokens,
-        DryRun: dryRun,
-      }),
-      raw,
-    );
+    const i = parseInput(ReEncryptInput, raw);
     const { source, destination } = await engine.reEncrypt({
       blob: i.CiphertextBlob,
       sourceContext: i.SourceEncryptionContext,
@@ -271,51 +347,27 @@ export const kmsOperations: Record<string, Handler> = {
   GenerateDataKeyPairWithoutPlaintext: (engine, raw) => generateDataKeyPair(engine, raw, false),
 
   async GenerateRandom(_engine, raw) {
-    const i = parseInput(
-      z.object({ NumberOfBytes: int(1, 1024).optional(), CustomKeyStoreId: str(1, 64).optional() }),
-      raw,
-    );
+    const i = parseInput(GenerateRandomInput, raw);
     if (i.CustomKeyStoreId) throw new AppError('UnsupportedOperationException', 'Custom key stores are not supported.');
     return { Plaintext: b64(randomKeyBytesInsecure(i.NumberOfBytes ?? 32)) };
   },
 
   async Sign(engine, raw) {
-    const i = parseInput(
-      z.object({
-        KeyId: keyId,
-        Message: blob(1, 4096),
-        MessageType: messageType,
-        SigningAlgorithm: signingAlgorithm,
-        GrantTokens: grantTokens,
-        DryRun: dryRun,
-      }),
-      raw,
-    );
+    const i = parseInput(SignInput, raw);
     const r = await engine.sign(i.KeyId, i.Message, i.MessageType ?? 'RAW', i.SigningAlgorithm);
     dryRunDone(i.DryRun);
     return { KeyId: r.keyId, Signature: b64(r.signature), SigningAlgorithm: i.SigningAlgorithm };
   },
 
   async Verify(engine, raw) {
-    const i = parseInput(
-      z.object({
-        KeyId: keyId,
-        Message: blob(1, 4096),
-        MessageType: messageType,
-        Signature: blob(1, 6144),
-        SigningAlgorithm: signingAlgorithm,
-        GrantTokens: grantTokens,
-        DryRun: dryRun,
-      }),
-      raw,
-    );
+    const i = parseInput(VerifyInput, raw);
     const r = await engine.verify(i.KeyId, i.Message, i.MessageType ?? 'RAW', i.SigningAlgorithm, i.Signature);
     dryRunDone(i.DryRun);
     return { KeyId: r.keyId, SignatureValid: true, SigningAlgorithm: i.SigningAlgorithm };
   },
 
   async GetPublicKey(engine, raw) {
-    const i = parseInput(z.object({ KeyId: keyId, GrantTokens: grantTokens }), raw);
+    const i = parseInput(GetPublicKeyInput, raw);
     const { key, publicKey } = await engine.getPublicKey(i.KeyId);
     return {
       KeyId: engine.arnOf(key.keyId),
@@ -328,51 +380,32 @@ export const kmsOperations: Record<string, Handler> = {
   },
 
   async GenerateMac(engine, raw) {
-    const i = parseInput(
-      z.object({
-        KeyId: keyId,
-        Message: blob(1, 4096),
-        MacAlgorithm: macAlgorithm,
-        GrantTokens: grantTokens,
-        DryRun: dryRun,
-      }),
-      raw,
-    );
+    const i = parseInput(GenerateMacInput, raw);
     const r = await engine.generateMac(i.KeyId, i.Message, i.MacAlgorithm);
     dryRunDone(i.DryRun);
     return { KeyId: r.keyId, Mac: b64(r.mac), MacAlgorithm: i.MacAlgorithm };
   },
 
   async VerifyMac(engine, raw) {
-    const i = parseInput(
-      z.object({
-        KeyId: keyId,
-        Message: blob(1, 4096),
-        MacAlgorithm: macAlgorithm,
-        Mac: blob(1, 6144),
-        GrantTokens: grantTokens,
-        DryRun: dryRun,
-      }),
-      raw,
-    );
+    const i = parseInput(VerifyMacInput, raw);
     const r = await engine.verifyMac(i.KeyId, i.Message, i.MacAlgorithm, i.Mac);
     dryRunDone(i.DryRun);
     return { KeyId: r.keyId, MacValid: true, MacAlgorithm: i.MacAlgorithm };
   },
 
   async EnableKeyRotation(engine, raw) {
-    const i = parseInput(z.object({ KeyId: keyId, RotationPeriodInDays: int(90, 2560).optional() }), raw);
+    const i = parseInput(EnableKeyRotationInput, raw);
     await engine.enableKeyRotation(i.KeyId, i.RotationPeriodInDays);
     return {};
   },
 
   async DisableKeyRotation(engine, raw) {
-    await engine.disableKeyRotation(parseInput(z.object({ KeyId: keyId }), raw).KeyId);
+    await engine.disableKeyRotation(parseInput(KeyIdInput, raw).KeyId);
     return {};
   },
 
   async GetKeyRotationStatus(engine, raw) {
-    const { key, status } = await engine.getKeyRotationStatus(parseInput(z.object({ KeyId: keyId }), raw).KeyId);
+    const { key, status } = await engine.getKeyRotationStatus(parseInput(KeyIdInput, raw).KeyId);
     const onDemand = (await engine.listKeyRotations(key.keyId)).rotations.filter((r) => r.rotationType === 'ON_DEMAND');
     return {
       KeyRotationEnabled: status.enabled,
@@ -384,20 +417,12 @@ export const kmsOperations: Record<string, Handler> = {
   },
 
   async RotateKeyOnDemand(engine, raw) {
-    const k = await engine.rotateKeyOnDemand(parseInput(z.object({ KeyId: keyId }), raw).KeyId);
+    const k = await engine.rotateKeyOnDemand(parseInput(KeyIdInput, raw).KeyId);
     return { KeyId: engine.arnOf(k.keyId) };
   },
 
   async ListKeyRotations(engine, raw) {
-    const i = parseInput(
-      z.object({
-        KeyId: keyId,
-        Limit: limit,
-        Marker: marker,
-        IncludeKeyMaterial: z.enum(['ALL_KEY_MATERIAL', 'ROTATIONS_ONLY']).optional(),
-      }),
-      raw,
-    );
+    const i = parseInput(ListKeyRotationsInput, raw);
     const { key, rotations } = await engine.listKeyRotations(i.KeyId);
     return paginate(
       rotations.map((r) => ({
@@ -412,41 +437,30 @@ export const kmsOperations: Record<string, Handler> = {
   },
 
   async TagResource(engine, raw) {
-    const i = parseInput(
-      z.object({ KeyId: keyId, Tags: z.array(z.object({ TagKey: str(1, 128), TagValue: str(0, 256) })) }),
-      raw,
-    );
+    const i = parseInput(TagResourceInput, raw);
     await engine.tagResource(i.KeyId, i.Tags);
     return {};
   },
 
   async UntagResource(engine, raw) {
-    const i = parseInput(z.object({ KeyId: keyId, TagKeys: z.array(str(1, 128)) }), raw);
+    const i = parseInput(UntagResourceInput, raw);
     await engine.untagResource(i.KeyId, i.TagKeys);
     return {};
   },
 
   async ListResourceTags(engine, raw) {
-    const i = parseInput(z.object({ KeyId: keyId, Limit: int(1, 50).optional(), Marker: marker }), raw);
+    const i = parseInput(ListResourceTagsInput, raw);
     return paginate(await engine.listResourceTags(i.KeyId), i.Limit ?? 50, i.Marker, 'Tags');
   },
 
   async GetKeyPolicy(engine, raw) {
-    const i = parseInput(z.object({ KeyId: keyId, PolicyName: str(1, 128).optional() }), raw);
+    const i = parseInput(GetKeyPolicyInput, raw);
     requireDefaultPolicyName(i.PolicyName);
     return { Policy: await engine.getKeyPolicy(i.KeyId), PolicyName: 'default' };
   },
 
   async PutKeyPolicy(engine, raw) {
-    const i = parseInput(
-      z.object({
-        KeyId: keyId,
-        PolicyName: str(1, 128).optional(),
-        Policy: policy,
-        BypassPolicyLockoutSafetyCheck: z.boolean().optional(),
-      }),
-      raw,
-    );
+    const i = parseInput(PutKeyPolicyInput, raw);
     requireDefaultPolicyName(i.PolicyName);
     validatePolicy(i.Policy);
     await engine.putKeyPolicy(i.KeyId, i.Policy);
@@ -454,7 +468,7 @@ export const kmsOperations: Record<string, Handler> = {
   },
 
   async ListKeyPolicies(engine, raw) {
-    const i = parseInput(z.object({ KeyId: keyId, Limit: limit, Marker: marker }), raw);
+    const i = parseInput(ListKeyPoliciesInput, raw);
     await engine.describeKey(i.KeyId);
     return { PolicyNames: ['default'], Truncated: false };
   },
@@ -480,17 +494,7 @@ export const kmsOperations: Record<string, Handler> = {
 };
 
 async function generateDataKey(engine: KmsEngine, raw: unknown, withPlaintext: boolean): Promise<object> {
-  const i = parseInput(
-    z.object({
-      KeyId: keyId,
-      EncryptionContext: context,
-      NumberOfBytes: int(1, 1024).optional(),
-      KeySpec: z.enum(['AES_256', 'AES_128']).optional(),
-      GrantTokens: grantTokens,
-      DryRun: dryRun,
-    }),
-    raw,
-  );
+  const i = parseInput(GenerateDataKeyInput, raw);
   if ((i.NumberOfBytes === undefined) === (i.KeySpec === undefined)) {
     throw new AppError('ValidationException', 'Please specify either number of bytes or key spec.');
   }
@@ -505,16 +509,7 @@ async function generateDataKey(engine: KmsEngine, raw: unknown, withPlaintext: b
 }
 
 async function generateDataKeyPair(engine: KmsEngine, raw: unknown, withPlaintext: boolean): Promise<object> {
-  const i = parseInput(
-    z.object({
-      KeyId: keyId,
-      EncryptionContext: context,
-      KeyPairSpec: z.enum(DATA_KEY_PAIR_SPECS),
-      GrantTokens: grantTokens,
-      DryRun: dryRun,
-    }),
-    raw,
-  );
+  const i = parseInput(GenerateDataKeyPairInput, raw);
   const r = await engine.generateDataKeyPair(i.KeyId, i.KeyPairSpec, i.EncryptionContext);
   dryRunDone(i.DryRun);
   return {

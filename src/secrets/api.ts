@@ -154,22 +154,100 @@ const unsupported =
     throw new AppError('UnsupportedOperationException', `${what} is not supported by Keysafe (single region).`);
   };
 
+// Input schemas, built once: zod compiles each schema on first use, so building them per request is slow.
+const SecretIdInput = z.object({ SecretId: secretId });
+const CreateSecretInput = z.object({
+  Name: str(1, 512),
+  ClientRequestToken: token,
+  Description: str(0, 2048).optional(),
+  KmsKeyId: str(0, 2048).optional(),
+  SecretString: secretString,
+  SecretBinary: secretBinary,
+  Tags: tags.optional(),
+  AddReplicaRegions: z.array(z.unknown()).optional(),
+  ForceOverwriteReplicaSecret: z.boolean().optional(),
+});
+const GetSecretValueInput = z.object({
+  SecretId: secretId,
+  VersionId: str(32, 64).optional(),
+  VersionStage: str(1, 256).optional(),
+});
+const BatchGetSecretValueInput = z.object({
+  SecretIdList: z.array(secretId).min(1).max(20).optional(),
+  Filters: filters,
+  MaxResults: int(1, 20).optional(),
+  NextToken: str(1, 4096).optional(),
+});
+const PutSecretValueInput = z.object({
+  SecretId: secretId,
+  ClientRequestToken: token,
+  SecretString: secretString,
+  SecretBinary: secretBinary,
+  VersionStages: stages,
+  RotationToken: str(36, 256).optional(),
+});
+const UpdateSecretInput = z.object({
+  SecretId: secretId,
+  ClientRequestToken: token,
+  Description: str(0, 2048).optional(),
+  KmsKeyId: str(0, 2048).optional(),
+  SecretString: secretString,
+  SecretBinary: secretBinary,
+});
+const ListSecretsInput = z.object({
+  IncludePlannedDeletion: z.boolean().optional(),
+  MaxResults: int(1, 100).optional(),
+  NextToken: str(1, 4096).optional(),
+  Filters: filters,
+  SortOrder: z.enum(['asc', 'desc']).optional(),
+  SortBy: z.enum(['created-date', 'last-accessed-date', 'last-changed-date', 'name']).optional(),
+});
+const ListSecretVersionIdsInput = z.object({
+  SecretId: secretId,
+  MaxResults: int(1, 100).optional(),
+  NextToken: str(1, 4096).optional(),
+  IncludeDeprecated: z.boolean().optional(),
+});
+const UpdateSecretVersionStageInput = z.object({
+  SecretId: secretId,
+  VersionStage: str(1, 256),
+  RemoveFromVersionId: str(32, 64).optional(),
+  MoveToVersionId: str(32, 64).optional(),
+});
+const DeleteSecretInput = z.object({
+  SecretId: secretId,
+  RecoveryWindowInDays: z.number().int().optional(),
+  ForceDeleteWithoutRecovery: z.boolean().optional(),
+});
+const RotateSecretInput = z.object({
+  SecretId: secretId,
+  ClientRequestToken: token,
+  RotationLambdaARN: str(0, 2048).optional(),
+  RotationRules: rotationRules,
+  RotateImmediately: z.boolean().optional(),
+});
+const GetRandomPasswordInput = z.object({
+  PasswordLength: int(1, 4096).optional(),
+  ExcludeCharacters: str(0, 4096).optional(),
+  ExcludeNumbers: z.boolean().optional(),
+  ExcludePunctuation: z.boolean().optional(),
+  ExcludeUppercase: z.boolean().optional(),
+  ExcludeLowercase: z.boolean().optional(),
+  IncludeSpace: z.boolean().optional(),
+  RequireEachIncludedType: z.boolean().optional(),
+});
+const TagResourceInput = z.object({ SecretId: secretId, Tags: tags });
+const UntagResourceInput = z.object({ SecretId: secretId, TagKeys: z.array(str(1, 128)) });
+const PutResourcePolicyInput = z.object({
+  SecretId: secretId,
+  ResourcePolicy: str(1, 20_480),
+  BlockPublicPolicy: z.boolean().optional(),
+});
+const ValidateResourcePolicyInput = z.object({ SecretId: secretId.optional(), ResourcePolicy: str(1, 20_480) });
+
 export const secretsOperations: Record<string, Handler> = {
   async CreateSecret({ engine }, raw) {
-    const i = parseInput(
-      z.object({
-        Name: str(1, 512),
-        ClientRequestToken: token,
-        Description: str(0, 2048).optional(),
-        KmsKeyId: str(0, 2048).optional(),
-        SecretString: secretString,
-        SecretBinary: secretBinary,
-        Tags: tags.optional(),
-        AddReplicaRegions: z.array(z.unknown()).optional(),
-        ForceOverwriteReplicaSecret: z.boolean().optional(),
-      }),
-      raw,
-    );
+    const i = parseInput(CreateSecretInput, raw);
     if (i.AddReplicaRegions?.length)
       throw new AppError('UnsupportedOperationException', 'Replica regions are not supported by Keysafe.');
     const { secret, versionId } = await engine.createSecret({
@@ -184,24 +262,13 @@ export const secretsOperations: Record<string, Handler> = {
   },
 
   async GetSecretValue({ engine }, raw) {
-    const i = parseInput(
-      z.object({ SecretId: secretId, VersionId: str(32, 64).optional(), VersionStage: str(1, 256).optional() }),
-      raw,
-    );
+    const i = parseInput(GetSecretValueInput, raw);
     const { secret, version, value } = await engine.getSecretValue(i.SecretId, i.VersionId, i.VersionStage);
     return valueOutput(secret, version, value);
   },
 
   async BatchGetSecretValue({ engine }, raw) {
-    const i = parseInput(
-      z.object({
-        SecretIdList: z.array(secretId).min(1).max(20).optional(),
-        Filters: filters,
-        MaxResults: int(1, 20).optional(),
-        NextToken: str(1, 4096).optional(),
-      }),
-      raw,
-    );
+    const i = parseInput(BatchGetSecretValueInput, raw);
     if ((i.SecretIdList === undefined) === (i.Filters === undefined)) {
       throw new AppError('InvalidParameterException', 'Give either SecretIdList or Filters, not both.');
     }
@@ -227,17 +294,7 @@ export const secretsOperations: Record<string, Handler> = {
   },
 
   async PutSecretValue({ engine }, raw) {
-    const i = parseInput(
-      z.object({
-        SecretId: secretId,
-        ClientRequestToken: token,
-        SecretString: secretString,
-        SecretBinary: secretBinary,
-        VersionStages: stages,
-        RotationToken: str(36, 256).optional(),
-      }),
-      raw,
-    );
+    const i = parseInput(PutSecretValueInput, raw);
     const value = secretValueOf(i);
     if (!value)
       throw new AppError('InvalidParameterException', 'You must provide either SecretString or SecretBinary.');
@@ -246,17 +303,7 @@ export const secretsOperations: Record<string, Handler> = {
   },
 
   async UpdateSecret({ engine }, raw) {
-    const i = parseInput(
-      z.object({
-        SecretId: secretId,
-        ClientRequestToken: token,
-        Description: str(0, 2048).optional(),
-        KmsKeyId: str(0, 2048).optional(),
-        SecretString: secretString,
-        SecretBinary: secretBinary,
-      }),
-      raw,
-    );
+    const i = parseInput(UpdateSecretInput, raw);
     const r = await engine.updateSecret(i.SecretId, {
       description: i.Description,
       kmsKeyId: i.KmsKeyId || undefined,
@@ -267,23 +314,13 @@ export const secretsOperations: Record<string, Handler> = {
   },
 
   async DescribeSecret({ engine }, raw) {
-    const i = parseInput(z.object({ SecretId: secretId }), raw);
+    const i = parseInput(SecretIdInput, raw);
     const { secret, versions } = await engine.listVersions(i.SecretId);
     return describe(secret, versions);
   },
 
   async ListSecrets({ engine }, raw) {
-    const i = parseInput(
-      z.object({
-        IncludePlannedDeletion: z.boolean().optional(),
-        MaxResults: int(1, 100).optional(),
-        NextToken: str(1, 4096).optional(),
-        Filters: filters,
-        SortOrder: z.enum(['asc', 'desc']).optional(),
-        SortBy: z.enum(['created-date', 'last-accessed-date', 'last-changed-date', 'name']).optional(),
-      }),
-      raw,
-    );
+    const i = parseInput(ListSecretsInput, raw);
     const found = await listMatching(engine, i.Filters, i.IncludePlannedDeletion ?? false);
     const key = (s: SecretRecord): string | number =>
       i.SortBy === 'name' ? s.name : i.SortBy === 'last-changed-date' ? s.lastChangedAt : s.createdAt;
@@ -299,15 +336,7 @@ export const secretsOperations: Record<string, Handler> = {
   },
 
   async ListSecretVersionIds({ engine }, raw) {
-    const i = parseInput(
-      z.object({
-        SecretId: secretId,
-        MaxResults: int(1, 100).optional(),
-        NextToken: str(1, 4096).optional(),
-        IncludeDeprecated: z.boolean().optional(),
-      }),
-      raw,
-    );
+    const i = parseInput(ListSecretVersionIdsInput, raw);
     const { secret, versions } = await engine.listVersions(i.SecretId);
     const shown = i.IncludeDeprecated ? versions : versions.filter((v) => v.stages.length > 0);
     const defaultKey = shown.length > 0 ? await engine.defaultKey() : undefined;
@@ -326,15 +355,7 @@ export const secretsOperations: Record<string, Handler> = {
   },
 
   async UpdateSecretVersionStage({ engine }, raw) {
-    const i = parseInput(
-      z.object({
-        SecretId: secretId,
-        VersionStage: str(1, 256),
-        RemoveFromVersionId: str(32, 64).optional(),
-        MoveToVersionId: str(32, 64).optional(),
-      }),
-      raw,
-    );
+    const i = parseInput(UpdateSecretVersionStageInput, raw);
     const s = await engine.updateSecretVersionStage(
       i.SecretId,
       i.VersionStage,
@@ -345,34 +366,18 @@ export const secretsOperations: Record<string, Handler> = {
   },
 
   async DeleteSecret({ engine }, raw) {
-    const i = parseInput(
-      z.object({
-        SecretId: secretId,
-        RecoveryWindowInDays: z.number().int().optional(),
-        ForceDeleteWithoutRecovery: z.boolean().optional(),
-      }),
-      raw,
-    );
+    const i = parseInput(DeleteSecretInput, raw);
     const r = await engine.deleteSecret(i.SecretId, i.RecoveryWindowInDays, i.ForceDeleteWithoutRecovery ?? false);
     return { ARN: r.secret.arn, Name: r.secret.name, DeletionDate: epochSeconds(r.deletionDate) };
   },
 
   async RestoreSecret({ engine }, raw) {
-    const s = await engine.restoreSecret(parseInput(z.object({ SecretId: secretId }), raw).SecretId);
+    const s = await engine.restoreSecret(parseInput(SecretIdInput, raw).SecretId);
     return { ARN: s.arn, Name: s.name };
   },
 
   async RotateSecret({ rotation }, raw) {
-    const i = parseInput(
-      z.object({
-        SecretId: secretId,
-        ClientRequestToken: token,
-        RotationLambdaARN: str(0, 2048).optional(),
-        RotationRules: rotationRules,
-        RotateImmediately: z.boolean().optional(),
-      }),
-      raw,
-    );
+    const i = parseInput(RotateSecretInput, raw);
     const r = await rotation.rotateSecret(i.SecretId, {
       token: i.ClientRequestToken,
       lambdaArn: i.RotationLambdaARN || undefined,
@@ -383,49 +388,34 @@ export const secretsOperations: Record<string, Handler> = {
   },
 
   async CancelRotateSecret({ rotation }, raw) {
-    const r = await rotation.cancelRotateSecret(parseInput(z.object({ SecretId: secretId }), raw).SecretId);
+    const r = await rotation.cancelRotateSecret(parseInput(SecretIdInput, raw).SecretId);
     return { ARN: r.secret.arn, Name: r.secret.name, ...(r.versionId && { VersionId: r.versionId }) };
   },
 
   async GetRandomPassword(_ctx, raw) {
-    const i = parseInput(
-      z.object({
-        PasswordLength: int(1, 4096).optional(),
-        ExcludeCharacters: str(0, 4096).optional(),
-        ExcludeNumbers: z.boolean().optional(),
-        ExcludePunctuation: z.boolean().optional(),
-        ExcludeUppercase: z.boolean().optional(),
-        ExcludeLowercase: z.boolean().optional(),
-        IncludeSpace: z.boolean().optional(),
-        RequireEachIncludedType: z.boolean().optional(),
-      }),
-      raw,
-    );
+    const i = parseInput(GetRandomPasswordInput, raw);
     return { RandomPassword: generatePassword(i) };
   },
 
   async TagResource({ engine }, raw) {
-    const i = parseInput(z.object({ SecretId: secretId, Tags: tags }), raw);
+    const i = parseInput(TagResourceInput, raw);
     await engine.tagResource(i.SecretId, i.Tags);
     return {};
   },
 
   async UntagResource({ engine }, raw) {
-    const i = parseInput(z.object({ SecretId: secretId, TagKeys: z.array(str(1, 128)) }), raw);
+    const i = parseInput(UntagResourceInput, raw);
     await engine.untagResource(i.SecretId, i.TagKeys);
     return {};
   },
 
   async GetResourcePolicy({ engine }, raw) {
-    const s = await engine.find(parseInput(z.object({ SecretId: secretId }), raw).SecretId);
+    const s = await engine.find(parseInput(SecretIdInput, raw).SecretId);
     return { ARN: s.arn, Name: s.name, ...(s.resourcePolicy !== undefined && { ResourcePolicy: s.resourcePolicy }) };
   },
 
   async PutResourcePolicy({ engine }, raw) {
-    const i = parseInput(
-      z.object({ SecretId: secretId, ResourcePolicy: str(1, 20_480), BlockPublicPolicy: z.boolean().optional() }),
-      raw,
-    );
+    const i = parseInput(PutResourcePolicyInput, raw);
     const problems = policyProblems(i.ResourcePolicy);
     if (problems.length) throw new AppError('MalformedPolicyDocumentException', problems.join(' '));
     if (i.BlockPublicPolicy && isPublic(i.ResourcePolicy)) {
@@ -436,12 +426,12 @@ export const secretsOperations: Record<string, Handler> = {
   },
 
   async DeleteResourcePolicy({ engine }, raw) {
-    const s = await engine.putResourcePolicy(parseInput(z.object({ SecretId: secretId }), raw).SecretId, undefined);
+    const s = await engine.putResourcePolicy(parseInput(SecretIdInput, raw).SecretId, undefined);
     return { ARN: s.arn, Name: s.name };
   },
 
   async ValidateResourcePolicy({ engine }, raw) {
-    const i = parseInput(z.object({ SecretId: secretId.optional(), ResourcePolicy: str(1, 20_480) }), raw);
+    const i = parseInput(ValidateResourcePolicyInput, raw);
     if (i.SecretId !== undefined) await engine.find(i.SecretId);
     const problems = policyProblems(i.ResourcePolicy);
     return {

@@ -1,10 +1,10 @@
 // The server's composition root: opens the store, loads keys, wires engines and serves HTTP(S).
 import { readFileSync } from 'node:fs';
-import type { Server as HttpServer } from 'node:http';
+import { createServer as createHttpServer, type Server as HttpServer, type RequestListener } from 'node:http';
 import { createServer as createHttpsServer, type Server as HttpsServer } from 'node:https';
 import type { AddressInfo } from 'node:net';
 import { dirname, join, resolve } from 'node:path';
-import { serve } from '@hono/node-server';
+import { getRequestListener } from '@hono/node-server';
 import { watch } from 'chokidar';
 import { type Clock, systemClock } from '../core/clock.js';
 import { ConfigError } from '../core/config-error.js';
@@ -16,6 +16,7 @@ import { createRotation, createSecretsEngine, type Rotation, type SecretsEngine 
 import { openStore, type Store } from '../storage/index.js';
 import { type AdminCredentials, loadOrCreateAdminCredentials } from './admin-credentials.js';
 import { createApp } from './app.js';
+import { createAwsJsonHandler } from './aws-json.js';
 import { isLoopback, type ServerConfig } from './config.js';
 import { loadOrCreateRootKey } from './root-key-file.js';
 import { rotateRootKeyFile } from './root-key-rotation.js';
@@ -111,8 +112,8 @@ export async function startServer(config: Readonly<ServerConfig>, options: Start
       resumeOnly: false,
       fromEnv: !!config.rootKeyFromEnv,
     });
-  const app = createApp({
-    rotateRootKey,
+  const app = createApp({ admin, logger, metrics, isReady: () => ready, rotateRootKey });
+  const awsJson = createAwsJsonHandler({
     kms,
     secrets: { engine: secrets, rotation },
     admin,
@@ -120,24 +121,26 @@ export async function startServer(config: Readonly<ServerConfig>, options: Start
     metrics,
     now: () => clock.now(),
     maxBodyBytes: config.maxBodyBytes,
-    isReady: () => ready,
   });
+  const routes = getRequestListener(app.fetch);
+  const listener: RequestListener = (req, res) => {
+    if (req.method === 'POST' && (req.url === '/' || req.url?.startsWith('/?'))) awsJson(req, res);
+    else void routes(req, res);
+  };
 
   const tlsFiles = config.tls;
-  // Both http and https servers have the connection-draining methods used on close.
-  const server = serve({
-    fetch: app.fetch,
-    hostname: config.host,
-    port: config.port,
-    ...(tlsFiles && {
-      createServer: createHttpsServer,
-      serverOptions: { cert: readFileSync(tlsFiles.cert), key: readFileSync(tlsFiles.key) },
-    }),
-  }) as HttpServer;
+  const server: HttpServer = tlsFiles
+    ? (createHttpsServer(
+        { cert: readFileSync(tlsFiles.cert), key: readFileSync(tlsFiles.key) },
+        listener,
+      ) as unknown as HttpServer)
+    : createHttpServer(listener);
   await new Promise<void>((ok, fail) => {
-    if (server.listening) ok();
-    server.once('listening', ok);
     server.once('error', fail);
+    server.listen(config.port, config.host, () => {
+      server.off('error', fail);
+      ok();
+    });
   });
   const tlsWatcher = tlsFiles && watchCertificate(server as unknown as HttpsServer, tlsFiles, logger);
 
