@@ -496,6 +496,11 @@ export function createKmsEngine(deps: KmsEngineDeps) {
 
     decrypt: decryptWith,
 
+    /** Throws the error Decrypt would for a key that may not decrypt now (disabled, pending deletion, gone). */
+    async requireDecryptable(ref: string): Promise<void> {
+      requireUsable(await getKey(ref), 'ENCRYPT_DECRYPT', 'Decrypt');
+    },
+
     async reEncrypt(input: {
       blob: Uint8Array;
       sourceContext?: EncryptionContext;

@@ -40,6 +40,8 @@ export interface SecretsEngineDeps {
   kms: KmsEngine;
   clock: Clock;
   partition: Partition;
+  /** How long GetSecretValue may serve a cached secret record and stage lookup (ms). */
+  cacheTtlMs?: number;
 }
 
 /** A secret value as the API carries it: exactly one of the two. */
@@ -58,6 +60,16 @@ export type SecretsEngine = ReturnType<typeof createSecretsEngine>;
 
 export function createSecretsEngine(deps: SecretsEngineDeps) {
   const { store, kms, clock, partition } = deps;
+  const ttl = deps.cacheTtlMs ?? 1000;
+  // The read path's caches: secret records by id (name or ARN) and versions by ARN + stage.
+  // Every write through this engine drops the entries of its secret; another replica's writes
+  // show after at most `ttl`.
+  const recordCache = new Map<string, { secret: SecretRecord; at: number }>();
+  const versionCache = new Map<string, { version: SecretVersionRecord; at: number }>();
+  // Decrypted data keys by ARN + version id: versions are immutable, so they stay valid until a
+  // write to the secret (re-encryption) drops them; the KMS key's state is still checked per read.
+  const dataKeyCache = new Map<string, AeadKey>();
+  const MAX_CACHED = 20_000;
   const arnPrefix = `arn:aws:secretsmanager:${partition.region}:${partition.accountId}:secret:`;
   let defaultKeyArn: Promise<string> | undefined;
 
@@ -75,6 +87,52 @@ export function createSecretsEngine(deps: SecretsEngineDeps) {
     }
     if (!secret) throw new AppError('ResourceNotFoundException', NOT_FOUND);
     return secret;
+  }
+
+  /** Forgets what the read path cached about a secret (after any write to it). */
+  function invalidate(arn: string): void {
+    for (const [id, hit] of recordCache) if (hit.secret.arn === arn) recordCache.delete(id);
+    for (const key of versionCache.keys()) if (key.startsWith(`${arn}\0`)) versionCache.delete(key);
+    for (const key of dataKeyCache.keys()) if (key.startsWith(`${arn}\0`)) dataKeyCache.delete(key);
+  }
+
+  function remember<V>(cache: Map<string, V>, key: string, value: V): void {
+    if (cache.size >= MAX_CACHED) cache.delete(cache.keys().next().value!);
+    cache.set(key, value);
+  }
+
+  async function findLiveCached(secretId: string): Promise<SecretRecord> {
+    const hit = recordCache.get(secretId);
+    if (hit && clock.now() - hit.at <= ttl) {
+      if (hit.secret.deletedAt !== undefined) throw new AppError('InvalidRequestException', MARKED_FOR_DELETION);
+      return hit.secret;
+    }
+    const secret = await find(secretId);
+    remember(recordCache, secretId, { secret, at: clock.now() });
+    if (secret.deletedAt !== undefined) throw new AppError('InvalidRequestException', MARKED_FOR_DELETION);
+    return secret;
+  }
+
+  async function versionByStageCached(arn: string, stage: string): Promise<SecretVersionRecord | undefined> {
+    const key = `${arn}\0${stage}`;
+    const hit = versionCache.get(key);
+    if (hit && clock.now() - hit.at <= ttl) return hit.version;
+    const version = await store.getVersionByStage(arn, stage);
+    if (version) remember(versionCache, key, { version, at: clock.now() });
+    return version;
+  }
+
+  /** Commits a change and drops the read caches of its secret. */
+  async function commit(change: SecretChange, at: number): Promise<SecretRecord | undefined> {
+    const saved = await store.commit(change, at);
+    invalidate(change.secret.arn);
+    return saved;
+  }
+
+  async function purge(secret: SecretRecord, at: number): Promise<boolean> {
+    const purged = await store.purgeSecret(secret, at);
+    invalidate(secret.arn);
+    return purged;
   }
 
   async function findLive(secretId: string): Promise<SecretRecord> {
@@ -137,11 +195,19 @@ export function createSecretsEngine(deps: SecretsEngineDeps) {
   }
 
   async function open(version: SecretVersionRecord): Promise<SecretValue | undefined> {
-    if (!version.ciphertext || !version.wrappedKey) return undefined;
-    let dataKey: Buffer;
+    if (!version.ciphertext || !version.wrappedKey || !version.kmsKeyArn) return undefined;
+    const cacheKey = `${version.secretArn}\0${version.versionId}`;
+    let key = dataKeyCache.get(cacheKey);
     try {
-      dataKey = (await kms.decrypt(version.wrappedKey, encryptionContext(version.secretArn, version.versionId)))
-        .plaintext;
+      if (key) {
+        await kms.requireDecryptable(version.kmsKeyArn);
+      } else {
+        const context = encryptionContext(version.secretArn, version.versionId);
+        const dataKey = (await kms.decrypt(version.wrappedKey, context)).plaintext;
+        key = AeadKey.fromBytesInsecure(dataKey);
+        dataKey.fill(0);
+        remember(dataKeyCache, cacheKey, key);
+      }
     } catch (e) {
       throw kmsFailure(
         'DecryptionFailure',
@@ -150,18 +216,13 @@ export function createSecretsEngine(deps: SecretsEngineDeps) {
       );
     }
     try {
-      const plaintext = AeadKey.fromBytesInsecure(dataKey).open(
-        version.ciphertext,
-        valueAad(version.secretArn, version.versionId),
-      );
+      const plaintext = key.open(version.ciphertext, valueAad(version.secretArn, version.versionId));
       return version.binary ? { binary: plaintext } : { string: plaintext.toString('utf8') };
     } catch {
       throw new AppError(
         'DecryptionFailure',
         "Secrets Manager can't decrypt the protected secret text: it failed authentication.",
       );
-    } finally {
-      dataKey.fill(0);
     }
   }
 
@@ -180,7 +241,7 @@ export function createSecretsEngine(deps: SecretsEngineDeps) {
       const secret = allowDeleted ? await find(secretId) : await findLive(secretId);
       const planned = await plan(secret, await stageMap(secret.arn));
       if (!planned) return secret;
-      const saved = await store.commit(
+      const saved = await commit(
         { ...planned, secret: { ...planned.secret, lastChangedAt: clock.now() } },
         clock.now(),
       );
@@ -247,6 +308,7 @@ export function createSecretsEngine(deps: SecretsEngineDeps) {
     open,
     stageMap,
     change,
+    commit,
     defaultKey,
     listAll: () => store.listSecrets(),
 
@@ -306,7 +368,7 @@ export function createSecretsEngine(deps: SecretsEngineDeps) {
     },
 
     async getSecretValue(secretId: string, versionId?: string, stage?: string) {
-      const secret = await findLive(secretId);
+      const secret = await findLiveCached(secretId);
       const version = await selectVersion(secret, versionId, stage);
       const value = await open(version);
       if (!value) {
@@ -409,7 +471,7 @@ export function createSecretsEngine(deps: SecretsEngineDeps) {
       if (force) {
         for (let attempt = 0; attempt < 8; attempt++) {
           const s = attempt === 0 ? secret : await find(secretId);
-          if (await store.purgeSecret(s, now)) return { secret: s, deletionDate: now };
+          if (await purge(s, now)) return { secret: s, deletionDate: now };
         }
         throw new AppError('InternalServiceError', 'The secret is being changed concurrently; try again.');
       }
@@ -469,7 +531,7 @@ export function createSecretsEngine(deps: SecretsEngineDeps) {
     async purgeDue(now: number, limit = 100): Promise<number> {
       let purged = 0;
       for (const s of await store.dueSecrets(now, limit)) {
-        if (s.purgeAt !== undefined && s.purgeAt <= now && (await store.purgeSecret(s, now))) purged++;
+        if (s.purgeAt !== undefined && s.purgeAt <= now && (await purge(s, now))) purged++;
       }
       return purged;
     },
@@ -506,7 +568,7 @@ export function createSecretsEngine(deps: SecretsEngineDeps) {
       return v;
     }
     const label = stage ?? AWSCURRENT;
-    const v = await store.getVersionByStage(secret.arn, label);
+    const v = await versionByStageCached(secret.arn, label);
     if (!v) {
       throw new AppError(
         'ResourceNotFoundException',

@@ -108,7 +108,7 @@ export function createRotation(deps: RotationDeps) {
       const secret = await store.getSecretByArn(arn);
       const ip = secret?.rotation?.inProgress;
       if (!secret || !ip || ip.nextAttemptAt > clock.now() || secret.deletedAt !== undefined) return;
-      const claimed = await store.commit(
+      const claimed = await engine.commit(
         {
           secret: withRotation(secret, {
             ...secret.rotation!,
@@ -180,7 +180,7 @@ export function createRotation(deps: RotationDeps) {
             },
           };
       const stages = abandon ? await pendingRemoval(current.arn, ip.token) : undefined;
-      const saved = await store.commit(
+      const saved = await engine.commit(
         {
           secret: withRotation(current, next),
           ...(stages && { stages }),
@@ -203,7 +203,7 @@ export function createRotation(deps: RotationDeps) {
       const current = await store.getSecretByArn(arn);
       const ip = current?.rotation?.inProgress;
       if (!current || ip?.token !== token || ip.step !== step) return false;
-      if (await store.commit({ secret: withRotation(current, update(current.rotation!)), events: [] }, clock.now()))
+      if (await engine.commit({ secret: withRotation(current, update(current.rotation!)), events: [] }, clock.now()))
         return true;
     }
     return false;
