@@ -1,5 +1,6 @@
 // `keysafe dev` (npm start): a server on ./keysafe-dev with a demo key, and what to try first.
 import { resolve } from 'node:path';
+import { randomToken } from '../crypto/index.js';
 import { loadServerConfig } from '../server/config.js';
 import { startServer } from '../server/main.js';
 import { parseFlags, untilSignal } from './args.js';
@@ -7,10 +8,12 @@ import { parseFlags, untilSignal } from './args.js';
 const USAGE = `usage: keysafe dev [--listen HOST:PORT] [--data-dir DIR]
 
 Runs a server on an embedded SQLite store under ./keysafe-dev with a demo key
-(alias/keysafe-demo), and prints how to reach it with the aws CLI.
+(alias/keysafe-demo) and a demo secret (keysafe-demo/db), and prints how to reach
+them with the aws CLI.
 `;
 
 const DEMO_ALIAS = 'alias/keysafe-demo';
+const DEMO_SECRET = 'keysafe-demo/db';
 
 export async function runDev(args: string[]): Promise<number> {
   const { values } = parseFlags(args, { listen: { type: 'string' }, 'data-dir': { type: 'string' } }, USAGE);
@@ -25,6 +28,10 @@ export async function runDev(args: string[]): Promise<number> {
     const key = await server.kms.createKey({ description: 'keysafe dev demo key' });
     await server.kms.createAlias(DEMO_ALIAS, key.keyId);
   }
+  if (!(await server.secrets.listAll()).some((s) => s.name === DEMO_SECRET)) {
+    const value = JSON.stringify({ username: 'app', password: randomToken(18) });
+    await server.secrets.createSecret({ name: DEMO_SECRET, value: { string: value } });
+  }
   const { accessKeyId } = server.admin;
   const credentials = resolve(server.adminCredentialsFile);
   process.stdout.write(`
@@ -37,6 +44,7 @@ Try it with the aws CLI (in another shell):
   aws kms list-aliases --query 'Aliases[].AliasName'
   printf 'hello keysafe' > /tmp/keysafe-demo.txt && aws kms encrypt --key-id ${DEMO_ALIAS} --plaintext fileb:///tmp/keysafe-demo.txt --query CiphertextBlob --output text | base64 -d > /tmp/keysafe-demo.bin
   aws kms decrypt --ciphertext-blob fileb:///tmp/keysafe-demo.bin --query Plaintext --output text | base64 -d
+  aws secretsmanager get-secret-value --secret-id ${DEMO_SECRET} --query SecretString --output text
 
 Press Ctrl-C to stop.
 `);

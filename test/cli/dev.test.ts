@@ -9,7 +9,7 @@ const dataDir = tempDir();
 afterAll(() => rmSync(dataDir, { recursive: true, force: true }));
 
 describe('keysafe dev', () => {
-  it('starts a server with a demo key and prints aws commands that work as printed', async () => {
+  it('starts a server with a demo key and secret and prints aws commands that work as printed', async () => {
     const port = await freePort();
     const child = spawn(process.execPath, [CLI, 'dev', '--listen', `127.0.0.1:${port}`, '--data-dir', dataDir], {
       stdio: ['ignore', 'pipe', 'pipe'],
@@ -27,14 +27,15 @@ describe('keysafe dev', () => {
         .split('\n')
         .map((l) => l.trim())
         .filter((l) => l.startsWith('export ') || l.startsWith('aws ') || l.startsWith('printf '));
-      expect(lines).toHaveLength(4);
+      expect(lines).toHaveLength(5);
       const script = `set -euo pipefail\nexport AWS_CONFIG_FILE=/dev/null AWS_SHARED_CREDENTIALS_FILE=/dev/null\n${lines.join('\n')}\n`;
       const result = execFileSync('bash', ['-c', script], {
         encoding: 'utf8',
         env: { PATH: process.env.PATH, HOME: dataDir },
       });
       expect(result).toContain('alias/keysafe-demo');
-      expect(result.trimEnd().endsWith('hello keysafe')).toBe(true);
+      expect(result).toContain('hello keysafe');
+      expect(JSON.parse(/\{.*\}/.exec(result)![0])).toMatchObject({ username: 'app' });
     } finally {
       child.kill('SIGINT');
     }
