@@ -5,7 +5,15 @@ import { blob, context, decodeMarker, encodeMarker, epochSeconds, int, parseInpu
 import { randomKeyBytesInsecure } from '../crypto/index.js';
 import type { KeyRecord } from '../storage/index.js';
 import type { KmsEngine } from './engine.js';
-import { DATA_KEY_PAIR_SPECS, KEY_SPECS, KEY_USAGES, type KeySpec, type KeyUsage, SPEC_INFO } from './key-specs.js';
+import {
+  DATA_KEY_PAIR_SPECS,
+  KEY_SPECS,
+  KEY_USAGES,
+  type KeySpec,
+  type KeyUsage,
+  SIGNING_ALGORITHMS,
+  SPEC_INFO,
+} from './key-specs.js';
 
 type Handler = (engine: KmsEngine, input: unknown) => Promise<object>;
 
@@ -16,19 +24,7 @@ const marker = str(1, 1024).optional();
 const tags = z.array(z.object({ TagKey: str(1, 128), TagValue: str(0, 256) })).optional();
 const dryRun = z.boolean().optional();
 const encryptionAlgorithm = z.enum(['SYMMETRIC_DEFAULT', 'RSAES_OAEP_SHA_1', 'RSAES_OAEP_SHA_256']).optional();
-const signingAlgorithm = z.enum([
-  'RSASSA_PSS_SHA_256',
-  'RSASSA_PSS_SHA_384',
-  'RSASSA_PSS_SHA_512',
-  'RSASSA_PKCS1_V1_5_SHA_256',
-  'RSASSA_PKCS1_V1_5_SHA_384',
-  'RSASSA_PKCS1_V1_5_SHA_512',
-  'ECDSA_SHA_256',
-  'ECDSA_SHA_384',
-  'ECDSA_SHA_512',
-  'ED25519_SHA_512',
-  'ED25519_PH_SHA_512',
-]);
+const signingAlgorithm = z.enum(SIGNING_ALGORITHMS);
 const macAlgorithm = z.enum(['HMAC_SHA_224', 'HMAC_SHA_256', 'HMAC_SHA_384', 'HMAC_SHA_512']);
 const messageType = z.enum(['RAW', 'DIGEST']).optional();
 const policy = str(1, 131072);

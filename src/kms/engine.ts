@@ -160,6 +160,19 @@ export function createKmsEngine(deps: KmsEngineDeps) {
     }
   }
 
+  /** An enabled symmetric encryption key, as the data-key operations need. */
+  async function symmetricKey(ref: string, operation: string): Promise<KeyRecord> {
+    const key = await getKey(ref);
+    requireUsable(key, 'ENCRYPT_DECRYPT', operation);
+    if (SPEC_INFO[key.keySpec as KeySpec].kind !== 'symmetric') {
+      throw new AppError(
+        'InvalidKeyUsageException',
+        `${arnOf(key.keyId)} key spec is ${key.keySpec} which is not valid for ${operation}.`,
+      );
+    }
+    return key;
+  }
+
   function requireNotPendingDeletion(key: KeyRecord): void {
     if (key.state === 'PendingDeletion') {
       throw new AppError('KMSInvalidStateException', `${arnOf(key.keyId)} is pending deletion.`);
@@ -526,14 +539,7 @@ export function createKmsEngine(deps: KmsEngineDeps) {
     },
 
     async generateDataKey(ref: string, numberOfBytes: number, context?: EncryptionContext) {
-      const key = await getKey(ref);
-      requireUsable(key, 'ENCRYPT_DECRYPT', 'GenerateDataKey');
-      if (SPEC_INFO[key.keySpec as KeySpec].kind !== 'symmetric') {
-        throw new AppError(
-          'InvalidKeyUsageException',
-          `${arnOf(key.keyId)} key spec is ${key.keySpec} which is not valid for GenerateDataKey.`,
-        );
-      }
+      const key = await symmetricKey(ref, 'GenerateDataKey');
       const plaintext = randomKeyBytesInsecure(numberOfBytes);
       return { keyId: arnOf(key.keyId), plaintext, ciphertext: await sealSymmetric(key, plaintext, context) };
     },
@@ -543,14 +549,7 @@ export function createKmsEngine(deps: KmsEngineDeps) {
       pairSpec: AsymmetricKeySpec,
       context?: EncryptionContext,
     ): Promise<DataKeyPair> {
-      const key = await getKey(ref);
-      requireUsable(key, 'ENCRYPT_DECRYPT', 'GenerateDataKeyPair');
-      if (SPEC_INFO[key.keySpec as KeySpec].kind !== 'symmetric') {
-        throw new AppError(
-          'InvalidKeyUsageException',
-          `${arnOf(key.keyId)} key spec is ${key.keySpec} which is not valid for GenerateDataKeyPair.`,
-        );
-      }
+      const key = await symmetricKey(ref, 'GenerateDataKeyPair');
       const pair = generateKeyPairInsecure(pairSpec);
       return {
         keyId: arnOf(key.keyId),

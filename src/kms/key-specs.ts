@@ -1,8 +1,8 @@
 // Which key specs exist, which usages and algorithms each allows, and how big their material is.
 import type { AsymmetricKeySpec } from '../crypto/index.js';
 
-export const KEY_SPECS = [
-  'SYMMETRIC_DEFAULT',
+/** Key pair specs for GenerateDataKeyPair: every asymmetric spec. */
+export const DATA_KEY_PAIR_SPECS = [
   'RSA_2048',
   'RSA_3072',
   'RSA_4096',
@@ -11,6 +11,11 @@ export const KEY_SPECS = [
   'ECC_NIST_P521',
   'ECC_SECG_P256K1',
   'ECC_NIST_EDWARDS25519',
+] as const satisfies readonly AsymmetricKeySpec[];
+
+export const KEY_SPECS = [
+  'SYMMETRIC_DEFAULT',
+  ...DATA_KEY_PAIR_SPECS,
   'HMAC_224',
   'HMAC_256',
   'HMAC_384',
@@ -37,6 +42,15 @@ const RSA_SIGNING = [
   'RSASSA_PKCS1_V1_5_SHA_256',
   'RSASSA_PKCS1_V1_5_SHA_384',
   'RSASSA_PKCS1_V1_5_SHA_512',
+] as const;
+/** Every SigningAlgorithm name AWS defines (ED25519_PH_SHA_512 is named but refused: see below). */
+export const SIGNING_ALGORITHMS = [
+  ...RSA_SIGNING,
+  'ECDSA_SHA_256',
+  'ECDSA_SHA_384',
+  'ECDSA_SHA_512',
+  'ED25519_SHA_512',
+  'ED25519_PH_SHA_512',
 ] as const;
 const rsa: SpecInfo = { kind: 'asymmetric', usages: { ENCRYPT_DECRYPT: RSA_ENCRYPTION, SIGN_VERIFY: RSA_SIGNING } };
 const ecc = (alg: string): SpecInfo => ({ kind: 'asymmetric', usages: { SIGN_VERIFY: [alg] } });
@@ -69,14 +83,3 @@ export const HMAC_KEY_BYTES: Partial<Record<KeySpec, number>> = {
 
 export const isAsymmetricSpec = (spec: KeySpec): spec is KeySpec & AsymmetricKeySpec =>
   SPEC_INFO[spec].kind === 'asymmetric';
-
-export const DATA_KEY_PAIR_SPECS = [
-  'RSA_2048',
-  'RSA_3072',
-  'RSA_4096',
-  'ECC_NIST_P256',
-  'ECC_NIST_P384',
-  'ECC_NIST_P521',
-  'ECC_SECG_P256K1',
-  'ECC_NIST_EDWARDS25519',
-] as const satisfies readonly AsymmetricKeySpec[];
