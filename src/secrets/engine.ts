@@ -30,6 +30,9 @@ import { nextRotationAt } from './rotation-schedule.js';
 
 export const DEFAULT_KMS_ALIAS = 'alias/keysafe/secretsmanager';
 export const MAX_VALUE_BYTES = 65_536;
+/** AWS keeps about 100 versions: older deprecated ones (no labels, over a day old) are deleted. */
+export const MAX_KEPT_VERSIONS = 100;
+const DEPRECATED_GRACE_MS = DAY_MS;
 const MAX_TAGS = 50;
 const NOT_FOUND = "Secrets Manager can't find the specified secret.";
 const MARKED_FOR_DELETION = "You can't perform this operation on the secret because it was marked for deletion.";
@@ -276,6 +279,7 @@ export function createSecretsEngine(deps: SecretsEngineDeps) {
     checkStageLimit(next);
     const sealed = await seal(secret, versionId, input.value);
     const rotation = stagesMovedCurrent(changes) ? rotatedNow(secret.rotation) : secret.rotation;
+    const deleteVersions = await deprecatedBeyondLimit(secret.arn, next, existing ? 0 : 1);
     return {
       versionId,
       stages: stagesOf(next, versionId),
@@ -283,9 +287,23 @@ export function createSecretsEngine(deps: SecretsEngineDeps) {
         secret: { ...secret, ...extra, ...(rotation && { rotation }) },
         newVersion: { secretArn: secret.arn, versionId, createdAt: clock.now(), ...sealed },
         stages: changes,
+        ...(deleteVersions.length > 0 && { deleteVersions }),
         events: [{ type: 'VersionCreated', versionId }, stageEvent(versionId)],
       },
     };
+  }
+
+  /** The oldest deprecated versions over the limit, once `added` versions are in. */
+  async function deprecatedBeyondLimit(arn: string, stagesAfter: StageMap, added: number): Promise<string[]> {
+    const versions = await store.listVersions(arn);
+    const excess = versions.length + added - MAX_KEPT_VERSIONS;
+    if (excess <= 0) return [];
+    const labelled = new Set(Object.values(stagesAfter));
+    const cutoff = clock.now() - DEPRECATED_GRACE_MS;
+    return versions
+      .filter((v) => !labelled.has(v.versionId) && v.createdAt < cutoff)
+      .slice(0, excess)
+      .map((v) => v.versionId);
   }
 
   /** A manual value change counts as a rotation for AutomaticallyAfterDays (AWS does the same). */

@@ -189,6 +189,8 @@ export interface SecretChange {
   secret: SecretRecord;
   /** Inserted; or, when a version with its id exists without a value (a rotation placeholder), fills it. */
   newVersion?: Omit<SecretVersionRecord, 'stages'>;
+  /** Deprecated versions (no staging labels) to delete; labelled ones are never deleted. */
+  deleteVersions?: string[];
   /** Existing versions re-encrypted under another KMS key (UpdateSecret with a new KmsKeyId). */
   reencrypted?: Omit<SecretVersionRecord, 'stages'>[];
   /** Stage → the version it now labels, or null to remove the stage from the secret. */

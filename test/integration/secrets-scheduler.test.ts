@@ -80,3 +80,26 @@ describe('secret schedules', () => {
     }
   });
 });
+
+describe('version history', () => {
+  it('keeps about 100 versions: deprecated ones older than a day go first, labelled ones never', async () => {
+    await server.secrets.createSecret({ name: 'history/x', value: { string: 'v0' } });
+    const blue = await server.secrets.putSecretValue('history/x', { value: { string: 'blue' }, stages: ['BLUE'] });
+    for (let i = 1; i <= 105; i++) {
+      await server.secrets.putSecretValue('history/x', { value: { string: `v${i}` } });
+      if (i === 50) clock.advance(DAY_MS + 1000);
+    }
+    const { versions } = await server.secrets.listVersions('history/x');
+    expect(versions).toHaveLength(100);
+    // The custom-labelled version from the first day is kept; AWSCURRENT is the newest.
+    expect(versions.find((v) => v.versionId === blue.versionId)?.stages).toEqual(['BLUE']);
+    expect((await server.secrets.getSecretValue('history/x')).value.string).toBe('v105');
+    expect((await server.secrets.getSecretValue('history/x', undefined, 'AWSPREVIOUS')).value.string).toBe('v104');
+    // Versions made less than a day ago are never pruned, even over the limit.
+    for (let i = 106; i <= 110; i++) await server.secrets.putSecretValue('history/x', { value: { string: `v${i}` } });
+    const after = (await server.secrets.listVersions('history/x')).versions;
+    expect(after.length).toBe(100);
+    const recent = after.filter((v) => v.createdAt > clock.now() - DAY_MS);
+    expect(recent.length).toBe(60);
+  });
+});

@@ -78,6 +78,11 @@ export class SqliteSecretsStore implements SecretsStore {
       reencrypt: db.prepare(
         'UPDATE secret_versions SET kms_key_arn = ?, wrapped_key = ?, ciphertext = ? WHERE secret_arn = ? AND version_id = ?',
       ),
+      deleteDeprecated: db.prepare(
+        `DELETE FROM secret_versions WHERE secret_arn = ? AND version_id = ?
+         AND NOT EXISTS (SELECT 1 FROM secret_stages s WHERE s.secret_arn = secret_versions.secret_arn
+                         AND s.version_id = secret_versions.version_id)`,
+      ),
       setStage: db.prepare(
         'INSERT INTO secret_stages (secret_arn, stage, version_id) VALUES (?, ?, ?) ON CONFLICT (secret_arn, stage) DO UPDATE SET version_id = excluded.version_id',
       ),
@@ -123,6 +128,7 @@ export class SqliteSecretsStore implements SecretsStore {
         if (versionId === null) s.removeStage.run(arn, stage);
         else s.setStage.run(arn, stage, versionId);
       }
+      for (const id of change.deleteVersions ?? []) s.deleteDeprecated.run(arn, id);
       for (const e of change.events) s.insertEvent.run(at, arn, change.secret.name, e.type, e.versionId ?? null);
     };
     this.#createTx = db.transaction((change: SecretChange, at: number): boolean => {
