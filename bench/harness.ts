@@ -1,4 +1,6 @@
-// Time-boxed micro-benchmark harness: warm-up, N timed runs, median ops/s; plus table printing.
+// Time-boxed micro-benchmark harness: warm-up, N timed runs, median ops/s; table printing, foreign-CPU
+// measurement and the raw node:crypto baselines the benchmarks share.
+import { createCipheriv, createDecipheriv, type KeyObject, randomFillSync } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { cpus } from 'node:os';
 import { performance } from 'node:perf_hooks';
@@ -18,6 +20,17 @@ export function harnessConfig(argv: readonly string[] = process.argv, env = proc
     throw new Error('BENCH_SECONDS must be > 0 and BENCH_RUNS a positive integer');
   }
   return { quick, warmupMs: quick ? 100 : 300, runs, runMs: seconds * 1000 };
+}
+
+/** `BENCH_ONLY=a,b` runs only those sections; returns whether a section is enabled. */
+export function sectionFilter(env = process.env): (section: string) => boolean {
+  const only = env.BENCH_ONLY?.split(',').map((s) => s.trim());
+  return (section) => !only || only.includes(section);
+}
+
+/** One line describing how the in-process figures are measured. */
+export function configBanner(cfg: HarnessConfig): string {
+  return `in-process: ${cfg.warmupMs} ms warm-up, then ${cfg.runs} run(s) × ${cfg.runMs / 1000} s, subject and baseline interleaved; median ops/s${cfg.quick ? ' (--quick)' : ''}`;
 }
 
 export interface Measurement {
@@ -107,6 +120,9 @@ export function fmtNum(n: number): string {
 
 export const fmtRatio = (r: number): string => (Number.isFinite(r) ? `${(r * 100).toFixed(0)}%` : 'n/a');
 
+/** " [min–max]" of a measurement's runs, or '' for a single run. */
+export const spreadSuffix = (m: Measurement): string => (m.runs.length > 1 ? ` ${spread(m.runs)}` : '');
+
 export function environmentBanner(): string {
   const list = cpus();
   const model = list[0]?.model.trim() || 'unknown CPU';
@@ -122,6 +138,44 @@ export interface Row {
   ratio: string;
   goal: string;
   met: string;
+}
+
+/**
+ * A row comparing a subject with its same-run baseline as a ratio; with a goal (a minimum ratio)
+ * it says whether the goal is met.
+ */
+export function ratioRow(
+  id: string,
+  figure: string,
+  subject: number,
+  baseline: number,
+  baselineName: string,
+  goal?: number,
+  unit = 'ops/s',
+  extra: { subject?: string; baseline?: string } = {},
+): Row {
+  const ratio = subject / baseline;
+  return {
+    id,
+    figure,
+    subject: `${fmtNum(subject)} ${unit}${extra.subject ?? ''}`,
+    baseline: `${fmtNum(baseline)} ${unit}${extra.baseline ?? ''}`,
+    baselineName,
+    ratio: fmtRatio(ratio),
+    goal: goal === undefined ? '—' : `≥ ${fmtRatio(goal)}`,
+    met: goal === undefined ? 'info' : ratio >= goal ? 'YES' : 'NO',
+  };
+}
+
+/** Prints the table, the notes, the total time and any missed goals. */
+export function printReport(rows: readonly Row[], notes: readonly string[], startedAt: number): void {
+  console.log();
+  console.log(renderTable(rows));
+  console.log();
+  for (const n of notes) console.log(`- ${n}`);
+  console.log(`- total ${((performance.now() - startedAt) / 1000).toFixed(1)} s; sink ${sink()}`);
+  const missed = rows.filter((r) => r.met === 'NO');
+  if (missed.length > 0) console.log(`- goals missed: ${missed.map((r) => `${r.id} ${r.figure.trim()}`).join('; ')}`);
 }
 
 /** A plain-text table with aligned columns (markdown-compatible pipes). */
@@ -161,4 +215,54 @@ export function machineBusySeconds(): number {
 /** Foreign CPU (cores) during a span: machine busy time minus what our own processes used. */
 export function foreignCores(busySeconds: number, ownCpuSeconds: number, wallSeconds: number): number {
   return Math.max(0, (busySeconds - ownCpuSeconds) / wallSeconds);
+}
+
+/**
+ * Starts measuring foreign CPU from now; `note(what)` then describes the span so far, or returns
+ * undefined when it cannot be measured or was too short (/proc/stat counts in 10 ms ticks).
+ */
+export function foreignCpuMeter(): { note(what: string): string | undefined } {
+  const wall0 = performance.now();
+  const busy0 = machineBusySeconds();
+  const cpu0 = process.cpuUsage();
+  return {
+    note(what) {
+      const cpu = process.cpuUsage(cpu0);
+      const wall = (performance.now() - wall0) / 1000;
+      const foreign = foreignCores(machineBusySeconds() - busy0, (cpu.user + cpu.system) / 1e6, wall);
+      if (!Number.isFinite(foreign) || wall <= 3) return undefined;
+      return (
+        `foreign CPU during ${what}: ${foreign.toFixed(2)} cores on average` +
+        (foreign > 0.1 ? ' — NOT QUIET, re-run for clean figures' : ' (quiet)')
+      );
+    },
+  };
+}
+
+// --- raw node:crypto baselines ---------------------------------------------------------------
+
+export interface Sealed {
+  iv: Buffer;
+  ct: Buffer;
+  tag: Buffer;
+}
+
+/** One AES-256-GCM encrypt with a fresh random IV: the raw node:crypto floor. */
+export function rawSeal(key: KeyObject | Buffer, pt: Uint8Array, aad?: Uint8Array): Sealed {
+  const iv = randomFillSync(Buffer.allocUnsafe(12));
+  const cipher = createCipheriv('aes-256-gcm', key, iv);
+  if (aad) cipher.setAAD(aad);
+  const ct = cipher.update(pt);
+  cipher.final();
+  return { iv, ct, tag: cipher.getAuthTag() };
+}
+
+/** One AES-256-GCM decrypt of what rawSeal made. */
+export function rawOpen(key: KeyObject | Buffer, s: Sealed, aad?: Uint8Array): Buffer {
+  const decipher = createDecipheriv('aes-256-gcm', key, s.iv);
+  decipher.setAuthTag(s.tag);
+  if (aad) decipher.setAAD(aad);
+  const pt = decipher.update(s.ct);
+  decipher.final();
+  return pt;
 }

@@ -7,17 +7,9 @@
 //   BENCH_PIN=0                    do not pin server and load generator to separate CPUs
 //   BENCH_ONLY=crypto,datakey,envelope,http   run only those sections (e.g. under node --cpu-prof)
 import { strict as assert } from 'node:assert';
-import {
-  createCipheriv,
-  createDecipheriv,
-  createSecretKey,
-  type KeyObject,
-  randomBytes,
-  randomFillSync,
-} from 'node:crypto';
+import { createSecretKey, type KeyObject, randomBytes } from 'node:crypto';
 import { mkdtempSync, rmSync } from 'node:fs';
-import { createServer, type Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
+import type { Server } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
@@ -37,36 +29,47 @@ import { type RunningServer, startServer } from '../src/server/main.js';
 import { openStore } from '../src/storage/index.js';
 import {
   type Bench,
+  configBanner,
   environmentBanner,
-  fmtNum,
   fmtRatio,
-  foreignCores,
+  foreignCpuMeter,
   harnessConfig,
-  type Measurement,
-  machineBusySeconds,
   measureInterleaved,
   median,
+  printReport,
   type Row,
-  renderTable,
-  sink,
-  spread,
+  ratioRow,
+  rawOpen,
+  rawSeal,
+  sectionFilter,
+  spreadSuffix as withSpread,
 } from './harness.js';
-import { allCpus, type HttpRunResult, LoadGenerator, pin } from './http-load.js';
+import {
+  bareServer,
+  clientBusy,
+  foreignCpuNote,
+  type HttpRunResult,
+  httpConfig,
+  LoadGenerator,
+  latencyRow,
+  reqPerSec,
+  runsOf as runList,
+  serverCpuRow,
+} from './http-load.js';
 import { type LoadTarget, SIGNER_UNAVAILABLE, type SigV4Signing } from './loadgen-protocol.js';
 
 const cfg = harnessConfig();
-const HTTP_WARMUP_MS = cfg.quick ? 200 : 1000;
-/** Later visits to an already-warm server only re-open the connections. */
-const HTTP_REWARM_MS = cfg.quick ? 100 : 250;
-const HTTP_MS = (process.env.BENCH_HTTP_SECONDS ? Number(process.env.BENCH_HTTP_SECONDS) : cfg.quick ? 0.5 : 4) * 1000;
+const HTTP = httpConfig(cfg, 4);
+const HTTP_WARMUP_MS = HTTP.warmupMs;
+const HTTP_REWARM_MS = HTTP.rewarmMs;
+const HTTP_MS = HTTP.durationMs;
 /** The SigV4 variant is an extra, measured once and shorter, to keep the default run under 90 s. */
 const SIGV4_MS = Math.min(HTTP_MS, cfg.quick ? 500 : 2500);
-const CONNECTIONS = 32;
-const PIN = process.env.BENCH_PIN !== '0';
+const CONNECTIONS = HTTP.connections;
+const PIN = HTTP.pin;
 const CONTEXT = { purpose: 'bench', tenant: 'acme' } as const;
 const PARTITION = { region: 'us-east-1', accountId: '000000000000' };
-const ONLY = process.env.BENCH_ONLY?.split(',').map((s) => s.trim());
-const enabled = (section: string) => !ONLY || ONLY.includes(section);
+const enabled = sectionFilter();
 
 const rows: Row[] = [];
 const notes: string[] = [];
@@ -82,46 +85,8 @@ function row(
   unit = 'ops/s',
   extra: { subject?: string; baseline?: string } = {},
 ): number {
-  const ratio = subject / baseline;
-  rows.push({
-    id,
-    figure,
-    subject: `${fmtNum(subject)} ${unit}${extra.subject ?? ''}`,
-    baseline: `${fmtNum(baseline)} ${unit}${extra.baseline ?? ''}`,
-    baselineName,
-    ratio: fmtRatio(ratio),
-    goal: goal === undefined ? '—' : `≥ ${fmtRatio(goal)}`,
-    met: goal === undefined ? 'info' : ratio >= goal ? 'YES' : 'NO',
-  });
-  return ratio;
-}
-
-const withSpread = (m: Measurement) => (cfg.runs > 1 ? ` ${spread(m.runs)}` : '');
-
-// --- raw node:crypto baselines ---------------------------------------------------------------
-
-interface Sealed {
-  iv: Buffer;
-  ct: Buffer;
-  tag: Buffer;
-}
-
-function rawSeal(key: KeyObject | Buffer, pt: Uint8Array, aad?: Uint8Array): Sealed {
-  const iv = randomFillSync(Buffer.allocUnsafe(12));
-  const cipher = createCipheriv('aes-256-gcm', key, iv);
-  if (aad) cipher.setAAD(aad);
-  const ct = cipher.update(pt);
-  cipher.final();
-  return { iv, ct, tag: cipher.getAuthTag() };
-}
-
-function rawOpen(key: KeyObject | Buffer, s: Sealed, aad?: Uint8Array): Buffer {
-  const decipher = createDecipheriv('aes-256-gcm', key, s.iv);
-  decipher.setAuthTag(s.tag);
-  if (aad) decipher.setAAD(aad);
-  const pt = decipher.update(s.ct);
-  decipher.final();
-  return pt;
+  rows.push(ratioRow(id, figure, subject, baseline, baselineName, goal, unit, extra));
+  return subject / baseline;
 }
 
 // --- in-process figures ----------------------------------------------------------------------
@@ -293,18 +258,6 @@ async function envelope(engine: KmsEngine, keyId: string): Promise<void> {
 
 // --- HTTP ------------------------------------------------------------------------------------
 
-function bareServer(body: Buffer): Promise<Server> {
-  const headers = { 'content-type': 'application/x-amz-json-1.1', 'content-length': String(body.length) };
-  const server = createServer((req, res) => {
-    req.resume();
-    req.on('end', () => {
-      res.writeHead(200, headers);
-      res.end(body);
-    });
-  });
-  return new Promise((ok) => server.listen(0, '127.0.0.1', () => ok(server)));
-}
-
 interface Variant {
   name: string;
   port: number;
@@ -343,7 +296,7 @@ async function http(): Promise<void> {
     const sample = Buffer.from(await probe.arrayBuffer());
     assert.equal(probe.status, 200, `probe: ${sample.toString()}`);
     bare = await bareServer(sample);
-    const barePort = (bare.address() as AddressInfo).port;
+    const barePort = (bare as Server & { port: number }).port;
 
     const verify = async (v: Variant, r: HttpRunResult) => {
       if (r.errors > 0) throw new Error(`${v.name}: ${r.errors} failed requests, first: ${r.firstError}`);
@@ -355,8 +308,8 @@ async function http(): Promise<void> {
       );
     };
 
-    load = await LoadGenerator.start();
-    if (PIN) pinned = pin(process.pid, '0') && pin(load.pid, '1');
+    load = await LoadGenerator.start({ pinCpus: PIN });
+    pinned = load.pinned;
     const sigv4: SigV4Signing = {
       accessKeyId: keysafe.admin.accessKeyId,
       secretAccessKey: keysafe.admin.secretAccessKey,
@@ -416,19 +369,11 @@ async function http(): Promise<void> {
     }
 
     const med = (v: Variant, f: (r: HttpRunResult) => number) => median(v.results.map(f));
-    const rps = (v: Variant) => med(v, (r) => r.reqPerSec);
-    const p99 = (v: Variant) => med(v, (r) => r.p99Ms);
-    const serverUs = (v: Variant) => med(v, (r) => (r.serverCpuMs * 1000) / r.requests);
-    const clientLoad = (v: Variant) => med(v, (r) => r.clientCpuMs / (r.seconds * 1000));
-    const foreign = [baseline, bearer, signed].flatMap((v) => v.results.map((r) => r.foreignCores));
-    if (foreign.some(Number.isFinite)) {
-      notes.push(
-        `foreign CPU during the HTTP runs (cores busy with other processes; ≤ 0.1 is quiet): ${foreign.map((f) => f.toFixed(2)).join(', ')}` +
-          (foreign.some((f) => f > 0.1) ? ' — NOT QUIET, re-run for clean figures' : ''),
-      );
-    }
-    const runsOf = (v: Variant) =>
-      v.results.length > 1 ? ` [${v.results.map((r) => fmtNum(r.reqPerSec)).join(', ')}]` : '';
+    const rps = (v: Variant) => reqPerSec(v.results);
+    const clientLoad = (v: Variant) => clientBusy(v.results);
+    const foreign = foreignCpuNote([baseline, bearer, signed].flatMap((v) => v.results));
+    if (foreign) notes.push(foreign);
+    const runsOf = (v: Variant) => runList(v.results);
     const bareName = `bare node:http, same load gen (n=${baseline.results.length})`;
     for (const v of [bearer, signed]) {
       if (v.results.length === 0) continue;
@@ -445,26 +390,10 @@ async function http(): Promise<void> {
           baseline: runsOf(baseline),
         },
       );
-      rows.push({
-        id: '3',
-        figure: `  · p99 latency, ${v.name}`,
-        subject: `${p99(v).toFixed(2)} ms (p50 ${med(v, (r) => r.p50Ms).toFixed(2)})`,
-        baseline: `${p99(baseline).toFixed(2)} ms (p50 ${med(baseline, (r) => r.p50Ms).toFixed(2)})`,
-        baselineName: 'bare node:http',
-        ratio: `${(p99(v) / p99(baseline)).toFixed(1)}×`,
-        goal: '—',
-        met: 'info',
-      });
-      rows.push({
-        id: '3',
-        figure: `  · server CPU per request, ${v.name}`,
-        subject: `${serverUs(v).toFixed(1)} µs`,
-        baseline: `${serverUs(baseline).toFixed(1)} µs`,
-        baselineName: 'bare node:http',
-        ratio: `${(serverUs(v) / serverUs(baseline)).toFixed(1)}×`,
-        goal: '—',
-        met: 'info',
-      });
+      rows.push(latencyRow('3', `  · p99 latency, ${v.name}`, v.results, baseline.results, 'bare node:http'));
+      rows.push(
+        serverCpuRow('3', `  · server CPU per request, ${v.name}`, v.results, baseline.results, 'bare node:http'),
+      );
     }
     notes.push(
       `HTTP: ${pinned ? 'server process pinned to cpu0, load generator to cpu1' : 'not pinned (client and server share the CPUs)'}; ` +
@@ -485,7 +414,6 @@ async function http(): Promise<void> {
     }
   } finally {
     await load?.close();
-    if (pinned) pin(process.pid, allCpus());
     await new Promise<void>((ok) => (bare ? bare.close(() => ok()) : ok()));
     await keysafe?.close();
     rmSync(dataDir, { recursive: true, force: true });
@@ -496,13 +424,9 @@ async function http(): Promise<void> {
 
 async function main(): Promise<void> {
   console.log(environmentBanner());
-  console.log(
-    `in-process: ${cfg.warmupMs} ms warm-up, then ${cfg.runs} run(s) × ${cfg.runMs / 1000} s, subject and baseline interleaved; median ops/s${cfg.quick ? ' (--quick)' : ''}`,
-  );
+  console.log(configBanner(cfg));
   const dir = mkdtempSync(join(tmpdir(), 'keysafe-bench-'));
-  const wall0 = performance.now();
-  const busy0 = machineBusySeconds();
-  const cpu0 = process.cpuUsage();
+  const meter = foreignCpuMeter();
   try {
     const { store, engine, keyId } = await openEngine(dir);
     const kek = createSecretKey(randomBytes(32));
@@ -516,29 +440,18 @@ async function main(): Promise<void> {
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }
-  const cpu = process.cpuUsage(cpu0);
-  const inProcessWall = (performance.now() - wall0) / 1000;
-  const inProcessForeign = foreignCores(machineBusySeconds() - busy0, (cpu.user + cpu.system) / 1e6, inProcessWall);
-  // /proc/stat counts in 10 ms ticks: too coarse for a span of a second or two.
-  if (Number.isFinite(inProcessForeign) && inProcessWall > 3) {
-    notes.unshift(
-      `foreign CPU during the in-process figures: ${inProcessForeign.toFixed(2)} cores on average` +
-        (inProcessForeign > 0.1 ? ' — NOT QUIET, re-run for clean figures' : ' (quiet)'),
-    );
-  }
+  const inProcessNote = meter.note('the in-process figures');
+  if (inProcessNote) notes.unshift(inProcessNote);
   if (enabled('http')) await http();
 
-  console.log();
-  console.log(renderTable(rows));
-  console.log();
-  for (const n of [
-    `encryption context on every Keysafe call and on the envelope AAD: ${JSON.stringify(CONTEXT)}; the raw enc+dec baselines use none.`,
-    ...notes,
-  ])
-    console.log(`- ${n}`);
-  console.log(`- total ${((performance.now() - startedAt) / 1000).toFixed(1)} s; sink ${sink()}`);
-  const missed = rows.filter((r) => r.met === 'NO');
-  if (missed.length > 0) console.log(`- goals missed: ${missed.map((r) => `${r.id} ${r.figure.trim()}`).join('; ')}`);
+  printReport(
+    rows,
+    [
+      `encryption context on every Keysafe call and on the envelope AAD: ${JSON.stringify(CONTEXT)}; the raw enc+dec baselines use none.`,
+      ...notes,
+    ],
+    startedAt,
+  );
 }
 
 main().catch((e: unknown) => {

@@ -6,6 +6,8 @@ export interface LoadTarget {
   /** Request headers besides content-length (which the generator adds). Lowercase names. */
   headers: Record<string, string>;
   body: string;
+  /** When non-empty, each request carries one of these instead of `body`, picked at random. */
+  bodies?: readonly string[];
 }
 
 export interface SigV4Signing {

@@ -1,6 +1,7 @@
 // HTTP/1.1 keep-alive load generator, run as a child process so that client and server never share
 // an event loop. It speaks HTTP over raw sockets: one request in flight per connection, a fixed
-// pre-serialised request (or one SigV4-signed per request), Content-Length or chunked responses.
+// pre-serialised request or a random one of a pre-serialised list (or one SigV4-signed per
+// request), Content-Length or chunked responses.
 // A raw client costs a few µs per request, far less than node:http's client, so the figures
 // measure the server rather than the load generator (its own CPU use is reported alongside).
 import { createHash, createHmac } from 'node:crypto';
@@ -136,8 +137,9 @@ async function run(cmd: RunCommand): Promise<RunResult> {
       reconnects: 0,
     };
   }
-  const body = Buffer.from(target.body, 'utf8');
-  const fixed = serialise(target.headers, body);
+  const texts = target.bodies?.length ? target.bodies : [target.body];
+  const bodies = texts.map((t) => Buffer.from(t, 'utf8'));
+  const requests = bodies.map((b) => serialise(target.headers, b));
 
   let latencies = new Float64Array(1 << 18);
   let count = 0;
@@ -175,10 +177,11 @@ async function run(cmd: RunCommand): Promise<RunResult> {
       if (stopping || closed) return;
       busy = true;
       inFlight++;
-      let bytes = fixed;
+      const pick = requests.length === 1 ? 0 : Math.floor(Math.random() * requests.length);
+      let bytes = requests[pick]!;
       if (sign) {
         try {
-          bytes = serialise(await sign(target), body);
+          bytes = serialise(await sign(texts.length === 1 ? target : { ...target, body: texts[pick]! }), bodies[pick]!);
         } catch (e) {
           fail(`signing failed: ${(e as Error).message}`);
           stopping = true;

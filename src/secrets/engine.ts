@@ -69,9 +69,12 @@ export function createSecretsEngine(deps: SecretsEngineDeps) {
   // show after at most `ttl`.
   const recordCache = new Map<string, { secret: SecretRecord; at: number }>();
   const versionCache = new Map<string, { version: SecretVersionRecord; at: number }>();
-  // Decrypted data keys by ARN + version id: versions are immutable, so they stay valid until a
-  // write to the secret (re-encryption) drops them; the KMS key's state is still checked per read.
-  const dataKeyCache = new Map<string, AeadKey>();
+  // Decrypted values by ARN + version id. Versions are immutable, so an entry stays valid until a
+  // write to the secret (re-encryption, pruning) drops it; the KMS key's state is still checked on
+  // every read, so disabling the key stops reads at once. Memory only, bounded: holding the data
+  // key next to the ciphertext would expose exactly as much, and the AES-GCM setup per read costs
+  // more than the rest of GetSecretValue (bench/secrets.ts).
+  const valueCache = new Map<string, SecretValue>();
   const MAX_CACHED = 20_000;
   const arnPrefix = `arn:aws:secretsmanager:${partition.region}:${partition.accountId}:secret:`;
   let defaultKeyArn: Promise<string> | undefined;
@@ -96,7 +99,7 @@ export function createSecretsEngine(deps: SecretsEngineDeps) {
   function invalidate(arn: string): void {
     for (const [id, hit] of recordCache) if (hit.secret.arn === arn) recordCache.delete(id);
     for (const key of versionCache.keys()) if (key.startsWith(`${arn}\0`)) versionCache.delete(key);
-    for (const key of dataKeyCache.keys()) if (key.startsWith(`${arn}\0`)) dataKeyCache.delete(key);
+    for (const key of valueCache.keys()) if (key.startsWith(`${arn}\0`)) valueCache.delete(key);
   }
 
   function remember<V>(cache: Map<string, V>, key: string, value: V): void {
@@ -200,17 +203,15 @@ export function createSecretsEngine(deps: SecretsEngineDeps) {
   async function open(version: SecretVersionRecord): Promise<SecretValue | undefined> {
     if (!version.ciphertext || !version.wrappedKey || !version.kmsKeyArn) return undefined;
     const cacheKey = `${version.secretArn}\0${version.versionId}`;
-    let key = dataKeyCache.get(cacheKey);
+    const cached = valueCache.get(cacheKey);
+    let dataKey: Buffer | undefined;
     try {
-      if (key) {
+      if (cached) {
         await kms.requireDecryptable(version.kmsKeyArn);
-      } else {
-        const context = encryptionContext(version.secretArn, version.versionId);
-        const dataKey = (await kms.decrypt(version.wrappedKey, context)).plaintext;
-        key = AeadKey.fromBytesInsecure(dataKey);
-        dataKey.fill(0);
-        remember(dataKeyCache, cacheKey, key);
+        return cached;
       }
+      const context = encryptionContext(version.secretArn, version.versionId);
+      dataKey = (await kms.decrypt(version.wrappedKey, context)).plaintext;
     } catch (e) {
       throw kmsFailure(
         'DecryptionFailure',
@@ -219,13 +220,20 @@ export function createSecretsEngine(deps: SecretsEngineDeps) {
       );
     }
     try {
-      const plaintext = key.open(version.ciphertext, valueAad(version.secretArn, version.versionId));
-      return version.binary ? { binary: plaintext } : { string: plaintext.toString('utf8') };
+      const plaintext = AeadKey.fromBytesInsecure(dataKey).open(
+        version.ciphertext,
+        valueAad(version.secretArn, version.versionId),
+      );
+      const value: SecretValue = version.binary ? { binary: plaintext } : { string: plaintext.toString('utf8') };
+      remember(valueCache, cacheKey, value);
+      return value;
     } catch {
       throw new AppError(
         'DecryptionFailure',
         "Secrets Manager can't decrypt the protected secret text: it failed authentication.",
       );
+    } finally {
+      dataKey.fill(0);
     }
   }
 
