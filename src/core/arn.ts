@@ -7,7 +7,6 @@ export interface Partition {
 
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
 
-export const isKeyId = (s: string): boolean => UUID.test(s);
 export const keyArn = (p: Partition, keyId: string): string => `arn:aws:kms:${p.region}:${p.accountId}:key/${keyId}`;
 export const aliasArn = (p: Partition, aliasName: string): string =>
   `arn:aws:kms:${p.region}:${p.accountId}:${aliasName}`;

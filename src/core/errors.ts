@@ -1,7 +1,7 @@
 // Typed application errors with stable codes; the HTTP mapping lives in server/http-errors.ts only.
 
 /** Every error code Keysafe answers with. For the AWS APIs these are AWS's exception names. */
-export const ERROR_CODES = [
+const ERROR_CODES = [
   // KMS
   'NotFoundException',
   'DisabledException',
@@ -65,12 +65,3 @@ export class AppError extends Error {
 }
 
 export const isAppError = (e: unknown): e is AppError => e instanceof AppError;
-
-/** AWS's exact ValidationException text for one failed constraint. */
-export function validationError(path: string, value: unknown, constraint: string): AppError {
-  const shown = typeof value === 'string' || typeof value === 'number' ? `Value '${value}' ` : '';
-  return new AppError(
-    'ValidationException',
-    `1 validation error detected: ${shown}at '${path}' failed to satisfy constraint: ${constraint}`,
-  );
-}
