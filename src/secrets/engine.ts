@@ -26,6 +26,7 @@ import {
   stagesForMove,
   stagesForNewVersion,
 } from './labels.js';
+import { SecretReadCache } from './read-cache.js';
 import { nextRotationAt } from './rotation-schedule.js';
 
 export const DEFAULT_KMS_ALIAS = 'alias/keysafe/secretsmanager';
@@ -64,18 +65,11 @@ export type SecretsEngine = ReturnType<typeof createSecretsEngine>;
 export function createSecretsEngine(deps: SecretsEngineDeps) {
   const { store, kms, clock, partition } = deps;
   const ttl = deps.cacheTtlMs ?? 1000;
-  // The read path's caches: secret records by id (name or ARN) and versions by ARN + stage.
-  // Every write through this engine drops the entries of its secret; another replica's writes
-  // show after at most `ttl`.
-  const recordCache = new Map<string, { secret: SecretRecord; at: number }>();
-  const versionCache = new Map<string, { version: SecretVersionRecord; at: number }>();
-  // Decrypted values by ARN + version id. Versions are immutable, so an entry stays valid until a
-  // write to the secret (re-encryption, pruning) drops it; the KMS key's state is still checked on
-  // every read, so disabling the key stops reads at once. Memory only, bounded: holding the data
-  // key next to the ciphertext would expose exactly as much, and the AES-GCM setup per read costs
-  // more than the rest of GetSecretValue (bench/secrets.ts).
-  const valueCache = new Map<string, SecretValue>();
-  const MAX_CACHED = 20_000;
+  // The read path's caches: every write through this engine drops the secret's entries; another
+  // replica's writes show after at most `ttl`. Decrypted values are memory only and bounded:
+  // holding the data key beside the ciphertext would expose as much, and the AES-GCM setup per
+  // read costs more than the rest of GetSecretValue (bench/secrets.ts).
+  const cache = new SecretReadCache(ttl, 10_000, () => clock.now());
   const arnPrefix = `arn:aws:secretsmanager:${partition.region}:${partition.accountId}:secret:`;
   let defaultKeyArn: Promise<string> | undefined;
 
@@ -95,49 +89,35 @@ export function createSecretsEngine(deps: SecretsEngineDeps) {
     return secret;
   }
 
-  /** Forgets what the read path cached about a secret (after any write to it). */
-  function invalidate(arn: string): void {
-    for (const [id, hit] of recordCache) if (hit.secret.arn === arn) recordCache.delete(id);
-    for (const key of versionCache.keys()) if (key.startsWith(`${arn}\0`)) versionCache.delete(key);
-    for (const key of valueCache.keys()) if (key.startsWith(`${arn}\0`)) valueCache.delete(key);
-  }
-
-  function remember<V>(cache: Map<string, V>, key: string, value: V): void {
-    if (cache.size >= MAX_CACHED) cache.delete(cache.keys().next().value!);
-    cache.set(key, value);
-  }
-
   async function findLiveCached(secretId: string): Promise<SecretRecord> {
-    const hit = recordCache.get(secretId);
-    if (hit && clock.now() - hit.at <= ttl) {
-      if (hit.secret.deletedAt !== undefined) throw new AppError('InvalidRequestException', MARKED_FOR_DELETION);
-      return hit.secret;
+    let secret = cache.record(secretId);
+    if (!secret) {
+      secret = await find(secretId);
+      cache.putRecord(secretId, secret);
     }
-    const secret = await find(secretId);
-    remember(recordCache, secretId, { secret, at: clock.now() });
     if (secret.deletedAt !== undefined) throw new AppError('InvalidRequestException', MARKED_FOR_DELETION);
     return secret;
   }
 
   async function versionByStageCached(arn: string, stage: string): Promise<SecretVersionRecord | undefined> {
-    const key = `${arn}\0${stage}`;
-    const hit = versionCache.get(key);
-    if (hit && clock.now() - hit.at <= ttl) return hit.version;
-    const version = await store.getVersionByStage(arn, stage);
-    if (version) remember(versionCache, key, { version, at: clock.now() });
+    let version = cache.version(arn, stage);
+    if (!version) {
+      version = await store.getVersionByStage(arn, stage);
+      if (version) cache.putVersion(arn, stage, version);
+    }
     return version;
   }
 
   /** Commits a change and drops the read caches of its secret. */
   async function commit(change: SecretChange, at: number): Promise<SecretRecord | undefined> {
     const saved = await store.commit(change, at);
-    invalidate(change.secret.arn);
+    cache.invalidate(change.secret.arn);
     return saved;
   }
 
   async function purge(secret: SecretRecord, at: number): Promise<boolean> {
     const purged = await store.purgeSecret(secret, at);
-    invalidate(secret.arn);
+    cache.invalidate(secret.arn);
     return purged;
   }
 
@@ -202,8 +182,7 @@ export function createSecretsEngine(deps: SecretsEngineDeps) {
 
   async function open(version: SecretVersionRecord): Promise<SecretValue | undefined> {
     if (!version.ciphertext || !version.wrappedKey || !version.kmsKeyArn) return undefined;
-    const cacheKey = `${version.secretArn}\0${version.versionId}`;
-    const cached = valueCache.get(cacheKey);
+    const cached = cache.value(version.secretArn, version.versionId);
     let dataKey: Buffer | undefined;
     try {
       if (cached) {
@@ -225,7 +204,7 @@ export function createSecretsEngine(deps: SecretsEngineDeps) {
         valueAad(version.secretArn, version.versionId),
       );
       const value: SecretValue = version.binary ? { binary: plaintext } : { string: plaintext.toString('utf8') };
-      remember(valueCache, cacheKey, value);
+      cache.putValue(version.secretArn, version.versionId, value);
       return value;
     } catch {
       throw new AppError(

@@ -1,0 +1,76 @@
+// The GetSecretValue read caches, grouped per secret so a write drops all of a secret's entries at once.
+import type { SecretRecord, SecretVersionRecord } from '../storage/index.js';
+
+export interface CachedValue {
+  string?: string;
+  binary?: Buffer;
+}
+
+interface Entry {
+  record?: { secret: SecretRecord; at: number };
+  /** Stage → the version it labelled when read. */
+  stages: Map<string, { version: SecretVersionRecord; at: number }>;
+  /** Version id → its decrypted value (versions are immutable: no expiry). */
+  values: Map<string, CachedValue>;
+}
+
+/**
+ * Records and stage lookups expire after `ttlMs` (another replica's writes show within it);
+ * decrypted values live until the secret is written. At most `maxSecrets` secrets are held,
+ * the least recently added first out.
+ */
+export class SecretReadCache {
+  readonly #bySecret = new Map<string, Entry>();
+  /** Name or ARN as the caller gave it → the secret's ARN. */
+  readonly #arnById = new Map<string, string>();
+
+  constructor(
+    private readonly ttlMs: number,
+    private readonly maxSecrets: number,
+    private readonly now: () => number,
+  ) {}
+
+  record(id: string): SecretRecord | undefined {
+    const arn = this.#arnById.get(id);
+    const hit = arn === undefined ? undefined : this.#bySecret.get(arn)?.record;
+    return hit && this.now() - hit.at <= this.ttlMs ? hit.secret : undefined;
+  }
+
+  putRecord(id: string, secret: SecretRecord): void {
+    if (this.#arnById.size >= this.maxSecrets * 4) this.#arnById.clear();
+    this.#arnById.set(id, secret.arn);
+    this.#entry(secret.arn).record = { secret, at: this.now() };
+  }
+
+  version(arn: string, stage: string): SecretVersionRecord | undefined {
+    const hit = this.#bySecret.get(arn)?.stages.get(stage);
+    return hit && this.now() - hit.at <= this.ttlMs ? hit.version : undefined;
+  }
+
+  putVersion(arn: string, stage: string, version: SecretVersionRecord): void {
+    this.#entry(arn).stages.set(stage, { version, at: this.now() });
+  }
+
+  value(arn: string, versionId: string): CachedValue | undefined {
+    return this.#bySecret.get(arn)?.values.get(versionId);
+  }
+
+  putValue(arn: string, versionId: string, value: CachedValue): void {
+    this.#entry(arn).values.set(versionId, value);
+  }
+
+  /** Forgets everything about a secret (after any write to it). */
+  invalidate(arn: string): void {
+    this.#bySecret.delete(arn);
+  }
+
+  #entry(arn: string): Entry {
+    let entry = this.#bySecret.get(arn);
+    if (!entry) {
+      if (this.#bySecret.size >= this.maxSecrets) this.#bySecret.delete(this.#bySecret.keys().next().value!);
+      entry = { stages: new Map(), values: new Map() };
+      this.#bySecret.set(arn, entry);
+    }
+    return entry;
+  }
+}
