@@ -101,6 +101,15 @@ export async function startServer(config: Readonly<ServerConfig>, options: Start
     resumeOnly: true,
     fromEnv: !!config.rootKeyFromEnv,
   });
+  // A wrong root key (a typo in --root-key-file, another KEYSAFE_ROOT_KEY) would serve but fail
+  // every decryption; refuse to start instead.
+  const foreign = await store.kms.versionsNotWrappedBy(rootKeys.current.id, 1);
+  if (foreign.length > 0) {
+    await store.close();
+    throw new ConfigError(
+      `the database's key material is wrapped under root key ${foreign[0]!.rootKeyId}, but the root key given is ${rootKeys.current.id}; check KEYSAFE_ROOT_KEY or --root-key-file`,
+    );
+  }
 
   let ready = false;
   const rotateRootKey = () =>

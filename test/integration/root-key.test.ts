@@ -56,6 +56,32 @@ describe('root key file', () => {
     expect((result as { stderr: string }).stderr).toContain('readable by group or others');
   });
 
+  it('refuses to start with a root key that did not wrap the database, naming both key ids', async () => {
+    const dataDir = newDir();
+    const server = await spawnServer(dataDir);
+    const kms = kmsClientFor(server);
+    await kms.send(new CreateKeyCommand({}));
+    kms.destroy();
+    server.child.kill('SIGTERM');
+    await server.exited;
+    const original = fingerprint(join(dataDir, 'root.key'));
+    const other = join(dataDir, 'other.key');
+    writeFileSync(other, `${RootKey.generateBytesInsecure().toString('base64')}\n`, { mode: 0o600 });
+    const result = await run(process.execPath, [
+      CLI,
+      'server',
+      '--listen',
+      '127.0.0.1:0',
+      '--data-dir',
+      dataDir,
+      '--root-key-file',
+      other,
+    ]).catch((e: { code: number; stderr: string }) => e);
+    expect(result).toMatchObject({ code: 2 });
+    expect((result as { stderr: string }).stderr).toContain(`wrapped under root key ${original}`);
+    expect((result as { stderr: string }).stderr).toContain(fingerprint(other));
+  });
+
   it('takes the root key from KEYSAFE_ROOT_KEY without writing a file', async () => {
     const dataDir = newDir();
     const key = Buffer.alloc(32, 7).toString('base64');
