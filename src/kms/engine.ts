@@ -25,8 +25,9 @@ import {
   sealCiphertext,
 } from '../crypto/index.js';
 import type { AliasRecord, KeyRecord, KeyVersionRecord, KmsStore, Page, Tag } from '../storage/index.js';
+import { createKeyCache } from './key-cache.js';
 import { type KeySpec, type KeyUsage, SPEC_INFO } from './key-specs.js';
-import { generateMaterialInsecure, loadMaterialInsecure, type Material } from './material.js';
+import { generateMaterialInsecure } from './material.js';
 
 export interface KmsEngineDeps {
   store: KmsStore;
@@ -43,7 +44,6 @@ export const DEFAULT_ROTATION_DAYS = 365;
 const MAX_TAGS = 50;
 /** One message for every decryption failure, so failures reveal nothing about why. */
 const INVALID_CIPHERTEXT = 'The ciphertext is invalid, or does not match its key or encryption context.';
-const MAX_CACHED_MATERIALS = 10_000;
 
 export interface CreateKeyInput {
   description?: string;
@@ -82,69 +82,14 @@ export type KmsEngine = ReturnType<typeof createKmsEngine>;
 
 export function createKmsEngine(deps: KmsEngineDeps) {
   const { store, rootKeys, clock, partition } = deps;
-  const ttl = deps.cacheTtlMs ?? 1000;
-  const records = new Map<string, { record: KeyRecord; at: number }>();
-  const aliases = new Map<string, { keyId: string | undefined; at: number }>();
-  const materials = new Map<string, Material>();
-
   const arnOf = (keyId: string) => keyArn(partition, keyId);
-  const notFound = (keyId: string) => new AppError('NotFoundException', `Key '${arnOf(keyId)}' does not exist`);
-
-  // --- lookups -------------------------------------------------------------------------------
-
-  async function resolveKeyId(ref: string): Promise<string> {
-    const parsed = parseKeyRef(partition, ref);
-    if (parsed.kind === 'key') return parsed.keyId;
-    if (parsed.kind === 'invalid') throw new AppError('NotFoundException', `Invalid keyId '${ref}'`);
-    const now = clock.now();
-    let hit = aliases.get(parsed.name);
-    if (!hit || now - hit.at > ttl) {
-      hit = { keyId: (await store.getAlias(parsed.name))?.keyId, at: now };
-      aliases.set(parsed.name, hit);
-    }
-    if (!hit.keyId) throw new AppError('NotFoundException', `Alias ${aliasArn(partition, parsed.name)} is not found.`);
-    return hit.keyId;
-  }
-
-  async function loadKey(keyId: string, fresh = false): Promise<KeyRecord> {
-    const now = clock.now();
-    const hit = records.get(keyId);
-    if (hit && !fresh && now - hit.at <= ttl) return hit.record;
-    const record = await store.getKey(keyId);
-    if (!record) {
-      records.delete(keyId);
-      throw notFound(keyId);
-    }
-    records.set(keyId, { record, at: now });
-    return record;
-  }
-
-  const getKey = async (ref: string, fresh = false) => loadKey(await resolveKeyId(ref), fresh);
-
-  function remember(record: KeyRecord): KeyRecord {
-    records.set(record.keyId, { record, at: clock.now() });
-    return record;
-  }
-
-  function forget(keyId: string): void {
-    records.delete(keyId);
-    for (const [name, hit] of aliases) if (hit.keyId === keyId) aliases.delete(name);
-    for (const id of materials.keys()) if (id.startsWith(`${keyId}/`)) materials.delete(id);
-  }
-
-  async function material(key: KeyRecord, version: number): Promise<Material> {
-    const id = `${key.keyId}/${version}`;
-    const cached = materials.get(id);
-    if (cached) return cached;
-    const row = await store.getKeyVersion(key.keyId, version);
-    if (!row) throw new DecryptionError();
-    const root = rootKeys.get(row.rootKeyId);
-    if (!root) throw new AppError('KMSInternalException', 'key material is wrapped under an unknown root key');
-    const loaded = loadMaterialInsecure(key.keySpec as KeySpec, root.unwrap(key.keyId, version, row.wrappedMaterial));
-    if (materials.size >= MAX_CACHED_MATERIALS) materials.delete(materials.keys().next().value!);
-    materials.set(id, loaded);
-    return loaded;
-  }
+  const { resolveKeyId, loadKey, getKey, remember, forget, forgetAlias, material } = createKeyCache({
+    store,
+    rootKeys,
+    clock,
+    partition,
+    ttlMs: deps.cacheTtlMs ?? 1000,
+  });
 
   /** Crypto operations need an enabled key of the right usage. */
   function requireUsable(key: KeyRecord, usage: KeyUsage, operation: string): void {
@@ -470,7 +415,7 @@ export function createKmsEngine(deps: KmsEngineDeps) {
           `An alias with the name ${aliasArn(partition, name)} already exists`,
         );
       }
-      aliases.delete(name);
+      forgetAlias(name);
     },
 
     async updateAlias(name: string, targetRef: string): Promise<void> {
@@ -487,14 +432,14 @@ export function createKmsEngine(deps: KmsEngineDeps) {
       if (!(await store.updateAlias(name, key.keyId, clock.now()))) {
         throw new AppError('NotFoundException', `Alias ${aliasArn(partition, name)} is not found.`);
       }
-      aliases.delete(name);
+      forgetAlias(name);
     },
 
     async deleteAlias(name: string): Promise<void> {
       if (!(await store.deleteAlias(name))) {
         throw new AppError('NotFoundException', `Alias ${aliasArn(partition, name)} is not found.`);
       }
-      aliases.delete(name);
+      forgetAlias(name);
     },
 
     async listAliases(limit: number, after?: string, keyRef?: string): Promise<Page<AliasRecord>> {
