@@ -150,6 +150,14 @@ export async function startServer(config: Readonly<ServerConfig>, options: Start
       server.off('error', fail);
       ok();
     });
+  }).catch(async (e: NodeJS.ErrnoException) => {
+    await store.close();
+    if (e.code === 'EADDRINUSE' || e.code === 'EACCES' || e.code === 'EADDRNOTAVAIL') {
+      throw new ConfigError(
+        `listen: cannot listen on ${config.host}:${config.port} (${e.code}); is another server running? Use --listen`,
+      );
+    }
+    throw e;
   });
   const tlsWatcher = tlsFiles && watchCertificate(server as unknown as HttpsServer, tlsFiles, logger);
 
