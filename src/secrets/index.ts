@@ -1,4 +1,5 @@
 // The secrets domain's public surface.
 export { type SecretsApiContext, secretsOperations } from './api.js';
-export { createSecretsEngine, DEFAULT_KMS_ALIAS, type SecretsEngine } from './engine.js';
+export { createSecretsEngine, type SecretsEngine } from './engine.js';
+export { DEFAULT_KMS_ALIAS } from './envelope.js';
 export { createRotation, type Rotation } from './rotation.js';

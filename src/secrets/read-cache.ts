@@ -1,7 +1,8 @@
 // The GetSecretValue read caches, grouped per secret so a write drops all of a secret's entries at once.
 import type { SecretRecord, SecretVersionRecord } from '../storage/index.js';
 
-export interface CachedValue {
+/** A secret value as the API carries it: exactly one of the two. */
+export interface SecretValue {
   string?: string;
   binary?: Buffer;
 }
@@ -11,7 +12,7 @@ interface Entry {
   /** Stage → the version it labelled when read. */
   stages: Map<string, { version: SecretVersionRecord; at: number }>;
   /** Version id → its decrypted value (versions are immutable: no expiry). */
-  values: Map<string, CachedValue>;
+  values: Map<string, SecretValue>;
 }
 
 /**
@@ -51,11 +52,11 @@ export class SecretReadCache {
     this.#entry(arn).stages.set(stage, { version, at: this.now() });
   }
 
-  value(arn: string, versionId: string): CachedValue | undefined {
+  value(arn: string, versionId: string): SecretValue | undefined {
     return this.#bySecret.get(arn)?.values.get(versionId);
   }
 
-  putValue(arn: string, versionId: string, value: CachedValue): void {
+  putValue(arn: string, versionId: string, value: SecretValue): void {
     this.#entry(arn).values.set(versionId, value);
   }
 

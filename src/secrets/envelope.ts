@@ -1,0 +1,106 @@
+// Envelope encryption of secret values: a fresh KMS data key per version, bound to the ARN and version id.
+import { AppError } from '../core/errors.js';
+import { AeadKey } from '../crypto/index.js';
+import type { KmsEngine } from '../kms/index.js';
+import type { SecretRecord, SecretVersionRecord } from '../storage/index.js';
+import type { SecretReadCache, SecretValue } from './read-cache.js';
+
+/** The managed default key's alias, the analogue of aws/secretsmanager. */
+export const DEFAULT_KMS_ALIAS = 'alias/keysafe/secretsmanager';
+
+export function createSecretEnvelope(kms: KmsEngine, cache: SecretReadCache) {
+  let defaultKeyArn: Promise<string> | undefined;
+
+  /** The managed default key (alias/keysafe/secretsmanager), created on first use. */
+  function defaultKey(): Promise<string> {
+    defaultKeyArn ??= (async () => {
+      try {
+        return kms.arnOf((await kms.describeKey(DEFAULT_KMS_ALIAS)).keyId);
+      } catch (e) {
+        if (!(e instanceof AppError && e.code === 'NotFoundException')) throw e;
+      }
+      const key = await kms.createKey({
+        description: 'Default key for Keysafe secrets (analogue of aws/secretsmanager)',
+      });
+      try {
+        await kms.createAlias(DEFAULT_KMS_ALIAS, key.keyId);
+        return kms.arnOf(key.keyId);
+      } catch (e) {
+        // Another replica created it first: use theirs and retire ours.
+        if (!(e instanceof AppError && e.code === 'AlreadyExistsException')) throw e;
+        await kms.scheduleKeyDeletion(key.keyId, 7);
+        return kms.arnOf((await kms.describeKey(DEFAULT_KMS_ALIAS)).keyId);
+      }
+    })().catch((e: unknown) => {
+      defaultKeyArn = undefined;
+      throw e;
+    });
+    return defaultKeyArn;
+  }
+
+  const encryptionContext = (arn: string, versionId: string) => ({ SecretARN: arn, SecretVersionId: versionId });
+  const valueAad = (arn: string, versionId: string) => Buffer.from(`keysafe:secret-value:v1\0${arn}\0${versionId}`);
+
+  async function seal(secret: SecretRecord, versionId: string, value: SecretValue) {
+    const plaintext = value.binary ?? Buffer.from(value.string!, 'utf8');
+    let dataKey: Awaited<ReturnType<KmsEngine['generateDataKey']>>;
+    try {
+      dataKey = await kms.generateDataKey(
+        secret.kmsKeyId ?? (await defaultKey()),
+        32,
+        encryptionContext(secret.arn, versionId),
+      );
+    } catch (e) {
+      throw kmsFailure('EncryptionFailure', e, "Secrets Manager can't encrypt the secret value with the KMS key");
+    }
+    const ciphertext = AeadKey.fromBytesInsecure(dataKey.plaintext).seal(plaintext, valueAad(secret.arn, versionId));
+    dataKey.plaintext.fill(0);
+    return { kmsKeyArn: dataKey.keyId, wrappedKey: dataKey.ciphertext, ciphertext, binary: value.binary !== undefined };
+  }
+
+  async function open(version: SecretVersionRecord): Promise<SecretValue | undefined> {
+    if (!version.ciphertext || !version.wrappedKey || !version.kmsKeyArn) return undefined;
+    const cached = cache.value(version.secretArn, version.versionId);
+    let dataKey: Buffer | undefined;
+    try {
+      if (cached) {
+        await kms.requireDecryptable(version.kmsKeyArn);
+        return cached;
+      }
+      const context = encryptionContext(version.secretArn, version.versionId);
+      dataKey = (await kms.decrypt(version.wrappedKey, context)).plaintext;
+    } catch (e) {
+      throw kmsFailure(
+        'DecryptionFailure',
+        e,
+        "Secrets Manager can't decrypt the protected secret text using the provided KMS key",
+      );
+    }
+    try {
+      const plaintext = AeadKey.fromBytesInsecure(dataKey).open(
+        version.ciphertext,
+        valueAad(version.secretArn, version.versionId),
+      );
+      const value: SecretValue = version.binary ? { binary: plaintext } : { string: plaintext.toString('utf8') };
+      cache.putValue(version.secretArn, version.versionId, value);
+      return value;
+    } catch {
+      throw new AppError(
+        'DecryptionFailure',
+        "Secrets Manager can't decrypt the protected secret text: it failed authentication.",
+      );
+    } finally {
+      dataKey.fill(0);
+    }
+  }
+
+  return { seal, open, defaultKey };
+}
+
+/** Turns a KMS failure into the Secrets Manager error, keeping the KMS reason (never a value). */
+function kmsFailure(code: 'EncryptionFailure' | 'DecryptionFailure', e: unknown, text: string): AppError {
+  if (!(e instanceof AppError)) return new AppError(code, `${text}.`);
+  if (e.code === 'NotFoundException' && code === 'EncryptionFailure')
+    return new AppError('ResourceNotFoundException', e.message);
+  return new AppError(code, `${text}: ${e.code}: ${e.message}`);
+}
