@@ -94,11 +94,17 @@ export function createAwsJsonHandler(deps: AwsJsonDeps): (req: IncomingMessage, 
       // An unread oversized body would otherwise be parsed as the next request.
       if (error.code === 'RequestEntityTooLargeException') res.setHeader('connection', 'close');
     }
-    res.writeHead(status, {
-      ...commonHeaders(requestId),
-      'content-type': AWS_JSON,
-      'content-length': Buffer.byteLength(body),
-    });
+    // A flat [name, value, …] list: node:http takes it without walking an object's keys.
+    res.writeHead(status, [
+      'date',
+      dateHeader(),
+      'x-amzn-requestid',
+      requestId,
+      'content-type',
+      AWS_JSON,
+      'content-length',
+      String(Buffer.byteLength(body)),
+    ]);
     res.end(body);
   }
 
