@@ -34,6 +34,12 @@ const ERROR_CODES = [
   'PreconditionNotMetException',
   'PublicPolicyException',
   'InternalServiceError',
+  // Workload identity (STS's names) and the audit log
+  'InvalidIdentityToken',
+  'ExpiredTokenException',
+  'IDPRejectedClaim',
+  'IDPCommunicationError',
+  'ServiceUnavailableException',
   // Shared by the AWS JSON services
   'ValidationException',
   'SerializationException',

@@ -1,8 +1,11 @@
 // The AWS KMS JSON operations: parse the AWS-shaped input, call the engine, shape the AWS output.
 import { z } from 'zod';
+import { compilePolicy } from '../auth/index.js';
+import { type Access, encryptionContextKeys } from '../core/access.js';
+import { aliasArn, keyArn, parseKeyRef } from '../core/arn.js';
 import { AppError } from '../core/errors.js';
 import { blob, context, decodeMarker, encodeMarker, epochSeconds, int, parseInput, str } from '../core/wire.js';
-import { randomKeyBytesInsecure } from '../crypto/index.js';
+import { parseCiphertextHeader, randomKeyBytesInsecure } from '../crypto/index.js';
 import type { KeyRecord } from '../storage/index.js';
 import type { KmsEngine } from './engine.js';
 import {
@@ -15,7 +18,56 @@ import {
   SPEC_INFO,
 } from './key-specs.js';
 
-type Handler = (engine: KmsEngine, input: unknown) => Promise<object>;
+type Handler = (engine: KmsEngine, input: unknown, access: Access) => Promise<object>;
+
+/**
+ * Authorizes `action` on the key `ref` names, with its key policy. A reference to no key is
+ * checked against the ARN it names, so a caller without access learns nothing about what exists;
+ * one with access then gets the operation's NotFoundException.
+ */
+async function authorizeKey(
+  engine: KmsEngine,
+  access: Access,
+  action: string,
+  ref: string,
+  context?: Record<string, string | string[]>,
+): Promise<void> {
+  let key: KeyRecord | undefined;
+  try {
+    key = await engine.cachedKey(ref);
+  } catch (e) {
+    if (!(e instanceof AppError && e.code === 'NotFoundException')) throw e;
+  }
+  if (key) {
+    const check = {
+      action,
+      resource: engine.arnOf(key.keyId),
+      resourcePolicy: { document: key.policy, kind: 'kms-key' as const },
+    };
+    access.require(context ? { ...check, context } : check);
+  } else {
+    access.require({ action, resource: refArn(engine, ref) });
+  }
+}
+
+function refArn(engine: KmsEngine, ref: string): string {
+  const parsed = parseKeyRef(engine.partition, ref);
+  if (parsed.kind === 'key') return keyArn(engine.partition, parsed.keyId);
+  if (parsed.kind === 'alias') return aliasArn(engine.partition, parsed.name);
+  return '*';
+}
+
+/** The key a symmetric ciphertext names, or the KeyId given; '*' when neither is readable. */
+function ciphertextKeyRef(blob: Uint8Array, keyId: string | undefined): string | undefined {
+  if (keyId !== undefined) return keyId;
+  try {
+    return parseCiphertextHeader(blob).keyId;
+  } catch {
+    return undefined;
+  }
+}
+
+const anyResource = (access: Access, action: string) => access.require({ action, resource: '*' });
 
 const keyId = str(1, 2048);
 const grantTokens = z.array(str(1, 8192)).max(10).optional();
@@ -201,7 +253,7 @@ const GenerateDataKeyPairInput = z.object({
 });
 
 export const kmsOperations: Record<string, Handler> = {
-  async CreateKey(engine, raw) {
+  async CreateKey(engine, raw, access) {
     const i = parseInput(CreateKeyInput, raw);
     if (i.Origin !== undefined && i.Origin !== 'AWS_KMS') {
       throw new AppError('UnsupportedOperationException', `Origin ${i.Origin} is not supported; use AWS_KMS.`);
@@ -213,7 +265,8 @@ export const kmsOperations: Record<string, Handler> = {
     if (i.KeySpec && i.CustomerMasterKeySpec && i.KeySpec !== i.CustomerMasterKeySpec) {
       throw new AppError('ValidationException', 'KeySpec and CustomerMasterKeySpec must not differ.');
     }
-    if (i.Policy !== undefined) validatePolicy(i.Policy);
+    if (i.Policy !== undefined) validatePolicy(engine, i.Policy);
+    anyResource(access, 'kms:CreateKey');
     const key = await engine.createKey({
       description: i.Description,
       keyUsage: i.KeyUsage,
@@ -224,35 +277,43 @@ export const kmsOperations: Record<string, Handler> = {
     return { KeyMetadata: keyMetadata(engine, key) };
   },
 
-  async DescribeKey(engine, raw) {
+  async DescribeKey(engine, raw, access) {
     const i = parseInput(DescribeKeyInput, raw);
+    await authorizeKey(engine, access, 'kms:DescribeKey', i.KeyId);
     return { KeyMetadata: keyMetadata(engine, await engine.describeKey(i.KeyId)) };
   },
 
-  async ListKeys(engine, raw) {
+  async ListKeys(engine, raw, access) {
     const i = parseInput(ListKeysInput, raw);
+    anyResource(access, 'kms:ListKeys');
     const { items, next } = await engine.listKeys(i.Limit ?? 100, decodeMarker(i.Marker));
     return { Keys: items.map((k) => ({ KeyId: k.keyId, KeyArn: engine.arnOf(k.keyId) })), ...truncation(next) };
   },
 
-  async UpdateKeyDescription(engine, raw) {
+  async UpdateKeyDescription(engine, raw, access) {
     const i = parseInput(UpdateKeyDescriptionInput, raw);
+    await authorizeKey(engine, access, 'kms:UpdateKeyDescription', i.KeyId);
     await engine.updateKeyDescription(i.KeyId, i.Description);
     return {};
   },
 
-  async EnableKey(engine, raw) {
-    await engine.enableKey(parseInput(KeyIdInput, raw).KeyId);
+  async EnableKey(engine, raw, access) {
+    const { KeyId } = parseInput(KeyIdInput, raw);
+    await authorizeKey(engine, access, 'kms:EnableKey', KeyId);
+    await engine.enableKey(KeyId);
     return {};
   },
 
-  async DisableKey(engine, raw) {
-    await engine.disableKey(parseInput(KeyIdInput, raw).KeyId);
+  async DisableKey(engine, raw, access) {
+    const { KeyId } = parseInput(KeyIdInput, raw);
+    await authorizeKey(engine, access, 'kms:DisableKey', KeyId);
+    await engine.disableKey(KeyId);
     return {};
   },
 
-  async ScheduleKeyDeletion(engine, raw) {
+  async ScheduleKeyDeletion(engine, raw, access) {
     const i = parseInput(ScheduleKeyDeletionInput, raw);
+    await authorizeKey(engine, access, 'kms:ScheduleKeyDeletion', i.KeyId);
     const k = await engine.scheduleKeyDeletion(i.KeyId, i.PendingWindowInDays ?? 30);
     return {
       KeyId: engine.arnOf(k.keyId),
@@ -262,30 +323,39 @@ export const kmsOperations: Record<string, Handler> = {
     };
   },
 
-  async CancelKeyDeletion(engine, raw) {
-    const k = await engine.cancelKeyDeletion(parseInput(KeyIdInput, raw).KeyId);
+  async CancelKeyDeletion(engine, raw, access) {
+    const { KeyId } = parseInput(KeyIdInput, raw);
+    await authorizeKey(engine, access, 'kms:CancelKeyDeletion', KeyId);
+    const k = await engine.cancelKeyDeletion(KeyId);
     return { KeyId: engine.arnOf(k.keyId) };
   },
 
-  async CreateAlias(engine, raw) {
+  async CreateAlias(engine, raw, access) {
     const i = parseInput(CreateAliasInput, raw);
+    access.require({ action: 'kms:CreateAlias', resource: aliasArn(engine.partition, i.AliasName) });
+    await authorizeKey(engine, access, 'kms:CreateAlias', i.TargetKeyId);
     await engine.createAlias(i.AliasName, i.TargetKeyId);
     return {};
   },
 
-  async UpdateAlias(engine, raw) {
+  async UpdateAlias(engine, raw, access) {
     const i = parseInput(UpdateAliasInput, raw);
+    access.require({ action: 'kms:UpdateAlias', resource: aliasArn(engine.partition, i.AliasName) });
+    await authorizeKey(engine, access, 'kms:UpdateAlias', i.TargetKeyId);
     await engine.updateAlias(i.AliasName, i.TargetKeyId);
     return {};
   },
 
-  async DeleteAlias(engine, raw) {
-    await engine.deleteAlias(parseInput(DeleteAliasInput, raw).AliasName);
+  async DeleteAlias(engine, raw, access) {
+    const { AliasName } = parseInput(DeleteAliasInput, raw);
+    access.require({ action: 'kms:DeleteAlias', resource: aliasArn(engine.partition, AliasName) });
+    await engine.deleteAlias(AliasName);
     return {};
   },
 
-  async ListAliases(engine, raw) {
+  async ListAliases(engine, raw, access) {
     const i = parseInput(ListAliasesInput, raw);
+    anyResource(access, 'kms:ListAliases');
     const { items, next } = await engine.listAliases(i.Limit ?? 50, decodeMarker(i.Marker), i.KeyId);
     return {
       Aliases: items.map((a) => ({
@@ -299,25 +369,41 @@ export const kmsOperations: Record<string, Handler> = {
     };
   },
 
-  async Encrypt(engine, raw) {
+  async Encrypt(engine, raw, access) {
     const i = parseInput(EncryptInput, raw);
+    await authorizeKey(engine, access, 'kms:Encrypt', i.KeyId, encryptionContextKeys(i.EncryptionContext));
     const r = await engine.encrypt(i.KeyId, i.Plaintext, i.EncryptionContext, i.EncryptionAlgorithm);
     dryRunDone(i.DryRun);
     return { CiphertextBlob: b64(r.ciphertext), KeyId: r.keyId, EncryptionAlgorithm: r.algorithm };
   },
 
-  async Decrypt(engine, raw) {
+  async Decrypt(engine, raw, access) {
     const i = parseInput(DecryptInput, raw);
     if (i.Recipient !== undefined) {
       throw new AppError('UnsupportedOperationException', 'Recipient (Nitro Enclaves attestation) is not supported.');
     }
+    const ref = ciphertextKeyRef(i.CiphertextBlob, i.KeyId);
+    const context = encryptionContextKeys(i.EncryptionContext);
+    if (ref === undefined) access.require({ action: 'kms:Decrypt', resource: '*', context });
+    else await authorizeKey(engine, access, 'kms:Decrypt', ref, context);
     const r = await engine.decrypt(i.CiphertextBlob, i.EncryptionContext, i.KeyId, i.EncryptionAlgorithm);
     dryRunDone(i.DryRun);
     return { KeyId: r.keyId, Plaintext: b64(r.plaintext), EncryptionAlgorithm: r.algorithm };
   },
 
-  async ReEncrypt(engine, raw) {
+  async ReEncrypt(engine, raw, access) {
     const i = parseInput(ReEncryptInput, raw);
+    const sourceRef = ciphertextKeyRef(i.CiphertextBlob, i.SourceKeyId);
+    const sourceContext = encryptionContextKeys(i.SourceEncryptionContext);
+    if (sourceRef === undefined) access.require({ action: 'kms:ReEncryptFrom', resource: '*', context: sourceContext });
+    else await authorizeKey(engine, access, 'kms:ReEncryptFrom', sourceRef, sourceContext);
+    await authorizeKey(
+      engine,
+      access,
+      'kms:ReEncryptTo',
+      i.DestinationKeyId,
+      encryptionContextKeys(i.DestinationEncryptionContext),
+    );
     const { source, destination } = await engine.reEncrypt({
       blob: i.CiphertextBlob,
       sourceContext: i.SourceEncryptionContext,
@@ -337,33 +423,39 @@ export const kmsOperations: Record<string, Handler> = {
     };
   },
 
-  GenerateDataKey: (engine, raw) => generateDataKey(engine, raw, true),
-  GenerateDataKeyWithoutPlaintext: (engine, raw) => generateDataKey(engine, raw, false),
-  GenerateDataKeyPair: (engine, raw) => generateDataKeyPair(engine, raw, true),
-  GenerateDataKeyPairWithoutPlaintext: (engine, raw) => generateDataKeyPair(engine, raw, false),
+  GenerateDataKey: (engine, raw, access) => generateDataKey(engine, raw, access, 'GenerateDataKey'),
+  GenerateDataKeyWithoutPlaintext: (engine, raw, access) =>
+    generateDataKey(engine, raw, access, 'GenerateDataKeyWithoutPlaintext'),
+  GenerateDataKeyPair: (engine, raw, access) => generateDataKeyPair(engine, raw, access, 'GenerateDataKeyPair'),
+  GenerateDataKeyPairWithoutPlaintext: (engine, raw, access) =>
+    generateDataKeyPair(engine, raw, access, 'GenerateDataKeyPairWithoutPlaintext'),
 
-  async GenerateRandom(_engine, raw) {
+  async GenerateRandom(_engine, raw, access) {
     const i = parseInput(GenerateRandomInput, raw);
+    anyResource(access, 'kms:GenerateRandom');
     if (i.CustomKeyStoreId) throw new AppError('UnsupportedOperationException', 'Custom key stores are not supported.');
     return { Plaintext: b64(randomKeyBytesInsecure(i.NumberOfBytes ?? 32)) };
   },
 
-  async Sign(engine, raw) {
+  async Sign(engine, raw, access) {
     const i = parseInput(SignInput, raw);
+    await authorizeKey(engine, access, 'kms:Sign', i.KeyId);
     const r = await engine.sign(i.KeyId, i.Message, i.MessageType ?? 'RAW', i.SigningAlgorithm);
     dryRunDone(i.DryRun);
     return { KeyId: r.keyId, Signature: b64(r.signature), SigningAlgorithm: i.SigningAlgorithm };
   },
 
-  async Verify(engine, raw) {
+  async Verify(engine, raw, access) {
     const i = parseInput(VerifyInput, raw);
+    await authorizeKey(engine, access, 'kms:Verify', i.KeyId);
     const r = await engine.verify(i.KeyId, i.Message, i.MessageType ?? 'RAW', i.SigningAlgorithm, i.Signature);
     dryRunDone(i.DryRun);
     return { KeyId: r.keyId, SignatureValid: true, SigningAlgorithm: i.SigningAlgorithm };
   },
 
-  async GetPublicKey(engine, raw) {
+  async GetPublicKey(engine, raw, access) {
     const i = parseInput(GetPublicKeyInput, raw);
+    await authorizeKey(engine, access, 'kms:GetPublicKey', i.KeyId);
     const { key, publicKey } = await engine.getPublicKey(i.KeyId);
     return {
       KeyId: engine.arnOf(key.keyId),
@@ -375,33 +467,40 @@ export const kmsOperations: Record<string, Handler> = {
     };
   },
 
-  async GenerateMac(engine, raw) {
+  async GenerateMac(engine, raw, access) {
     const i = parseInput(GenerateMacInput, raw);
+    await authorizeKey(engine, access, 'kms:GenerateMac', i.KeyId);
     const r = await engine.generateMac(i.KeyId, i.Message, i.MacAlgorithm);
     dryRunDone(i.DryRun);
     return { KeyId: r.keyId, Mac: b64(r.mac), MacAlgorithm: i.MacAlgorithm };
   },
 
-  async VerifyMac(engine, raw) {
+  async VerifyMac(engine, raw, access) {
     const i = parseInput(VerifyMacInput, raw);
+    await authorizeKey(engine, access, 'kms:VerifyMac', i.KeyId);
     const r = await engine.verifyMac(i.KeyId, i.Message, i.MacAlgorithm, i.Mac);
     dryRunDone(i.DryRun);
     return { KeyId: r.keyId, MacValid: true, MacAlgorithm: i.MacAlgorithm };
   },
 
-  async EnableKeyRotation(engine, raw) {
+  async EnableKeyRotation(engine, raw, access) {
     const i = parseInput(EnableKeyRotationInput, raw);
+    await authorizeKey(engine, access, 'kms:EnableKeyRotation', i.KeyId);
     await engine.enableKeyRotation(i.KeyId, i.RotationPeriodInDays);
     return {};
   },
 
-  async DisableKeyRotation(engine, raw) {
-    await engine.disableKeyRotation(parseInput(KeyIdInput, raw).KeyId);
+  async DisableKeyRotation(engine, raw, access) {
+    const { KeyId } = parseInput(KeyIdInput, raw);
+    await authorizeKey(engine, access, 'kms:DisableKeyRotation', KeyId);
+    await engine.disableKeyRotation(KeyId);
     return {};
   },
 
-  async GetKeyRotationStatus(engine, raw) {
-    const { key, status } = await engine.getKeyRotationStatus(parseInput(KeyIdInput, raw).KeyId);
+  async GetKeyRotationStatus(engine, raw, access) {
+    const { KeyId } = parseInput(KeyIdInput, raw);
+    await authorizeKey(engine, access, 'kms:GetKeyRotationStatus', KeyId);
+    const { key, status } = await engine.getKeyRotationStatus(KeyId);
     const onDemand = (await engine.listKeyRotations(key.keyId)).rotations.filter((r) => r.rotationType === 'ON_DEMAND');
     return {
       KeyRotationEnabled: status.enabled,
@@ -412,13 +511,16 @@ export const kmsOperations: Record<string, Handler> = {
     };
   },
 
-  async RotateKeyOnDemand(engine, raw) {
-    const k = await engine.rotateKeyOnDemand(parseInput(KeyIdInput, raw).KeyId);
+  async RotateKeyOnDemand(engine, raw, access) {
+    const { KeyId } = parseInput(KeyIdInput, raw);
+    await authorizeKey(engine, access, 'kms:RotateKeyOnDemand', KeyId);
+    const k = await engine.rotateKeyOnDemand(KeyId);
     return { KeyId: engine.arnOf(k.keyId) };
   },
 
-  async ListKeyRotations(engine, raw) {
+  async ListKeyRotations(engine, raw, access) {
     const i = parseInput(ListKeyRotationsInput, raw);
+    await authorizeKey(engine, access, 'kms:ListKeyRotations', i.KeyId);
     const { key, rotations } = await engine.listKeyRotations(i.KeyId);
     return paginate(
       rotations.map((r) => ({
@@ -432,39 +534,45 @@ export const kmsOperations: Record<string, Handler> = {
     );
   },
 
-  async TagResource(engine, raw) {
+  async TagResource(engine, raw, access) {
     const i = parseInput(TagResourceInput, raw);
+    await authorizeKey(engine, access, 'kms:TagResource', i.KeyId);
     await engine.tagResource(i.KeyId, i.Tags);
     return {};
   },
 
-  async UntagResource(engine, raw) {
+  async UntagResource(engine, raw, access) {
     const i = parseInput(UntagResourceInput, raw);
+    await authorizeKey(engine, access, 'kms:UntagResource', i.KeyId);
     await engine.untagResource(i.KeyId, i.TagKeys);
     return {};
   },
 
-  async ListResourceTags(engine, raw) {
+  async ListResourceTags(engine, raw, access) {
     const i = parseInput(ListResourceTagsInput, raw);
+    await authorizeKey(engine, access, 'kms:ListResourceTags', i.KeyId);
     return paginate(await engine.listResourceTags(i.KeyId), i.Limit ?? 50, i.Marker, 'Tags');
   },
 
-  async GetKeyPolicy(engine, raw) {
+  async GetKeyPolicy(engine, raw, access) {
     const i = parseInput(GetKeyPolicyInput, raw);
+    await authorizeKey(engine, access, 'kms:GetKeyPolicy', i.KeyId);
     requireDefaultPolicyName(i.PolicyName);
     return { Policy: await engine.getKeyPolicy(i.KeyId), PolicyName: 'default' };
   },
 
-  async PutKeyPolicy(engine, raw) {
+  async PutKeyPolicy(engine, raw, access) {
     const i = parseInput(PutKeyPolicyInput, raw);
     requireDefaultPolicyName(i.PolicyName);
-    validatePolicy(i.Policy);
+    validatePolicy(engine, i.Policy);
+    await authorizeKey(engine, access, 'kms:PutKeyPolicy', i.KeyId);
     await engine.putKeyPolicy(i.KeyId, i.Policy);
     return {};
   },
 
-  async ListKeyPolicies(engine, raw) {
+  async ListKeyPolicies(engine, raw, access) {
     const i = parseInput(ListKeyPoliciesInput, raw);
+    await authorizeKey(engine, access, 'kms:ListKeyPolicies', i.KeyId);
     await engine.describeKey(i.KeyId);
     return { PolicyNames: ['default'], Truncated: false };
   },
@@ -489,8 +597,15 @@ export const kmsOperations: Record<string, Handler> = {
   GetKeyLastUsage: unsupported('GetKeyLastUsage'),
 };
 
-async function generateDataKey(engine: KmsEngine, raw: unknown, withPlaintext: boolean): Promise<object> {
+async function generateDataKey(
+  engine: KmsEngine,
+  raw: unknown,
+  access: Access,
+  op: 'GenerateDataKey' | 'GenerateDataKeyWithoutPlaintext',
+): Promise<object> {
+  const withPlaintext = op === 'GenerateDataKey';
   const i = parseInput(GenerateDataKeyInput, raw);
+  await authorizeKey(engine, access, `kms:${op}`, i.KeyId, encryptionContextKeys(i.EncryptionContext));
   if ((i.NumberOfBytes === undefined) === (i.KeySpec === undefined)) {
     throw new AppError('ValidationException', 'Please specify either number of bytes or key spec.');
   }
@@ -504,8 +619,15 @@ async function generateDataKey(engine: KmsEngine, raw: unknown, withPlaintext: b
   };
 }
 
-async function generateDataKeyPair(engine: KmsEngine, raw: unknown, withPlaintext: boolean): Promise<object> {
+async function generateDataKeyPair(
+  engine: KmsEngine,
+  raw: unknown,
+  access: Access,
+  op: 'GenerateDataKeyPair' | 'GenerateDataKeyPairWithoutPlaintext',
+): Promise<object> {
+  const withPlaintext = op === 'GenerateDataKeyPair';
   const i = parseInput(GenerateDataKeyPairInput, raw);
+  await authorizeKey(engine, access, `kms:${op}`, i.KeyId, encryptionContextKeys(i.EncryptionContext));
   const r = await engine.generateDataKeyPair(i.KeyId, i.KeyPairSpec, i.EncryptionContext);
   dryRunDone(i.DryRun);
   return {
@@ -537,14 +659,6 @@ function requireDefaultPolicyName(name: string | undefined): void {
   }
 }
 
-function validatePolicy(document: string): void {
-  let parsed: unknown;
-  try {
-    parsed = JSON.parse(document);
-  } catch {
-    throw new AppError('MalformedPolicyDocumentException', 'The policy is not valid JSON.');
-  }
-  if (typeof parsed !== 'object' || parsed === null || !('Statement' in parsed)) {
-    throw new AppError('MalformedPolicyDocumentException', 'The policy must be a JSON object with a Statement.');
-  }
+function validatePolicy(engine: KmsEngine, document: string): void {
+  compilePolicy(document, 'resource', engine.partition.accountId);
 }

@@ -364,6 +364,9 @@ export function createKmsEngine(deps: KmsEngineDeps) {
 
     describeKey: (ref: string) => getKey(ref, true),
 
+    /** The key behind a reference, from the cache: what authorization reads on every request. */
+    cachedKey: (ref: string) => getKey(ref),
+
     listKeys: (limit: number, after?: string): Promise<Page<KeyRecord>> => store.listKeys(limit, after),
 
     updateKeyDescription: (ref: string, description: string) =>

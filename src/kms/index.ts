@@ -8,3 +8,4 @@ export {
   type KmsEngineDeps,
 } from './engine.js';
 export { KEY_SPECS, KEY_USAGES, type KeySpec, type KeyUsage } from './key-specs.js';
+export { managedKey } from './managed-key.js';

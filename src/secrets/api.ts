@@ -1,5 +1,7 @@
 // The AWS Secrets Manager JSON operations: parse AWS-shaped input, call the engine, shape AWS output.
 import { z } from 'zod';
+import { policyProblems as iamPolicyProblems } from '../auth/index.js';
+import type { Access, AccessCheck } from '../core/access.js';
 import { AppError } from '../core/errors.js';
 import { blob, epochSeconds, int, parseInput, str } from '../core/wire.js';
 import type { SecretRecord, SecretVersionRecord } from '../storage/index.js';
@@ -12,7 +14,40 @@ export interface SecretsApiContext {
   rotation: Rotation;
 }
 
-type Handler = (ctx: SecretsApiContext, input: unknown) => Promise<object>;
+type Handler = (ctx: SecretsApiContext, input: unknown, access: Access) => Promise<object>;
+
+/**
+ * The check for `action` on the secret `secretId` names, with its resource policy. A name that
+ * matches no secret is checked against the ARN it would have (no random suffix), so a caller
+ * without access learns nothing about what exists.
+ */
+async function secretCheck(
+  engine: SecretsEngine,
+  action: string,
+  secretId: string,
+  context?: Record<string, string>,
+): Promise<AccessCheck> {
+  let secret: SecretRecord | undefined;
+  try {
+    secret = await engine.cachedSecret(secretId);
+  } catch (e) {
+    if (!(e instanceof AppError && e.code === 'ResourceNotFoundException')) throw e;
+  }
+  const check: AccessCheck = { action, resource: secret ? secret.arn : engine.arnForMissing(secretId) };
+  if (secret?.resourcePolicy !== undefined) check.resourcePolicy = { document: secret.resourcePolicy, kind: 'secret' };
+  if (context) check.context = context;
+  return check;
+}
+
+async function authorizeSecret(
+  engine: SecretsEngine,
+  access: Access,
+  action: string,
+  secretId: string,
+  context?: Record<string, string>,
+): Promise<void> {
+  access.require(await secretCheck(engine, action, secretId, context));
+}
 
 const secretId = str(1, 2048);
 const token = str(32, 64).optional();
@@ -246,10 +281,11 @@ const PutResourcePolicyInput = z.object({
 const ValidateResourcePolicyInput = z.object({ SecretId: secretId.optional(), ResourcePolicy: str(1, 20_480) });
 
 export const secretsOperations: Record<string, Handler> = {
-  async CreateSecret({ engine }, raw) {
+  async CreateSecret({ engine }, raw, access) {
     const i = parseInput(CreateSecretInput, raw);
     if (i.AddReplicaRegions?.length)
       throw new AppError('UnsupportedOperationException', 'Replica regions are not supported by Keysafe.');
+    access.require({ action: 'secretsmanager:CreateSecret', resource: engine.arnForMissing(i.Name) });
     const { secret, versionId } = await engine.createSecret({
       name: i.Name,
       description: i.Description,
@@ -261,13 +297,17 @@ export const secretsOperations: Record<string, Handler> = {
     return { ARN: secret.arn, Name: secret.name, ...(versionId && { VersionId: versionId }) };
   },
 
-  async GetSecretValue({ engine }, raw) {
+  async GetSecretValue({ engine }, raw, access) {
     const i = parseInput(GetSecretValueInput, raw);
+    const context: Record<string, string> = {};
+    if (i.VersionId !== undefined) context['secretsmanager:versionid'] = i.VersionId;
+    context['secretsmanager:versionstage'] = i.VersionStage ?? (i.VersionId === undefined ? 'AWSCURRENT' : '');
+    await authorizeSecret(engine, access, 'secretsmanager:GetSecretValue', i.SecretId, context);
     const { secret, version, value } = await engine.getSecretValue(i.SecretId, i.VersionId, i.VersionStage);
     return valueOutput(secret, version, value);
   },
 
-  async BatchGetSecretValue({ engine }, raw) {
+  async BatchGetSecretValue({ engine }, raw, access) {
     const i = parseInput(BatchGetSecretValueInput, raw);
     if ((i.SecretIdList === undefined) === (i.Filters === undefined)) {
       throw new AppError('InvalidParameterException', 'Give either SecretIdList or Filters, not both.');
@@ -275,6 +315,7 @@ export const secretsOperations: Record<string, Handler> = {
     if (i.SecretIdList && i.MaxResults !== undefined) {
       throw new AppError('InvalidParameterException', 'MaxResults is only allowed with Filters.');
     }
+    access.require({ action: 'secretsmanager:BatchGetSecretValue', resource: '*' });
     const ids = i.SecretIdList ?? (await listMatching(engine, i.Filters, false)).map((s) => s.arn);
     const { page, NextToken } = i.SecretIdList
       ? { page: ids, NextToken: undefined }
@@ -283,6 +324,14 @@ export const secretsOperations: Record<string, Handler> = {
     const Errors: object[] = [];
     for (const id of page) {
       try {
+        const check = await secretCheck(engine, 'secretsmanager:GetSecretValue', id, {
+          'secretsmanager:versionstage': 'AWSCURRENT',
+        });
+        const refused = access.refusal(check);
+        if (refused) {
+          Errors.push({ SecretId: id, ErrorCode: refused.code, Message: refused.message });
+          continue;
+        }
         const { secret, version, value } = await engine.getSecretValue(id);
         SecretValues.push(valueOutput(secret, version, value));
       } catch (e) {
@@ -293,8 +342,9 @@ export const secretsOperations: Record<string, Handler> = {
     return { SecretValues, Errors, ...(NextToken && { NextToken }) };
   },
 
-  async PutSecretValue({ engine }, raw) {
+  async PutSecretValue({ engine }, raw, access) {
     const i = parseInput(PutSecretValueInput, raw);
+    await authorizeSecret(engine, access, 'secretsmanager:PutSecretValue', i.SecretId);
     const value = secretValueOf(i);
     if (!value)
       throw new AppError('InvalidParameterException', 'You must provide either SecretString or SecretBinary.');
@@ -302,8 +352,9 @@ export const secretsOperations: Record<string, Handler> = {
     return { ARN: r.secret.arn, Name: r.secret.name, VersionId: r.versionId, VersionStages: r.stages };
   },
 
-  async UpdateSecret({ engine }, raw) {
+  async UpdateSecret({ engine }, raw, access) {
     const i = parseInput(UpdateSecretInput, raw);
+    await authorizeSecret(engine, access, 'secretsmanager:UpdateSecret', i.SecretId);
     const r = await engine.updateSecret(i.SecretId, {
       description: i.Description,
       kmsKeyId: i.KmsKeyId || undefined,
@@ -313,14 +364,16 @@ export const secretsOperations: Record<string, Handler> = {
     return { ARN: r.secret.arn, Name: r.secret.name, ...(r.versionId && { VersionId: r.versionId }) };
   },
 
-  async DescribeSecret({ engine }, raw) {
+  async DescribeSecret({ engine }, raw, access) {
     const i = parseInput(SecretIdInput, raw);
+    await authorizeSecret(engine, access, 'secretsmanager:DescribeSecret', i.SecretId);
     const { secret, versions } = await engine.listVersions(i.SecretId);
     return describe(secret, versions);
   },
 
-  async ListSecrets({ engine }, raw) {
+  async ListSecrets({ engine }, raw, access) {
     const i = parseInput(ListSecretsInput, raw);
+    access.require({ action: 'secretsmanager:ListSecrets', resource: '*' });
     const found = await listMatching(engine, i.Filters, i.IncludePlannedDeletion ?? false);
     const key = (s: SecretRecord): string | number =>
       i.SortBy === 'name' ? s.name : i.SortBy === 'last-changed-date' ? s.lastChangedAt : s.createdAt;
@@ -335,8 +388,9 @@ export const secretsOperations: Record<string, Handler> = {
     return { SecretList, ...(NextToken && { NextToken }) };
   },
 
-  async ListSecretVersionIds({ engine }, raw) {
+  async ListSecretVersionIds({ engine }, raw, access) {
     const i = parseInput(ListSecretVersionIdsInput, raw);
+    await authorizeSecret(engine, access, 'secretsmanager:ListSecretVersionIds', i.SecretId);
     const { secret, versions } = await engine.listVersions(i.SecretId);
     const shown = i.IncludeDeprecated ? versions : versions.filter((v) => v.stages.length > 0);
     const defaultKey = shown.length > 0 ? await engine.defaultKey() : undefined;
@@ -354,8 +408,11 @@ export const secretsOperations: Record<string, Handler> = {
     };
   },
 
-  async UpdateSecretVersionStage({ engine }, raw) {
+  async UpdateSecretVersionStage({ engine }, raw, access) {
     const i = parseInput(UpdateSecretVersionStageInput, raw);
+    await authorizeSecret(engine, access, 'secretsmanager:UpdateSecretVersionStage', i.SecretId, {
+      'secretsmanager:versionstage': i.VersionStage,
+    });
     const s = await engine.updateSecretVersionStage(
       i.SecretId,
       i.VersionStage,
@@ -365,19 +422,23 @@ export const secretsOperations: Record<string, Handler> = {
     return { ARN: s.arn, Name: s.name };
   },
 
-  async DeleteSecret({ engine }, raw) {
+  async DeleteSecret({ engine }, raw, access) {
     const i = parseInput(DeleteSecretInput, raw);
+    await authorizeSecret(engine, access, 'secretsmanager:DeleteSecret', i.SecretId);
     const r = await engine.deleteSecret(i.SecretId, i.RecoveryWindowInDays, i.ForceDeleteWithoutRecovery ?? false);
     return { ARN: r.secret.arn, Name: r.secret.name, DeletionDate: epochSeconds(r.deletionDate) };
   },
 
-  async RestoreSecret({ engine }, raw) {
-    const s = await engine.restoreSecret(parseInput(SecretIdInput, raw).SecretId);
+  async RestoreSecret({ engine }, raw, access) {
+    const { SecretId } = parseInput(SecretIdInput, raw);
+    await authorizeSecret(engine, access, 'secretsmanager:RestoreSecret', SecretId);
+    const s = await engine.restoreSecret(SecretId);
     return { ARN: s.arn, Name: s.name };
   },
 
-  async RotateSecret({ rotation }, raw) {
+  async RotateSecret({ engine, rotation }, raw, access) {
     const i = parseInput(RotateSecretInput, raw);
+    await authorizeSecret(engine, access, 'secretsmanager:RotateSecret', i.SecretId);
     const r = await rotation.rotateSecret(i.SecretId, {
       token: i.ClientRequestToken,
       lambdaArn: i.RotationLambdaARN || undefined,
@@ -387,36 +448,44 @@ export const secretsOperations: Record<string, Handler> = {
     return { ARN: r.secret.arn, Name: r.secret.name, ...(r.versionId && { VersionId: r.versionId }) };
   },
 
-  async CancelRotateSecret({ rotation }, raw) {
-    const r = await rotation.cancelRotateSecret(parseInput(SecretIdInput, raw).SecretId);
+  async CancelRotateSecret({ engine, rotation }, raw, access) {
+    const { SecretId } = parseInput(SecretIdInput, raw);
+    await authorizeSecret(engine, access, 'secretsmanager:CancelRotateSecret', SecretId);
+    const r = await rotation.cancelRotateSecret(SecretId);
     return { ARN: r.secret.arn, Name: r.secret.name, ...(r.versionId && { VersionId: r.versionId }) };
   },
 
-  async GetRandomPassword(_ctx, raw) {
+  async GetRandomPassword(_ctx, raw, access) {
     const i = parseInput(GetRandomPasswordInput, raw);
+    access.require({ action: 'secretsmanager:GetRandomPassword', resource: '*' });
     return { RandomPassword: generatePassword(i) };
   },
 
-  async TagResource({ engine }, raw) {
+  async TagResource({ engine }, raw, access) {
     const i = parseInput(TagResourceInput, raw);
+    await authorizeSecret(engine, access, 'secretsmanager:TagResource', i.SecretId);
     await engine.tagResource(i.SecretId, i.Tags);
     return {};
   },
 
-  async UntagResource({ engine }, raw) {
+  async UntagResource({ engine }, raw, access) {
     const i = parseInput(UntagResourceInput, raw);
+    await authorizeSecret(engine, access, 'secretsmanager:UntagResource', i.SecretId);
     await engine.untagResource(i.SecretId, i.TagKeys);
     return {};
   },
 
-  async GetResourcePolicy({ engine }, raw) {
-    const s = await engine.find(parseInput(SecretIdInput, raw).SecretId);
+  async GetResourcePolicy({ engine }, raw, access) {
+    const { SecretId } = parseInput(SecretIdInput, raw);
+    await authorizeSecret(engine, access, 'secretsmanager:GetResourcePolicy', SecretId);
+    const s = await engine.find(SecretId);
     return { ARN: s.arn, Name: s.name, ...(s.resourcePolicy !== undefined && { ResourcePolicy: s.resourcePolicy }) };
   },
 
-  async PutResourcePolicy({ engine }, raw) {
+  async PutResourcePolicy({ engine }, raw, access) {
     const i = parseInput(PutResourcePolicyInput, raw);
-    const problems = policyProblems(i.ResourcePolicy);
+    await authorizeSecret(engine, access, 'secretsmanager:PutResourcePolicy', i.SecretId);
+    const problems = policyProblems(engine, i.ResourcePolicy);
     if (problems.length) throw new AppError('MalformedPolicyDocumentException', problems.join(' '));
     if (i.BlockPublicPolicy && isPublic(i.ResourcePolicy)) {
       throw new AppError('PublicPolicyException', 'The resource policy grants access to everyone (Principal "*").');
@@ -425,15 +494,22 @@ export const secretsOperations: Record<string, Handler> = {
     return { ARN: s.arn, Name: s.name };
   },
 
-  async DeleteResourcePolicy({ engine }, raw) {
-    const s = await engine.putResourcePolicy(parseInput(SecretIdInput, raw).SecretId, undefined);
+  async DeleteResourcePolicy({ engine }, raw, access) {
+    const { SecretId } = parseInput(SecretIdInput, raw);
+    await authorizeSecret(engine, access, 'secretsmanager:DeleteResourcePolicy', SecretId);
+    const s = await engine.putResourcePolicy(SecretId, undefined);
     return { ARN: s.arn, Name: s.name };
   },
 
-  async ValidateResourcePolicy({ engine }, raw) {
+  async ValidateResourcePolicy({ engine }, raw, access) {
     const i = parseInput(ValidateResourcePolicyInput, raw);
-    if (i.SecretId !== undefined) await engine.find(i.SecretId);
-    const problems = policyProblems(i.ResourcePolicy);
+    if (i.SecretId !== undefined) {
+      await authorizeSecret(engine, access, 'secretsmanager:ValidateResourcePolicy', i.SecretId);
+      await engine.find(i.SecretId);
+    } else {
+      access.require({ action: 'secretsmanager:ValidateResourcePolicy', resource: '*' });
+    }
+    const problems = policyProblems(engine, i.ResourcePolicy);
     return {
       PolicyValidationPassed: problems.length === 0,
       ValidationErrors: problems.map((ErrorMessage) => ({ CheckName: 'SYNTAX_CHECK', ErrorMessage })),
@@ -445,28 +521,9 @@ export const secretsOperations: Record<string, Handler> = {
   StopReplicationToReplica: unsupported('Replication'),
 };
 
-/** IAM grammar checks that need no principal model: JSON, Version, and each statement's shape. */
-function policyProblems(document: string): string[] {
-  let doc: unknown;
-  try {
-    doc = JSON.parse(document);
-  } catch {
-    return ['The policy is not valid JSON.'];
-  }
-  if (!doc || typeof doc !== 'object' || Array.isArray(doc)) return ['The policy must be a JSON object.'];
-  const d = doc as Record<string, unknown>;
-  const problems: string[] = [];
-  if (d.Version !== undefined && d.Version !== '2012-10-17' && d.Version !== '2008-10-17') {
-    problems.push(`Unsupported policy Version ${JSON.stringify(d.Version)}.`);
-  }
-  const statements = Array.isArray(d.Statement) ? d.Statement : d.Statement ? [d.Statement] : [];
-  if (statements.length === 0) problems.push('The policy has no Statement.');
-  for (const [n, st] of statements.entries()) {
-    const s = st as Record<string, unknown>;
-    if (s.Effect !== 'Allow' && s.Effect !== 'Deny') problems.push(`Statement ${n}: Effect must be Allow or Deny.`);
-    if (s.Action === undefined && s.NotAction === undefined) problems.push(`Statement ${n}: Action is missing.`);
-  }
-  return problems;
+/** The resource policy's problems under Keysafe's IAM grammar (auth/policy.ts); empty when valid. */
+function policyProblems(engine: SecretsEngine, document: string): string[] {
+  return iamPolicyProblems(document, 'resource', engine.partition.accountId);
 }
 
 function isPublic(document: string): boolean {

@@ -223,6 +223,20 @@ export function createSecretsEngine(deps: SecretsEngineDeps) {
     partition,
     find,
     findLive,
+
+    /** The secret behind an id, from the read cache (deleted ones too): what authorization reads. */
+    async cachedSecret(secretId: string): Promise<SecretRecord> {
+      let secret = cache.record(secretId);
+      if (!secret) {
+        secret = await find(secretId);
+        cache.putRecord(secretId, secret);
+      }
+      return secret;
+    },
+
+    /** The ARN a name or ARN refers to when no such secret exists (no random suffix). */
+    arnForMissing: (secretId: string): string => (secretId.startsWith('arn:') ? secretId : `${arnPrefix}${secretId}`),
+
     open,
     stageMap,
     change,

@@ -1,7 +1,7 @@
 // Envelope encryption of secret values: a fresh KMS data key per version, bound to the ARN and version id.
 import { AppError } from '../core/errors.js';
 import { AeadKey } from '../crypto/index.js';
-import type { KmsEngine } from '../kms/index.js';
+import { type KmsEngine, managedKey } from '../kms/index.js';
 import type { SecretRecord, SecretVersionRecord } from '../storage/index.js';
 import type { SecretReadCache, SecretValue } from './read-cache.js';
 
@@ -9,34 +9,10 @@ import type { SecretReadCache, SecretValue } from './read-cache.js';
 export const DEFAULT_KMS_ALIAS = 'alias/keysafe/secretsmanager';
 
 export function createSecretEnvelope(kms: KmsEngine, cache: SecretReadCache) {
-  let defaultKeyArn: Promise<string> | undefined;
-
   /** The managed default key (alias/keysafe/secretsmanager), created on first use. */
-  function defaultKey(): Promise<string> {
-    defaultKeyArn ??= (async () => {
-      try {
-        return kms.arnOf((await kms.describeKey(DEFAULT_KMS_ALIAS)).keyId);
-      } catch (e) {
-        if (!(e instanceof AppError && e.code === 'NotFoundException')) throw e;
-      }
-      const key = await kms.createKey({
-        description: 'Default key for Keysafe secrets (analogue of aws/secretsmanager)',
-      });
-      try {
-        await kms.createAlias(DEFAULT_KMS_ALIAS, key.keyId);
-        return kms.arnOf(key.keyId);
-      } catch (e) {
-        // Another replica created it first: use theirs and retire ours.
-        if (!(e instanceof AppError && e.code === 'AlreadyExistsException')) throw e;
-        await kms.scheduleKeyDeletion(key.keyId, 7);
-        return kms.arnOf((await kms.describeKey(DEFAULT_KMS_ALIAS)).keyId);
-      }
-    })().catch((e: unknown) => {
-      defaultKeyArn = undefined;
-      throw e;
-    });
-    return defaultKeyArn;
-  }
+  const defaultKey = managedKey(kms, DEFAULT_KMS_ALIAS, {
+    description: 'Default key for Keysafe secrets (analogue of aws/secretsmanager)',
+  });
 
   const encryptionContext = (arn: string, versionId: string) => ({ SecretARN: arn, SecretVersionId: versionId });
   const valueAad = (arn: string, versionId: string) => Buffer.from(`keysafe:secret-value:v1\0${arn}\0${versionId}`);

@@ -3,27 +3,36 @@
 // It runs on node:http directly rather than through Hono: this is the hot path, and building a
 // web Request/Response per call costs more than the KMS operation itself (bench/kms.ts).
 import type { IncomingHttpHeaders, IncomingMessage, ServerResponse } from 'node:http';
-import { type HeaderReader, isSigV4, verifySigV4 } from '../auth/sigv4.js';
+import type { AuditLog } from '../audit/index.js';
+import { type Directory, type HeaderReader, type Identity, isSigV4 } from '../auth/index.js';
+import type { SignedRequest } from '../auth/sigv4.js';
 import { AppError } from '../core/errors.js';
-import { constantTimeEqual, newUuid } from '../crypto/index.js';
+import { newUuid } from '../crypto/index.js';
 import { type KmsEngine, kmsOperations } from '../kms/index.js';
 import type { Logger } from '../observability/logger.js';
 import type { Metrics } from '../observability/metrics.js';
 import { type SecretsApiContext, secretsOperations } from '../secrets/index.js';
-import type { AdminCredentials } from './admin-credentials.js';
+import { RequestAccess } from './access.js';
+import { auditRecord } from './audit-trail.js';
+import type { Authenticator } from './authenticate.js';
 import { awsErrorBody, statusOf, toAppError } from './http-errors.js';
+import { assumeRoleWithWebIdentity, getCallerIdentity, type StsDeps, stsAction, stsError } from './sts.js';
 
 export interface AwsJsonDeps {
   kms: KmsEngine;
   secrets: SecretsApiContext;
-  admin: AdminCredentials;
+  authenticator: Authenticator;
+  directory: Directory;
+  sts: StsDeps;
+  audit: AuditLog;
+  accountId: string;
   logger: Logger;
   metrics: Metrics;
   now: () => number;
   maxBodyBytes: number;
 }
 
-type Operation = (context: never, input: unknown) => Promise<object>;
+type Operation = (context: never, input: unknown, access: RequestAccess) => Promise<object>;
 interface Service {
   operations: Record<string, Operation>;
   /** The SigV4 service name that must sign for it. */
@@ -32,6 +41,7 @@ interface Service {
 }
 
 const AWS_JSON = 'application/x-amz-json-1.1';
+const XML = 'text/xml';
 
 /** A Date header value, recomputed at most once a second: the SDKs correct clock skew from it. */
 const dateHeader = (() => {
@@ -63,25 +73,53 @@ export function createAwsJsonHandler(deps: AwsJsonDeps): (req: IncomingMessage, 
     const started = performance.now();
     const requestId = newUuid();
     const target = header(req.headers, 'x-amz-target') ?? '';
-    let operation = target || 'unknown';
+    const sts =
+      target === '' && (header(req.headers, 'content-type') ?? '').startsWith('application/x-www-form-urlencoded');
+    let operation = target || (sts ? 'sts' : 'unknown');
+    let action = operation;
+    let identity: Identity | undefined;
+    let access: RequestAccess | undefined;
+    let resource: string | undefined;
     let status = 200;
     let body: string;
+    let outcome = 'success';
     try {
+      await deps.audit.ready();
       const raw = await readBody(req, deps.maxBodyBytes);
-      const dot = target.indexOf('.');
-      const prefix = target.slice(0, dot);
-      const name = target.slice(dot + 1);
-      const service = Object.hasOwn(services, prefix) ? services[prefix] : undefined;
-      authenticate(req, raw, service?.signingName, deps);
-      const op = service && Object.hasOwn(service.operations, name) ? service.operations[name] : undefined;
-      if (!service || !op) {
-        operation = 'unknown';
-        throw new AppError('UnknownOperationException', 'The requested operation is not recognized.');
+      if (sts) {
+        const form = new URLSearchParams(raw.toString('utf8'));
+        const name = stsAction(form);
+        operation = `sts.${name}`;
+        action = `sts:${name}`;
+        let answer: { xml: string; identity?: Identity; resource?: string };
+        if (name === 'AssumeRoleWithWebIdentity') {
+          resource = form.get('RoleArn')?.slice(0, 2048);
+          answer = await assumeRoleWithWebIdentity(deps.sts, form, sourceOf(req), requestId);
+        } else {
+          identity = await authenticate(req, raw, 'sts');
+          answer = getCallerIdentity(deps.sts, identity, requestId);
+        }
+        identity = answer.identity ?? identity;
+        body = answer.xml;
+      } else {
+        const dot = target.indexOf('.');
+        const prefix = target.slice(0, dot);
+        const name = target.slice(dot + 1);
+        const service = Object.hasOwn(services, prefix) ? services[prefix] : undefined;
+        if (service) action = `${service.signingName}:${name}`;
+        identity = await authenticate(req, raw, service?.signingName);
+        const op = service && Object.hasOwn(service.operations, name) ? service.operations[name] : undefined;
+        if (!service || !op) {
+          operation = 'unknown';
+          throw new AppError('UnknownOperationException', 'The requested operation is not recognized.');
+        }
+        access = new RequestAccess(identity, deps.directory, deps.accountId);
+        body = JSON.stringify(await op(service.context as never, parseJson(raw), access));
       }
-      body = JSON.stringify(await op(service.context as never, parseJson(raw)));
       metrics.observe(operation, 'ok', (performance.now() - started) / 1000);
     } catch (e) {
       const error = toAppError(e);
+      outcome = error.code;
       metrics.observe(operation, error.code, (performance.now() - started) / 1000);
       if (error !== e) {
         // A programmer mistake: log where it happened, never request data.
@@ -89,10 +127,32 @@ export function createAwsJsonHandler(deps: AwsJsonDeps): (req: IncomingMessage, 
       } else {
         logger.debug('request refused', { requestId, operation, code: error.code });
       }
-      status = statusOf(error);
-      body = awsErrorBody(error);
+      if (sts) {
+        ({ status, xml: body } = stsError(error, requestId));
+      } else {
+        status = statusOf(error);
+        body = awsErrorBody(error);
+      }
       // An unread oversized body would otherwise be parsed as the next request.
       if (error.code === 'RequestEntityTooLargeException') res.setHeader('connection', 'close');
+    }
+    if (outcome !== 'ServiceUnavailableException') {
+      // Answered only once recorded: every access is accounted for.
+      await deps.audit
+        .append(
+          auditRecord({
+            requestId,
+            source: sourceOf(req),
+            identity,
+            action: access?.action ?? action,
+            resource: access?.resource ?? resource,
+            // For AssumeRoleWithWebIdentity the decision is the role's trust in the token.
+            decision: access?.decision ?? (resource === undefined ? 'none' : outcome === 'success' ? 'allow' : 'deny'),
+            outcome,
+            at: deps.now(),
+          }),
+        )
+        .catch(() => undefined); // the log reports its own failure and refuses the next requests
     }
     // A flat [name, value, …] list: node:http takes it without walking an object's keys.
     res.writeHead(status, [
@@ -101,11 +161,27 @@ export function createAwsJsonHandler(deps: AwsJsonDeps): (req: IncomingMessage, 
       'x-amzn-requestid',
       requestId,
       'content-type',
-      AWS_JSON,
+      sts ? XML : AWS_JSON,
       'content-length',
       String(Buffer.byteLength(body)),
     ]);
     res.end(body);
+  }
+
+  /** SigV4 (admin or STS credentials) or a bearer token (admin or session). */
+  function authenticate(req: IncomingMessage, body: Buffer, signingName: string | undefined): Promise<Identity> {
+    const headers: HeaderReader = { get: (name) => header(req.headers, name) ?? null };
+    if (!isSigV4(headers)) return deps.authenticator.bearer(headers.get('authorization') ?? undefined);
+    const url = req.url ?? '/';
+    const q = url.indexOf('?');
+    const signed: SignedRequest = {
+      method: req.method ?? 'POST',
+      path: q < 0 ? url : url.slice(0, q),
+      query: q < 0 ? '' : url.slice(q + 1),
+      headers,
+      body,
+    };
+    return deps.authenticator.sigV4(signed, signingName ? [signingName] : []);
   }
 
   return (req, res) => {
@@ -115,6 +191,9 @@ export function createAwsJsonHandler(deps: AwsJsonDeps): (req: IncomingMessage, 
     });
   };
 }
+
+/** The peer address: the audit's `source` and the login rate limit's key. */
+export const sourceOf = (req: IncomingMessage): string => req.socket.remoteAddress ?? 'unknown';
 
 function header(headers: IncomingHttpHeaders, name: string): string | undefined {
   const v = headers[name];
@@ -153,39 +232,5 @@ function parseJson(body: Buffer): unknown {
     return value;
   } catch {
     throw new AppError('SerializationException', 'The request body is not a JSON object.');
-  }
-}
-
-/** SigV4 with the admin's keys, or `Authorization: Bearer <admin token>`. */
-function authenticate(req: IncomingMessage, body: Buffer, signingName: string | undefined, deps: AwsJsonDeps): void {
-  const headers: HeaderReader = { get: (name) => header(req.headers, name) ?? null };
-  if (isSigV4(headers)) {
-    const url = req.url ?? '/';
-    const q = url.indexOf('?');
-    verifySigV4(
-      {
-        method: req.method ?? 'POST',
-        path: q < 0 ? url : url.slice(0, q),
-        query: q < 0 ? '' : url.slice(q + 1),
-        headers,
-        body,
-      },
-      {
-        now: deps.now(),
-        services: signingName ? [signingName] : [],
-        lookupSecret: (id) => (id === deps.admin.accessKeyId ? deps.admin.secretAccessKey : undefined),
-      },
-    );
-    return;
-  }
-  requireAdminBearer(headers.get('authorization') ?? undefined, deps.admin.token);
-}
-
-export function requireAdminBearer(authorization: string | undefined, token: string): void {
-  if (!authorization?.startsWith('Bearer ')) {
-    throw new AppError('MissingAuthenticationTokenException', 'Missing Authentication Token');
-  }
-  if (!constantTimeEqual(authorization.slice(7), token)) {
-    throw new AppError('UnrecognizedClientException', 'The security token included in the request is invalid.');
   }
 }

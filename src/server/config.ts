@@ -7,6 +7,7 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { parse as parseYaml } from 'yaml';
 import { z } from 'zod';
+import { type IssuerConfig, issuerSchema, LOGIN_LIMITS, type RoleConfig, roleSchema } from '../auth/index.js';
 import { ConfigError } from '../core/config-error.js';
 
 export const DEFAULTS = {
@@ -22,6 +23,10 @@ export const DEFAULTS = {
   maxBodyBytes: 1024 * 1024,
   /** How long in-flight requests may run on shutdown before sockets are closed. */
   shutdownGraceMs: 10_000,
+  /** Audit log segments are closed and a new one started at this size. */
+  auditMaxSegmentBytes: 64 * 1024 * 1024,
+  /** How often admin-API changes to issuers and roles made on other replicas are picked up. */
+  authRefreshMs: 1000,
 } as const;
 
 const fileSchema = z
@@ -44,8 +49,38 @@ const fileSchema = z
     rotationLeaseMs: z.number().int().min(1000).optional(),
     maxBodyBytes: z.number().int().min(1024).optional(),
     logLevel: z.enum(['debug', 'info', 'warn', 'error']).optional(),
+    issuers: z.array(issuerSchema).optional(),
+    roles: z.array(roleSchema).optional(),
+    login: z
+      .object({
+        perSourcePerMinute: z.number().int().min(1).optional(),
+        perRolePerMinute: z.number().int().min(1).optional(),
+      })
+      .strict()
+      .optional(),
+    audit: z
+      .object({
+        dir: z.string().optional(),
+        maxSegmentBytes: z.number().int().min(4096).optional(),
+        /** fsync each commit; off only for benchmarks of the rest. */
+        insecureNoSync: z.boolean().optional(),
+      })
+      .strict()
+      .optional(),
   })
-  .strict();
+  .strict()
+  .superRefine((c, ctx) => {
+    const names = new Set((c.issuers ?? []).map((i) => i.name));
+    for (const [n, role] of (c.roles ?? []).entries()) {
+      if (!names.has(role.issuer)) {
+        ctx.addIssue({
+          code: 'custom',
+          path: ['roles', n, 'issuer'],
+          message: `no issuer named ${role.issuer} in issuers`,
+        });
+      }
+    }
+  });
 
 export type ServerFileConfig = z.infer<typeof fileSchema>;
 
@@ -78,6 +113,11 @@ export interface ServerConfig {
   maxBodyBytes: number;
   shutdownGraceMs: number;
   logLevel: 'debug' | 'info' | 'warn' | 'error';
+  issuers: IssuerConfig[];
+  roles: RoleConfig[];
+  login: { perSourcePerMinute: number; perRolePerMinute: number };
+  audit: { dir: string; maxSegmentBytes: number; sync: boolean };
+  authRefreshMs: number;
 }
 
 export function parseListen(value: string): { host: string; port: number } {
@@ -148,6 +188,15 @@ export function loadServerConfig(flags: ServerFlags, env: NodeJS.ProcessEnv = pr
     maxBodyBytes: file.maxBodyBytes ?? DEFAULTS.maxBodyBytes,
     shutdownGraceMs: DEFAULTS.shutdownGraceMs,
     logLevel,
+    issuers: file.issuers ?? [],
+    roles: file.roles ?? [],
+    login: { ...LOGIN_LIMITS, ...file.login },
+    audit: {
+      dir: file.audit?.dir ?? join(dataDir, 'audit'),
+      maxSegmentBytes: file.audit?.maxSegmentBytes ?? DEFAULTS.auditMaxSegmentBytes,
+      sync: !file.audit?.insecureNoSync,
+    },
+    authRefreshMs: DEFAULTS.authRefreshMs,
   };
   const envKey = rootKeyFromEnv(env);
   if (envKey) config.rootKeyFromEnv = envKey;

@@ -8,10 +8,29 @@ const STATUS: Partial<Record<ErrorCode, number>> = {
   KMSInternalException: 500,
   InternalServiceError: 500,
   InternalFailure: 500,
+  ServiceUnavailableException: 503,
 };
 
 export function statusOf(error: AppError): number {
   return STATUS[error.code] ?? 400;
+}
+
+// The native API (/v1/…) answers with HTTP's own statuses.
+const NATIVE_STATUS: Partial<Record<ErrorCode, number>> = {
+  MissingAuthenticationTokenException: 401,
+  UnrecognizedClientException: 401,
+  InvalidIdentityToken: 401,
+  ExpiredTokenException: 401,
+  AccessDeniedException: 403,
+  IDPRejectedClaim: 403,
+  ResourceNotFoundException: 404,
+  ThrottlingException: 429,
+  IDPCommunicationError: 502,
+  ServiceUnavailableException: 503,
+};
+
+export function nativeStatusOf(error: AppError): number {
+  return NATIVE_STATUS[error.code] ?? statusOf(error);
 }
 
 /** Any non-AppError is a programmer mistake: the client gets an opaque fault, the log the details. */

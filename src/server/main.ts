@@ -6,16 +6,19 @@ import type { AddressInfo } from 'node:net';
 import { dirname, join, resolve } from 'node:path';
 import { getRequestListener } from '@hono/node-server';
 import { watch } from 'chokidar';
+import { AuditLog } from '../audit/index.js';
+import { createDirectory, createLogin, createSessions, type Directory } from '../auth/index.js';
 import { type Clock, systemClock } from '../core/clock.js';
 import { ConfigError } from '../core/config-error.js';
 import { RootKeyring } from '../crypto/index.js';
-import { createKmsEngine, type KmsEngine } from '../kms/index.js';
+import { createKmsEngine, type KmsEngine, managedKey } from '../kms/index.js';
 import { createLogger, type Logger } from '../observability/logger.js';
 import { Metrics } from '../observability/metrics.js';
 import { createRotation, createSecretsEngine, type Rotation, type SecretsEngine } from '../secrets/index.js';
 import { openStore, type Store } from '../storage/index.js';
 import { type AdminCredentials, loadOrCreateAdminCredentials } from './admin-credentials.js';
 import { createApp } from './app.js';
+import { createAuthenticator } from './authenticate.js';
 import { createAwsJsonHandler } from './aws-json.js';
 import { isLoopback, type ServerConfig } from './config.js';
 import { loadOrCreateRootKey } from './root-key-file.js';
@@ -29,6 +32,8 @@ export interface RunningServer {
   rotation: Rotation;
   admin: AdminCredentials;
   adminCredentialsFile: string;
+  directory: Directory;
+  auditDir: string;
   /** Runs the schedulers once, now (tests use it with a manual clock). */
   runScheduler(): Promise<SchedulerRun>;
   /** Re-wraps all key material under a fresh root key file; reads continue meanwhile. */
@@ -46,6 +51,9 @@ export interface SchedulerRun {
 
 /** How long change events stay readable for agents catching up after a disconnect. */
 const EVENT_RETENTION_MS = 24 * 3_600_000;
+
+/** The KMS HMAC key that signs session tokens and derives STS secrets. */
+export const SESSION_KEY_ALIAS = 'alias/keysafe/sessions';
 
 export interface StartOptions {
   clock?: Clock;
@@ -121,11 +129,66 @@ export async function startServer(config: Readonly<ServerConfig>, options: Start
       resumeOnly: false,
       fromEnv: !!config.rootKeyFromEnv,
     });
-  const app = createApp({ admin, logger, metrics, isReady: () => ready, rotateRootKey });
+
+  if (!config.audit.sync) logger.warn('audit log fsync is off: records of answered requests can be lost in a crash');
+  const audit = await AuditLog.open({ ...config.audit, logger });
+  const directory = await createDirectory({
+    store: store.auth,
+    issuers: config.issuers,
+    roles: config.roles,
+    accountId: config.accountId,
+    logger,
+    now: () => clock.now(),
+    nowSeconds: () => Math.floor(clock.now() / 1000),
+    refreshMs: config.authRefreshMs,
+  });
+  const sessionKey = managedKey(kms, SESSION_KEY_ALIAS, {
+    description: 'Signs Keysafe session tokens; disabling it ends every session',
+    keyUsage: 'GENERATE_VERIFY_MAC',
+    keySpec: 'HMAC_256',
+  });
+  await sessionKey();
+  const sessions = createSessions({
+    accountId: config.accountId,
+    now: () => clock.now(),
+    revokedBefore: directory.revokedBefore,
+    mac: async (data) =>
+      Buffer.from((await kms.generateMac(await sessionKey(), Buffer.from(data), 'HMAC_SHA_256')).mac).toString(
+        'base64url',
+      ),
+  });
+  const login = createLogin(directory, () => clock.now(), config.login);
+  const authenticator = createAuthenticator({ admin, sessions, accountId: config.accountId, now: () => clock.now() });
+  const app = createApp({
+    authenticator,
+    directory,
+    login,
+    sessions,
+    audit,
+    accountId: config.accountId,
+    now: () => clock.now(),
+    logger,
+    metrics,
+    isReady: () => ready,
+    rotateRootKey,
+  });
   const awsJson = createAwsJsonHandler({
     kms,
     secrets: { engine: secrets, rotation },
-    admin,
+    authenticator,
+    directory,
+    audit,
+    accountId: config.accountId,
+    sts: {
+      login,
+      sessions,
+      accountId: config.accountId,
+      issuerOf: (role) => {
+        const r = directory.role(role);
+        const issuer = r && directory.issuer(r.config.issuer);
+        return issuer && { issuer: issuer.config.issuer, audience: issuer.config.audiences[0]! };
+      },
+    },
     logger,
     metrics,
     now: () => clock.now(),
@@ -196,6 +259,8 @@ export async function startServer(config: Readonly<ServerConfig>, options: Start
     rotation,
     admin,
     adminCredentialsFile,
+    directory,
+    auditDir: config.audit.dir,
     runScheduler,
     rotateRootKey,
     close() {
@@ -214,6 +279,8 @@ export async function startServer(config: Readonly<ServerConfig>, options: Start
         });
         // A rotation step under way finishes; one that does not is resumed after its lease.
         await Promise.race([rotation.idle(), new Promise((r) => setTimeout(r, config.shutdownGraceMs).unref())]);
+        await directory.close();
+        await audit.close();
         await store.close();
         logger.info('keysafe server stopped');
       })();

@@ -99,6 +99,7 @@ export interface KmsStore {
 export interface Store {
   readonly kms: KmsStore;
   readonly secrets: SecretsStore;
+  readonly auth: AuthStore;
   /** Flushes and closes; the store is unusable afterwards. */
   close(): Promise<void>;
 }
@@ -231,4 +232,29 @@ export function secretDueAt(s: SecretRecord): number | undefined {
   else if (s.rotation?.inProgress) times.push(s.rotation.inProgress.nextAttemptAt);
   else if (s.rotation?.enabled && s.rotation.nextRotationAt !== undefined) times.push(s.rotation.nextRotationAt);
   return times.length ? Math.min(...times) : undefined;
+}
+
+// --- Workload identity ---------------------------------------------------------------------
+
+/** Issuers and roles managed through the admin API (the config file's live in memory only). */
+export type AuthEntryKind = 'issuer' | 'role';
+
+export interface AuthEntry {
+  kind: AuthEntryKind;
+  name: string;
+  /** The validated document, as JSON text. */
+  doc: string;
+  updatedAt: number;
+}
+
+export interface AuthStore {
+  listAuthEntries(kind: AuthEntryKind): Promise<AuthEntry[]>;
+  /** Creates or replaces. */
+  putAuthEntry(entry: AuthEntry): Promise<void>;
+  /** False when there was none. */
+  deleteAuthEntry(kind: AuthEntryKind, name: string): Promise<boolean>;
+  /** Sessions of `role` issued before `before` (ms) are refused from now on. Only moves forward. */
+  revokeSessions(role: string, before: number): Promise<void>;
+  /** role → revokedBefore (ms) */
+  listRevocations(): Promise<Map<string, number>>;
 }

@@ -656,9 +656,22 @@ describe('tags and policies', () => {
     expect(initial.PolicyName).toBe('default');
     const policy = JSON.stringify({
       Version: '2012-10-17',
-      Statement: [{ Effect: 'Allow', Action: 'kms:*', Resource: '*' }],
+      Statement: [
+        { Effect: 'Allow', Principal: { AWS: 'arn:aws:iam::000000000000:root' }, Action: 'kms:*', Resource: '*' },
+      ],
     });
     await kms.send(new PutKeyPolicyCommand({ KeyId: key.KeyId, PolicyName: 'default', Policy: policy }));
+    // A key policy names who it applies to, as in AWS.
+    const noPrincipal = await failure(
+      kms.send(
+        new PutKeyPolicyCommand({
+          KeyId: key.KeyId,
+          Policy: JSON.stringify({ Statement: [{ Effect: 'Allow', Action: 'kms:*', Resource: '*' }] }),
+        }),
+      ),
+    );
+    expect(noPrincipal.name).toBe('MalformedPolicyDocumentException');
+    expect(noPrincipal.message).toContain('Principal is missing');
     expect((await kms.send(new GetKeyPolicyCommand({ KeyId: key.KeyId }))).Policy).toBe(policy);
     expect((await kms.send(new ListKeyPoliciesCommand({ KeyId: key.KeyId }))).PolicyNames).toEqual(['default']);
     const malformed = await failure(kms.send(new PutKeyPolicyCommand({ KeyId: key.KeyId, Policy: '{not json' })));

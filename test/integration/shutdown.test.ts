@@ -29,7 +29,8 @@ describe('graceful shutdown', () => {
     server.child.kill('SIGTERM');
     await new Promise((r) => setTimeout(r, 200));
     await expect(fetch(`${server.url}/healthz`)).rejects.toThrow();
-    socket.end(body.slice(5));
+    // Like a real HTTP client, keep our side open: the server closes the connection once it answered.
+    socket.write(body.slice(5));
     await closed;
     expect(answer).toMatch(/^HTTP\/1\.1 200/);
     expect(answer).toContain('"Plaintext"');

@@ -8,7 +8,7 @@ const fixture = (name: string) => fileURLToPath(new URL(`../fixtures/config/${na
 
 describe('server config', () => {
   it.each([
-    ['unknown-key.yaml', "unknown key 'issuers'"],
+    ['unknown-key.yaml', "unknown key 'listenAddress'"],
     ['bad-listen.yaml', "expected HOST:PORT, got 'nowhere'"],
     ['bad-region.yaml', "invalid value for 'region'"],
     ['bad-account.yaml', "invalid value for 'accountId'"],

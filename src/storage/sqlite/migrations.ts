@@ -77,4 +77,21 @@ export const SQLITE_MIGRATIONS: readonly { version: number; name: string; sql: s
       CREATE INDEX secret_events_at ON secret_events (at);
     `,
   },
+  {
+    version: 3,
+    name: 'workload issuers, roles and session revocations',
+    sql: `
+      CREATE TABLE auth_entries (
+        kind TEXT NOT NULL,
+        name TEXT NOT NULL,
+        doc TEXT NOT NULL,
+        updated_at INTEGER NOT NULL,
+        PRIMARY KEY (kind, name)
+      );
+      CREATE TABLE auth_revocations (
+        role TEXT PRIMARY KEY,
+        revoked_before INTEGER NOT NULL
+      );
+    `,
+  },
 ];

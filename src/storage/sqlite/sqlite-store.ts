@@ -3,6 +3,7 @@ import { mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
 import Database from 'better-sqlite3';
 import type { AliasRecord, KeyRecord, KeyVersionRecord, KmsStore, Page, Store } from '../types.js';
+import { SqliteAuthStore } from './auth-store.js';
 import { SQLITE_MIGRATIONS } from './migrations.js';
 import { SqliteSecretsStore } from './secrets-store.js';
 
@@ -21,6 +22,7 @@ export function openSqliteStore(path: string): Store {
   return {
     kms: new SqliteKmsStore(db),
     secrets: new SqliteSecretsStore(db),
+    auth: new SqliteAuthStore(db),
     close: async () => {
       if (db.open) db.close();
     },

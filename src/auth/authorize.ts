@@ -1,0 +1,92 @@
+// The access decision for one request: identity policy, resource policy, explicit deny wins. Pure.
+//
+// Evaluation order (documented in the README):
+//  1. The admin may do anything.
+//  2. A Deny in the role's policy or in the resource's policy (key policy, secret resource
+//     policy) that matches the request refuses it.
+//  3. KMS keys: allowed when the key policy allows the caller directly, or when it allows the
+//     account (`arn:aws:iam::<account>:root`, as the default key policy does) and the role's
+//     policy allows it too: AWS's key policy model.
+//  4. Secrets and everything else: allowed when the role's policy allows it, or the secret's
+//     resource policy allows the caller directly.
+//  5. Otherwise refused (implicit deny). A policy that cannot be parsed allows nothing.
+import type { VariableLookup } from './glob.js';
+import { claimAt, claimValues, type Identity } from './identity.js';
+import { type CompiledPolicy, compilePolicy, evaluatePolicy, type PolicyVerdict } from './policy.js';
+
+export interface AccessRequest {
+  action: string;
+  resource: string;
+  resourcePolicy?: { document: string; kind: 'kms-key' | 'secret' };
+  /** Request condition keys, lowercase names: kms:encryptioncontext:<key>, … */
+  context?: Readonly<Record<string, string | readonly string[]>>;
+}
+
+export interface Decision {
+  allowed: boolean;
+  reason: 'admin' | 'allowed' | 'explicit-deny' | 'implicit-deny';
+}
+
+const NONE: PolicyVerdict = { deny: false, allow: false, delegated: false };
+
+export function decide(
+  identity: Identity,
+  rolePolicy: CompiledPolicy | undefined,
+  req: AccessRequest,
+  accountId: string,
+): Decision {
+  if (identity.kind === 'admin') return { allowed: true, reason: 'admin' };
+  const lookup = conditionLookup(identity, req, accountId);
+  const request = { action: req.action, resource: req.resource, principals: [identity.roleArn, identity.arn], lookup };
+  const own = rolePolicy ? evaluatePolicy(rolePolicy, request) : NONE;
+  let attached = NONE;
+  if (req.resourcePolicy) {
+    try {
+      attached = evaluatePolicy(compilePolicy(req.resourcePolicy.document, 'resource', accountId), request);
+    } catch {
+      attached = NONE; // fail closed: a broken key policy delegates nothing
+    }
+  }
+  if (own.deny || attached.deny) return { allowed: false, reason: 'explicit-deny' };
+  const allowed =
+    req.resourcePolicy?.kind === 'kms-key'
+      ? attached.allow || (attached.delegated && own.allow)
+      : own.allow || attached.allow;
+  return { allowed, reason: allowed ? 'allowed' : 'implicit-deny' };
+}
+
+/**
+ * Condition keys and policy variables, case-insensitive: aws:PrincipalArn, aws:userid,
+ * aws:username, keysafe:RoleName, keysafe:Subject, jwt:<claim path>, and the request's own keys.
+ */
+function conditionLookup(
+  identity: Extract<Identity, { kind: 'role' }>,
+  req: AccessRequest,
+  accountId: string,
+): VariableLookup {
+  return (name) => {
+    const key = name.toLowerCase();
+    if (key.startsWith('jwt:')) {
+      const path = name.slice(4);
+      return path === 'sub' ? identity.subject : claimValues(claimAt(identity.claims, path));
+    }
+    switch (key) {
+      case 'aws:principalarn':
+        return identity.roleArn;
+      case 'aws:userid':
+        return `${identity.role}:${identity.sessionName}`;
+      case 'aws:username':
+      case 'keysafe:rolename':
+        return identity.role;
+      case 'keysafe:subject':
+        return identity.subject;
+      case 'aws:principalaccount':
+      case 'kms:calleraccount':
+        return accountId;
+    }
+    if (req.context === undefined) return undefined;
+    // kms:EncryptionContext:<key> keeps the key's case; the prefix does not matter.
+    if (key.startsWith('kms:encryptioncontext:')) return req.context[`kms:encryptioncontext:${name.slice(22)}`];
+    return req.context[key];
+  };
+}

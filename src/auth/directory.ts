@@ -1,0 +1,160 @@
+// The issuers and roles in force: the config file's, plus those managed through the admin API.
+//
+// Reads are synchronous from memory (every request needs its role's policy). Admin writes go to
+// the store and show here at once; another replica's writes show after one refresh interval.
+import { AppError } from '../core/errors.js';
+import type { Logger } from '../observability/logger.js';
+import type { AuthEntryKind, AuthStore } from '../storage/index.js';
+import { type IssuerConfig, issuerSchema, TrustedIssuer } from './issuers.js';
+import { compileRole, type Role, type RoleConfig, roleSchema } from './roles.js';
+
+export interface DirectoryDeps {
+  store: AuthStore;
+  issuers: readonly IssuerConfig[];
+  roles: readonly RoleConfig[];
+  accountId: string;
+  logger: Logger;
+  /** seconds since the epoch, for token times */
+  nowSeconds: () => number;
+  /** ms since the epoch */
+  now: () => number;
+  refreshMs: number;
+  fetch?: typeof fetch;
+}
+
+interface Entry<T> {
+  value: T;
+  source: 'config' | 'api';
+  doc: string;
+}
+
+export type Directory = Awaited<ReturnType<typeof createDirectory>>;
+
+export async function createDirectory(deps: DirectoryDeps) {
+  const issuers = new Map<string, Entry<TrustedIssuer>>();
+  const roles = new Map<string, Entry<Role>>();
+  let revocations = new Map<string, number>();
+
+  const newIssuer = (c: IssuerConfig) =>
+    new TrustedIssuer(c, { logger: deps.logger, now: deps.nowSeconds, ...(deps.fetch && { fetch: deps.fetch }) });
+
+  for (const c of deps.issuers) {
+    const issuer = newIssuer(c);
+    await issuer.start();
+    issuers.set(c.name, { value: issuer, source: 'config', doc: JSON.stringify(c) });
+  }
+  for (const c of deps.roles) {
+    roles.set(c.name, { value: compileRole(c, deps.accountId), source: 'config', doc: JSON.stringify(c) });
+  }
+
+  /** Brings the API-managed entries in line with the store. */
+  async function refresh(): Promise<void> {
+    const storedIssuers = await deps.store.listAuthEntries('issuer');
+    const seen = new Set<string>();
+    for (const e of storedIssuers) {
+      seen.add(e.name);
+      const current = issuers.get(e.name);
+      if (current?.source === 'config' || current?.doc === e.doc) continue;
+      const parsed = issuerSchema.safeParse(JSON.parse(e.doc));
+      if (!parsed.success) continue;
+      const issuer = newIssuer(parsed.data);
+      await issuer.start();
+      await current?.value.close();
+      issuers.set(e.name, { value: issuer, source: 'api', doc: e.doc });
+    }
+    for (const [name, entry] of issuers) {
+      if (entry.source === 'api' && !seen.has(name)) {
+        issuers.delete(name);
+        await entry.value.close();
+      }
+    }
+    const storedRoles = await deps.store.listAuthEntries('role');
+    seen.clear();
+    for (const e of storedRoles) {
+      seen.add(e.name);
+      const current = roles.get(e.name);
+      if (current?.source === 'config' || current?.doc === e.doc) continue;
+      try {
+        roles.set(e.name, {
+          value: compileRole(roleSchema.parse(JSON.parse(e.doc)), deps.accountId),
+          source: 'api',
+          doc: e.doc,
+        });
+      } catch {
+        deps.logger.warn('ignoring a stored role that no longer validates', { role: e.name });
+      }
+    }
+    for (const [name, entry] of roles) if (entry.source === 'api' && !seen.has(name)) roles.delete(name);
+    revocations = await deps.store.listRevocations();
+  }
+
+  await refresh();
+  const timer = setInterval(() => {
+    refresh().catch((e: unknown) => deps.logger.warn('auth directory refresh failed', { error: (e as Error).message }));
+  }, deps.refreshMs);
+  timer.unref();
+
+  function requireApiManaged(kind: AuthEntryKind, name: string): void {
+    const entry = kind === 'issuer' ? issuers.get(name) : roles.get(name);
+    if (entry?.source === 'config') {
+      throw new AppError(
+        'ValidationException',
+        `The ${kind} ${name} is defined in the server config file; change it there.`,
+      );
+    }
+  }
+
+  async function put(kind: AuthEntryKind, name: string, doc: object): Promise<void> {
+    requireApiManaged(kind, name);
+    await deps.store.putAuthEntry({ kind, name, doc: JSON.stringify(doc), updatedAt: deps.now() });
+    await refresh();
+  }
+
+  return {
+    issuer: (name: string): TrustedIssuer | undefined => issuers.get(name)?.value,
+    role: (name: string): Role | undefined => roles.get(name)?.value,
+
+    /** ms before which the role's sessions are refused; undefined when the role does not exist. */
+    revokedBefore: (role: string): number | undefined => (roles.has(role) ? (revocations.get(role) ?? 0) : undefined),
+
+    listIssuers: () => [...issuers.values()].map((e) => ({ ...e.value.config, source: e.source })),
+    listRoles: () => [...roles.values()].map((e) => ({ ...e.value.config, source: e.source })),
+
+    /** Validates, stores and applies an issuer (create or replace). */
+    async putIssuer(config: IssuerConfig): Promise<void> {
+      await put('issuer', config.name, config);
+    },
+
+    /** Validates (policy included), stores and applies a role (create or replace). */
+    async putRole(config: RoleConfig): Promise<void> {
+      compileRole(config, deps.accountId);
+      await put('role', config.name, config);
+    },
+
+    async remove(kind: AuthEntryKind, name: string): Promise<void> {
+      requireApiManaged(kind, name);
+      if (!(await deps.store.deleteAuthEntry(kind, name))) {
+        throw new AppError('ResourceNotFoundException', `No ${kind} named ${name}.`);
+      }
+      // A role made again under the same name must not revive the old one's sessions.
+      if (kind === 'role') await deps.store.revokeSessions(name, deps.now());
+      await refresh();
+    },
+
+    /** Ends every session of `role` issued until now. */
+    async revokeSessions(role: string): Promise<number> {
+      if (!roles.has(role)) throw new AppError('ResourceNotFoundException', `No role named ${role}.`);
+      const at = deps.now();
+      await deps.store.revokeSessions(role, at);
+      await refresh();
+      return at;
+    },
+
+    refresh,
+
+    async close(): Promise<void> {
+      clearInterval(timer);
+      for (const e of issuers.values()) await e.value.close();
+    },
+  };
+}

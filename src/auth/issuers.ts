@@ -1,0 +1,276 @@
+// Trusted JWT issuers: where their keys come from, and verifying a workload's token against them.
+//
+// Key sets come from OIDC discovery, a JWKS URL, a JWKS file (watched) or inline JSON. Remote sets
+// are cached; an unknown `kid` triggers a refresh at most once per `minRefreshMs`, and a failed
+// fetch keeps the last good set. jose does the JWS and claim work.
+import { readFile } from 'node:fs/promises';
+import { basename, dirname, resolve } from 'node:path';
+import { watch } from 'chokidar';
+import { createLocalJWKSet, decodeProtectedHeader, errors, type JSONWebKeySet, type JWTPayload, jwtVerify } from 'jose';
+import { z } from 'zod';
+import { AppError } from '../core/errors.js';
+import type { Logger } from '../observability/logger.js';
+
+export const ASYMMETRIC_ALGORITHMS = [
+  'RS256',
+  'RS384',
+  'RS512',
+  'PS256',
+  'PS384',
+  'PS512',
+  'ES256',
+  'ES384',
+  'ES512',
+  'EdDSA',
+  'Ed25519',
+] as const;
+
+export const ISSUER_DEFAULTS = {
+  algorithms: ['RS256', 'RS384', 'RS512', 'PS256', 'PS384', 'PS512', 'ES256', 'ES384', 'EdDSA', 'Ed25519'],
+  /** Leeway for exp, nbf and iat, in seconds. */
+  clockSkewSeconds: 30,
+  /** Kubernetes projected tokens last 1 h by default; kubelet may ask for up to 48 h. */
+  maxTokenLifetimeSeconds: 48 * 3600,
+  maxTokenBytes: 16 * 1024,
+  /** An unknown kid refreshes a remote key set at most this often. */
+  minRefreshSeconds: 30,
+  /** Remote key sets are re-fetched this often even when every kid is known. */
+  refreshSeconds: 3600,
+} as const;
+
+const jwk = z.record(z.string(), z.unknown());
+export const issuerSchema = z
+  .object({
+    name: z.string().regex(/^[a-zA-Z0-9_.-]{1,64}$/, 'letters, digits, _ . - (1–64)'),
+    issuer: z.string().min(1).max(2048),
+    audiences: z.array(z.string().min(1)).min(1),
+    discovery: z.boolean().optional(),
+    jwksUrl: z.url().optional(),
+    jwksFile: z.string().min(1).optional(),
+    jwks: z.object({ keys: z.array(jwk) }).optional(),
+    // Symmetric algorithms are refused outright: with a public key as the HMAC secret, anyone could sign.
+    algorithms: z.array(z.enum(ASYMMETRIC_ALGORITHMS)).min(1).optional(),
+    clockSkewSeconds: z.number().int().min(0).max(600).optional(),
+    maxTokenLifetimeSeconds: z.number().int().min(60).optional(),
+    maxTokenBytes: z
+      .number()
+      .int()
+      .min(512)
+      .max(1024 * 1024)
+      .optional(),
+    minRefreshSeconds: z.number().min(0).optional(),
+  })
+  .strict()
+  .refine(
+    (i) => [i.discovery, i.jwksUrl, i.jwksFile, i.jwks].filter((x) => x !== undefined && x !== false).length === 1,
+    {
+      message: 'give exactly one key source: discovery: true, jwksUrl, jwksFile or jwks',
+    },
+  );
+
+export type IssuerConfig = z.infer<typeof issuerSchema>;
+
+/** A verified token's claims. */
+export type VerifiedClaims = JWTPayload & { sub: string };
+
+/** Why a token was refused, for the message; never the token or its claims. */
+const REASONS = {
+  tooLarge: 'The web identity token is too large.',
+  malformed: 'The web identity token is not a well-formed JWT.',
+  algorithm: 'The web identity token is signed with an algorithm this issuer does not allow.',
+  unknownKey: "The web identity token's signing key is not in the issuer's key set.",
+  signature: "The web identity token's signature is invalid.",
+  issuer: 'The web identity token was issued by another issuer.',
+  audience: 'The web identity token has the wrong audience.',
+  expired: 'The web identity token is expired.',
+  notYetValid: 'The web identity token is not valid yet.',
+  lifetime: "The web identity token's lifetime is longer than this issuer allows.",
+  claims: 'The web identity token lacks a required claim (sub, exp).',
+  keys: "The issuer's keys could not be fetched.",
+} as const;
+
+const refuse = (reason: keyof typeof REASONS) =>
+  new AppError(
+    reason === 'expired'
+      ? 'ExpiredTokenException'
+      : reason === 'keys'
+        ? 'IDPCommunicationError'
+        : 'InvalidIdentityToken',
+    REASONS[reason],
+  );
+
+export interface IssuerDeps {
+  logger: Logger;
+  /** seconds since the epoch, for exp/nbf/iat (tests move it). */
+  now: () => number;
+  fetch?: typeof fetch;
+}
+
+/** One trusted issuer with its key set. */
+export class TrustedIssuer {
+  readonly config: IssuerConfig;
+  readonly #deps: IssuerDeps;
+  #keys: ReturnType<typeof createLocalJWKSet> | undefined;
+  #lastFetch = Number.NEGATIVE_INFINITY;
+  #loading: Promise<void> | undefined;
+  #watcher: ReturnType<typeof watch> | undefined;
+  /** Remote fetches made (tests check the unknown-kid flood limit). */
+  fetches = 0;
+
+  constructor(config: IssuerConfig, deps: IssuerDeps) {
+    this.config = config;
+    this.#deps = deps;
+    if (config.jwks) this.#keys = createLocalJWKSet(config.jwks as JSONWebKeySet);
+  }
+
+  /** Loads the key set and, for a file, starts watching it. */
+  async start(): Promise<void> {
+    if (this.config.jwksFile) {
+      await this.#loadFile();
+      const file = resolve(this.config.jwksFile);
+      // Watch the directory: Kubernetes volumes swap a symlink, which a file watch never sees.
+      this.#watcher = watch(dirname(file), { ignoreInitial: true, depth: 0 });
+      this.#watcher.on('all', (_event, path) => {
+        if (basename(path) === basename(file) || basename(path) === '..data') void this.#loadFile();
+      });
+    } else if (!this.config.jwks) {
+      await this.#refresh(true).catch(() => undefined); // keep serving; the first token retries
+    }
+  }
+
+  async close(): Promise<void> {
+    await this.#watcher?.close();
+  }
+
+  async #loadFile(): Promise<void> {
+    try {
+      const set = JSON.parse(await readFile(this.config.jwksFile!, 'utf8')) as JSONWebKeySet;
+      if (!Array.isArray(set?.keys)) throw new Error('no "keys" array');
+      this.#keys = createLocalJWKSet(set);
+    } catch (e) {
+      // A half-written file: keep the last good set; the next change event brings the whole one.
+      this.#deps.logger.warn('could not read issuer key set; keeping the previous one', {
+        issuer: this.config.name,
+        error: (e as Error).message,
+      });
+    }
+  }
+
+  /** Fetches the remote key set unless one was fetched within minRefresh (or `force`). */
+  #refresh(force = false): Promise<void> {
+    const minMs = (this.config.minRefreshSeconds ?? ISSUER_DEFAULTS.minRefreshSeconds) * 1000;
+    if (this.#loading) return this.#loading;
+    if (!force && Date.now() - this.#lastFetch < minMs) return Promise.resolve();
+    this.#lastFetch = Date.now();
+    this.#loading = this.#fetchKeys()
+      .then((set) => {
+        this.#keys = createLocalJWKSet(set);
+      })
+      .catch((e: unknown) => {
+        this.#deps.logger.warn('could not fetch issuer key set; keeping the previous one', {
+          issuer: this.config.name,
+          error: (e as Error).message,
+        });
+        if (!this.#keys) throw refuse('keys');
+      })
+      .finally(() => {
+        this.#loading = undefined;
+      });
+    return this.#loading;
+  }
+
+  async #fetchKeys(): Promise<JSONWebKeySet> {
+    this.fetches++;
+    const get = async (url: string): Promise<unknown> => {
+      const res = await (this.#deps.fetch ?? fetch)(url, { signal: AbortSignal.timeout(5000), redirect: 'error' });
+      if (!res.ok) throw new Error(`GET ${url}: HTTP ${res.status}`);
+      return res.json();
+    };
+    let url = this.config.jwksUrl;
+    if (this.config.discovery) {
+      const base = this.config.issuer.replace(/\/$/, '');
+      const doc = (await get(`${base}/.well-known/openid-configuration`)) as { issuer?: unknown; jwks_uri?: unknown };
+      if (doc.issuer !== this.config.issuer) throw new Error('discovery document names another issuer');
+      if (typeof doc.jwks_uri !== 'string') throw new Error('discovery document has no jwks_uri');
+      url = doc.jwks_uri;
+    }
+    const set = (await get(url!)) as JSONWebKeySet;
+    if (!Array.isArray(set?.keys)) throw new Error('the key set has no "keys" array');
+    return set;
+  }
+
+  /** Verifies `token` for this issuer; throws AppError naming the failed check. */
+  async verify(token: string): Promise<VerifiedClaims> {
+    const c = this.config;
+    if (Buffer.byteLength(token) > (c.maxTokenBytes ?? ISSUER_DEFAULTS.maxTokenBytes)) throw refuse('tooLarge');
+    let alg: string | undefined;
+    try {
+      alg = decodeProtectedHeader(token).alg;
+    } catch {
+      throw refuse('malformed');
+    }
+    const algorithms = c.algorithms ?? ISSUER_DEFAULTS.algorithms;
+    if (alg === undefined || !(algorithms as readonly string[]).includes(alg)) throw refuse('algorithm');
+
+    const refreshAge = ISSUER_DEFAULTS.refreshSeconds * 1000;
+    if (this.#isRemote() && (!this.#keys || Date.now() - this.#lastFetch > refreshAge)) {
+      await this.#refresh(!this.#keys).catch(() => undefined);
+    }
+    if (!this.#keys) throw refuse('keys');
+    let payload: JWTPayload;
+    try {
+      payload = await this.#verifyWithKeys(token, algorithms);
+    } catch (e) {
+      if (!(e instanceof errors.JWKSNoMatchingKey) || !this.#isRemote()) throw this.#reason(e);
+      await this.#refresh();
+      try {
+        payload = await this.#verifyWithKeys(token, algorithms);
+      } catch (again) {
+        throw this.#reason(again);
+      }
+    }
+    if (typeof payload.sub !== 'string' || payload.sub === '' || typeof payload.exp !== 'number') {
+      throw refuse('claims');
+    }
+    const skew = c.clockSkewSeconds ?? ISSUER_DEFAULTS.clockSkewSeconds;
+    if (typeof payload.iat === 'number' && payload.iat > this.#deps.now() + skew) throw refuse('notYetValid');
+    const start =
+      typeof payload.iat === 'number' ? payload.iat : typeof payload.nbf === 'number' ? payload.nbf : this.#deps.now();
+    if (payload.exp - start > (c.maxTokenLifetimeSeconds ?? ISSUER_DEFAULTS.maxTokenLifetimeSeconds)) {
+      throw refuse('lifetime');
+    }
+    return payload as VerifiedClaims;
+  }
+
+  #isRemote(): boolean {
+    return !!(this.config.discovery || this.config.jwksUrl);
+  }
+
+  #verifyWithKeys(token: string, algorithms: readonly string[]): Promise<JWTPayload> {
+    const c = this.config;
+    return jwtVerify(token, this.#keys!, {
+      issuer: c.issuer,
+      audience: c.audiences,
+      algorithms: [...algorithms],
+      clockTolerance: c.clockSkewSeconds ?? ISSUER_DEFAULTS.clockSkewSeconds,
+      currentDate: new Date(this.#deps.now() * 1000),
+      requiredClaims: ['exp', 'sub'],
+    }).then((r) => r.payload);
+  }
+
+  #reason(e: unknown): AppError {
+    if (e instanceof AppError) return e;
+    if (e instanceof errors.JWTExpired) return refuse('expired');
+    if (e instanceof errors.JWTClaimValidationFailed) {
+      if (e.claim === 'iss') return refuse('issuer');
+      if (e.claim === 'aud') return refuse('audience');
+      if (e.claim === 'nbf' || e.claim === 'iat') return refuse('notYetValid');
+      return refuse('claims');
+    }
+    if (e instanceof errors.JWKSNoMatchingKey || e instanceof errors.JWKSMultipleMatchingKeys)
+      return refuse('unknownKey');
+    if (e instanceof errors.JWSSignatureVerificationFailed) return refuse('signature');
+    if (e instanceof errors.JOSEAlgNotAllowed) return refuse('algorithm');
+    return refuse('malformed');
+  }
+}

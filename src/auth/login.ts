@@ -1,0 +1,79 @@
+// Workload login: a role name and a JWT → a verified, bound identity ready for a session.
+import { AppError } from '../core/errors.js';
+import type { Directory } from './directory.js';
+import { sessionNameFor } from './identity.js';
+import { FailureLimiter } from './rate-limit.js';
+import { requireBound } from './roles.js';
+import type { NewSession } from './sessions.js';
+
+export const LOGIN_LIMITS = {
+  /** Failed logins per minute from one source address before it is refused. */
+  perSourcePerMinute: 30,
+  /** Failed logins per minute for one role: generous, since a flood could otherwise lock a role out. */
+  perRolePerMinute: 300,
+} as const;
+
+// Registered claims are checked, not kept: the session carries only the workload's own claims.
+const DROPPED_CLAIMS = new Set(['iss', 'aud', 'exp', 'nbf', 'iat', 'jti']);
+
+export interface LoginAttempt {
+  role: string;
+  jwt: string;
+  source: string;
+  /** STS's RoleSessionName; logins derive one from `sub`. */
+  sessionName?: string;
+}
+
+export function createLogin(
+  directory: Directory,
+  now: () => number,
+  limits: { perSourcePerMinute: number; perRolePerMinute: number } = LOGIN_LIMITS,
+) {
+  const bySource = new FailureLimiter(limits.perSourcePerMinute, now);
+  const byRole = new FailureLimiter(limits.perRolePerMinute, now);
+
+  async function attempt(a: LoginAttempt): Promise<NewSession> {
+    const role = directory.role(a.role);
+    if (!role) {
+      throw new AppError('AccessDeniedException', `Not authorized to assume role ${a.role.slice(0, 64)}.`);
+    }
+    const issuer = directory.issuer(role.config.issuer);
+    if (!issuer) {
+      throw new AppError('IDPCommunicationError', `Role ${a.role}'s issuer ${role.config.issuer} is not configured.`);
+    }
+    const claims = await issuer.verify(a.jwt);
+    requireBound(role, claims);
+    const kept: Record<string, unknown> = {};
+    for (const [k, v] of Object.entries(claims)) if (!DROPPED_CLAIMS.has(k)) kept[k] = v;
+    return {
+      role: a.role,
+      subject: claims.sub,
+      sessionName: a.sessionName ?? sessionNameFor(claims.sub),
+      claims: kept,
+      ttlMs: role.sessionTtlMs,
+    };
+  }
+
+  return {
+    /**
+     * Verifies the attempt; failures count against the source and the role, and once either is
+     * over its limit further attempts are refused before any token work.
+     */
+    async login(a: LoginAttempt): Promise<NewSession> {
+      const sourceKey = a.source;
+      const roleKey = a.role.slice(0, 64);
+      if (bySource.blocked(sourceKey) || byRole.blocked(roleKey)) {
+        throw new AppError('ThrottlingException', 'Too many failed logins; retry in a minute.');
+      }
+      try {
+        return await attempt(a);
+      } catch (e) {
+        bySource.fail(sourceKey);
+        byRole.fail(roleKey);
+        throw e;
+      }
+    },
+  };
+}
+
+export type Login = ReturnType<typeof createLogin>;

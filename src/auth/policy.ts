@@ -1,0 +1,274 @@
+// IAM-style policy documents: parsed and compiled once, then evaluated per request. Pure.
+//
+// Supported grammar (IAM's JSON, so users can paste what they know): Version, Id, Statement (one
+// or a list); per statement Sid, Effect, Action | NotAction, Resource | NotResource, Principal
+// (resource policies only), Condition. Condition operators: String(Not)Equals(IgnoreCase),
+// String(Not)Like, Bool, Null, each optionally …IfExists and ForAnyValue:/ForAllValues:.
+import { AppError } from '../core/errors.js';
+import { compileGlobs, type Glob, substitute, type VariableLookup } from './glob.js';
+
+/** Where the document is attached: an identity (role) policy has no Principal; a resource policy needs one. */
+export type PolicyKind = 'identity' | 'resource';
+
+/** One request as the policy sees it. */
+export interface PolicyRequest {
+  action: string;
+  resource: string;
+  /** ARNs the caller is known by (role ARN, assumed-role ARN); used by Principal. */
+  principals: readonly string[];
+  /** Condition keys and policy variables (case-insensitive key names). */
+  lookup: VariableLookup;
+}
+
+/** What one policy says about a request. `delegated`: allowed to the account, so IAM decides. */
+export interface PolicyVerdict {
+  deny: boolean;
+  allow: boolean;
+  delegated: boolean;
+}
+
+interface Condition {
+  test(lookup: VariableLookup): boolean;
+}
+
+type PrincipalMatch = 'any' | 'account' | readonly string[];
+
+interface Statement {
+  allow: boolean;
+  actions: Glob;
+  notAction: boolean;
+  resources: Glob;
+  notResource: boolean;
+  principal?: PrincipalMatch;
+  conditions: Condition[];
+}
+
+export interface CompiledPolicy {
+  readonly statements: readonly Statement[];
+}
+
+const EMPTY: PolicyVerdict = Object.freeze({ deny: false, allow: false, delegated: false });
+
+/** Evaluates every statement; explicit deny is reported beside any allow (the caller lets deny win). */
+export function evaluatePolicy(policy: CompiledPolicy, req: PolicyRequest): PolicyVerdict {
+  let deny = false;
+  let allow = false;
+  let delegated = false;
+  for (const s of policy.statements) {
+    if (s.actions.test(req.action, req.lookup) === s.notAction) continue;
+    if (s.resources.test(req.resource, req.lookup) === s.notResource) continue;
+    let viaAccount = false;
+    if (s.principal !== undefined && s.principal !== 'any') {
+      if (s.principal === 'account') viaAccount = true;
+      else if (!req.principals.some((p) => (s.principal as readonly string[]).includes(p))) continue;
+    }
+    if (!s.conditions.every((c) => c.test(req.lookup))) continue;
+    if (!s.allow) deny = true;
+    else if (viaAccount) delegated = true;
+    else allow = true;
+  }
+  return deny || allow || delegated ? { deny, allow, delegated } : EMPTY;
+}
+
+// --- parsing ---------------------------------------------------------------------------------
+
+const cache = new Map<string, CompiledPolicy>();
+const CACHE_MAX = 2000;
+
+/**
+ * Parses and compiles a policy document (JSON text or an object). Throws
+ * MalformedPolicyDocumentException naming the first problem. Compiled documents are cached by
+ * their text: key and secret policies are evaluated on every request.
+ */
+export function compilePolicy(document: string | object, kind: PolicyKind, accountId: string): CompiledPolicy {
+  const text = typeof document === 'string' ? document : JSON.stringify(document);
+  const cacheKey = `${kind}\0${accountId}\0${text}`;
+  const hit = cache.get(cacheKey);
+  if (hit) return hit;
+  let doc: unknown;
+  try {
+    doc = typeof document === 'string' ? JSON.parse(document) : document;
+  } catch {
+    throw malformed('The policy is not valid JSON.');
+  }
+  const compiled = parseDocument(doc, kind, accountId);
+  if (cache.size >= CACHE_MAX) cache.delete(cache.keys().next().value!);
+  cache.set(cacheKey, compiled);
+  return compiled;
+}
+
+/** The problems with a document, for ValidateResourcePolicy-style answers (empty when valid). */
+export function policyProblems(document: string, kind: PolicyKind, accountId: string): string[] {
+  try {
+    compilePolicy(document, kind, accountId);
+    return [];
+  } catch (e) {
+    if (e instanceof AppError) return [e.message];
+    throw e;
+  }
+}
+
+const malformed = (message: string) => new AppError('MalformedPolicyDocumentException', message);
+
+const isObject = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
+
+function stringList(v: unknown, what: string): string[] {
+  const list = Array.isArray(v) ? v : [v];
+  if (list.length === 0 || !list.every((x) => typeof x === 'string' && x.length > 0)) {
+    throw malformed(`${what} must be a non-empty string or list of strings.`);
+  }
+  return list as string[];
+}
+
+const DOCUMENT_KEYS = new Set(['Version', 'Id', 'Statement']);
+const STATEMENT_KEYS = new Set([
+  'Sid',
+  'Effect',
+  'Action',
+  'NotAction',
+  'Resource',
+  'NotResource',
+  'Principal',
+  'Condition',
+]);
+
+function parseDocument(doc: unknown, kind: PolicyKind, accountId: string): CompiledPolicy {
+  if (!isObject(doc)) throw malformed('The policy must be a JSON object.');
+  for (const k of Object.keys(doc)) if (!DOCUMENT_KEYS.has(k)) throw malformed(`Unknown policy element ${k}.`);
+  if (doc.Version !== undefined && doc.Version !== '2012-10-17' && doc.Version !== '2008-10-17') {
+    throw malformed('Version must be 2012-10-17.');
+  }
+  const raw = Array.isArray(doc.Statement) ? doc.Statement : doc.Statement === undefined ? [] : [doc.Statement];
+  if (raw.length === 0) throw malformed('The policy has no Statement.');
+  return { statements: raw.map((s, n) => parseStatement(s, n, kind, accountId)) };
+}
+
+function parseStatement(s: unknown, n: number, kind: PolicyKind, accountId: string): Statement {
+  const at = `Statement ${n}`;
+  if (!isObject(s)) throw malformed(`${at} must be an object.`);
+  for (const k of Object.keys(s)) {
+    if (!STATEMENT_KEYS.has(k)) throw malformed(`${at}: unsupported element ${k}.`);
+  }
+  if (s.Effect !== 'Allow' && s.Effect !== 'Deny') throw malformed(`${at}: Effect must be Allow or Deny.`);
+  if ((s.Action === undefined) === (s.NotAction === undefined)) {
+    throw malformed(`${at}: give exactly one of Action and NotAction.`);
+  }
+  if (s.Resource !== undefined && s.NotResource !== undefined) {
+    throw malformed(`${at}: give at most one of Resource and NotResource.`);
+  }
+  if (kind === 'identity' && s.Principal !== undefined) {
+    throw malformed(`${at}: an identity policy has no Principal.`);
+  }
+  if (kind === 'identity' && s.Resource === undefined && s.NotResource === undefined) {
+    throw malformed(`${at}: Resource is missing.`);
+  }
+  if (kind === 'resource' && s.Principal === undefined) throw malformed(`${at}: Principal is missing.`);
+  const actions = stringList(s.Action ?? s.NotAction, `${at}: Action`);
+  for (const a of actions) {
+    if (a !== '*' && !/^[a-zA-Z0-9-]+:[a-zA-Z0-9*?]+$/.test(a)) {
+      throw malformed(`${at}: Action ${JSON.stringify(a.slice(0, 128))} is not service:Action.`);
+    }
+  }
+  // A resource policy applies to the resource it is attached to; Resource there is informational.
+  const resources = stringList(s.Resource ?? s.NotResource ?? '*', `${at}: Resource`);
+  const statement: Statement = {
+    allow: s.Effect === 'Allow',
+    actions: compileGlobs(actions, true),
+    notAction: s.NotAction !== undefined,
+    resources: compileGlobs(resources, false),
+    notResource: s.NotResource !== undefined,
+    conditions: parseConditions(s.Condition, at),
+  };
+  if (s.Principal !== undefined) statement.principal = parsePrincipal(s.Principal, at, accountId);
+  return statement;
+}
+
+function parsePrincipal(p: unknown, at: string, accountId: string): PrincipalMatch {
+  if (p === '*') return 'any';
+  if (!isObject(p)) throw malformed(`${at}: Principal must be "*" or {"AWS": …}.`);
+  for (const k of Object.keys(p)) {
+    if (k !== 'AWS' && k !== 'Service' && k !== 'Federated') throw malformed(`${at}: unsupported principal ${k}.`);
+  }
+  if (p.AWS === undefined) return []; // service and federated principals never call Keysafe directly
+  const arns = stringList(p.AWS, `${at}: Principal.AWS`);
+  if (arns.includes('*')) return 'any';
+  const root = `arn:aws:iam::${accountId}:root`;
+  if (arns.includes(root) || arns.includes(accountId)) return 'account';
+  return arns;
+}
+
+// --- conditions ------------------------------------------------------------------------------
+
+type Compare = (actual: string, expected: readonly string[], like: (value: string) => boolean) => boolean;
+
+const equalsIgnoreCase: Compare = (a, e) => e.some((x) => x.toLowerCase() === a.toLowerCase());
+const OPERATORS: Record<string, { negated: boolean; compare: Compare }> = {
+  stringequals: { negated: false, compare: (a, e) => e.includes(a) },
+  stringnotequals: { negated: true, compare: (a, e) => e.includes(a) },
+  stringequalsignorecase: { negated: false, compare: equalsIgnoreCase },
+  stringnotequalsignorecase: { negated: true, compare: equalsIgnoreCase },
+  stringlike: { negated: false, compare: (a, _e, like) => like(a) },
+  stringnotlike: { negated: true, compare: (a, _e, like) => like(a) },
+  bool: { negated: false, compare: (a, e) => e.includes(a.toLowerCase()) },
+};
+
+function parseConditions(c: unknown, at: string): Condition[] {
+  if (c === undefined) return [];
+  if (!isObject(c)) throw malformed(`${at}: Condition must be an object.`);
+  const out: Condition[] = [];
+  for (const [operatorName, block] of Object.entries(c)) {
+    if (!isObject(block)) throw malformed(`${at}: Condition ${operatorName} must map keys to values.`);
+    for (const [key, values] of Object.entries(block)) {
+      out.push(parseCondition(operatorName, key, values, at));
+    }
+  }
+  return out;
+}
+
+function parseCondition(operatorName: string, key: string, rawValues: unknown, at: string): Condition {
+  let name = operatorName;
+  let set: 'any' | 'all' | undefined;
+  if (/^ForAnyValue:/i.test(name)) {
+    set = 'any';
+    name = name.slice(12);
+  } else if (/^ForAllValues:/i.test(name)) {
+    set = 'all';
+    name = name.slice(13);
+  }
+  const ifExists = /IfExists$/i.test(name);
+  if (ifExists) name = name.slice(0, -8);
+  const list = (Array.isArray(rawValues) ? rawValues : [rawValues]).map((v) =>
+    typeof v === 'boolean' ? String(v) : v,
+  );
+  if (list.length === 0 || !list.every((v) => typeof v === 'string')) {
+    throw malformed(`${at}: Condition ${operatorName} ${key} needs string values.`);
+  }
+  const values = list as string[];
+  const lowered = name.toLowerCase();
+  if (lowered === 'null') {
+    const wantAbsent = values[0]!.toLowerCase() === 'true';
+    return { test: (lookup) => (lookup(key) === undefined) === wantAbsent };
+  }
+  const op = OPERATORS[lowered];
+  if (!op) throw malformed(`${at}: unsupported condition operator ${operatorName}.`);
+  const hasVariables = values.some((v) => v.includes('${'));
+  const glob = compileGlobs(values, false);
+
+  return {
+    test(lookup) {
+      const actual = lookup(key);
+      if (actual === undefined) return ifExists || set === 'all' || (op.negated && set !== 'any');
+      // Variables resolve to literal text before comparing; a missing one matches nothing.
+      const expected = hasVariables
+        ? values.map((v) => substitute(v, lookup)).filter((v): v is string => v !== undefined)
+        : values;
+      const like = (value: string) => glob.test(value, lookup);
+      const matchesOne = (a: string): boolean => op.compare(a, expected, like);
+      const actuals = typeof actual === 'string' ? [actual] : actual;
+      if (set === 'all') return actuals.every((a) => matchesOne(a) !== op.negated);
+      // ForAnyValue, and single-valued keys: true when a value matches; negated: when none does.
+      const any = actuals.some(matchesOne);
+      return op.negated ? !any : any;
+    },
+  };
+}

@@ -1,0 +1,193 @@
+// Session tokens: signed by the server, verified without a database lookup; STS credentials on top.
+//
+// A token is `ks1.<base64url JSON payload>.<base64url HMAC-SHA-256>` made with the KMS HMAC key
+// alias/keysafe/sessions: every replica shares it, root key rotation re-wraps it like any key, and
+// disabling it ends every session at once. STS credentials are a token bound to an `ASIA…` key
+// id; the secret access key is an HMAC of that id, so the server re-derives it and never stores
+// it. Revocation is per role: a session issued before the role's `revokedBefore` is refused.
+import { AppError } from '../core/errors.js';
+import { constantTimeEqual, randomBase32, randomToken } from '../crypto/index.js';
+import { assumedRoleArn, type RoleIdentity, roleArn } from './identity.js';
+
+const PREFIX = 'ks1.';
+/** Sessions refused after this size: the claims ride along, and headers must stay small. */
+const MAX_TOKEN_CHARS = 8192;
+const CACHE_MAX = 10_000;
+
+interface Payload {
+  r: string; // role
+  s: string; // subject
+  n: string; // session name
+  c: Record<string, unknown>; // claims
+  v: 'login' | 'sts';
+  iat: number; // ms
+  exp: number; // ms
+  k?: string; // STS access key id
+  j: string; // nonce: two sessions never share a token
+}
+
+export interface NewSession {
+  role: string;
+  subject: string;
+  sessionName: string;
+  claims: Record<string, unknown>;
+  ttlMs: number;
+}
+
+export interface StsCredentials {
+  accessKeyId: string;
+  secretAccessKey: string;
+  sessionToken: string;
+  expiresAt: number;
+}
+
+export interface SessionDeps {
+  /** base64url HMAC-SHA-256 of `data` under the session key. */
+  mac: (data: string) => Promise<string>;
+  accountId: string;
+  now: () => number;
+  /** ms since the epoch before which the role's sessions are revoked; undefined if the role is gone. */
+  revokedBefore: (role: string) => number | undefined;
+}
+
+export type Sessions = ReturnType<typeof createSessions>;
+
+export function createSessions(deps: SessionDeps) {
+  // Verified tokens, so the hot path skips the HMAC and the JSON parse; expiry and revocation are
+  // still checked on every use.
+  const verified = new Map<string, { identity: RoleIdentity; secret?: string }>();
+
+  async function sign(payload: Payload): Promise<string> {
+    const body = `${PREFIX}${Buffer.from(JSON.stringify(payload)).toString('base64url')}`;
+    return `${body}.${await deps.mac(body)}`;
+  }
+
+  const secretFor = (accessKeyId: string) => deps.mac(`sts-secret-access-key\0${accessKeyId}`);
+
+  async function issue(s: NewSession, accessKeyId?: string): Promise<{ token: string; identity: RoleIdentity }> {
+    const iat = deps.now();
+    const payload: Payload = {
+      r: s.role,
+      s: s.subject,
+      n: s.sessionName,
+      c: s.claims,
+      v: accessKeyId ? 'sts' : 'login',
+      iat,
+      exp: iat + s.ttlMs,
+      j: randomToken(9),
+    };
+    if (accessKeyId) payload.k = accessKeyId;
+    const token = await sign(payload);
+    if (token.length > MAX_TOKEN_CHARS) {
+      throw new AppError('IDPRejectedClaim', 'The token carries too many claims for a session.');
+    }
+    return { token, identity: identityOf(payload) };
+  }
+
+  function identityOf(p: Payload): RoleIdentity {
+    const identity: RoleIdentity = {
+      kind: 'role',
+      role: p.r,
+      roleArn: roleArn(deps.accountId, p.r),
+      arn: assumedRoleArn(deps.accountId, p.r, p.n),
+      sessionName: p.n,
+      subject: p.s,
+      claims: p.c,
+      via: p.v,
+      issuedAt: p.iat,
+      expiresAt: p.exp,
+    };
+    if (p.k) identity.accessKeyId = p.k;
+    return identity;
+  }
+
+  async function decode(token: string): Promise<{ identity: RoleIdentity; secret?: string }> {
+    const cached = verified.get(token);
+    if (cached) return cached;
+    const invalid = new AppError(
+      'UnrecognizedClientException',
+      'The security token included in the request is invalid.',
+    );
+    if (token.length > MAX_TOKEN_CHARS || !token.startsWith(PREFIX)) throw invalid;
+    const dot = token.lastIndexOf('.');
+    const body = token.slice(0, dot);
+    const tag = token.slice(dot + 1);
+    if (!constantTimeEqual(await deps.mac(body), tag)) throw invalid;
+    let payload: Payload;
+    try {
+      payload = JSON.parse(Buffer.from(body.slice(PREFIX.length), 'base64url').toString('utf8')) as Payload;
+    } catch {
+      throw invalid;
+    }
+    const identity = identityOf(payload);
+    const entry = identity.accessKeyId ? { identity, secret: await secretFor(identity.accessKeyId) } : { identity };
+    if (verified.size >= CACHE_MAX) verified.delete(verified.keys().next().value!);
+    verified.set(token, entry);
+    return entry;
+  }
+
+  /** Expiry and revocation: checked on every request, cached or not. */
+  function requireCurrent(identity: RoleIdentity): RoleIdentity {
+    if (deps.now() >= identity.expiresAt) {
+      throw new AppError('ExpiredTokenException', 'The security token included in the request is expired');
+    }
+    const revokedBefore = deps.revokedBefore(identity.role);
+    if (revokedBefore === undefined || identity.issuedAt < revokedBefore) {
+      throw new AppError('UnrecognizedClientException', 'The security token included in the request is invalid.');
+    }
+    return identity;
+  }
+
+  return {
+    /** A session for `POST /v1/auth/login`. */
+    async login(s: NewSession): Promise<{ token: string; expiresAt: number; identity: RoleIdentity }> {
+      const { token, identity } = await issue(s);
+      return { token, expiresAt: identity.expiresAt, identity };
+    },
+
+    /** Temporary SigV4 credentials for STS AssumeRoleWithWebIdentity. */
+    async assumeRole(s: NewSession): Promise<{ credentials: StsCredentials; identity: RoleIdentity }> {
+      const accessKeyId = `ASIA${randomBase32(16)}`;
+      const { token, identity } = await issue(s, accessKeyId);
+      return {
+        credentials: {
+          accessKeyId,
+          secretAccessKey: await secretFor(accessKeyId),
+          sessionToken: token,
+          expiresAt: identity.expiresAt,
+        },
+        identity,
+      };
+    },
+
+    /** A bearer session token → its identity. STS session tokens only count with their signature. */
+    async verifyBearer(token: string): Promise<RoleIdentity> {
+      const { identity } = await decode(token);
+      if (identity.accessKeyId !== undefined) {
+        throw new AppError(
+          'UnrecognizedClientException',
+          'An STS session token must be used with its access key in a SigV4 signature.',
+        );
+      }
+      return requireCurrent(identity);
+    },
+
+    /**
+     * For SigV4 with an `ASIA…` key: the session token must be bound to that key id. Returns the
+     * identity and the secret to check the signature with.
+     */
+    async verifyTemporaryCredentials(
+      accessKeyId: string,
+      sessionToken: string | undefined,
+    ): Promise<{ identity: RoleIdentity; secret: string }> {
+      if (sessionToken === undefined) {
+        throw new AppError('UnrecognizedClientException', 'The security token included in the request is invalid.');
+      }
+      const { identity, secret } = await decode(sessionToken);
+      if (identity.accessKeyId !== accessKeyId || secret === undefined) {
+        throw new AppError('UnrecognizedClientException', 'The security token included in the request is invalid.');
+      }
+      return { identity: requireCurrent(identity), secret };
+    },
+  };
+}

@@ -1,0 +1,45 @@
+// One request's authorization: decides each check against the caller's role and the resource's
+// policy, and remembers what was decided for the audit record.
+import { type Directory, decide, type Identity } from '../auth/index.js';
+import type { Access, AccessCheck } from '../core/access.js';
+import { AppError } from '../core/errors.js';
+
+export class RequestAccess implements Access {
+  /** The first check made, or the one refused: what the audit record names. */
+  action: string | undefined;
+  resource: string | undefined;
+  decision: 'allow' | 'deny' | 'none' = 'none';
+
+  constructor(
+    readonly identity: Identity,
+    private readonly directory: Directory,
+    private readonly accountId: string,
+  ) {}
+
+  refusal(check: AccessCheck): AppError | undefined {
+    const { identity } = this;
+    const policy = identity.kind === 'role' ? this.directory.role(identity.role)?.policy : undefined;
+    const d = decide(identity, policy, check, this.accountId);
+    if (this.action === undefined) {
+      this.action = check.action;
+      this.resource = check.resource;
+    }
+    if (d.allowed) return undefined;
+    const why = d.reason === 'explicit-deny' ? 'with an explicit deny in a policy' : 'because no policy allows it';
+    return new AppError(
+      'AccessDeniedException',
+      `User: ${identity.arn} is not authorized to perform: ${check.action} on resource: ${check.resource} ${why}`,
+    );
+  }
+
+  require(check: AccessCheck): void {
+    const refused = this.refusal(check);
+    if (refused) {
+      this.action = check.action;
+      this.resource = check.resource;
+      this.decision = 'deny';
+      throw refused;
+    }
+    if (this.decision === 'none') this.decision = 'allow';
+  }
+}

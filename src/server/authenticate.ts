@@ -1,0 +1,57 @@
+// Who sent a request: SigV4 (the admin's keys or STS temporary credentials) or a bearer token.
+import { adminIdentity, type Identity, type Sessions, verifySigV4 } from '../auth/index.js';
+import type { SignedRequest } from '../auth/sigv4.js';
+import { AppError } from '../core/errors.js';
+import { constantTimeEqual } from '../crypto/index.js';
+import type { AdminCredentials } from './admin-credentials.js';
+
+export interface AuthenticatorDeps {
+  admin: AdminCredentials;
+  sessions: Sessions;
+  accountId: string;
+  /** ms since the epoch */
+  now: () => number;
+}
+
+export type Authenticator = ReturnType<typeof createAuthenticator>;
+
+const CREDENTIAL = /Credential=([A-Z0-9]{16,128})\//;
+
+export function createAuthenticator(deps: AuthenticatorDeps) {
+  const admin = adminIdentity(deps.accountId);
+
+  return {
+    /** SigV4 for `services`; an `ASIA…` key must come with its session token. */
+    async sigV4(req: SignedRequest, services: readonly string[]): Promise<Identity> {
+      const accessKeyId = CREDENTIAL.exec(req.headers.get('authorization') ?? '')?.[1];
+      let identity: Identity = admin;
+      let secret: string | undefined;
+      if (accessKeyId === deps.admin.accessKeyId) {
+        secret = deps.admin.secretAccessKey;
+      } else if (accessKeyId?.startsWith('ASIA')) {
+        const session = await deps.sessions.verifyTemporaryCredentials(
+          accessKeyId,
+          req.headers.get('x-amz-security-token') ?? undefined,
+        );
+        identity = session.identity;
+        secret = session.secret;
+      }
+      verifySigV4(req, {
+        now: deps.now(),
+        services,
+        lookupSecret: (id) => (id === accessKeyId ? secret : undefined),
+      });
+      return identity;
+    },
+
+    /** `Authorization: Bearer <admin token | session token>`. */
+    async bearer(authorization: string | undefined): Promise<Identity> {
+      if (!authorization?.startsWith('Bearer ')) {
+        throw new AppError('MissingAuthenticationTokenException', 'Missing Authentication Token');
+      }
+      const token = authorization.slice(7);
+      if (constantTimeEqual(token, deps.admin.token)) return admin;
+      return deps.sessions.verifyBearer(token);
+    },
+  };
+}
