@@ -1,4 +1,5 @@
 #!/usr/bin/env node
+import { runAudit } from './cli/audit.js';
 import { runDev } from './cli/dev.js';
 import { runRotateRootKey } from './cli/rotate-root-key.js';
 import { runServer } from './cli/server.js';
@@ -11,6 +12,7 @@ commands:
   server            run the KMS server (AWS KMS JSON API, SigV4)
   dev               run a server on ./keysafe-dev for a first look (npm start)
   rotate-root-key   re-wrap all key material under a new root key, online
+  audit             verify the audit log's hash chain, or print its records
   help              show this text
 
 Run 'keysafe <command> --help' for a command's options.
@@ -20,6 +22,7 @@ const commands: Record<string, (args: string[]) => Promise<number | undefined>> 
   server: runServer,
   dev: runDev,
   'rotate-root-key': runRotateRootKey,
+  audit: runAudit,
 };
 
 async function main(argv: string[]): Promise<number | undefined> {

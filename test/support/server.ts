@@ -1,5 +1,5 @@
 // Starts a real Keysafe server on an ephemeral loopback port with a fresh data dir, capturing its logs.
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { KMSClient } from '@aws-sdk/client-kms';
@@ -22,12 +22,24 @@ export function tempDir(prefix = 'keysafe-test-'): string {
 }
 
 export async function startTestServer(
-  options: { clock?: Clock; flags?: ServerFlags; env?: NodeJS.ProcessEnv; dataDir?: string } = {},
+  options: {
+    clock?: Clock;
+    flags?: ServerFlags;
+    env?: NodeJS.ProcessEnv;
+    dataDir?: string;
+    /** A server config file's content (issuers, roles, …), written to the data dir. */
+    config?: object;
+  } = {},
 ): Promise<TestServer> {
   const dataDir = options.dataDir ?? tempDir();
   const logs: string[] = [];
+  let configFile: string | undefined;
+  if (options.config) {
+    configFile = join(dataDir, 'config.json');
+    writeFileSync(configFile, JSON.stringify(options.config));
+  }
   const config = loadServerConfig(
-    { listen: '127.0.0.1:0', dataDir, ...options.flags },
+    { listen: '127.0.0.1:0', dataDir, ...(configFile && { config: configFile }), ...options.flags },
     options.env ?? { KEYSAFE_LOG_LEVEL: 'debug' },
   );
   const server = await startServer(config, {
