@@ -301,7 +301,8 @@ export const secretsOperations: Record<string, Handler> = {
     const i = parseInput(GetSecretValueInput, raw);
     const context: Record<string, string> = {};
     if (i.VersionId !== undefined) context['secretsmanager:versionid'] = i.VersionId;
-    context['secretsmanager:versionstage'] = i.VersionStage ?? (i.VersionId === undefined ? 'AWSCURRENT' : '');
+    const stage = i.VersionStage ?? (i.VersionId === undefined ? 'AWSCURRENT' : undefined);
+    if (stage !== undefined) context['secretsmanager:versionstage'] = stage;
     await authorizeSecret(engine, access, 'secretsmanager:GetSecretValue', i.SecretId, context);
     const { secret, version, value } = await engine.getSecretValue(i.SecretId, i.VersionId, i.VersionStage);
     return valueOutput(secret, version, value);

@@ -1,6 +1,7 @@
 // The native HTTP routes on Hono (health, metrics, workload login, admin API); POST / is aws-json.ts.
 import type { HttpBindings } from '@hono/node-server';
 import { type Context, Hono } from 'hono';
+import { bodyLimit } from 'hono/body-limit';
 import { z } from 'zod';
 import type { AuditLog } from '../audit/index.js';
 import {
@@ -34,6 +35,7 @@ export interface AppDeps {
   metrics: Metrics;
   /** False while starting or draining: /readyz answers 503. */
   isReady: () => boolean;
+  maxBodyBytes: number;
   rotateRootKey: () => Promise<{ rewrapped: number; rootKeyId: string }>;
 }
 
@@ -61,6 +63,21 @@ export function createApp(deps: AppDeps): Hono<Env> {
     for (const [name, value] of Object.entries(commonHeaders(requestId))) c.header(name, value);
     await next();
   });
+
+  app.use(
+    '/v1/*',
+    bodyLimit({
+      maxSize: deps.maxBodyBytes,
+      onError: (c) =>
+        c.body(
+          awsErrorBody(
+            new AppError('RequestEntityTooLargeException', `Request body is larger than ${deps.maxBodyBytes} bytes.`),
+          ),
+          413,
+          { 'content-type': 'application/json', connection: 'close' },
+        ),
+    }),
+  );
 
   app.get('/healthz', (c) => c.json({ status: 'ok' }));
   app.get('/readyz', (c) => (deps.isReady() ? c.json({ status: 'ready' }) : c.json({ status: 'not ready' }, 503)));

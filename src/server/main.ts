@@ -170,6 +170,7 @@ export async function startServer(config: Readonly<ServerConfig>, options: Start
     logger,
     metrics,
     isReady: () => ready,
+    maxBodyBytes: config.maxBodyBytes,
     rotateRootKey,
   });
   const awsJson = createAwsJsonHandler({
