@@ -23,6 +23,8 @@ export interface RoleIdentity {
   expiresAt: number;
   /** For STS credentials: the ASIA… key id bound to this session. */
   accessKeyId?: string;
+  /** An agent's public key (JWK) that secret values for this session are encrypted to. */
+  publicKey?: { kty: string; crv: string; x: string; y?: string };
 }
 
 export type Identity = AdminIdentity | RoleIdentity;

@@ -28,10 +28,12 @@ export interface PolicyVerdict {
 }
 
 interface Condition {
-  test(lookup: VariableLookup): boolean;
+  /** `unknown` is the answer when a policy variable has no value: false for Allow, true for Deny (fail closed). */
+  test(lookup: VariableLookup, unknown: boolean): boolean;
 }
 
-type PrincipalMatch = 'any' | 'account' | readonly string[];
+/** `arns` are matched first, so a role listed beside the account root is allowed directly. */
+type PrincipalMatch = 'any' | { account: boolean; arns: readonly string[] };
 
 interface Statement {
   allow: boolean;
@@ -59,10 +61,13 @@ export function evaluatePolicy(policy: CompiledPolicy, req: PolicyRequest): Poli
     if (s.resources.test(req.resource, req.lookup) === s.notResource) continue;
     let viaAccount = false;
     if (s.principal !== undefined && s.principal !== 'any') {
-      if (s.principal === 'account') viaAccount = true;
-      else if (!req.principals.some((p) => (s.principal as readonly string[]).includes(p))) continue;
+      const { account, arns } = s.principal;
+      if (!req.principals.some((p) => arns.includes(p))) {
+        if (!account) continue;
+        viaAccount = true;
+      }
     }
-    if (!s.conditions.every((c) => c.test(req.lookup))) continue;
+    if (!s.conditions.every((c) => c.test(req.lookup, !s.allow))) continue;
     if (!s.allow) deny = true;
     else if (viaAccount) delegated = true;
     else allow = true;
@@ -189,12 +194,12 @@ function parsePrincipal(p: unknown, at: string, accountId: string): PrincipalMat
   for (const k of Object.keys(p)) {
     if (k !== 'AWS' && k !== 'Service' && k !== 'Federated') throw malformed(`${at}: unsupported principal ${k}.`);
   }
-  if (p.AWS === undefined) return []; // service and federated principals never call Keysafe directly
+  // Service and federated principals never call Keysafe directly.
+  if (p.AWS === undefined) return { account: false, arns: [] };
   const arns = stringList(p.AWS, `${at}: Principal.AWS`);
   if (arns.includes('*')) return 'any';
   const root = `arn:aws:iam::${accountId}:root`;
-  if (arns.includes(root) || arns.includes(accountId)) return 'account';
-  return arns;
+  return { account: arns.includes(root) || arns.includes(accountId), arns };
 }
 
 // --- conditions ------------------------------------------------------------------------------
@@ -208,8 +213,13 @@ const OPERATORS: Record<string, { negated: boolean; compare: Compare }> = {
   stringequalsignorecase: { negated: false, compare: equalsIgnoreCase },
   stringnotequalsignorecase: { negated: true, compare: equalsIgnoreCase },
   stringlike: { negated: false, compare: (a, _e, like) => like(a) },
+  // IAM's ArnEquals and ArnLike both take wildcards; ARNs compare as text here.
+  arnequals: { negated: false, compare: (a, _e, like) => like(a) },
+  arnlike: { negated: false, compare: (a, _e, like) => like(a) },
+  arnnotequals: { negated: true, compare: (a, _e, like) => like(a) },
+  arnnotlike: { negated: true, compare: (a, _e, like) => like(a) },
   stringnotlike: { negated: true, compare: (a, _e, like) => like(a) },
-  bool: { negated: false, compare: (a, e) => e.includes(a.toLowerCase()) },
+  bool: { negated: false, compare: (a, e) => e.some((x) => x.toLowerCase() === a.toLowerCase()) },
 };
 
 function parseConditions(c: unknown, at: string): Condition[] {
@@ -224,6 +234,10 @@ function parseConditions(c: unknown, at: string): Condition[] {
   }
   return out;
 }
+
+/** An empty multi-valued key (e.g. no encryption context) counts as absent, as in IAM. */
+const present = (v: string | readonly string[] | undefined) =>
+  v !== undefined && typeof v !== 'string' && v.length === 0 ? undefined : v;
 
 function parseCondition(operatorName: string, key: string, rawValues: unknown, at: string): Condition {
   let name = operatorName;
@@ -247,26 +261,32 @@ function parseCondition(operatorName: string, key: string, rawValues: unknown, a
   const lowered = name.toLowerCase();
   if (lowered === 'null') {
     const wantAbsent = values[0]!.toLowerCase() === 'true';
-    return { test: (lookup) => (lookup(key) === undefined) === wantAbsent };
+    return { test: (lookup) => (present(lookup(key)) === undefined) === wantAbsent };
   }
-  const op = OPERATORS[lowered];
+  const op = Object.hasOwn(OPERATORS, lowered) ? OPERATORS[lowered] : undefined;
   if (!op) throw malformed(`${at}: unsupported condition operator ${operatorName}.`);
   const hasVariables = values.some((v) => v.includes('${'));
   const glob = compileGlobs(values, false);
 
   return {
-    test(lookup) {
-      const actual = lookup(key);
+    test(lookup, unknown) {
+      const actual = present(lookup(key));
       if (actual === undefined) return ifExists || set === 'all' || (op.negated && set !== 'any');
-      // Variables resolve to literal text before comparing; a missing one matches nothing.
-      const expected = hasVariables
-        ? values.map((v) => substitute(v, lookup)).filter((v): v is string => v !== undefined)
-        : values;
+      // Variables resolve to literal text before comparing. A missing one leaves the condition
+      // unknown, negated operators included: an absent claim never widens an Allow nor lifts a Deny.
+      let expected = values;
+      if (hasVariables) {
+        const resolved = values.map((v) => substitute(v, lookup));
+        if (resolved.some((v) => v === undefined)) return unknown;
+        expected = resolved as string[];
+      }
       const like = (value: string) => glob.test(value, lookup);
       const matchesOne = (a: string): boolean => op.compare(a, expected, like);
       const actuals = typeof actual === 'string' ? [actual] : actual;
       if (set === 'all') return actuals.every((a) => matchesOne(a) !== op.negated);
-      // ForAnyValue, and single-valued keys: true when a value matches; negated: when none does.
+      // ForAnyValue: true when some value matches (negated: when some value matches none).
+      if (set === 'any') return actuals.some((a) => matchesOne(a) !== op.negated);
+      // Single-valued keys: true when the value matches; negated: when it does not.
       const any = actuals.some(matchesOne);
       return op.negated ? !any : any;
     },

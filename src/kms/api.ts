@@ -46,7 +46,8 @@ async function authorizeKey(
     };
     access.require(context ? { ...check, context } : check);
   } else {
-    access.require({ action, resource: refArn(engine, ref) });
+    const check = { action, resource: refArn(engine, ref) };
+    access.require(context ? { ...check, context } : check);
   }
 }
 

@@ -105,15 +105,23 @@ export function createSecretsEngine(deps: SecretsEngineDeps) {
   }
 
   /** Commits a change and drops the read caches of its secret. */
+  // Rung after every committed change: the watch stream's doorbell (the events table is the truth).
+  const changeListeners = new Set<() => void>();
+  const ring = () => {
+    for (const listener of changeListeners) listener();
+  };
+
   async function commit(change: SecretChange, at: number): Promise<SecretRecord | undefined> {
     const saved = await store.commit(change, at);
     cache.invalidate(change.secret.arn);
+    if (saved && change.events.length > 0) ring();
     return saved;
   }
 
   async function purge(secret: SecretRecord, at: number): Promise<boolean> {
     const purged = await store.purgeSecret(secret, at);
     cache.invalidate(secret.arn);
+    if (purged) ring();
     return purged;
   }
 
@@ -223,6 +231,12 @@ export function createSecretsEngine(deps: SecretsEngineDeps) {
     partition,
     find,
     findLive,
+
+    /** Calls `listener` after each committed change that recorded events; returns the unsubscribe. */
+    onChange(listener: () => void): () => void {
+      changeListeners.add(listener);
+      return () => changeListeners.delete(listener);
+    },
 
     /** The secret behind an id, from the read cache (deleted ones too): what authorization reads. */
     async cachedSecret(secretId: string): Promise<SecretRecord> {

@@ -20,6 +20,7 @@ import { type AdminCredentials, loadOrCreateAdminCredentials } from './admin-cre
 import { createApp } from './app.js';
 import { createAuthenticator } from './authenticate.js';
 import { createAwsJsonHandler } from './aws-json.js';
+import { createChangeFeed } from './change-feed.js';
 import { isLoopback, type ServerConfig } from './config.js';
 import { loadOrCreateRootKey } from './root-key-file.js';
 import { rotateRootKeyFile } from './root-key-rotation.js';
@@ -159,8 +160,15 @@ export async function startServer(config: Readonly<ServerConfig>, options: Start
   });
   const login = createLogin(directory, () => clock.now(), config.login);
   const authenticator = createAuthenticator({ admin, sessions, accountId: config.accountId, now: () => clock.now() });
+  const changeFeed = createChangeFeed(store.secrets, secrets.onChange);
+  await changeFeed.start();
+  // Changes committed by another replica have no local doorbell: look for them every second.
+  const feedPoll = setInterval(changeFeed.poll, 1000);
+  feedPoll.unref();
   const app = createApp({
     authenticator,
+    secrets: { engine: secrets, rotation },
+    changeFeed,
     directory,
     login,
     sessions,
@@ -268,6 +276,8 @@ export async function startServer(config: Readonly<ServerConfig>, options: Start
       closing ??= (async () => {
         ready = false;
         clearInterval(schedulerTimer);
+        clearInterval(feedPoll);
+        changeFeed.close(); // ends the watch streams, so draining does not wait for them
         await tlsWatcher?.close();
         await new Promise<void>((ok) => {
           const force = setTimeout(() => server.closeAllConnections(), config.shutdownGraceMs);

@@ -223,6 +223,11 @@ export interface SecretsStore {
   eventsAfter(cursor: number, limit: number): Promise<SecretEvent[]>;
   /** Deletes events older than `before` (ms); returns how many. */
   trimEvents(before: number): Promise<number>;
+  /**
+   * The newest cursor ever given (0 if none) and the oldest still kept (undefined when none are):
+   * a watcher whose cursor is older than that has missed trimmed events and must start over.
+   */
+  eventCursors(): Promise<{ latest: number; oldest: number | undefined }>;
 }
 
 /** When a secret next needs the scheduler: the earliest of purge, rotation and retry times. */

@@ -104,6 +104,9 @@ export class SqliteSecretsStore implements SecretsStore {
       ),
       eventsAfter: db.prepare('SELECT * FROM secret_events WHERE cursor > ? ORDER BY cursor LIMIT ?'),
       trimEvents: db.prepare('DELETE FROM secret_events WHERE at < ?'),
+      // AUTOINCREMENT keeps the highest cursor in sqlite_sequence even after every event was trimmed.
+      latestCursor: db.prepare("SELECT seq FROM sqlite_sequence WHERE name = 'secret_events'"),
+      oldestCursor: db.prepare('SELECT MIN(cursor) AS cursor FROM secret_events'),
     };
     this.#s = s;
 
@@ -194,6 +197,12 @@ export class SqliteSecretsStore implements SecretsStore {
 
   async dueSecrets(now: number, limit: number): Promise<SecretRecord[]> {
     return (this.#s.due.all(now, limit) as Row[]).map(toSecret);
+  }
+
+  async eventCursors(): Promise<{ latest: number; oldest: number | undefined }> {
+    const latest = (this.#s.latestCursor.get() as { seq: number } | undefined)?.seq ?? 0;
+    const oldest = (this.#s.oldestCursor.get() as { cursor: number | null }).cursor;
+    return { latest, oldest: oldest ?? undefined };
   }
 
   async eventsAfter(cursor: number, limit: number): Promise<SecretEvent[]> {

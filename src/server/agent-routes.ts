@@ -1,0 +1,152 @@
+// The agent API: secret values encrypted to the agent's own key, and the change stream it watches.
+//
+// `GET /v1/secrets/<id>` answers GetSecretValue's JSON with the value moved into a JWE (ECDH-ES,
+// A256GCM) for the public key the session logged in with: values are never plaintext between
+// server and agent, even through a proxy that terminates TLS. `GET /v1/watch` is a server-sent
+// event stream of the changes to secrets the caller may read, resumable from a cursor.
+import type { Hono } from 'hono';
+import { streamSSE } from 'hono/streaming';
+import { CompactEncrypt, type CryptoKey, importJWK } from 'jose';
+import type { AccessCheck } from '../core/access.js';
+import { AppError } from '../core/errors.js';
+import { type SecretsApiContext, secretsOperations } from '../secrets/index.js';
+import type { SecretEvent } from '../storage/index.js';
+import type { ChangeFeed } from './change-feed.js';
+import { awsErrorBody, nativeStatusOf, toAppError } from './http-errors.js';
+import { auditNative, authenticateNative, type Env, type Route, type RouteContext, type RouteDeps } from './route.js';
+
+export interface AgentRouteDeps extends RouteDeps {
+  secrets: SecretsApiContext;
+  changeFeed: ChangeFeed;
+}
+
+/** Keeps idle connections (and the proxies between) from timing the stream out; also rechecks the session. */
+const HEARTBEAT_MS = 15_000;
+const MAX_KEYS = 10_000;
+
+export function registerAgentRoutes(app: Hono<Env>, route: Route, deps: AgentRouteDeps): void {
+  const keys = new Map<string, Promise<CryptoKey | Uint8Array>>();
+  const importKey = (jwk: { crv: string; x: string; y?: string }) => {
+    const id = `${jwk.crv}:${jwk.x}:${jwk.y ?? ''}`;
+    let key = keys.get(id);
+    if (!key) {
+      if (keys.size >= MAX_KEYS) keys.delete(keys.keys().next().value!);
+      key = importJWK({ ...jwk }, 'ECDH-ES');
+      keys.set(id, key);
+    }
+    return key;
+  };
+
+  app.get(
+    '/v1/secrets/*',
+    route('secretsmanager:GetSecretValue', async (c, r) => {
+      const identity = r.identity!;
+      if (identity.kind !== 'role' || !identity.publicKey) {
+        throw new AppError(
+          'InvalidRequestException',
+          'Values here are delivered to a session that logged in with a publicKey; use GetSecretValue otherwise.',
+        );
+      }
+      const secretId = decodeURIComponent(c.req.path.slice('/v1/secrets/'.length));
+      const versionId = c.req.query('versionId');
+      const versionStage = c.req.query('versionStage');
+      const output = (await secretsOperations.GetSecretValue!(
+        deps.secrets,
+        {
+          SecretId: secretId,
+          ...(versionId !== undefined && { VersionId: versionId }),
+          ...(versionStage !== undefined && { VersionStage: versionStage }),
+        },
+        r.access!,
+      )) as Record<string, unknown>;
+      const { SecretString, SecretBinary, ...metadata } = output;
+      const plaintext = new TextEncoder().encode(JSON.stringify({ SecretString, SecretBinary }));
+      const jwe = await new CompactEncrypt(plaintext)
+        .setProtectedHeader({ alg: 'ECDH-ES', enc: 'A256GCM' })
+        .encrypt(await importKey(identity.publicKey));
+      return { ...metadata, jwe };
+    }),
+  );
+
+  app.get('/v1/watch', async (c) => {
+    const r: RouteContext = { identity: undefined, access: undefined };
+    try {
+      await deps.audit.ready();
+      await authenticateNative(deps, c, r);
+    } catch (e) {
+      const error = toAppError(e);
+      await auditNative(deps, c, r, 'keysafe:Watch', error.code);
+      return c.body(awsErrorBody(error), nativeStatusOf(error) as 400, { 'content-type': 'application/json' });
+    }
+    const given = c.req.query('cursor') ?? c.req.header('last-event-id');
+    let cursor = given !== undefined && /^\d{1,15}$/.test(given) ? Number(given) : await deps.changeFeed.latest();
+    r.decision = 'allow';
+    await auditNative(deps, c, r, 'keysafe:Watch', 'success');
+    const authorization = c.req.header('authorization');
+
+    return streamSSE(c, async (stream) => {
+      let subscription = deps.changeFeed.subscribe(cursor);
+      stream.onAbort(() => subscription.close());
+      // Ends the stream once the session expires or is revoked: the agent reconnects with its new one.
+      const sessionValid = () =>
+        deps.authenticator.bearer(authorization).then(
+          () => true,
+          () => false,
+        );
+      const heartbeat = setInterval(() => {
+        void sessionValid().then((ok) => {
+          if (ok) void stream.write(': ping\n\n');
+          else subscription.close();
+        });
+      }, HEARTBEAT_MS);
+      heartbeat.unref();
+      try {
+        await stream.writeSSE({ event: 'hello', data: JSON.stringify({ cursor }) });
+        while (!stream.aborted && !stream.closed) {
+          const events = await subscription.next();
+          if (stream.aborted || !(await sessionValid())) break;
+          if (events === 'reset') {
+            // Trimmed events were missed: the agent reloads everything and continues from now.
+            cursor = await deps.changeFeed.latest();
+            subscription.close();
+            subscription = deps.changeFeed.subscribe(cursor);
+            await stream.writeSSE({ event: 'reset', data: JSON.stringify({ cursor }), id: String(cursor) });
+            continue;
+          }
+          if (events.length === 0) break; // closed
+          for (const event of events) {
+            cursor = event.cursor;
+            if (await mayRead(deps, r, event)) {
+              await stream.writeSSE({ event: 'change', data: JSON.stringify(toWire(event)), id: String(event.cursor) });
+            }
+          }
+        }
+      } finally {
+        clearInterval(heartbeat);
+        subscription.close();
+      }
+    });
+  });
+}
+
+function toWire(e: SecretEvent) {
+  return {
+    cursor: e.cursor,
+    type: e.type,
+    name: e.secretName,
+    arn: e.secretArn,
+    ...(e.versionId !== undefined && { versionId: e.versionId }),
+  };
+}
+
+/** A watcher sees the events of the secrets it may read (GetSecretValue, resource policy included). */
+async function mayRead(deps: AgentRouteDeps, r: RouteContext, e: SecretEvent): Promise<boolean> {
+  const check: AccessCheck = { action: 'secretsmanager:GetSecretValue', resource: e.secretArn };
+  try {
+    const secret = await deps.secrets.engine.cachedSecret(e.secretArn);
+    if (secret.resourcePolicy !== undefined) check.resourcePolicy = { document: secret.resourcePolicy, kind: 'secret' };
+  } catch {
+    // purged: decided on the ARN alone
+  }
+  return r.access!.refusal(check) === undefined;
+}
