@@ -26,7 +26,11 @@ beforeAll(async () => {
           subjects: ['system:serviceaccount:shop:web'],
           policy: {
             Statement: [
-              { Effect: 'Allow', Action: 'secretsmanager:GetSecretValue', Resource: 'arn:aws:secretsmanager:*:*:secret:app/*' },
+              {
+                Effect: 'Allow',
+                Action: 'secretsmanager:GetSecretValue',
+                Resource: 'arn:aws:secretsmanager:*:*:secret:app/*',
+              },
             ],
           },
         },
@@ -110,7 +114,10 @@ describe('agent API', () => {
     const put = await admin.send(new PutSecretValueCommand({ SecretId: 'app/db', SecretString: '{"password":"v2"}' }));
     const created = await nextEvent();
     // Only app/db's events reach this role: other/db's are filtered out.
-    expect(created).toMatchObject({ event: 'change', data: { type: 'VersionCreated', name: 'app/db', versionId: put.VersionId } });
+    expect(created).toMatchObject({
+      event: 'change',
+      data: { type: 'VersionCreated', name: 'app/db', versionId: put.VersionId },
+    });
     expect((await nextEvent()).data).toMatchObject({ type: 'StagesMoved', name: 'app/db' });
     expect(Date.now() - started).toBeLessThan(1000);
     controller.abort();
@@ -125,7 +132,9 @@ describe('agent API', () => {
     expect(seen).toContain('"type":"VersionCreated","name":"app/db"');
     expect(seen).not.toContain('other/db');
     await text.cancel();
-    await admin.send(new UpdateSecretVersionStageCommand({ SecretId: 'app/db', VersionStage: 'X', MoveToVersionId: put.VersionId }));
+    await admin.send(
+      new UpdateSecretVersionStageCommand({ SecretId: 'app/db', VersionStage: 'X', MoveToVersionId: put.VersionId }),
+    );
   });
 
   it('refuses the watch without a session', async () => {
