@@ -75,6 +75,8 @@ export interface AuditLogOptions {
 
 interface Pending {
   line: string;
+  seq: number;
+  hash: string;
   done: () => void;
   fail: (e: Error) => void;
 }
@@ -85,6 +87,8 @@ export class AuditLog {
   #segmentBytes = 0;
   #seq = 0;
   #prev = GENESIS;
+  /** The last record known to be on disk: where the chain resumes after a failed write. */
+  #written = { seq: 0, hash: GENESIS };
   #file: FileHandle | undefined;
   #queue: Pending[] = [];
   #flushing: Promise<void> | undefined;
@@ -127,11 +131,14 @@ export class AuditLog {
         lines[lines.length - 1] ?? (segments.length > 1 ? lastLineOf(segments[segments.length - 2]!.path) : undefined);
       if (tail) {
         const r = JSON.parse(tail) as AuditRecord;
-        this.#seq = r.seq;
-        this.#prev = r.hash;
+        this.#written = { seq: r.seq, hash: r.hash };
       }
       this.#segmentBytes = statSync(last.path).size;
     }
+    // With no record on disk to read back (a new log, or an empty newest segment whose older ones
+    // were archived), resume after the last record written, never after one that failed.
+    this.#seq = this.#written.seq;
+    this.#prev = this.#written.hash;
     this.#file = await open(join(this.#opts.dir, segmentName(this.#segment)), 'a', 0o600);
     this.#failure = undefined;
   }
@@ -158,7 +165,7 @@ export class AuditLog {
     this.#prev = hash;
     const line = `${body.slice(0, -1)},"hash":"${hash}"}\n`;
     return new Promise<void>((done, fail) => {
-      this.#queue.push({ line, done, fail });
+      this.#queue.push({ line, seq, hash, done, fail });
       this.#flushing ??= this.#flush();
     });
   }
@@ -173,6 +180,8 @@ export class AuditLog {
         await this.#file!.write(data);
         if (this.#opts.sync) await this.#file!.datasync();
         this.#segmentBytes += Buffer.byteLength(data);
+        const last = batch[batch.length - 1]!;
+        this.#written = { seq: last.seq, hash: last.hash };
         if (this.#segmentBytes >= this.#opts.maxSegmentBytes) await this.#nextSegment();
         for (const p of batch) p.done();
       } catch (e) {

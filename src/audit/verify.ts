@@ -11,12 +11,15 @@ export type VerifyResult =
 /**
  * Verifies every segment in `dir`, oldest first. A last line without its newline is a record
  * being written right now (the server may be running) and is skipped. When older segments were
- * archived away, the chain is checked from the first record present.
+ * archived away (no audit-000001.log), the chain is checked from the first record present.
  */
 export function verifyAuditLog(dir: string): VerifyResult {
   const segments = listSegments(dir);
-  let prev: string | undefined;
-  let seq: number | undefined;
+  // With the first segment present the chain must start at seq 1 from genesis: only archiving
+  // whole segments away, never cutting lines, lets it start later.
+  const fromGenesis = segments[0]?.n === 1;
+  let prev: string | undefined = fromGenesis ? GENESIS : undefined;
+  let seq: number | undefined = fromGenesis ? 0 : undefined;
   let records = 0;
   let firstSeq: number | undefined;
   for (const [i, segment] of segments.entries()) {
@@ -33,19 +36,27 @@ export function verifyAuditLog(dir: string): VerifyResult {
       } catch {
         return { ok: false, ...where, ...(seq !== undefined && { seq: seq + 1 }), reason: 'not valid JSON' };
       }
-      const at = { ...where, seq: record.seq };
+      // A record that fails its own hash was changed, its seq field included: name the seq that
+      // belongs at this position, not the (possibly forged) one written there.
+      const expected = seq === undefined ? undefined : seq + 1;
+      const seqHere = expected ?? (typeof record.seq === 'number' ? record.seq : undefined);
+      const changed = { ...where, ...(seqHere !== undefined && { seq: seqHere }) };
       if (typeof record.seq !== 'number' || typeof record.hash !== 'string' || typeof record.prev !== 'string') {
-        return { ok: false, ...at, reason: 'missing seq, prev or hash' };
-      }
-      if (seq !== undefined && record.seq !== seq + 1) {
-        return { ok: false, ...at, reason: `sequence jumps from ${seq} to ${record.seq}` };
-      }
-      if (prev !== undefined ? record.prev !== prev : record.seq === 1 && record.prev !== GENESIS) {
-        return { ok: false, ...at, reason: 'prev does not match the hash of the record before' };
+        return { ok: false, ...changed, reason: 'missing seq, prev or hash' };
       }
       const part = hashedPart(line);
       if (part === undefined || sha256Hex(part) !== record.hash) {
-        return { ok: false, ...at, reason: 'hash does not match the record' };
+        return { ok: false, ...changed, reason: 'hash does not match the record' };
+      }
+      // The record is intact as written: a break from here on is in its link to the one before.
+      const at = { ...where, seq: record.seq };
+      if (expected !== undefined && record.seq !== expected) {
+        const reason =
+          seq === 0 ? `the log starts at seq ${record.seq}, not 1` : `sequence jumps from ${seq} to ${record.seq}`;
+        return { ok: false, ...at, reason };
+      }
+      if (prev !== undefined ? record.prev !== prev : record.seq === 1 && record.prev !== GENESIS) {
+        return { ok: false, ...at, reason: 'prev does not match the hash of the record before' };
       }
       firstSeq ??= record.seq;
       prev = record.hash;
@@ -66,7 +77,7 @@ export function verifyAuditLog(dir: string): VerifyResult {
     ok: true,
     records,
     ...(firstSeq !== undefined && { firstSeq }),
-    ...(seq !== undefined && { lastSeq: seq }),
+    ...(records > 0 && { lastSeq: seq }),
     lastHash: prev ?? GENESIS,
     segments: segments.length,
   };

@@ -77,7 +77,8 @@ async function tail(dir: string, n: number, follow: boolean): Promise<number> {
     const complete = readFileSync(segments[i]!.path, 'utf8').split('\n').slice(0, -1);
     lines.unshift(...complete.slice(-(n - lines.length)));
   }
-  if (n > 0) process.stdout.write(`${lines.slice(-n).join('\n')}\n`);
+  // Nothing at all for a log without records: a blank line would read as one empty record.
+  if (n > 0 && lines.length > 0) process.stdout.write(`${lines.slice(-n).join('\n')}\n`);
   if (!follow) return 0;
   // Poll the newest segment for appended records; a new segment is picked up as it appears.
   let current = segments[segments.length - 1]!.path;

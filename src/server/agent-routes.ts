@@ -81,7 +81,10 @@ export function registerAgentRoutes(app: Hono<Env>, route: Route, deps: AgentRou
     const given = c.req.query('cursor') ?? c.req.header('last-event-id');
     let cursor = given !== undefined && /^\d{1,15}$/.test(given) ? Number(given) : await deps.changeFeed.latest();
     r.decision = 'allow';
-    await auditNative(deps, c, r, 'keysafe:Watch', 'success');
+    if (!(await auditNative(deps, c, r, 'keysafe:Watch', 'success'))) {
+      const error = new AppError('ServiceUnavailableException', 'The audit log cannot be written; try again later.');
+      return c.body(awsErrorBody(error), nativeStatusOf(error) as 400, { 'content-type': 'application/json' });
+    }
     const authorization = c.req.header('authorization');
 
     return streamSSE(c, async (stream) => {

@@ -137,8 +137,10 @@ export function createAwsJsonHandler(deps: AwsJsonDeps): (req: IncomingMessage, 
       if (error.code === 'RequestEntityTooLargeException') res.setHeader('connection', 'close');
     }
     if (outcome !== 'ServiceUnavailableException') {
-      // Answered only once recorded: every access is accounted for.
-      await deps.audit
+      // Answered only once recorded: every access is accounted for. A request whose record cannot
+      // be written is answered ServiceUnavailableException even if it ran (as Vault does): an
+      // unrecorded answer, a secret value above all, must not leave the server.
+      const recorded = await deps.audit
         .append(
           auditRecord({
             requestId,
@@ -152,7 +154,18 @@ export function createAwsJsonHandler(deps: AwsJsonDeps): (req: IncomingMessage, 
             at: deps.now(),
           }),
         )
-        .catch(() => undefined); // the log reports its own failure and refuses the next requests
+        .then(
+          () => true,
+          () => false,
+        );
+      if (!recorded) {
+        const error = new AppError('ServiceUnavailableException', 'The audit log cannot be written; try again later.');
+        if (sts) ({ status, xml: body } = stsError(error, requestId));
+        else {
+          status = statusOf(error);
+          body = awsErrorBody(error);
+        }
+      }
     }
     // A flat [name, value, …] list: node:http takes it without walking an object's keys.
     res.writeHead(status, [

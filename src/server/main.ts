@@ -177,7 +177,8 @@ export async function startServer(config: Readonly<ServerConfig>, options: Start
     now: () => clock.now(),
     logger,
     metrics,
-    isReady: () => ready,
+    // Not ready while the audit log cannot be written: requests would be refused.
+    isReady: () => ready && audit.healthy,
     maxBodyBytes: config.maxBodyBytes,
     rotateRootKey,
   });

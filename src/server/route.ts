@@ -3,6 +3,7 @@ import type { HttpBindings } from '@hono/node-server';
 import type { Context } from 'hono';
 import type { AuditLog } from '../audit/index.js';
 import type { Directory, Identity } from '../auth/index.js';
+import { AppError } from '../core/errors.js';
 import type { Logger } from '../observability/logger.js';
 import type { Metrics } from '../observability/metrics.js';
 import { RequestAccess } from './access.js';
@@ -36,8 +37,14 @@ export type Route = (action: string, run: Handler, anonymous?: boolean) => (c: C
 
 export const sourceAddress = (c: Context<Env>): string => c.env?.incoming?.socket?.remoteAddress ?? 'unknown';
 
-/** Records one native request in the audit log; the log reports and handles its own failures. */
-export function auditNative(deps: RouteDeps, c: Context<Env>, r: RouteContext, action: string, outcome: string) {
+/** Records one native request in the audit log; false when the record could not be written. */
+export function auditNative(
+  deps: RouteDeps,
+  c: Context<Env>,
+  r: RouteContext,
+  action: string,
+  outcome: string,
+): Promise<boolean> {
   return deps.audit
     .append(
       auditRecord({
@@ -51,7 +58,10 @@ export function auditNative(deps: RouteDeps, c: Context<Env>, r: RouteContext, a
         at: deps.now(),
       }),
     )
-    .catch(() => undefined);
+    .then(
+      () => true,
+      () => false,
+    );
 }
 
 /** Authenticates the bearer token (admin or session) and prepares the request's access decisions. */
@@ -87,7 +97,12 @@ export function makeRoute(deps: RouteDeps): Route {
         status = nativeStatusOf(error);
         body = awsErrorBody(error);
       }
-      if (outcome !== 'ServiceUnavailableException') await auditNative(deps, c, r, action, outcome);
+      // As on the AWS API: an answer whose audit record could not be written is not given.
+      if (outcome !== 'ServiceUnavailableException' && !(await auditNative(deps, c, r, action, outcome))) {
+        const error = new AppError('ServiceUnavailableException', 'The audit log cannot be written; try again later.');
+        status = nativeStatusOf(error);
+        body = awsErrorBody(error);
+      }
       return c.body(body, status as 200, { 'content-type': 'application/json' });
     };
 }

@@ -1,15 +1,25 @@
-// Canary: plaintexts, data keys, key material and credentials never appear in logs or error bodies.
+// Canary: plaintexts, data keys, key material, JWTs and credentials never appear in logs, error
+// bodies or the audit log.
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { GetSecretValueCommand, SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import Database from 'better-sqlite3';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { listSegments } from '../../src/audit/index.js';
 import { RootKey } from '../../src/crypto/index.js';
+import { newSigningKey, type OidcIssuer, startOidcIssuer } from '../support/oidc-issuer.js';
 import { startTestServer, type TestServer } from '../support/server.js';
 
 const CANARY = 'canary-7f3d9b2e-do-not-leak';
 let server: TestServer;
+let issuer: OidcIssuer;
 const bodies: string[] = [];
 const leaks: string[] = [];
+/** Every secret planted by the cases above the last one, which looks for them in the audit log. */
+const planted = new Map<string, string>();
+
+const auditLines = () =>
+  listSegments(join(server.dataDir, 'audit')).flatMap((s) => readFileSync(s.path, 'utf8').split('\n').filter(Boolean));
 
 async function call(op: string, input: object): Promise<Record<string, unknown>> {
   const res = await fetch(`${server.url}/`, {
@@ -25,10 +35,33 @@ async function call(op: string, input: object): Promise<Record<string, unknown>>
 const b64 = (s: string | Buffer) => Buffer.from(s).toString('base64');
 
 beforeAll(async () => {
-  server = await startTestServer();
+  issuer = await startOidcIssuer();
+  server = await startTestServer({
+    config: {
+      issuers: [{ name: 'cluster', issuer: issuer.url, audiences: ['keysafe'], discovery: true }],
+      roles: [
+        {
+          name: 'app',
+          issuer: 'cluster',
+          subjects: ['system:serviceaccount:shop:*'],
+          policy: {
+            Version: '2012-10-17',
+            Statement: [
+              {
+                Effect: 'Allow',
+                Action: ['secretsmanager:CreateSecret', 'secretsmanager:GetSecretValue'],
+                Resource: ['arn:aws:secretsmanager:*:*:secret:canary/app/*'],
+              },
+            ],
+          },
+        },
+      ],
+    },
+  });
 });
 afterAll(async () => {
-  await server.stop();
+  await server?.stop();
+  await issuer?.stop();
 });
 
 describe('canary', () => {
@@ -114,6 +147,7 @@ describe('canary', () => {
       for (const [name, secret] of secrets) if (text!.includes(secret)) leaks.push(`${name} in ${where}: ${text}`);
     }
     expect(leaks).toEqual([]);
+    for (const [name, secret] of secrets) planted.set(name, secret);
   });
 
   it('keeps secret values out of the database file, its WAL, the logs and error bodies', async () => {
@@ -161,5 +195,159 @@ describe('canary', () => {
     for (const text of [...server.logs, ...bodies]) {
       for (const needle of needles) expect(text.includes(needle), text).toBe(false);
     }
+    for (const [i, needle] of needles.entries()) planted.set(`secret value ${i}`, needle);
+  });
+
+  it('leaks no JWT, claim, session token or STS credential through workload login, STS and role sessions', async () => {
+    const secrets = new Map<string, string>([['canary', CANARY]]);
+    /** A JWT is secret whole, and so are its payload and signature segments. */
+    const plantToken = (name: string, token: string) => {
+      secrets.set(name, token);
+      const [, payload, signature] = token.split('.');
+      if (payload) secrets.set(`${name} payload`, payload);
+      if (signature) secrets.set(`${name} signature`, signature);
+    };
+    const claims = { canary: CANARY, 'example.com/deep': { nested: CANARY } };
+    const token = async (name: string, options: Parameters<OidcIssuer['kubernetesToken']>[0] = {}) => {
+      const jwt = await issuer.kubernetesToken({ ...options, claims: { ...claims, ...options.claims } });
+      plantToken(name, jwt);
+      return jwt;
+    };
+    const login = async (jwt: string, role = 'app') => {
+      const res = await fetch(`${server.url}/v1/auth/login`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify({ role, jwt }),
+      });
+      const text = await res.text();
+      if (res.status !== 200) bodies.push(text);
+      return { status: res.status, body: JSON.parse(text) as { token?: string; __type?: string } };
+    };
+    const sm = async (op: string, input: object, bearer: string) => {
+      const res = await fetch(server.url, {
+        method: 'POST',
+        headers: { 'x-amz-target': `secretsmanager.${op}`, authorization: `Bearer ${bearer}` },
+        body: JSON.stringify(input),
+      });
+      const text = await res.text();
+      if (res.status !== 200) bodies.push(text);
+      return { status: res.status, body: JSON.parse(text) as Record<string, string> };
+    };
+    const sts = async (jwt: string) => {
+      const res = await fetch(server.url, {
+        method: 'POST',
+        headers: { 'content-type': 'application/x-www-form-urlencoded' },
+        body: new URLSearchParams({
+          Action: 'AssumeRoleWithWebIdentity',
+          Version: '2011-06-15',
+          RoleArn: 'arn:aws:iam::000000000000:role/app',
+          RoleSessionName: 'canary',
+          WebIdentityToken: jwt,
+        }).toString(),
+      });
+      const xml = await res.text();
+      if (res.status !== 200) bodies.push(xml);
+      return { status: res.status, xml };
+    };
+    const auditBefore = auditLines().length;
+    const bodiesBefore = bodies.length;
+
+    // A role session whose JWT carries the canary in custom claims; the secret value is the canary too.
+    const loggedIn = await login(await token('login jwt'));
+    expect(loggedIn.status).toBe(200);
+    const session = loggedIn.body.token!;
+    plantToken('session token', session);
+    const value = `${CANARY}-role-secret`;
+    secrets.set('role secret value', value);
+    expect((await sm('CreateSecret', { Name: 'canary/app/db', SecretString: value }, session)).status).toBe(200);
+    expect((await sm('GetSecretValue', { SecretId: 'canary/app/db' }, session)).body.SecretString).toBe(value);
+    // Refused while carrying the canary: not allowed, tampered session, a JWT offered as a session.
+    expect((await sm('CreateSecret', { Name: 'canary/other/db', SecretString: value }, session)).status).toBe(400);
+    expect((await sm('PutSecretValue', { SecretId: 'canary/app/db', SecretString: value }, session)).status).toBe(400);
+    const [prefix, payload, mac] = session.split('.');
+    const tampered = `${prefix}.${payload!.slice(0, -2)}${payload!.endsWith('AA') ? 'BB' : 'AA'}.${mac}`;
+    expect((await sm('GetSecretValue', { SecretId: 'canary/app/db' }, tampered)).status).toBe(400);
+    expect((await sm('GetSecretValue', { SecretId: 'canary/app/db' }, await token('jwt as bearer'))).status).toBe(400);
+
+    // Failed logins: wrong audience (the canary as the audience), expired, unbound subject, untrusted key,
+    // the canary itself as the token, and an unknown role.
+    const now = Math.floor(Date.now() / 1000);
+    const untrusted = await newSigningKey();
+    const refusedLogins = [
+      await token('wrong audience jwt', { audience: `${CANARY}-aud` }),
+      await token('expired jwt', { issuedAt: now - 7200, lifetime: 3600 }),
+      await token('unbound jwt', { namespace: 'other', claims: { sub: `system:serviceaccount:other:${CANARY}` } }),
+      await issuer.sign(
+        { ...claims, iss: issuer.url, aud: 'keysafe', sub: 's', iat: now, exp: now + 600 },
+        {
+          key: untrusted.privateKey,
+        },
+      ),
+      CANARY,
+    ];
+    plantToken('untrusted jwt', refusedLogins[3]!);
+    for (const jwt of refusedLogins) expect((await login(jwt)).status).toBeGreaterThanOrEqual(400);
+    expect((await login(await token('jwt for unknown role'), 'no-such-role')).status).toBeGreaterThanOrEqual(400);
+
+    // STS: refused for a wrong audience and an expired token, then granted; the credentials then used.
+    expect((await sts(await token('sts wrong audience jwt', { audience: `${CANARY}-aud` }))).status).toBe(400);
+    expect((await sts(await token('sts expired jwt', { issuedAt: now - 7200, lifetime: 3600 }))).status).toBe(400);
+    const granted = await sts(await token('sts jwt'));
+    expect(granted.status).toBe(200);
+    const field = (name: string) => new RegExp(`<${name}>([^<]+)</${name}>`).exec(granted.xml)![1]!;
+    const creds = {
+      accessKeyId: field('AccessKeyId'),
+      secretAccessKey: field('SecretAccessKey'),
+      sessionToken: field('SessionToken'),
+    };
+    secrets.set('sts secret access key', creds.secretAccessKey);
+    plantToken('sts session token', creds.sessionToken);
+    const client = (c: typeof creds) =>
+      new SecretsManagerClient({ endpoint: server.url, region: 'us-east-1', credentials: c, maxAttempts: 1 });
+    const read = await client(creds).send(new GetSecretValueCommand({ SecretId: 'canary/app/db' }));
+    expect(read.SecretString).toBe(value);
+    // The same key id and session token signed with a wrong secret: refused without echoing either.
+    const wrongSecret = { ...creds, secretAccessKey: `${creds.secretAccessKey.slice(0, -4)}AAAA` };
+    const err = await client(wrongSecret)
+      .send(new GetSecretValueCommand({ SecretId: 'canary/app/db' }))
+      .then(
+        () => undefined,
+        (e: Error) => e,
+      );
+    expect(err?.name).toBe('InvalidSignatureException');
+    bodies.push(JSON.stringify({ name: err!.name, message: err!.message }));
+
+    expect(bodies.length - bodiesBefore).toBeGreaterThanOrEqual(12);
+    // Every request above was audited (so the search below has something to search).
+    const audit = auditLines();
+    expect(audit.length - auditBefore).toBeGreaterThanOrEqual(18);
+    expect(
+      audit.filter((l) => l.includes('"action":"keysafe:Login"') && l.includes('"decision":"deny"')).length,
+    ).toBeGreaterThanOrEqual(6);
+    expect(audit.some((l) => l.includes('"action":"sts:AssumeRoleWithWebIdentity"'))).toBe(true);
+    for (const [name, secret] of secrets) {
+      expect(secret.length, name).toBeGreaterThanOrEqual(16);
+      planted.set(name, secret);
+    }
+
+    const haystacks = [
+      ...server.logs.map((l) => ['log', l]),
+      ...bodies.map((b) => ['error body', b]),
+      ...audit.map((l) => ['audit line', l]),
+    ];
+    for (const [where, text] of haystacks) {
+      for (const [name, secret] of secrets) if (text!.includes(secret)) leaks.push(`${name} in ${where}: ${text}`);
+    }
+    expect(leaks).toEqual([]);
+  });
+
+  it('writes none of the planted secrets into the audit log', () => {
+    const audit = auditLines();
+    expect(audit.length).toBeGreaterThan(40);
+    expect(planted.size).toBeGreaterThan(20);
+    for (const line of audit) {
+      for (const [name, secret] of planted) if (line.includes(secret)) leaks.push(`${name} in audit line: ${line}`);
+    }
+    expect(leaks).toEqual([]);
   });
 });
