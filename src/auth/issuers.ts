@@ -126,13 +126,18 @@ export class TrustedIssuer {
   /** Loads the key set and, for a file, starts watching it. */
   async start(): Promise<void> {
     if (this.config.jwksFile) {
-      await this.#loadFile();
       const file = resolve(this.config.jwksFile);
       // Watch the directory: Kubernetes volumes swap a symlink, which a file watch never sees.
-      this.#watcher = watch(dirname(file), { ignoreInitial: true, depth: 0 });
-      this.#watcher.on('all', (_event, path) => {
+      // followSymlinks: false, or chokidar follows ..data once and never reports its swap.
+      const watcher = watch(dirname(file), { ignoreInitial: true, depth: 0, followSymlinks: false });
+      this.#watcher = watcher;
+      watcher.on('all', (_event, path) => {
         if (basename(path) === basename(file) || basename(path) === '..data') void this.#loadFile();
       });
+      // Changes before the watcher is ready are never reported: read the file only once it is,
+      // so no replacement can fall between the read and the watch.
+      await new Promise<void>((ok) => watcher.once('ready', ok));
+      await this.#loadFile();
     } else if (!this.config.jwks) {
       await this.#refresh(true).catch(() => undefined); // keep serving; the first token retries
     }
@@ -156,12 +161,23 @@ export class TrustedIssuer {
     }
   }
 
-  /** Fetches the remote key set unless one was fetched within minRefresh (or `force`). */
+  /**
+   * Fetches the remote key set (or re-reads the key file) unless that was done within minRefresh
+   * (or `force`).
+   */
   #refresh(force = false): Promise<void> {
     const minMs = (this.config.minRefreshSeconds ?? ISSUER_DEFAULTS.minRefreshSeconds) * 1000;
     if (this.#loading) return this.#loading;
-    if (!force && Date.now() - this.#lastFetch < minMs) return Promise.resolve();
-    this.#lastFetch = Date.now();
+    if (!force && this.#nowMs() - this.#lastFetch < minMs) return Promise.resolve();
+    this.#lastFetch = this.#nowMs();
+    if (this.config.jwksFile) {
+      // The watcher can miss a second replacement made while it re-arms after the first one; an
+      // unknown kid re-reading the file (paced like a fetch) makes a new key work regardless.
+      this.#loading = this.#loadFile().finally(() => {
+        this.#loading = undefined;
+      });
+      return this.#loading;
+    }
     this.#loading = this.#fetchKeys()
       .then((set) => {
         this.#keys = createLocalJWKSet(set);
@@ -213,7 +229,7 @@ export class TrustedIssuer {
     if (alg === undefined || !(algorithms as readonly string[]).includes(alg)) throw refuse('algorithm');
 
     const refreshAge = ISSUER_DEFAULTS.refreshSeconds * 1000;
-    if (this.#isRemote() && (!this.#keys || Date.now() - this.#lastFetch > refreshAge)) {
+    if (this.#isRemote() && (!this.#keys || this.#nowMs() - this.#lastFetch > refreshAge)) {
       await this.#refresh(!this.#keys).catch(() => undefined);
     }
     if (!this.#keys) throw refuse('keys');
@@ -221,7 +237,9 @@ export class TrustedIssuer {
     try {
       payload = await this.#verifyWithKeys(token, algorithms);
     } catch (e) {
-      if (!(e instanceof errors.JWKSNoMatchingKey) || !this.#isRemote()) throw this.#reason(e);
+      if (!(e instanceof errors.JWKSNoMatchingKey) || !(this.#isRemote() || this.config.jwksFile)) {
+        throw this.#reason(e);
+      }
       await this.#refresh();
       try {
         payload = await this.#verifyWithKeys(token, algorithms);
@@ -240,6 +258,11 @@ export class TrustedIssuer {
       throw refuse('lifetime');
     }
     return payload as VerifiedClaims;
+  }
+
+  /** The injected clock, not Date.now(): refresh pacing must follow the same time as exp/nbf (and tests). */
+  #nowMs(): number {
+    return this.#deps.now() * 1000;
   }
 
   #isRemote(): boolean {

@@ -4,7 +4,7 @@
 // alias/keysafe/sessions: every replica shares it, root key rotation re-wraps it like any key, and
 // disabling it ends every session at once. STS credentials are a token bound to an `ASIA…` key
 // id; the secret access key is an HMAC of that id, so the server re-derives it and never stores
-// it. Revocation is per role: a session issued before the role's `revokedBefore` is refused.
+// it. Revocation is per role: a session issued at or before the role's `revokedBefore` is refused.
 import { AppError } from '../core/errors.js';
 import { constantTimeEqual, randomBase32, randomToken } from '../crypto/index.js';
 import { assumedRoleArn, type RoleIdentity, roleArn } from './identity.js';
@@ -23,7 +23,16 @@ interface Payload {
   iat: number; // ms
   exp: number; // ms
   k?: string; // STS access key id
+  pk?: AgentPublicKey; // the agent's key that secret values are wrapped to
   j: string; // nonce: two sessions never share a token
+}
+
+/** An agent's ephemeral public key (JWK) for ECDH-ES: values fetched in its session are encrypted to it. */
+export interface AgentPublicKey {
+  kty: 'EC' | 'OKP';
+  crv: 'P-256' | 'P-384' | 'P-521' | 'X25519';
+  x: string;
+  y?: string;
 }
 
 export interface NewSession {
@@ -32,6 +41,7 @@ export interface NewSession {
   sessionName: string;
   claims: Record<string, unknown>;
   ttlMs: number;
+  publicKey?: AgentPublicKey;
 }
 
 export interface StsCredentials {
@@ -65,7 +75,9 @@ export function createSessions(deps: SessionDeps) {
   const secretFor = (accessKeyId: string) => deps.mac(`sts-secret-access-key\0${accessKeyId}`);
 
   async function issue(s: NewSession, accessKeyId?: string): Promise<{ token: string; identity: RoleIdentity }> {
-    const iat = deps.now();
+    // Revocation refuses sessions issued at or before its instant (one issued in the same ms may
+    // have raced it); a session issued after it starts at least 1 ms later so it is never caught.
+    const iat = Math.max(deps.now(), (deps.revokedBefore(s.role) ?? 0) + 1);
     const payload: Payload = {
       r: s.role,
       s: s.subject,
@@ -77,6 +89,7 @@ export function createSessions(deps: SessionDeps) {
       j: randomToken(9),
     };
     if (accessKeyId) payload.k = accessKeyId;
+    if (s.publicKey) payload.pk = s.publicKey;
     const token = await sign(payload);
     if (token.length > MAX_TOKEN_CHARS) {
       throw new AppError('IDPRejectedClaim', 'The token carries too many claims for a session.');
@@ -98,6 +111,7 @@ export function createSessions(deps: SessionDeps) {
       expiresAt: p.exp,
     };
     if (p.k) identity.accessKeyId = p.k;
+    if (p.pk) identity.publicKey = p.pk;
     return identity;
   }
 
@@ -132,7 +146,7 @@ export function createSessions(deps: SessionDeps) {
       throw new AppError('ExpiredTokenException', 'The security token included in the request is expired');
     }
     const revokedBefore = deps.revokedBefore(identity.role);
-    if (revokedBefore === undefined || identity.issuedAt < revokedBefore) {
+    if (revokedBefore === undefined || identity.issuedAt <= revokedBefore) {
       throw new AppError('UnrecognizedClientException', 'The security token included in the request is invalid.');
     }
     return identity;

@@ -307,7 +307,12 @@ export async function startServer(config: Readonly<ServerConfig>, options: Start
  * on the file itself never sees.
  */
 function watchCertificate(server: HttpsServer, files: { cert: string; key: string }, logger: Logger) {
-  const watcher = watch([...new Set([dirname(files.cert), dirname(files.key)])], { ignoreInitial: true, depth: 0 });
+  const watcher = watch([...new Set([dirname(files.cert), dirname(files.key)])], {
+    ignoreInitial: true,
+    depth: 0,
+    // Following ..data would report nothing when Kubernetes swaps it.
+    followSymlinks: false,
+  });
   watcher.on('all', () => {
     try {
       server.setSecureContext({ cert: readFileSync(files.cert), key: readFileSync(files.key) });
