@@ -9,11 +9,14 @@ const dataDir = tempDir();
 afterAll(() => rmSync(dataDir, { recursive: true, force: true }));
 
 describe('keysafe dev', () => {
-  it('starts a server with a demo key and secret and prints aws commands that work as printed', async () => {
+  it('starts a server, a demo workload and its agent, and prints commands that work as printed', async () => {
     const port = await freePort();
-    const child = spawn(process.execPath, [CLI, 'dev', '--listen', `127.0.0.1:${port}`, '--data-dir', dataDir], {
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
+    const agentPort = await freePort();
+    const child = spawn(
+      process.execPath,
+      [CLI, 'dev', '--listen', `127.0.0.1:${port}`, '--agent-listen', `127.0.0.1:${agentPort}`, '--data-dir', dataDir],
+      { stdio: ['ignore', 'pipe', 'pipe'] },
+    );
     let out = '';
     child.stdout.on('data', (d) => {
       out += d;
@@ -36,6 +39,25 @@ describe('keysafe dev', () => {
       expect(result).toContain('alias/keysafe-demo');
       expect(result).toContain('hello keysafe');
       expect(JSON.parse(/\{.*\}/.exec(result)![0])).toMatchObject({ username: 'app' });
+
+      // The sidecar's files and endpoint, exactly as printed.
+      const shell = (line: string) =>
+        execFileSync('bash', ['-c', line], { encoding: 'utf8', env: { PATH: process.env.PATH, HOME: dataDir } });
+      const cat = out
+        .split('\n')
+        .map((l) => l.trim())
+        .find((l) => l.startsWith('cat '))!;
+      const files = shell(cat);
+      expect(files).toContain('"username":"app"');
+      expect(files).toContain('username="app"');
+      expect(files).toMatch(/postgres:\/\/app:.+@localhost\/app/);
+      const curl = out
+        .split('\n')
+        .map((l) => l.trim())
+        .find((l) => l.startsWith('curl '))!;
+      const served = JSON.parse(shell(curl)) as { Name: string; SecretString: string };
+      expect(served.Name).toBe('keysafe-demo/db');
+      expect(JSON.parse(served.SecretString)).toMatchObject({ username: 'app' });
     } finally {
       child.kill('SIGINT');
     }

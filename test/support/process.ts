@@ -30,8 +30,10 @@ export async function spawnServer(
   dataDir: string,
   extraArgs: string[] = [],
   env: NodeJS.ProcessEnv = {},
+  /** A fixed port, e.g. to restart a server where its clients expect it. */
+  fixedPort?: number,
 ): Promise<ServerProcess> {
-  const port = await freePort();
+  const port = fixedPort ?? (await freePort());
   const child = spawn(
     process.execPath,
     [CLI, 'server', '--listen', `127.0.0.1:${port}`, '--data-dir', dataDir, ...extraArgs],

@@ -1,0 +1,170 @@
+// The agent's client for the Keysafe server: login, fetch (JWE-wrapped values), and the change stream.
+//
+// `server` may list several addresses: a connection failure moves to the next one, and the next
+// call starts there. Transient failures (network, 5xx, 429) are TransientError for the one retry
+// policy; refusals (401/403/404, bad token) are permanent AppErrors with the server's code.
+import { type CryptoKey, compactDecrypt, exportJWK, generateKeyPair, type JWK } from 'jose';
+import { AppError, type ErrorCode } from '../core/errors.js';
+import { TransientError } from '../core/retry.js';
+
+export interface FetchedSecret {
+  /** GetSecretValue's JSON, SecretString or SecretBinary (base64) included. */
+  body: Record<string, unknown>;
+  versionId: string;
+}
+
+export interface ChangeEvent {
+  cursor: number;
+  type: string;
+  name: string;
+  arn: string;
+  versionId?: string;
+}
+
+export type WatchMessage =
+  | { kind: 'hello'; cursor: number }
+  | { kind: 'reset'; cursor: number }
+  | { kind: 'change'; event: ChangeEvent };
+
+const REQUEST_TIMEOUT_MS = 10_000;
+
+/** The agent's ephemeral key pair: the private half never leaves memory. */
+export interface AgentKeyPair {
+  publicJwk: JWK;
+  privateKey: CryptoKey;
+}
+
+export async function newAgentKeyPair(): Promise<AgentKeyPair> {
+  const { publicKey, privateKey } = await generateKeyPair('ECDH-ES', { crv: 'P-256' });
+  const { kty, crv, x, y } = await exportJWK(publicKey);
+  return { publicJwk: { kty, crv, x, y }, privateKey };
+}
+
+export class ServerClient {
+  #current = 0;
+
+  constructor(
+    readonly servers: readonly string[],
+    private readonly keys: AgentKeyPair,
+  ) {}
+
+  /** The address in use now (for logs and readiness). */
+  get server(): string {
+    return this.servers[this.#current]!;
+  }
+
+  async login(role: string, jwt: string): Promise<{ token: string; expiresAt: number }> {
+    const res = await this.#request('/v1/auth/login', {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ role, jwt, publicKey: this.keys.publicJwk }),
+    });
+    const body = (await res.json()) as { token: string; expiresAt: string };
+    return { token: body.token, expiresAt: Date.parse(body.expiresAt) };
+  }
+
+  /** AWSCURRENT (or the given version) of a secret, decrypted from the JWE made for this agent. */
+  async getSecret(
+    token: string,
+    secretId: string,
+    version: { versionId?: string; versionStage?: string } = {},
+  ): Promise<FetchedSecret> {
+    const query = new URLSearchParams();
+    if (version.versionId !== undefined) query.set('versionId', version.versionId);
+    if (version.versionStage !== undefined) query.set('versionStage', version.versionStage);
+    const q = query.size > 0 ? `?${query}` : '';
+    const path = `/v1/secrets/${secretId.split('/').map(encodeURIComponent).join('/')}${q}`;
+    const res = await this.#request(path, { headers: { authorization: `Bearer ${token}` } });
+    const { jwe, ...metadata } = (await res.json()) as Record<string, unknown> & { jwe: string; VersionId: string };
+    let value: Record<string, unknown>;
+    try {
+      const { plaintext } = await compactDecrypt(jwe, this.keys.privateKey);
+      value = JSON.parse(new TextDecoder().decode(plaintext)) as Record<string, unknown>;
+    } catch {
+      throw new AppError('DecryptionFailure', `The value of ${secretId} could not be decrypted with this agent's key.`);
+    }
+    return { body: { ...metadata, ...value }, versionId: metadata.VersionId };
+  }
+
+  /**
+   * Follows the change stream from `cursor` until it ends or `signal` aborts; each message goes
+   * to `onMessage` in order. Resolves when the server ends the stream (the session expired).
+   */
+  async watch(
+    token: string,
+    cursor: number | undefined,
+    onMessage: (m: WatchMessage) => Promise<void>,
+    signal: AbortSignal,
+  ): Promise<void> {
+    const query = cursor === undefined ? '' : `?cursor=${cursor}`;
+    const res = await this.#request(
+      `/v1/watch${query}`,
+      { headers: { authorization: `Bearer ${token}` } },
+      signal,
+      false,
+    );
+    const reader = res.body!.pipeThrough(new TextDecoderStream()).getReader();
+    let buffer = '';
+    try {
+      for (;;) {
+        const { value, done } = await reader.read();
+        if (done) return;
+        buffer += value;
+        for (let end = buffer.indexOf('\n\n'); end >= 0; end = buffer.indexOf('\n\n')) {
+          const message = parseEvent(buffer.slice(0, end));
+          buffer = buffer.slice(end + 2);
+          if (message) await onMessage(message);
+        }
+      }
+    } catch (e) {
+      if (signal.aborted) return;
+      throw new TransientError(`watch stream broke: ${(e as Error).message}`);
+    } finally {
+      reader.releaseLock();
+    }
+  }
+
+  /** One HTTP call on the current server; a connection failure moves on to the next server. */
+  async #request(path: string, init: RequestInit, signal?: AbortSignal, timeout = true): Promise<Response> {
+    const server = this.server;
+    const signals = [signal, timeout ? AbortSignal.timeout(REQUEST_TIMEOUT_MS) : undefined].filter(
+      (s): s is AbortSignal => s !== undefined,
+    );
+    let res: Response;
+    try {
+      res = await fetch(new URL(path, server), { ...init, signal: AbortSignal.any(signals) });
+    } catch (e) {
+      if (signal?.aborted) throw e;
+      this.#current = (this.#current + 1) % this.servers.length;
+      throw new TransientError(`cannot reach ${server}: ${(e as Error).message}`);
+    }
+    if (res.ok) return res;
+    const text = await res.text().catch(() => '');
+    let code = 'InternalFailure';
+    let message = `HTTP ${res.status}`;
+    try {
+      const body = JSON.parse(text) as { __type?: string; message?: string };
+      code = body.__type ?? code;
+      message = body.message ?? message;
+    } catch {
+      // not our JSON (a proxy's page): keep the status
+    }
+    if (res.status >= 500 || res.status === 429) throw new TransientError(`${server}: ${code}: ${message}`);
+    throw new AppError(code as ErrorCode, message);
+  }
+}
+
+function parseEvent(block: string): WatchMessage | undefined {
+  let event = 'message';
+  let data = '';
+  for (const line of block.split('\n')) {
+    if (line.startsWith('event: ')) event = line.slice(7);
+    else if (line.startsWith('data: ')) data += line.slice(6);
+  }
+  if (data === '') return undefined; // a comment (heartbeat)
+  const parsed = JSON.parse(data) as { cursor: number } & ChangeEvent;
+  if (event === 'change') return { kind: 'change', event: parsed };
+  if (event === 'hello') return { kind: 'hello', cursor: parsed.cursor };
+  if (event === 'reset') return { kind: 'reset', cursor: parsed.cursor };
+  return undefined;
+}

@@ -1,0 +1,5 @@
+// The agent domain's public surface: the sidecar, its config, and `keysafe exec`'s rendering.
+export { type AgentStatus, type CachedSecret, type RunningAgent, startAgent, syncOnce } from './agent.js';
+export { type AgentConfig, isLoopbackHost, loadAgentConfig, parseAgentConfig } from './config.js';
+export { createAgentEndpoint } from './endpoint.js';
+export { envFor, type SecretValue } from './render.js';
