@@ -1,6 +1,8 @@
 #!/usr/bin/env node
+import { runAgent } from './cli/agent.js';
 import { runAudit } from './cli/audit.js';
 import { runDev } from './cli/dev.js';
+import { runExec } from './cli/exec.js';
 import { runRotateRootKey } from './cli/rotate-root-key.js';
 import { runServer } from './cli/server.js';
 // The `keysafe` command: one binary, one sub-command per job.
@@ -10,6 +12,8 @@ const USAGE = `usage: keysafe <command> [options]
 
 commands:
   server            run the KMS server (AWS KMS JSON API, SigV4)
+  agent             the sidecar: secrets to files and a localhost endpoint, kept current
+  exec              run a command with secrets in its environment, restarted on rotation
   dev               run a server on ./keysafe-dev for a first look (npm start)
   rotate-root-key   re-wrap all key material under a new root key, online
   audit             verify the audit log's hash chain, or print its records
@@ -23,6 +27,8 @@ const commands: Record<string, (args: string[]) => Promise<number | undefined>> 
   dev: runDev,
   'rotate-root-key': runRotateRootKey,
   audit: runAudit,
+  agent: runAgent,
+  exec: runExec,
 };
 
 async function main(argv: string[]): Promise<number | undefined> {
