@@ -40,6 +40,8 @@ export interface AgentStatus {
 }
 
 export interface RunningAgent {
+  /** AWSCURRENT of a secret the agent keeps, from memory (undefined when not kept): the endpoint's hot path. */
+  peek(secretId: string): CachedSecret | undefined;
   /** The value of a secret the agent keeps (configured, or asked for through the endpoint). */
   get(secretId: string, version?: { versionId?: string; versionStage?: string }): Promise<CachedSecret>;
   /** Seconds since `fetchedAt`, or 0 while the watch stream is live. */
@@ -310,6 +312,7 @@ export async function startAgent(config: Readonly<AgentConfig>, options: AgentOp
   }
 
   return {
+    peek: (secretId) => cache.get(secretId),
     async get(secretId, version = {}) {
       const cached = cache.get(secretId);
       if (cached && version.versionId === undefined && (version.versionStage ?? 'AWSCURRENT') === 'AWSCURRENT') {

@@ -4,6 +4,7 @@ import { dirname } from 'node:path';
 import { serve } from '@hono/node-server';
 import {
   type AgentConfig,
+  type CachedSecret,
   createAgentEndpoint,
   isLoopbackHost,
   loadAgentConfig,
@@ -80,18 +81,26 @@ export async function serveEndpoint(
       return { ready: status.ready, detail: status as unknown as Record<string, unknown> };
     },
     source: {
-      async get(secretId, query) {
-        const secret = await agent.get(secretId, query);
-        const age = agent.ageSeconds(secret);
-        if (maxStaleMs > 0 && age * 1000 > maxStaleMs) {
-          throw new AppError('ServiceUnavailableException', `The value of ${secretId} is older than maxStaleSeconds.`);
-        }
-        return {
-          body: secret.body,
-          json: secret.json,
-          versionId: secret.versionId,
-          fetchedAt: Date.now() - age * 1000,
+      get(secretId, query) {
+        const served = (secret: CachedSecret) => {
+          const age = agent.ageSeconds(secret);
+          if (maxStaleMs > 0 && age * 1000 > maxStaleMs) {
+            throw new AppError(
+              'ServiceUnavailableException',
+              `The value of ${secretId} is older than maxStaleSeconds.`,
+            );
+          }
+          return {
+            body: secret.body,
+            json: secret.json,
+            versionId: secret.versionId,
+            fetchedAt: Date.now() - age * 1000,
+          };
         };
+        // Kept secrets answer synchronously from memory; others (or other versions) are fetched.
+        const kept =
+          query.versionId === undefined && query.versionStage === undefined ? agent.peek(secretId) : undefined;
+        return kept ? served(kept) : agent.get(secretId, query).then(served);
       },
     },
   });
