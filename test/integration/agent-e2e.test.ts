@@ -165,7 +165,7 @@ describe('keysafe exec', () => {
       stderr += d;
     });
     const exitCode = new Promise<number | null>((r) => exec.once('exit', r));
-    await until(() => existsSync(seen), 10_000);
+    await until(() => existsSync(seen) && readFileSync(seen, 'utf8').endsWith('\n'), 10_000);
     expect(readFileSync(seen, 'utf8')).toBe('app:v1\n');
     await admin.send(
       new PutSecretValueCommand({ SecretId: 'app/db', SecretString: '{"username":"app","password":"v2"}' }),
