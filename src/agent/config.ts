@@ -3,12 +3,11 @@
 // Every problem is a ConfigError naming the bad key as a path such as `secrets[0].mode`. Relative file
 // paths in the file (tokenFile, localTokenFile, secrets[].path, onChange.pidFile) are resolved against the
 // directory holding the config file, so a config works the same from any working directory.
-import { readFileSync } from 'node:fs';
 import { constants as osConstants } from 'node:os';
 import { basename, dirname, resolve } from 'node:path';
-import { parse as parseYaml } from 'yaml';
 import { z } from 'zod';
 import { ConfigError } from '../core/config-error.js';
+import { readConfigDocument } from '../core/config-file.js';
 import type { LogLevel } from '../observability/logger.js';
 import { templateFields } from './render.js';
 
@@ -340,20 +339,7 @@ export function parseAgentConfig(doc: unknown, options: ParseOptions = {}): Read
 
 /** Reads, parses and validates the agent config file (YAML or JSON). */
 export function loadAgentConfig(path: string): Readonly<AgentConfig> {
-  let text: string;
-  try {
-    text = readFileSync(path, 'utf8');
-  } catch {
-    throw new ConfigError(`config: cannot read ${path}`);
-  }
-  let doc: unknown;
-  try {
-    doc = parseYaml(text);
-  } catch (e) {
-    // Only the first line: the rest of yaml's message quotes the offending source line.
-    throw new ConfigError(`config: ${path} is not valid YAML or JSON (${(e as Error).message.split('\n')[0]})`);
-  }
-  return parseAgentConfig(doc, { baseDir: dirname(resolve(path)), source: `config ${path}` });
+  return parseAgentConfig(readConfigDocument(path), { baseDir: dirname(resolve(path)), source: `config ${path}` });
 }
 
 function deepFreeze<T>(value: T): T {

@@ -3,12 +3,11 @@
 // Precedence: built-in defaults < config file < command-line flags. The environment is read for
 // exactly two things, never silently overriding either: KEYSAFE_ROOT_KEY (the root key itself,
 // base64) and KEYSAFE_LOG_LEVEL.
-import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { parse as parseYaml } from 'yaml';
 import { z } from 'zod';
 import { type IssuerConfig, issuerSchema, LOGIN_LIMITS, type RoleConfig, roleSchema } from '../auth/index.js';
 import { ConfigError } from '../core/config-error.js';
+import { readConfigDocument } from '../core/config-file.js';
 
 export const DEFAULTS = {
   listen: '127.0.0.1:8270',
@@ -128,18 +127,7 @@ export function parseListen(value: string): { host: string; port: number } {
 }
 
 function readConfigFile(path: string): ServerFileConfig {
-  let text: string;
-  try {
-    text = readFileSync(path, 'utf8');
-  } catch {
-    throw new ConfigError(`config: cannot read ${path}`);
-  }
-  let doc: unknown;
-  try {
-    doc = parseYaml(text);
-  } catch (e) {
-    throw new ConfigError(`config: ${path} is not valid YAML or JSON (${(e as Error).message.split('\n')[0]})`);
-  }
+  const doc = readConfigDocument(path);
   const parsed = fileSchema.safeParse(doc ?? {});
   if (!parsed.success) {
     const issue = parsed.error.issues[0]!;
