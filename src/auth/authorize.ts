@@ -65,10 +65,10 @@ function conditionLookup(
   accountId: string,
 ): VariableLookup {
   return (name) => {
-    const key = name.toLowerCase();
+    const key = lowerCase(name);
     if (key.startsWith('jwt:')) {
       const path = name.slice(4);
-      return path === 'sub' ? identity.subject : claimValues(claimAt(identity.claims, path));
+      return path === 'sub' ? identity.subject : claimOf(identity.claims, path);
     }
     switch (key) {
       case 'aws:principalarn':
@@ -89,4 +89,31 @@ function conditionLookup(
     if (key.startsWith('kms:encryptioncontext:')) return req.context[`kms:encryptioncontext:${name.slice(22)}`];
     return req.context[key];
   };
+}
+
+// A session's claims never change, and its identity object is reused while the session lives:
+// resolve each claim path once per session, not once per request.
+const claimCache = new WeakMap<object, Map<string, string | string[] | undefined>>();
+
+function claimOf(claims: Readonly<Record<string, unknown>>, path: string): string | string[] | undefined {
+  let memo = claimCache.get(claims);
+  if (!memo) {
+    memo = new Map();
+    claimCache.set(claims, memo);
+  }
+  if (memo.has(path)) return memo.get(path);
+  const value = claimValues(claimAt(claims, path));
+  memo.set(path, value);
+  return value;
+}
+
+// Condition keys come from policies (a bounded set): lower-case each once.
+const lowered = new Map<string, string>();
+function lowerCase(name: string): string {
+  let key = lowered.get(name);
+  if (key === undefined) {
+    key = name.toLowerCase();
+    if (lowered.size < 10_000) lowered.set(name, key);
+  }
+  return key;
 }

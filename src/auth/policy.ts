@@ -51,10 +51,11 @@ export interface CompiledPolicy {
 
 const EMPTY: PolicyVerdict = Object.freeze({ deny: false, allow: false, delegated: false });
 
-/** Evaluates every statement; explicit deny is reported beside any allow (the caller lets deny win). */
+/**
+ * What the policy says about a request. Deny statements are evaluated first and one that matches
+ * ends the evaluation (deny wins, whatever else matches); then the first direct Allow ends it.
+ */
 export function evaluatePolicy(policy: CompiledPolicy, req: PolicyRequest): PolicyVerdict {
-  let deny = false;
-  let allow = false;
   let delegated = false;
   for (const s of policy.statements) {
     if (s.actions.test(req.action, req.lookup) === s.notAction) continue;
@@ -68,16 +69,22 @@ export function evaluatePolicy(policy: CompiledPolicy, req: PolicyRequest): Poli
       }
     }
     if (!s.conditions.every((c) => c.test(req.lookup, !s.allow))) continue;
-    if (!s.allow) deny = true;
-    else if (viaAccount) delegated = true;
-    else allow = true;
+    if (!s.allow) return DENY;
+    if (!viaAccount) return ALLOW;
+    delegated = true;
   }
-  return deny || allow || delegated ? { deny, allow, delegated } : EMPTY;
+  return delegated ? DELEGATED : EMPTY;
 }
+
+const DENY: PolicyVerdict = Object.freeze({ deny: true, allow: false, delegated: false });
+const ALLOW: PolicyVerdict = Object.freeze({ deny: false, allow: true, delegated: false });
+const DELEGATED: PolicyVerdict = Object.freeze({ deny: false, allow: false, delegated: true });
 
 // --- parsing ---------------------------------------------------------------------------------
 
-const cache = new Map<string, CompiledPolicy>();
+// Keyed by the document string itself: a cached key or secret record hands in the same string
+// object each time, whose hash V8 keeps, so the lookup does not rehash a long policy per request.
+const caches = new Map<string, Map<string, CompiledPolicy>>();
 const CACHE_MAX = 2000;
 
 /**
@@ -87,8 +94,13 @@ const CACHE_MAX = 2000;
  */
 export function compilePolicy(document: string | object, kind: PolicyKind, accountId: string): CompiledPolicy {
   const text = typeof document === 'string' ? document : JSON.stringify(document);
-  const cacheKey = `${kind}\0${accountId}\0${text}`;
-  const hit = cache.get(cacheKey);
+  const scope = `${kind}\0${accountId}`;
+  let cache = caches.get(scope);
+  if (!cache) {
+    cache = new Map();
+    caches.set(scope, cache);
+  }
+  const hit = cache.get(text);
   if (hit) return hit;
   let doc: unknown;
   try {
@@ -98,7 +110,7 @@ export function compilePolicy(document: string | object, kind: PolicyKind, accou
   }
   const compiled = parseDocument(doc, kind, accountId);
   if (cache.size >= CACHE_MAX) cache.delete(cache.keys().next().value!);
-  cache.set(cacheKey, compiled);
+  cache.set(text, compiled);
   return compiled;
 }
 
@@ -145,7 +157,9 @@ function parseDocument(doc: unknown, kind: PolicyKind, accountId: string): Compi
   }
   const raw = Array.isArray(doc.Statement) ? doc.Statement : doc.Statement === undefined ? [] : [doc.Statement];
   if (raw.length === 0) throw malformed('The policy has no Statement.');
-  return { statements: raw.map((s, n) => parseStatement(s, n, kind, accountId)) };
+  const statements = raw.map((s, n) => parseStatement(s, n, kind, accountId));
+  // Denies first: evaluation stops at the first one that matches, or at the first direct Allow after them.
+  return { statements: [...statements.filter((s) => !s.allow), ...statements.filter((s) => s.allow)] };
 }
 
 function parseStatement(s: unknown, n: number, kind: PolicyKind, accountId: string): Statement {

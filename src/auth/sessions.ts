@@ -64,8 +64,9 @@ export type Sessions = ReturnType<typeof createSessions>;
 
 export function createSessions(deps: SessionDeps) {
   // Verified tokens, so the hot path skips the HMAC and the JSON parse; expiry and revocation are
-  // still checked on every use.
-  const verified = new Map<string, { identity: RoleIdentity; secret?: string }>();
+  // still checked on every use. Keyed by the 43-character tag (hashing the whole token per request
+  // costs more than the rest), and the whole token is compared on a hit.
+  const verified = new Map<string, { token: string; identity: RoleIdentity; secret?: string }>();
 
   async function sign(payload: Payload): Promise<string> {
     const body = `${PREFIX}${Buffer.from(JSON.stringify(payload)).toString('base64url')}`;
@@ -116,8 +117,8 @@ export function createSessions(deps: SessionDeps) {
   }
 
   async function decode(token: string): Promise<{ identity: RoleIdentity; secret?: string }> {
-    const cached = verified.get(token);
-    if (cached) return cached;
+    const cached = verified.get(token.slice(token.lastIndexOf('.') + 1));
+    if (cached && cached.token === token) return cached;
     const invalid = new AppError(
       'UnrecognizedClientException',
       'The security token included in the request is invalid.',
@@ -134,9 +135,11 @@ export function createSessions(deps: SessionDeps) {
       throw invalid;
     }
     const identity = identityOf(payload);
-    const entry = identity.accessKeyId ? { identity, secret: await secretFor(identity.accessKeyId) } : { identity };
+    const entry = identity.accessKeyId
+      ? { token, identity, secret: await secretFor(identity.accessKeyId) }
+      : { token, identity };
     if (verified.size >= CACHE_MAX) verified.delete(verified.keys().next().value!);
-    verified.set(token, entry);
+    verified.set(tag, entry);
     return entry;
   }
 

@@ -175,7 +175,8 @@ describe('Action and Resource', () => {
       'identity',
       ACCOUNT,
     );
-    expect(verdictOf(p, 'kms:ScheduleKeyDeletion', KEY)).toEqual({ deny: true, allow: true, delegated: false });
+    // Deny wins: once one matches, the allows are not looked at.
+    expect(verdictOf(p, 'kms:ScheduleKeyDeletion', KEY)).toEqual({ deny: true, allow: false, delegated: false });
     expect(verdictOf(p, 'kms:Encrypt', KEY)).toEqual({ deny: false, allow: true, delegated: false });
     const narrow = compilePolicy(doc({ Action: 'kms:Encrypt' }), 'identity', ACCOUNT);
     expect(verdictOf(narrow, 'kms:Decrypt', KEY)).toEqual({ deny: false, allow: false, delegated: false });
