@@ -231,13 +231,19 @@ export async function startAgent(config: Readonly<AgentConfig>, options: AgentOp
       config.secrets.filter((s) => s.path && changedIds.includes(s.id)).map((s) => dirname(s.path!)),
     );
     const specs = config.secrets.filter((s) => s.path && dirs.has(dirname(s.path)) && values.has(s.id));
-    if (specs.length === 0) {
+    const { files, failed } = renderAll(specs, values);
+    for (const [id, error] of failed) {
+      // Its files keep their last good content; the other secrets' files go ahead.
+      problems.set(id, error);
+      logger.error('could not render secret; keeping its files as they were', { secretId: id, error });
+    }
+    if (files.length === 0) {
       options.onValues?.(values);
       return;
     }
     try {
-      const result = await writeFileSet(specs.map((s) => fileFor(s, values.get(s.id)!)));
-      for (const s of specs) written.add(s.id);
+      const result = await writeFileSet(files);
+      for (const s of specs) if (!failed.has(s.id)) written.add(s.id);
       options.onValues?.(values);
       if (result.changed.length > 0) {
         logger.info('secret files written', { files: result.changed.length, secrets: changedIds.join(',') });
@@ -380,7 +386,14 @@ export async function syncOnce(config: Readonly<AgentConfig>, logger: Logger): P
   const values = new Map<string, SecretValue>();
   for (const [i, r] of results.entries())
     values.set(config.secrets[i]!.id, secretValueOf((r as PromiseFulfilledResult<FetchedSecret>).value.body));
-  const files = config.secrets.filter((s) => s.path).map((s) => fileFor(s, values.get(s.id)!));
+  const { files, failed } = renderAll(
+    config.secrets.filter((s) => s.path),
+    values,
+  );
+  if (failed.size > 0) {
+    const names = [...failed].map(([id, error]) => `${id} (${error})`).join(', ');
+    throw new AppError('InvalidParameterException', `could not render ${names}`);
+  }
   const { changed } = await writeFileSet(files);
   logger.info('secrets written', { secrets: values.size, files: files.length, changed: changed.length });
   return values;
@@ -391,6 +404,23 @@ function secretValueOf(body: Record<string, unknown>): SecretValue {
   if (typeof body.SecretString === 'string') return { string: body.SecretString };
   if (typeof body.SecretBinary === 'string') return { binary: Buffer.from(body.SecretBinary, 'base64') };
   return {};
+}
+
+/**
+ * Renders every file of `specs`. A secret any of whose files cannot be rendered is left out
+ * whole (its files must not switch half-way) and reported by id, never by value.
+ */
+function renderAll(specs: readonly AgentSecretConfig[], values: ReadonlyMap<string, SecretValue>) {
+  const failed = new Map<string, string>();
+  const rendered = specs.flatMap((s) => {
+    try {
+      return [{ id: s.id, file: fileFor(s, values.get(s.id)!) }];
+    } catch (e) {
+      failed.set(s.id, explain(e));
+      return [];
+    }
+  });
+  return { files: rendered.filter((r) => !failed.has(r.id)).map((r) => r.file), failed };
 }
 
 function fileFor(s: AgentSecretConfig, value: SecretValue) {
