@@ -2,46 +2,21 @@
 import {
   CreateSecretCommand,
   PutSecretValueCommand,
-  SecretsManagerClient,
+  type SecretsManagerClient,
   UpdateSecretVersionStageCommand,
 } from '@aws-sdk/client-secrets-manager';
 import { compactDecrypt, exportJWK, generateKeyPair } from 'jose';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { type OidcIssuer, startOidcIssuer } from '../support/oidc-issuer.js';
-import { startTestServer, type TestServer } from '../support/server.js';
+import type { OidcIssuer } from '../support/oidc-issuer.js';
+import type { TestServer } from '../support/server.js';
+import { startWorkloadServer } from '../support/workload.js';
 
 let issuer: OidcIssuer;
 let server: TestServer;
 let admin: SecretsManagerClient;
 
 beforeAll(async () => {
-  issuer = await startOidcIssuer();
-  server = await startTestServer({
-    config: {
-      issuers: [{ name: 'cluster', issuer: issuer.url, audiences: ['keysafe'], discovery: true }],
-      roles: [
-        {
-          name: 'web',
-          issuer: 'cluster',
-          subjects: ['system:serviceaccount:shop:web'],
-          policy: {
-            Statement: [
-              {
-                Effect: 'Allow',
-                Action: 'secretsmanager:GetSecretValue',
-                Resource: 'arn:aws:secretsmanager:*:*:secret:app/*',
-              },
-            ],
-          },
-        },
-      ],
-    },
-  });
-  admin = new SecretsManagerClient({
-    endpoint: server.url,
-    region: 'us-east-1',
-    credentials: { accessKeyId: server.admin.accessKeyId, secretAccessKey: server.admin.secretAccessKey },
-  });
+  ({ issuer, server, admin } = await startWorkloadServer());
   await admin.send(new CreateSecretCommand({ Name: 'app/db', SecretString: '{"password":"v1"}' }));
   await admin.send(new CreateSecretCommand({ Name: 'other/db', SecretString: 'not yours' }));
 });

@@ -2,11 +2,12 @@
 import { type ChildProcess, spawn } from 'node:child_process';
 import { existsSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { CreateSecretCommand, PutSecretValueCommand, SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
+import { CreateSecretCommand, PutSecretValueCommand, type SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { type OidcIssuer, startOidcIssuer } from '../support/oidc-issuer.js';
+import type { OidcIssuer } from '../support/oidc-issuer.js';
 import { CLI, freePort } from '../support/process.js';
-import { startTestServer, type TestServer, tempDir } from '../support/server.js';
+import { type TestServer, tempDir } from '../support/server.js';
+import { startWorkloadServer } from '../support/workload.js';
 
 let issuer: OidcIssuer;
 let server: TestServer;
@@ -27,33 +28,7 @@ const until = async (check: () => boolean, ms: number): Promise<number> => {
 };
 
 beforeAll(async () => {
-  issuer = await startOidcIssuer();
-  server = await startTestServer({
-    config: {
-      issuers: [{ name: 'cluster', issuer: issuer.url, audiences: ['keysafe'], discovery: true }],
-      roles: [
-        {
-          name: 'web',
-          issuer: 'cluster',
-          subjects: ['system:serviceaccount:shop:web'],
-          policy: {
-            Statement: [
-              {
-                Effect: 'Allow',
-                Action: 'secretsmanager:GetSecretValue',
-                Resource: 'arn:aws:secretsmanager:*:*:secret:app/*',
-              },
-            ],
-          },
-        },
-      ],
-    },
-  });
-  admin = new SecretsManagerClient({
-    endpoint: server.url,
-    region: 'us-east-1',
-    credentials: { accessKeyId: server.admin.accessKeyId, secretAccessKey: server.admin.secretAccessKey },
-  });
+  ({ issuer, server, admin } = await startWorkloadServer());
   await admin.send(new CreateSecretCommand({ Name: 'app/db', SecretString: '{"username":"app","password":"v0"}' }));
 
   dir = tempDir('keysafe-agent-');

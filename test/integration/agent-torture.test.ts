@@ -3,11 +3,12 @@
 import { type ChildProcess, spawn } from 'node:child_process';
 import { existsSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { CreateSecretCommand, PutSecretValueCommand, SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
+import { CreateSecretCommand, PutSecretValueCommand, type SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { type OidcIssuer, startOidcIssuer } from '../support/oidc-issuer.js';
+import type { OidcIssuer } from '../support/oidc-issuer.js';
 import { CLI } from '../support/process.js';
-import { startTestServer, type TestServer, tempDir } from '../support/server.js';
+import { type TestServer, tempDir } from '../support/server.js';
+import { startWorkloadServer } from '../support/workload.js';
 
 const ROTATIONS = 200;
 /** In a value the role may not read: must never be printed. */
@@ -149,34 +150,7 @@ async function runOnce(config: object): Promise<{ code: number | null; out: stri
 }
 
 beforeAll(async () => {
-  issuer = await startOidcIssuer();
-  server = await startTestServer({
-    config: {
-      issuers: [{ name: 'cluster', issuer: issuer.url, audiences: ['keysafe'], discovery: true }],
-      roles: [
-        {
-          name: 'web',
-          issuer: 'cluster',
-          subjects: ['system:serviceaccount:shop:web'],
-          policy: {
-            Statement: [
-              {
-                Effect: 'Allow',
-                Action: 'secretsmanager:GetSecretValue',
-                Resource: 'arn:aws:secretsmanager:*:*:secret:app/*',
-              },
-            ],
-          },
-        },
-      ],
-    },
-    env: { KEYSAFE_LOG_LEVEL: 'warn' },
-  });
-  admin = new SecretsManagerClient({
-    endpoint: server.url,
-    region: 'us-east-1',
-    credentials: { accessKeyId: server.admin.accessKeyId, secretAccessKey: server.admin.secretAccessKey },
-  });
+  ({ issuer, server, admin } = await startWorkloadServer({ env: { KEYSAFE_LOG_LEVEL: 'warn' } }));
   await admin.send(new CreateSecretCommand({ Name: 'app/db', SecretString: value(0) }));
   await admin.send(
     new CreateSecretCommand({
