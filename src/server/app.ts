@@ -12,6 +12,7 @@ import { commonHeaders } from './aws-json.js';
 import type { ChangeFeed } from './change-feed.js';
 import { awsErrorBody } from './http-errors.js';
 import { type Env, makeRoute, type RouteDeps, sourceAddress } from './route.js';
+import { registerTerraformRoutes, TERRAFORM_PATH_PREFIX, type TerraformRouteDeps } from './terraform-routes.js';
 
 export interface AppDeps extends RouteDeps {
   login: Login;
@@ -22,6 +23,7 @@ export interface AppDeps extends RouteDeps {
   isReady: () => boolean;
   maxBodyBytes: number;
   rotateRootKey: () => Promise<{ rewrapped: number; rootKeyId: string }>;
+  terraform: TerraformRouteDeps['terraform'];
 }
 
 // An agent's ephemeral ECDH public key: no private part (`d`) may travel.
@@ -53,20 +55,19 @@ export function createApp(deps: AppDeps): Hono<Env> {
     await next();
   });
 
-  app.use(
-    '/v1/*',
-    bodyLimit({
-      maxSize: deps.maxBodyBytes,
-      onError: (c) =>
-        c.body(
-          awsErrorBody(
-            new AppError('RequestEntityTooLargeException', `Request body is larger than ${deps.maxBodyBytes} bytes.`),
-          ),
-          413,
-          { 'content-type': 'application/json', connection: 'close' },
+  const limitBody = bodyLimit({
+    maxSize: deps.maxBodyBytes,
+    onError: (c) =>
+      c.body(
+        awsErrorBody(
+          new AppError('RequestEntityTooLargeException', `Request body is larger than ${deps.maxBodyBytes} bytes.`),
         ),
-    }),
-  );
+        413,
+        { 'content-type': 'application/json', connection: 'close' },
+      ),
+  });
+  // Terraform states have their own, larger limit (terraform.maxStateBytes), set in terraform-routes.ts.
+  app.use('/v1/*', (c, next) => (c.req.path.startsWith(TERRAFORM_PATH_PREFIX) ? next() : limitBody(c, next)));
 
   app.get('/healthz', (c) => c.json({ status: 'ok' }));
   app.get('/readyz', (c) => (deps.isReady() ? c.json({ status: 'ready' }) : c.json({ status: 'not ready' }, 503)));
@@ -103,6 +104,7 @@ export function createApp(deps: AppDeps): Hono<Env> {
 
   registerAdminRoutes(app, route, deps);
   registerAgentRoutes(app, route, deps);
+  registerTerraformRoutes(app, deps);
 
   app.notFound((c) => c.json({ __type: 'UnknownOperationException', message: 'No such route.' }, 404));
   return app;

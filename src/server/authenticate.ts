@@ -1,4 +1,4 @@
-// Who sent a request: SigV4 (the admin's keys or STS temporary credentials) or a bearer token.
+// Who sent a request: SigV4 (the admin's keys or STS temporary credentials), or a token as Bearer or Basic password.
 import { adminIdentity, type Identity, type Sessions, verifySigV4 } from '../auth/index.js';
 import type { SignedRequest } from '../auth/sigv4.js';
 import { AppError } from '../core/errors.js';
@@ -45,13 +45,32 @@ export function createAuthenticator(deps: AuthenticatorDeps) {
     },
 
     /** `Authorization: Bearer <admin token | session token>`. */
-    async bearer(authorization: string | undefined): Promise<Identity> {
-      if (!authorization?.startsWith('Bearer ')) {
+    bearer,
+
+    /**
+     * `Authorization: Basic` whose password is a token (the username is ignored), or Bearer: what
+     * Terraform's http backend can send (`username`/`password`, or TF_HTTP_PASSWORD).
+     */
+    async basicOrBearer(authorization: string | undefined): Promise<Identity> {
+      if (!authorization?.startsWith('Basic ')) return bearer(authorization);
+      const decoded = Buffer.from(authorization.slice(6).trim(), 'base64').toString('utf8');
+      const colon = decoded.indexOf(':');
+      if (colon < 0 || colon === decoded.length - 1) {
         throw new AppError('MissingAuthenticationTokenException', 'Missing Authentication Token');
       }
-      const token = authorization.slice(7);
-      if (constantTimeEqual(token, deps.admin.token)) return admin;
-      return deps.sessions.verifyBearer(token);
+      return token(decoded.slice(colon + 1));
     },
   };
+
+  async function bearer(authorization: string | undefined): Promise<Identity> {
+    if (!authorization?.startsWith('Bearer ')) {
+      throw new AppError('MissingAuthenticationTokenException', 'Missing Authentication Token');
+    }
+    return token(authorization.slice(7));
+  }
+
+  async function token(value: string): Promise<Identity> {
+    if (constantTimeEqual(value, deps.admin.token)) return admin;
+    return deps.sessions.verifyBearer(value);
+  }
 }

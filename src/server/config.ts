@@ -26,6 +26,10 @@ export const DEFAULTS = {
   auditMaxSegmentBytes: 64 * 1024 * 1024,
   /** How often admin-API changes to issuers and roles made on other replicas are picked up. */
   authRefreshMs: 1000,
+  /** Largest Terraform state accepted by the http backend (states grow with the infrastructure). */
+  terraformMaxStateBytes: 16 * 1024 * 1024,
+  /** How many versions of each Terraform state are kept, newest first, for rolling back. */
+  terraformKeepVersions: 10,
 } as const;
 
 const fileSchema = z
@@ -63,6 +67,13 @@ const fileSchema = z
         maxSegmentBytes: z.number().int().min(4096).optional(),
         /** fsync each commit; off only for benchmarks of the rest. */
         insecureNoSync: z.boolean().optional(),
+      })
+      .strict()
+      .optional(),
+    terraform: z
+      .object({
+        maxStateBytes: z.number().int().min(1024).optional(),
+        keepVersions: z.number().int().min(1).max(1000).optional(),
       })
       .strict()
       .optional(),
@@ -117,6 +128,7 @@ export interface ServerConfig {
   login: { perSourcePerMinute: number; perRolePerMinute: number };
   audit: { dir: string; maxSegmentBytes: number; sync: boolean };
   authRefreshMs: number;
+  terraform: { maxStateBytes: number; keepVersions: number };
 }
 
 export function parseListen(value: string): { host: string; port: number } {
@@ -185,6 +197,10 @@ export function loadServerConfig(flags: ServerFlags, env: NodeJS.ProcessEnv = pr
       sync: !file.audit?.insecureNoSync,
     },
     authRefreshMs: DEFAULTS.authRefreshMs,
+    terraform: {
+      maxStateBytes: file.terraform?.maxStateBytes ?? DEFAULTS.terraformMaxStateBytes,
+      keepVersions: file.terraform?.keepVersions ?? DEFAULTS.terraformKeepVersions,
+    },
   };
   const envKey = rootKeyFromEnv(env);
   if (envKey) config.rootKeyFromEnv = envKey;

@@ -16,6 +16,7 @@ import { createLogger, type Logger } from '../observability/logger.js';
 import { Metrics } from '../observability/metrics.js';
 import { createRotation, createSecretsEngine, type Rotation, type SecretsEngine } from '../secrets/index.js';
 import { openStore, type Store } from '../storage/index.js';
+import { createTerraformStateBackend, TERRAFORM_KMS_ALIAS } from '../terraform/index.js';
 import { type AdminCredentials, loadOrCreateAdminCredentials } from './admin-credentials.js';
 import { createApp } from './app.js';
 import { createAuthenticator } from './authenticate.js';
@@ -181,6 +182,17 @@ export async function startServer(config: Readonly<ServerConfig>, options: Start
     isReady: () => ready && audit.healthy,
     maxBodyBytes: config.maxBodyBytes,
     rotateRootKey,
+    terraform: {
+      backend: createTerraformStateBackend({
+        store: store.terraform,
+        kms,
+        keyArn: managedKey(kms, TERRAFORM_KMS_ALIAS, { description: 'Encrypts Terraform state stored in Keysafe' }),
+        now: () => clock.now(),
+        keepVersions: config.terraform.keepVersions,
+      }),
+      maxStateBytes: config.terraform.maxStateBytes,
+      region: config.region,
+    },
   });
   const awsJson = createAwsJsonHandler({
     kms,

@@ -94,4 +94,36 @@ export const SQLITE_MIGRATIONS: readonly { version: number; name: string; sql: s
       );
     `,
   },
+  {
+    version: 4,
+    name: 'terraform states, their kept versions and locks',
+    sql: `
+      CREATE TABLE terraform_states (
+        name TEXT PRIMARY KEY,
+        serial INTEGER NOT NULL,
+        lineage TEXT NOT NULL,
+        latest_version INTEGER NOT NULL,
+        updated_at INTEGER NOT NULL
+      );
+      CREATE TABLE terraform_state_versions (
+        name TEXT NOT NULL REFERENCES terraform_states (name) ON DELETE CASCADE,
+        version INTEGER NOT NULL,
+        serial INTEGER NOT NULL,
+        lineage TEXT NOT NULL,
+        created_at INTEGER NOT NULL,
+        size INTEGER NOT NULL,
+        kms_key_arn TEXT NOT NULL,
+        wrapped_key BLOB NOT NULL,
+        ciphertext BLOB NOT NULL,
+        PRIMARY KEY (name, version)
+      );
+      -- Not tied to terraform_states: the first apply locks a state that does not exist yet.
+      CREATE TABLE terraform_locks (
+        name TEXT PRIMARY KEY,
+        lock_id TEXT NOT NULL,
+        info TEXT NOT NULL,
+        created_at INTEGER NOT NULL
+      );
+    `,
+  },
 ];

@@ -6,6 +6,7 @@ import type { AliasRecord, KeyRecord, KeyVersionRecord, KmsStore, Page, Store } 
 import { SqliteAuthStore } from './auth-store.js';
 import { SQLITE_MIGRATIONS } from './migrations.js';
 import { SqliteSecretsStore } from './secrets-store.js';
+import { SqliteTerraformStore } from './terraform-store.js';
 
 type Row = Record<string, unknown>;
 
@@ -23,6 +24,7 @@ export function openSqliteStore(path: string): Store {
     kms: new SqliteKmsStore(db),
     secrets: new SqliteSecretsStore(db),
     auth: new SqliteAuthStore(db),
+    terraform: new SqliteTerraformStore(db),
     close: async () => {
       if (db.open) db.close();
     },

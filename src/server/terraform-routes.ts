@@ -1,0 +1,242 @@
+// Terraform's http state backend: /v1/terraform/state/<name> (GET, POST, DELETE, LOCK, UNLOCK), Basic auth.
+//
+// Speaks the protocol exactly as Terraform 1.11 does (see README "Terraform state backend"):
+// LOCK 200 or 423 + the holder's LockInfo; UNLOCK always 200 when released or not locked (even 204
+// fails Terraform), 409 + holder for another ID, and an EMPTY body is `terraform force-unlock`,
+// which never sends the ID: allowed only with terraform:ForceUnlockState, and audited. POST
+// carries `?ID=<lock id>` while Terraform holds the lock. State bodies are never logged.
+import type { Context, Hono } from 'hono';
+import { bodyLimit } from 'hono/body-limit';
+import { AppError } from '../core/errors.js';
+import { isValidStateName, type TerraformStateBackend } from '../terraform/index.js';
+import { RequestAccess } from './access.js';
+import { awsErrorBody, nativeStatusOf, toAppError } from './http-errors.js';
+import { auditNative, type Env, type RouteContext, type RouteDeps } from './route.js';
+
+/** Paths under here have their own body limit (states outgrow maxBodyBytes). */
+export const TERRAFORM_PATH_PREFIX = '/v1/terraform/';
+const STATE_PREFIX = '/v1/terraform/state/';
+const VERSIONS_PREFIX = '/v1/terraform/state-versions/';
+
+export interface TerraformRouteDeps extends RouteDeps {
+  terraform: {
+    backend: TerraformStateBackend;
+    maxStateBytes: number;
+    region: string;
+  };
+}
+
+/** The policy resource of a state: `arn:aws:keysafe:<region>:<account>:terraform-state/<name>`. */
+export const terraformStateArn = (region: string, accountId: string, name: string): string =>
+  `arn:aws:keysafe:${region}:${accountId}:terraform-state/${name}`;
+
+interface Reply {
+  status: 200 | 404 | 409 | 423;
+  body: string | Buffer;
+}
+
+const json = (status: Reply['status'], doc: object): Reply => ({ status, body: JSON.stringify(doc) });
+const conflict = (message: string): Reply => json(409, { __type: 'ConflictException', message });
+
+type TerraformHandler = (c: Context<Env>, r: RouteContext & { access: RequestAccess }) => Promise<Reply>;
+
+export function registerTerraformRoutes(app: Hono<Env>, deps: TerraformRouteDeps): void {
+  const { backend, maxStateBytes, region } = deps.terraform;
+  const arnOf = (name: string) => terraformStateArn(region, deps.accountId, name);
+
+  /** Like makeRoute, for raw bodies and Terraform's statuses; Basic (or Bearer) authentication. */
+  const route =
+    (action: string, run: TerraformHandler) =>
+    async (c: Context<Env>): Promise<Response> => {
+      const started = performance.now();
+      const r: RouteContext = { identity: undefined, access: undefined };
+      let reply: Reply;
+      let outcome = 'success';
+      const headers: Record<string, string> = { 'content-type': 'application/json' };
+      try {
+        await deps.audit.ready();
+        r.identity = await deps.authenticator.basicOrBearer(c.req.header('authorization'));
+        r.access = new RequestAccess(r.identity, deps.directory, deps.accountId);
+        reply = await run(c, r as RouteContext & { access: RequestAccess });
+        if (reply.status !== 200) outcome = reply.status === 404 ? 'ResourceNotFoundException' : 'ConflictException';
+        deps.metrics.observe(action, outcome === 'success' ? 'ok' : outcome, (performance.now() - started) / 1000);
+      } catch (e) {
+        const error = toAppError(e);
+        outcome = error.code;
+        deps.metrics.observe(action, error.code, (performance.now() - started) / 1000);
+        if (error !== e) {
+          deps.logger.error('request failed', { action, error: (e as Error)?.name, stack: (e as Error)?.stack });
+        }
+        reply = { status: nativeStatusOf(error) as Reply['status'], body: awsErrorBody(error) };
+        if (reply.status === (401 as number)) headers['www-authenticate'] = 'Basic realm="keysafe"';
+      }
+      if (outcome !== 'ServiceUnavailableException' && !(await auditNative(deps, c, r, action, outcome))) {
+        const error = new AppError('ServiceUnavailableException', 'The audit log cannot be written; try again later.');
+        reply = { status: nativeStatusOf(error) as Reply['status'], body: awsErrorBody(error) };
+      }
+      return c.body(reply.body as string, reply.status, headers);
+    };
+
+  const stateName = (c: Context<Env>, prefix: string): string => {
+    let name = c.req.path.slice(prefix.length);
+    try {
+      if (name.includes('%')) name = decodeURIComponent(name);
+    } catch {
+      name = '';
+    }
+    if (!isValidStateName(name)) {
+      throw new AppError(
+        'ValidationException',
+        'State names are 1–256 characters of [A-Za-z0-9_.@=+-], in /-separated segments.',
+      );
+    }
+    return name;
+  };
+  /** `?ID=<lock id>`, which Terraform adds to writes while it holds the lock. */
+  const lockIdOf = (c: Context<Env>): string | undefined => c.req.query('ID') || undefined;
+
+  app.use(
+    `${TERRAFORM_PATH_PREFIX}*`,
+    bodyLimit({
+      maxSize: maxStateBytes,
+      onError: (c) =>
+        c.body(
+          awsErrorBody(
+            new AppError(
+              'RequestEntityTooLargeException',
+              `Request body is larger than ${maxStateBytes} bytes (terraform.maxStateBytes).`,
+            ),
+          ),
+          413,
+          { 'content-type': 'application/json', connection: 'close' },
+        ),
+    }),
+  );
+
+  app.get(
+    `${STATE_PREFIX}*`,
+    route('terraform:GetState', async (c, r) => {
+      const name = stateName(c, STATE_PREFIX);
+      r.access.require({ action: 'terraform:GetState', resource: arnOf(name) });
+      const wanted = c.req.query('version');
+      if (wanted !== undefined && !/^[1-9]\d{0,14}$/.test(wanted)) {
+        throw new AppError('ValidationException', 'version must be a positive integer.');
+      }
+      const found = await backend.read(name, wanted === undefined ? undefined : Number(wanted));
+      if (!found) {
+        return json(404, {
+          __type: 'ResourceNotFoundException',
+          message: wanted === undefined ? `No state named ${name}.` : `State ${name} has no version ${wanted}.`,
+        });
+      }
+      return { status: 200, body: found.body };
+    }),
+  );
+
+  app.get(
+    `${VERSIONS_PREFIX}*`,
+    route('terraform:GetState', async (c, r) => {
+      const name = stateName(c, VERSIONS_PREFIX);
+      r.access.require({ action: 'terraform:GetState', resource: arnOf(name) });
+      const versions = await backend.versions(name);
+      if (versions.length === 0)
+        return json(404, { __type: 'ResourceNotFoundException', message: `No state named ${name}.` });
+      return json(200, {
+        name,
+        versions: versions.map((v) => ({
+          version: v.version,
+          serial: v.serial,
+          lineage: v.lineage,
+          size: v.size,
+          kmsKeyArn: v.kmsKeyArn,
+          createdAt: new Date(v.createdAt).toISOString(),
+        })),
+      });
+    }),
+  );
+
+  app.post(
+    `${STATE_PREFIX}*`,
+    route('terraform:PutState', async (c, r) => {
+      const name = stateName(c, STATE_PREFIX);
+      r.access.require({ action: 'terraform:PutState', resource: arnOf(name) });
+      const body = Buffer.from(await c.req.arrayBuffer());
+      const lockId = lockIdOf(c);
+      const result = await backend.write(name, body, lockId);
+      if (result.ok) return json(200, { version: result.version });
+      switch (result.reason) {
+        case 'locked':
+          return { status: 409, body: result.lock.info };
+        case 'not-locked':
+          return conflict(`State ${name} is not locked by ${lockId}: the lock was released or force-unlocked.`);
+        case 'stale-serial':
+          return conflict(
+            `State ${name} has serial ${result.serial}; refusing a write that does not carry a higher serial (a stale copy?).`,
+          );
+        case 'lineage-mismatch':
+          return conflict(
+            `State ${name} has lineage ${result.lineage}; refusing a state of another lineage (delete the state first).`,
+          );
+      }
+    }),
+  );
+
+  app.delete(
+    `${STATE_PREFIX}*`,
+    route('terraform:DeleteState', async (c, r) => {
+      const name = stateName(c, STATE_PREFIX);
+      r.access.require({ action: 'terraform:DeleteState', resource: arnOf(name) });
+      const result = await backend.remove(name, lockIdOf(c));
+      if (!result.ok) return { status: 409, body: result.lock.info };
+      if (!result.deleted)
+        return json(404, { __type: 'ResourceNotFoundException', message: `No state named ${name}.` });
+      return json(200, {});
+    }),
+  );
+
+  app.on(
+    'LOCK',
+    `${STATE_PREFIX}*`,
+    route('terraform:LockState', async (c, r) => {
+      const name = stateName(c, STATE_PREFIX);
+      r.access.require({ action: 'terraform:LockState', resource: arnOf(name) });
+      const result = await backend.lock(name, await c.req.text());
+      if (result.acquired) return { status: 200, body: result.info };
+      // Terraform shows a waiting user only the holder's ID; the log says who holds it.
+      const holder = JSON.parse(result.holder.info) as Record<string, string>;
+      deps.logger.info('terraform state is locked by another run', {
+        state: name,
+        lockId: holder.ID,
+        who: holder.Who,
+        operation: holder.Operation,
+        created: holder.Created,
+      });
+      return { status: 423, body: result.holder.info };
+    }),
+  );
+
+  app.on(
+    'UNLOCK',
+    `${STATE_PREFIX}*`,
+    route('terraform:UnlockState', async (c, r) => {
+      const name = stateName(c, STATE_PREFIX);
+      const body = await c.req.text();
+      if (body.trim() === '') {
+        // `terraform force-unlock ID` sends no body: the ID cannot be checked, the permission can.
+        r.access.require({ action: 'terraform:ForceUnlockState', resource: arnOf(name) });
+        const removed = await backend.forceUnlock(name);
+        deps.logger.warn('terraform state force-unlocked', {
+          state: name,
+          by: r.identity!.arn,
+          lockId: removed?.id,
+          who: removed && (JSON.parse(removed.info) as Record<string, string>).Who,
+        });
+        return json(200, {});
+      }
+      r.access.require({ action: 'terraform:UnlockState', resource: arnOf(name) });
+      const result = await backend.unlock(name, body);
+      if (result.outcome === 'held') return { status: 409, body: result.lock.info };
+      return json(200, {});
+    }),
+  );
+}
