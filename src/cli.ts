@@ -1,10 +1,4 @@
 #!/usr/bin/env node
-import { runAgent } from './cli/agent.js';
-import { runAudit } from './cli/audit.js';
-import { runDev } from './cli/dev.js';
-import { runExec } from './cli/exec.js';
-import { runRotateRootKey } from './cli/rotate-root-key.js';
-import { runServer } from './cli/server.js';
 // The `keysafe` command: one binary, one sub-command per job.
 import { ConfigError } from './core/config-error.js';
 
@@ -17,18 +11,24 @@ commands:
   dev               run a server on ./keysafe-dev for a first look (npm start)
   rotate-root-key   re-wrap all key material under a new root key, online
   audit             verify the audit log's hash chain, or print its records
+  terraform         install the Keysafe Terraform provider for offline use (terraform install)
   help              show this text
 
 Run 'keysafe <command> --help' for a command's options.
 `;
 
-const commands: Record<string, (args: string[]) => Promise<number | undefined>> = {
-  server: runServer,
-  dev: runDev,
-  'rotate-root-key': runRotateRootKey,
-  audit: runAudit,
-  agent: runAgent,
-  exec: runExec,
+type Command = (args: string[]) => Promise<number | undefined>;
+
+// Each command loads only its own modules: a sidecar must not pay for the server's or the
+// Terraform provider's code (start-up time and memory).
+const commands: Record<string, () => Promise<Command>> = {
+  server: async () => (await import('./cli/server.js')).runServer,
+  dev: async () => (await import('./cli/dev.js')).runDev,
+  'rotate-root-key': async () => (await import('./cli/rotate-root-key.js')).runRotateRootKey,
+  audit: async () => (await import('./cli/audit.js')).runAudit,
+  agent: async () => (await import('./cli/agent.js')).runAgent,
+  exec: async () => (await import('./cli/exec.js')).runExec,
+  terraform: async () => (await import('./cli/terraform.js')).runTerraform,
 };
 
 async function main(argv: string[]): Promise<number | undefined> {
@@ -37,9 +37,9 @@ async function main(argv: string[]): Promise<number | undefined> {
     process.stdout.write(USAGE);
     return name === undefined ? 2 : 0;
   }
-  const command = commands[name];
-  if (!command) throw new ConfigError(`unknown command '${name}'\n\n${USAGE}`);
-  return command(rest);
+  const load = Object.hasOwn(commands, name) ? commands[name] : undefined;
+  if (!load) throw new ConfigError(`unknown command '${name}'\n\n${USAGE}`);
+  return (await load())(rest);
 }
 
 main(process.argv.slice(2)).then(
