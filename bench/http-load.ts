@@ -2,6 +2,7 @@
 // separate CPUs, and measures this (server) process's CPU use during each measured window. Also
 // the bare node:http baseline server and the rows every HTTP figure shares.
 import { type ChildProcess, execFileSync, fork } from 'node:child_process';
+import { readFileSync } from 'node:fs';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { cpus } from 'node:os';
@@ -50,6 +51,18 @@ export function pin(pid: number, cpuList: string): boolean {
 }
 
 export const allCpus = (): string => `0-${Math.max(0, cpus().length - 1)}`;
+
+/** CPU (user + system, ms, 10 ms resolution) a process has used so far, from /proc; NaN when unknown. */
+export function processCpuMs(pid: number): number {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'latin1');
+    // Fields after the parenthesised command name: state is field 3, utime 14 and stime 15 (clock ticks).
+    const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    return ((Number(f[11]) + Number(f[12])) * 1000) / 100;
+  } catch {
+    return Number.NaN;
+  }
+}
 
 /**
  * The baseline server: bare node:http answering every POST with the same pre-built body (give it
@@ -135,21 +148,34 @@ export class LoadGenerator {
     });
   }
 
-  async run(cmd: Omit<RunCommand, 'type' | 'id'>): Promise<HttpRunResult> {
-    let start: NodeJS.CpuUsage | undefined;
-    let used: NodeJS.CpuUsage | undefined;
+  /**
+   * One run. The server's CPU is this process's unless `options.serverCpuMs` reads another's (cumulative
+   * ms, e.g. `processCpuMs(pid)` for a server in a child process).
+   */
+  async run(
+    cmd: Omit<RunCommand, 'type' | 'id'>,
+    options: { serverCpuMs?: () => number } = {},
+  ): Promise<HttpRunResult> {
+    const cpuMs =
+      options.serverCpuMs ??
+      (() => {
+        const u = process.cpuUsage();
+        return (u.user + u.system) / 1000;
+      });
+    let start: number | undefined;
+    let used: number | undefined;
     let busy0 = Number.NaN;
     let busy = Number.NaN;
     const result = await this.#request<RunResult>({ type: 'run', ...cmd }, (phase) => {
       if (phase === 'start') {
-        start = process.cpuUsage();
+        start = cpuMs();
         busy0 = machineBusySeconds();
-      } else if (start) {
-        used = process.cpuUsage(start);
+      } else if (start !== undefined) {
+        used = cpuMs() - start;
         busy = machineBusySeconds() - busy0;
       }
     });
-    const serverCpuMs = used ? (used.user + used.system) / 1000 : Number.NaN;
+    const serverCpuMs = used ?? Number.NaN;
     const foreign = foreignCores(busy, (serverCpuMs + result.clientCpuMs) / 1000, result.seconds);
     return {
       ...result,

@@ -3,6 +3,12 @@
 export interface LoadTarget {
   host: string;
   port: number;
+  /** Request path; '/' (the AWS JSON endpoint) when absent. */
+  path?: string;
+  /** When non-empty, each request goes to one of these paths instead of `path`, picked at random. */
+  paths?: readonly string[];
+  /** Request method; POST when absent. A GET or HEAD with an empty body carries no content-length. */
+  method?: string;
   /** Request headers besides content-length (which the generator adds). Lowercase names. */
   headers: Record<string, string>;
   body: string;
@@ -13,6 +19,8 @@ export interface LoadTarget {
 export interface SigV4Signing {
   accessKeyId: string;
   secretAccessKey: string;
+  /** STS temporary credentials: sent as X-Amz-Security-Token and signed with the rest. */
+  sessionToken?: string;
   region: string;
   service: string;
 }

@@ -20,10 +20,11 @@ type Signer = (target: LoadTarget) => Promise<Record<string, string>>;
 
 const CRLFCRLF = Buffer.from('\r\n\r\n');
 
-function serialise(headers: Record<string, string>, body: Buffer): Buffer {
-  let head = 'POST / HTTP/1.1\r\n';
+function serialise(path: string, headers: Record<string, string>, body: Buffer, method = 'POST'): Buffer {
+  let head = `${method} ${path} HTTP/1.1\r\n`;
   for (const name in headers) head += `${name}: ${headers[name]}\r\n`;
-  head += `content-length: ${body.length}\r\n\r\n`;
+  head +=
+    (method === 'GET' || method === 'HEAD') && body.length === 0 ? '\r\n' : `content-length: ${body.length}\r\n\r\n`;
   return Buffer.concat([Buffer.from(head, 'latin1'), body]);
 }
 
@@ -53,16 +54,20 @@ async function makeSigner(s: SigV4Signing): Promise<Signer> {
   const signer = new SignatureV4({
     service: s.service,
     region: s.region,
-    credentials: { accessKeyId: s.accessKeyId, secretAccessKey: s.secretAccessKey },
+    credentials: {
+      accessKeyId: s.accessKeyId,
+      secretAccessKey: s.secretAccessKey,
+      ...(s.sessionToken !== undefined && { sessionToken: s.sessionToken }),
+    },
     sha256: NodeSha256,
   });
   return async (target) => {
     const signed = await signer.sign({
-      method: 'POST',
+      method: target.method ?? 'POST',
       protocol: 'http:',
       hostname: target.host,
       port: target.port,
-      path: '/',
+      path: target.path ?? '/',
       query: {},
       headers: { ...target.headers },
       body: target.body,
@@ -139,7 +144,13 @@ async function run(cmd: RunCommand): Promise<RunResult> {
   }
   const texts = target.bodies?.length ? target.bodies : [target.body];
   const bodies = texts.map((t) => Buffer.from(t, 'utf8'));
-  const requests = bodies.map((b) => serialise(target.headers, b));
+  const path = target.path ?? '/';
+  const method = target.method ?? 'POST';
+  // Random paths (one body) or random bodies (one path): one pre-serialised request per choice.
+  const paths = target.paths?.length ? target.paths : undefined;
+  const requests = paths
+    ? paths.map((p) => serialise(p, target.headers, bodies[0]!, method))
+    : bodies.map((b) => serialise(path, target.headers, b, method));
 
   let latencies = new Float64Array(1 << 18);
   let count = 0;
@@ -181,7 +192,14 @@ async function run(cmd: RunCommand): Promise<RunResult> {
       let bytes = requests[pick]!;
       if (sign) {
         try {
-          bytes = serialise(await sign(texts.length === 1 ? target : { ...target, body: texts[pick]! }), bodies[pick]!);
+          bytes = paths
+            ? serialise(paths[pick]!, await sign({ ...target, path: paths[pick]! }), bodies[0]!, method)
+            : serialise(
+                path,
+                await sign(texts.length === 1 ? target : { ...target, body: texts[pick]! }),
+                bodies[pick]!,
+                method,
+              );
         } catch (e) {
           fail(`signing failed: ${(e as Error).message}`);
           stopping = true;
