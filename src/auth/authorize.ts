@@ -10,17 +10,13 @@
 //  4. Secrets and everything else: allowed when the role's policy allows it, or the secret's
 //     resource policy allows the caller directly.
 //  5. Otherwise refused (implicit deny). A policy that cannot be parsed allows nothing.
+import type { AccessCheck } from '../core/access.js';
 import type { VariableLookup } from './glob.js';
 import { claimAt, claimValues, type Identity } from './identity.js';
 import { type CompiledPolicy, compilePolicy, evaluatePolicy, type PolicyVerdict } from './policy.js';
 
-export interface AccessRequest {
-  action: string;
-  resource: string;
-  resourcePolicy?: { document: string; kind: 'kms-key' | 'secret' };
-  /** Request condition keys, lowercase names: kms:encryptioncontext:<key>, … */
-  context?: Readonly<Record<string, string | readonly string[]>>;
-}
+/** What is asked: the Access port's check (action, resource, its policy, request condition keys). */
+export type AccessRequest = AccessCheck;
 
 export interface Decision {
   allowed: boolean;
