@@ -6,6 +6,7 @@
 // last good values stay on disk and in the endpoint, with their age.
 import { readFile } from 'node:fs/promises';
 import { basename, dirname } from 'node:path';
+import { setTimeout as delay } from 'node:timers/promises';
 import { watch } from 'chokidar';
 import { AppError } from '../core/errors.js';
 import { backoffDelay, withRetry } from '../core/retry.js';
@@ -90,14 +91,8 @@ export async function startAgent(config: Readonly<AgentConfig>, options: AgentOp
     resolveFirstSync = r;
   });
 
-  const sleep = (ms: number) =>
-    new Promise<void>((r) => {
-      const t = setTimeout(r, ms);
-      abort.signal.addEventListener('abort', () => {
-        clearTimeout(t);
-        r();
-      });
-    });
+  // Cut short when the agent stops; no listener outlives its wait.
+  const sleep = (ms: number) => delay(ms, undefined, { signal: abort.signal }).catch(() => undefined);
 
   // --- session ----------------------------------------------------------------------------------
 
@@ -226,11 +221,11 @@ export async function startAgent(config: Readonly<AgentConfig>, options: AgentOp
   }
 
   async function writeFiles(changedIds: readonly string[]): Promise<void> {
-    // Every file of a directory is rewritten together, so a multi-file change switches at once.
-    const dirs = new Set(
-      config.secrets.filter((s) => s.path && changedIds.includes(s.id)).map((s) => dirname(s.path!)),
+    // The files of the changed secrets (and any not written yet); the others of their directories
+    // are carried into the new generation as they are, and the directory switches at once.
+    const specs = config.secrets.filter(
+      (s) => s.path && values.has(s.id) && (changedIds.includes(s.id) || !written.has(s.id)),
     );
-    const specs = config.secrets.filter((s) => s.path && dirs.has(dirname(s.path)) && values.has(s.id));
     const { files, failed } = renderAll(specs, values);
     for (const [id, error] of failed) {
       // Its files keep their last good content; the other secrets' files go ahead.
@@ -246,8 +241,8 @@ export async function startAgent(config: Readonly<AgentConfig>, options: AgentOp
       for (const s of specs) if (!failed.has(s.id)) written.add(s.id);
       options.onValues?.(values);
       if (result.changed.length > 0) {
-        logger.info('secret files written', { files: result.changed.length, secrets: changedIds.join(',') });
         reloader?.notify();
+        logger.info('secret files written', { files: result.changed.length, secrets: changedIds.join(',') });
       }
     } catch (e) {
       lastError = explain(e);

@@ -22,10 +22,23 @@
 // deletes a file. Unchanged content (same bytes, mode and requested owner) is not rewritten, and if
 // nothing in a directory changed nothing at all happens there. Calls for the same directory are
 // serialised within this process; two processes must not manage the same directory.
-import { randomBytes } from 'node:crypto';
 import type { Stats } from 'node:fs';
-import { chmod, lstat, mkdir, open, readdir, readFile, readlink, rename, rm, stat, symlink } from 'node:fs/promises';
+import {
+  chmod,
+  link,
+  lstat,
+  mkdir,
+  open,
+  readdir,
+  readFile,
+  readlink,
+  rename,
+  rm,
+  stat,
+  symlink,
+} from 'node:fs/promises';
 import { basename, dirname, join, resolve } from 'node:path';
+import { randomHex } from '../crypto/index.js';
 
 export interface FileSetEntry {
   path: string;
@@ -48,7 +61,7 @@ const DIR_MODE = 0o755;
 const GENERATION = /^\.\.\d{4}_\d\d_\d\d_\d\d_\d\d_\d\d\.\d{3}_[0-9a-f]{12}$/;
 const LINK_TMP = /^\.\.link_[0-9a-f]{12}$/;
 
-const random = () => randomBytes(6).toString('hex');
+const random = () => randomHex(6);
 
 /** `..2025_01_31_12_00_00.000_<random>`: sortable by time, unique by the random part. */
 function generationName(now = new Date()): string {
@@ -95,6 +108,14 @@ export async function writeFileSet(files: readonly FileSetEntry[]): Promise<File
 }
 
 const queues = new Map<string, Promise<unknown>>();
+/** Per directory: the generation `..data` names now and the one it replaced (kept for late readers). */
+const swaps = new Map<string, { current: string; previous: string | undefined }>();
+const cleanupPending = new Set<string>();
+
+/** Resolves once every queued write and clean-up (old generations are removed after a call returns) is done. */
+export async function fileSetsSettled(): Promise<void> {
+  while (queues.size > 0) await Promise.all(queues.values());
+}
 
 /** Runs fn after every earlier call for the same key has settled. */
 async function serialized<T>(key: string, fn: () => Promise<T>): Promise<T> {
@@ -143,10 +164,12 @@ async function isUnchanged(path: string, file: FileSetEntry): Promise<boolean> {
 async function writeDirectory(dir: string, entries: { name: string; file: FileSetEntry }[]): Promise<FileSetEntry[]> {
   await makeDirectories(dir);
   const current = await currentGeneration(dir);
-  const changed = new Set<FileSetEntry>();
-  for (const { name, file } of entries) {
-    if (current === undefined || !(await isUnchanged(join(resolve(dir, current), name), file))) changed.add(file);
-  }
+  const currentDir = current === undefined ? undefined : resolve(dir, current);
+  // The per-file steps are independent: run them together (a rotation waits on this, not on a timer).
+  const same = await Promise.all(
+    entries.map(({ name, file }) => (currentDir === undefined ? false : isUnchanged(join(currentDir, name), file))),
+  );
+  const changed = new Set(entries.filter((_, i) => !same[i]).map((e) => e.file));
 
   let generation: string | undefined;
   if (changed.size > 0) {
@@ -155,8 +178,14 @@ async function writeDirectory(dir: string, entries: { name: string; file: FileSe
     await mkdir(genDir, { mode: DIR_MODE });
     try {
       await chmod(genDir, DIR_MODE); // mkdir's mode is masked by the umask
-      for (const { name, file } of entries) await writeDurable(join(genDir, name), file);
-      if (current !== undefined) await carryOver(resolve(dir, current), genDir, new Set(entries.map((e) => e.name)));
+      // Generation files are created exclusively and never modified, so an unchanged file is a hard
+      // link to the current one: same bytes, mode and owner, no copy, no fsync.
+      await Promise.all(
+        entries.map(({ name, file }, i) =>
+          same[i] ? link(join(currentDir!, name), join(genDir, name)) : writeDurable(join(genDir, name), file),
+        ),
+      );
+      if (currentDir !== undefined) await carryOver(currentDir, genDir, new Set(entries.map((e) => e.name)));
       await fsyncDir(genDir);
       await rm(join(dir, DATA_TMP), { force: true });
       await symlink(generation, join(dir, DATA_TMP));
@@ -169,15 +198,23 @@ async function writeDirectory(dir: string, entries: { name: string; file: FileSe
     }
   }
 
-  let linked = false;
-  for (const { name, file } of entries) {
-    if (await ensureVisibleLink(dir, name)) {
-      changed.add(file);
-      linked = true;
+  const relinked = await Promise.all(entries.map(({ name }) => ensureVisibleLink(dir, name)));
+  for (const [i, { file }] of entries.entries()) if (relinked[i]) changed.add(file);
+  if (generation !== undefined || relinked.includes(true)) await fsyncDir(dir);
+  if (generation !== undefined) {
+    swaps.set(dir, { current: generation, previous: current });
+    // Old generations go after the caller has been answered (the reload is not held up), in this
+    // directory's queue so that no write overlaps the removal. What to keep is read when the
+    // clean-up runs: later writes may have swapped again by then.
+    if (!cleanupPending.has(dir)) {
+      cleanupPending.add(dir);
+      void serialized(dir, async () => {
+        cleanupPending.delete(dir);
+        const last = swaps.get(dir)!;
+        await removeLeftovers(dir, new Set([last.current, last.previous ?? '']));
+      }).catch(() => undefined);
     }
   }
-  if (generation !== undefined || linked) await fsyncDir(dir);
-  if (generation !== undefined) await removeLeftovers(dir, new Set([generation, current ?? '']));
   return [...changed];
 }
 
@@ -204,19 +241,12 @@ async function writeDurable(path: string, file: Pick<FileSetEntry, 'content' | '
   }
 }
 
-/** Copies the files of the old generation that this call does not name, keeping mode and owner. */
+/** Links the files of the old generation that this call does not name into the new one. */
 async function carryOver(from: string, to: string, named: Set<string>): Promise<void> {
-  for (const entry of await readdir(from, { withFileTypes: true })) {
-    if (!entry.isFile() || named.has(entry.name)) continue;
-    const src = join(from, entry.name);
-    const st = await stat(src);
-    await writeDurable(join(to, entry.name), {
-      content: await readFile(src),
-      mode: st.mode & 0o7777,
-      ...(st.uid !== process.getuid?.() ? { uid: st.uid } : {}),
-      ...(st.gid !== process.getgid?.() ? { gid: st.gid } : {}),
-    });
-  }
+  const entries = await readdir(from, { withFileTypes: true });
+  await Promise.all(
+    entries.filter((e) => e.isFile() && !named.has(e.name)).map((e) => link(join(from, e.name), join(to, e.name))),
+  );
 }
 
 /** Makes `<dir>/<name>` the symlink `..data/<name>`, replacing anything else there (not a directory) by rename. */

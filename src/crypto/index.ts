@@ -15,5 +15,13 @@ export { type EncryptionContext, encodeEncryptionContext } from './encryption-co
 export { DecryptionError } from './errors.js';
 export { constantTimeEqual, hmacSha256, hmacSha256Hex, sha256Hex } from './hash.js';
 export { type MacAlgorithm, MacKey } from './mac.js';
-export { fillRandom, newUuid, randomBase32, randomIndex, randomKeyBytesInsecure, randomToken } from './random.js';
+export {
+  fillRandom,
+  newUuid,
+  randomBase32,
+  randomHex,
+  randomIndex,
+  randomKeyBytesInsecure,
+  randomToken,
+} from './random.js';
 export { RootKey, RootKeyring, type WrappedMaterial } from './root-key.js';

@@ -43,5 +43,8 @@ export function randomBase32(length: number): string {
 /** A random url-safe token with `bytes` bytes of entropy. */
 export const randomToken = (bytes: number): string => randomBytes(bytes).toString('base64url');
 
+/** `bytes` random bytes as lowercase hex (unique names, not secrets). */
+export const randomHex = (bytes: number): string => randomBytes(bytes).toString('hex');
+
 /** A uniform random integer in [0, max): no modulo bias. */
 export const randomIndex = (max: number): number => randomInt(max);

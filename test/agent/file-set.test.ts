@@ -16,7 +16,14 @@ import {
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { type FileSetEntry, writeFileSet } from '../../src/agent/file-set.js';
+import { type FileSetEntry, fileSetsSettled, writeFileSet as writeOnly } from '../../src/agent/file-set.js';
+
+/** A write, then its queued clean-up (old generations go after the call returns). */
+async function writeFileSet(...args: Parameters<typeof writeOnly>) {
+  const result = await writeOnly(...args);
+  await fileSetsSettled();
+  return result;
+}
 
 let root: string;
 beforeEach(() => {
