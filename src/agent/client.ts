@@ -6,6 +6,7 @@
 import { type CryptoKey, compactDecrypt, exportJWK, generateKeyPair, type JWK } from 'jose';
 import { AppError, type ErrorCode } from '../core/errors.js';
 import { TransientError } from '../core/retry.js';
+import { type HttpRequest, type HttpResponse, send } from './http.js';
 
 export interface FetchedSecret {
   /** GetSecretValue's JSON, SecretString or SecretBinary (base64) included. */
@@ -59,7 +60,7 @@ export class ServerClient {
       headers: { 'content-type': 'application/json' },
       body: JSON.stringify({ role, jwt, publicKey: this.keys.publicJwk }),
     });
-    const body = (await res.json()) as { token: string; expiresAt: string };
+    const body = JSON.parse(await res.text()) as { token: string; expiresAt: string };
     return { token: body.token, expiresAt: Date.parse(body.expiresAt) };
   }
 
@@ -75,7 +76,10 @@ export class ServerClient {
     const q = query.size > 0 ? `?${query}` : '';
     const path = `/v1/secrets/${secretId.split('/').map(encodeURIComponent).join('/')}${q}`;
     const res = await this.#request(path, { headers: { authorization: `Bearer ${token}` } });
-    const { jwe, ...metadata } = (await res.json()) as Record<string, unknown> & { jwe: string; VersionId: string };
+    const { jwe, ...metadata } = JSON.parse(await res.text()) as Record<string, unknown> & {
+      jwe: string;
+      VersionId: string;
+    };
     let value: Record<string, unknown>;
     try {
       const { plaintext } = await compactDecrypt(jwe, this.keys.privateKey);
@@ -103,13 +107,10 @@ export class ServerClient {
       signal,
       false,
     );
-    const reader = res.body!.pipeThrough(new TextDecoderStream()).getReader();
     let buffer = '';
     try {
-      for (;;) {
-        const { value, done } = await reader.read();
-        if (done) return;
-        buffer += value;
+      for await (const chunk of res.body) {
+        buffer += chunk as string;
         for (let end = buffer.indexOf('\n\n'); end >= 0; end = buffer.indexOf('\n\n')) {
           const message = parseEvent(buffer.slice(0, end));
           buffer = buffer.slice(end + 2);
@@ -120,25 +121,25 @@ export class ServerClient {
       if (signal.aborted) return;
       throw new TransientError(`watch stream broke: ${(e as Error).message}`);
     } finally {
-      reader.releaseLock();
+      res.body.destroy();
     }
   }
 
   /** One HTTP call on the current server; a connection failure moves on to the next server. */
-  async #request(path: string, init: RequestInit, signal?: AbortSignal, timeout = true): Promise<Response> {
+  async #request(path: string, init: HttpRequest, signal?: AbortSignal, timeout = true): Promise<HttpResponse> {
     const server = this.server;
     const signals = [signal, timeout ? AbortSignal.timeout(REQUEST_TIMEOUT_MS) : undefined].filter(
       (s): s is AbortSignal => s !== undefined,
     );
-    let res: Response;
+    let res: HttpResponse;
     try {
-      res = await fetch(new URL(path, server), { ...init, signal: AbortSignal.any(signals) });
+      res = await send(new URL(path, server), { ...init, signal: AbortSignal.any(signals) });
     } catch (e) {
       if (signal?.aborted) throw e;
       this.#current = (this.#current + 1) % this.servers.length;
       throw new TransientError(`cannot reach ${server}: ${(e as Error).message}`);
     }
-    if (res.ok) return res;
+    if (res.status >= 200 && res.status < 300) return res;
     const text = await res.text().catch(() => '');
     let code = 'InternalFailure';
     let message = `HTTP ${res.status}`;
