@@ -6,7 +6,7 @@
 import { type CryptoKey, compactDecrypt, exportJWK, generateKeyPair, type JWK } from 'jose';
 import { AppError, type ErrorCode } from '../core/errors.js';
 import { TransientError } from '../core/retry.js';
-import { type HttpRequest, type HttpResponse, send } from './http.js';
+import { type HttpRequest, type HttpResponse, send } from '../client/http.js';
 
 export interface FetchedSecret {
   /** GetSecretValue's JSON, SecretString or SecretBinary (base64) included. */

@@ -1,5 +1,5 @@
-// A small HTTP(S) client on node:http for the agent: the global fetch (undici) alone costs about
-// 8 MB of a sidecar's memory (bench/agent.ts), and the agent needs only requests and one stream.
+// A small HTTP(S) client on node:http (agent, issuer key fetches): the global fetch (undici) alone
+// costs about 8 MB of a sidecar's memory (bench/agent.ts), and it takes no CA per request.
 import { request as httpRequest, type IncomingMessage } from 'node:http';
 import { request as httpsRequest } from 'node:https';
 
@@ -16,6 +16,8 @@ export interface HttpRequest {
   body?: string;
   /** Aborts the request, and the response body while it is read. */
   signal?: AbortSignal;
+  /** PEM certificates to trust for https instead of the system's (e.g. a cluster's API server CA). */
+  ca?: string;
 }
 
 export function send(url: URL, init: HttpRequest = {}): Promise<HttpResponse> {
@@ -30,6 +32,7 @@ export function send(url: URL, init: HttpRequest = {}): Promise<HttpResponse> {
           ...(init.body !== undefined && { 'content-length': Buffer.byteLength(init.body) }),
         },
         ...(init.signal && { signal: init.signal }),
+        ...(init.ca && { ca: init.ca }),
       },
       (res) => {
         res.setEncoding('utf8');
