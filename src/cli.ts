@@ -12,6 +12,8 @@ commands:
   rotate-root-key   re-wrap all key material under a new root key, online
   audit             verify the audit log's hash chain, or print its records
   terraform         install the Keysafe Terraform provider for offline use (terraform install)
+  inject            add the agent to annotated pod templates in Kubernetes YAML (offline injector)
+  injector          the Kubernetes mutating admission webhook that adds the agent to annotated pods
   help              show this text
 
 Run 'keysafe <command> --help' for a command's options.
@@ -29,6 +31,8 @@ const commands: Record<string, () => Promise<Command>> = {
   agent: async () => (await import('./cli/agent.js')).runAgent,
   exec: async () => (await import('./cli/exec.js')).runExec,
   terraform: async () => (await import('./cli/terraform.js')).runTerraform,
+  inject: async () => (await import('./cli/inject.js')).runInject,
+  injector: async () => (await import('./cli/injector.js')).runInjector,
 };
 
 async function main(argv: string[]): Promise<number | undefined> {

@@ -2,40 +2,50 @@
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { serve } from '@hono/node-server';
+import { parse as parseYaml } from 'yaml';
 import {
   type AgentConfig,
   type CachedSecret,
   createAgentEndpoint,
   isLoopbackHost,
   loadAgentConfig,
+  parseAgentConfig,
   type RunningAgent,
   startAgent,
   syncOnce,
 } from '../agent/index.js';
+import { ConfigError } from '../core/config-error.js';
 import { AppError } from '../core/errors.js';
 import { randomToken } from '../crypto/index.js';
 import { createLogger, type Logger } from '../observability/logger.js';
 import { parseFlags, untilSignal } from './args.js';
 
-const USAGE = `usage: keysafe agent --config FILE [--once]
+const USAGE = `usage: keysafe agent [--config FILE | --config-env NAME] [--once]
 
 Runs beside an app: logs in with the workload's JWT (auth.tokenFile), writes the configured secrets
 to files, keeps them current from the server's change stream, reloads the app (onChange), and
 serves them on the localhost endpoint (listen). --once writes the files and exits: 0 when every
 secret was written, 1 naming those that could not be fetched.
+--config-env NAME reads the config (YAML or JSON) from that environment variable; without --config
+the agent reads KEYSAFE_AGENT_CONFIG (what the Kubernetes injector sets).
 `;
 
 export async function runAgent(args: string[]): Promise<number> {
-  const { values } = parseFlags(args, { config: { type: 'string' }, once: { type: 'boolean' } }, USAGE);
+  const { values } = parseFlags(
+    args,
+    { config: { type: 'string' }, 'config-env': { type: 'string' }, once: { type: 'boolean' } },
+    USAGE,
+  );
   if (values.help) {
     process.stdout.write(USAGE);
     return 0;
   }
-  if (!values.config) {
+  const envName = values['config-env'] ?? (values.config ? undefined : 'KEYSAFE_AGENT_CONFIG');
+  if (!values.config && (envName === undefined || !process.env[envName])) {
     process.stderr.write(USAGE);
     return 2;
   }
-  const config = loadAgentConfig(values.config);
+  const config = values.config ? loadAgentConfig(values.config) : agentConfigFromEnv(envName!);
   const logger = createLogger(config.logLevel);
   if (values.once) {
     try {
@@ -52,6 +62,19 @@ export async function runAgent(args: string[]): Promise<number> {
   await endpoint?.close();
   await agent.stop();
   return 0;
+}
+
+/** The config held in an environment variable (YAML or JSON); relative paths resolve against the working directory. */
+function agentConfigFromEnv(name: string): Readonly<AgentConfig> {
+  const text = process.env[name];
+  if (!text) throw new ConfigError(`environment variable ${name} is not set`);
+  let doc: unknown;
+  try {
+    doc = parseYaml(text);
+  } catch (e) {
+    throw new ConfigError(`${name} is not valid YAML or JSON (${(e as Error).message.split('\n')[0]})`);
+  }
+  return parseAgentConfig(doc, { source: `config in $${name}` });
 }
 
 /** The AWS-agent-compatible endpoint on loopback, guarded by the local token file. */
