@@ -19,7 +19,6 @@ export interface DirectoryDeps {
   /** ms since the epoch */
   now: () => number;
   refreshMs: number;
-  fetch?: typeof fetch;
 }
 
 interface Entry<T> {
@@ -35,8 +34,7 @@ export async function createDirectory(deps: DirectoryDeps) {
   const roles = new Map<string, Entry<Role>>();
   let revocations = new Map<string, number>();
 
-  const newIssuer = (c: IssuerConfig) =>
-    new TrustedIssuer(c, { logger: deps.logger, now: deps.nowSeconds, ...(deps.fetch && { fetch: deps.fetch }) });
+  const newIssuer = (c: IssuerConfig) => new TrustedIssuer(c, { logger: deps.logger, now: deps.nowSeconds });
 
   for (const c of deps.issuers) {
     const issuer = newIssuer(c);

@@ -8,6 +8,7 @@ import { basename, dirname, resolve } from 'node:path';
 import { watch } from 'chokidar';
 import { createLocalJWKSet, decodeProtectedHeader, errors, type JSONWebKeySet, type JWTPayload, jwtVerify } from 'jose';
 import { z } from 'zod';
+import { send } from '../client/http.js';
 import { AppError } from '../core/errors.js';
 import type { Logger } from '../observability/logger.js';
 
@@ -48,6 +49,10 @@ export const issuerSchema = z
     jwksUrl: z.url().optional(),
     jwksFile: z.string().min(1).optional(),
     jwks: z.object({ keys: z.array(jwk) }).optional(),
+    /** For discovery/jwksUrl over https with a private CA (a cluster's API server: its ca.crt). */
+    caFile: z.string().min(1).optional(),
+    /** A bearer token file sent with discovery/JWKS fetches (the server's service-account token). */
+    tokenFile: z.string().min(1).optional(),
     // Symmetric algorithms are refused outright: with a public key as the HMAC secret, anyone could sign.
     algorithms: z.array(z.enum(ASYMMETRIC_ALGORITHMS)).min(1).optional(),
     clockSkewSeconds: z.number().int().min(0).max(600).optional(),
@@ -103,7 +108,6 @@ export interface IssuerDeps {
   logger: Logger;
   /** seconds since the epoch, for exp/nbf/iat (tests move it). */
   now: () => number;
-  fetch?: typeof fetch;
 }
 
 /** One trusted issuer with its key set. */
@@ -197,10 +201,18 @@ export class TrustedIssuer {
 
   async #fetchKeys(): Promise<JSONWebKeySet> {
     this.fetches++;
+    // Read at each fetch: kubelet rotates the token file, and a CA bundle may be renewed too.
+    const ca = this.config.caFile ? await readFile(this.config.caFile, 'utf8') : undefined;
+    const token = this.config.tokenFile ? (await readFile(this.config.tokenFile, 'utf8')).trim() : undefined;
     const get = async (url: string): Promise<unknown> => {
-      const res = await (this.#deps.fetch ?? fetch)(url, { signal: AbortSignal.timeout(5000), redirect: 'error' });
-      if (!res.ok) throw new Error(`GET ${url}: HTTP ${res.status}`);
-      return res.json();
+      const res = await send(new URL(url), {
+        signal: AbortSignal.timeout(5000),
+        ...(ca && { ca }),
+        ...(token && { headers: { authorization: `Bearer ${token}` } }),
+      });
+      const text = await res.text();
+      if (res.status !== 200) throw new Error(`GET ${url}: HTTP ${res.status}`);
+      return JSON.parse(text) as unknown;
     };
     let url = this.config.jwksUrl;
     if (this.config.discovery) {

@@ -361,3 +361,48 @@ describe('Kubernetes token claims and role bindings', () => {
     }
   });
 });
+
+describe('trusted issuer behind https with a private CA and a bearer token (a cluster API server)', () => {
+  it('fetches discovery and keys with the CA file and token file, and fails without the token', async () => {
+    const { createSelfSignedCert } = await import('../../src/crypto/self-signed-cert.js');
+    const { createServer } = await import('node:https');
+    const { SignJWT } = await import('jose');
+    const cert = createSelfSignedCert({ commonName: 'api', dnsNames: ['localhost'] });
+    const key = await newSigningKey();
+    const dir = tempDir();
+    dirs.push(dir);
+    writeFileSync(join(dir, 'ca.crt'), cert.certPem);
+    writeFileSync(join(dir, 'token'), 'sa-token-1\n');
+    let base = '';
+    const server = createServer({ cert: cert.certPem, key: cert.keyPem }, (req, res) => {
+      if (req.headers.authorization !== 'Bearer sa-token-1') {
+        res.writeHead(401).end();
+        return;
+      }
+      res.writeHead(200, { 'content-type': 'application/json' });
+      if (req.url === '/.well-known/openid-configuration')
+        res.end(JSON.stringify({ issuer: base, jwks_uri: `${base}/keys` }));
+      else res.end(JSON.stringify({ keys: [key.publicJwk] }));
+    });
+    await new Promise<void>((ok) => server.listen(0, '127.0.0.1', ok));
+    base = `https://localhost:${(server.address() as { port: number }).port}`;
+    try {
+      const token = await new SignJWT({})
+        .setProtectedHeader({ alg: 'RS256', kid: key.kid })
+        .setIssuer(base)
+        .setAudience('keysafe')
+        .setSubject('system:serviceaccount:shop:web')
+        .setIssuedAt()
+        .setExpirationTime('1h')
+        .sign(key.privateKey);
+      const config = { issuer: base, discovery: true, caFile: join(dir, 'ca.crt') };
+      const withToken = await trusted({ name: 'api', ...config, tokenFile: join(dir, 'token') });
+      expect((await withToken.issuer.verify(token)).sub).toBe('system:serviceaccount:shop:web');
+      const anonymous = await trusted({ name: 'anon', ...config });
+      expect((await refusal(anonymous.issuer.verify(token))).code).toBe('IDPCommunicationError');
+      expect(anonymous.logs.join('\n')).toContain('HTTP 401');
+    } finally {
+      server.close();
+    }
+  });
+});
