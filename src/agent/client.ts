@@ -4,9 +4,9 @@
 // call starts there. Transient failures (network, 5xx, 429) are TransientError for the one retry
 // policy; refusals (401/403/404, bad token) are permanent AppErrors with the server's code.
 import { type CryptoKey, compactDecrypt, exportJWK, generateKeyPair, type JWK } from 'jose';
+import { type HttpRequest, type HttpResponse, send } from '../client/http.js';
 import { AppError, type ErrorCode } from '../core/errors.js';
 import { TransientError } from '../core/retry.js';
-import { type HttpRequest, type HttpResponse, send } from '../client/http.js';
 
 export interface FetchedSecret {
   /** GetSecretValue's JSON, SecretString or SecretBinary (base64) included. */
