@@ -1,0 +1,201 @@
+// The PostgreSQL KmsStore: keys (record as JSON text plus the columns the scheduler queries),
+// their wrapped versions and aliases. Revision checks are single conditional statements
+// (`UPDATE … WHERE revision = $n`), atomic under READ COMMITTED.
+import type { AliasRecord, KeyRecord, KeyVersionRecord, KmsStore, Page } from '../types.js';
+import type { PgDatabase, Queryable, Row } from './pool.js';
+
+function toKey(row: Row): KeyRecord {
+  return { ...(JSON.parse(row.doc as string) as Omit<KeyRecord, 'revision'>), revision: row.revision as number };
+}
+
+function toVersion(row: Row): KeyVersionRecord {
+  const v: KeyVersionRecord = {
+    keyId: row.key_id as string,
+    version: row.version as number,
+    rootKeyId: row.root_key_id as string,
+    wrappedMaterial: row.wrapped_material as Buffer,
+    createdAt: row.created_at as number,
+  };
+  if (row.rotation_type) v.rotationType = row.rotation_type as 'AUTOMATIC' | 'ON_DEMAND';
+  return v;
+}
+
+function toAlias(row: Row): AliasRecord {
+  return {
+    name: row.name as string,
+    keyId: row.key_id as string,
+    createdAt: row.created_at as number,
+    updatedAt: row.updated_at as number,
+  };
+}
+
+function keyDoc(key: KeyRecord): string {
+  const { revision: _, ...doc } = key;
+  return JSON.stringify(doc);
+}
+
+function page<T>(rows: T[], limit: number, cursor: (t: T) => string): Page<T> {
+  if (rows.length <= limit) return { items: rows };
+  const items = rows.slice(0, limit);
+  return { items, next: cursor(items[items.length - 1]!) };
+}
+
+const INSERT_VERSION =
+  'INSERT INTO kms_key_versions (key_id, version, root_key_id, wrapped_material, created_at, rotation_type) VALUES ($1, $2, $3, $4, $5, $6)';
+
+function insertVersion(c: Queryable, v: KeyVersionRecord) {
+  return c.query(INSERT_VERSION, [
+    v.keyId,
+    v.version,
+    v.rootKeyId,
+    v.wrappedMaterial,
+    v.createdAt,
+    v.rotationType ?? null,
+  ]);
+}
+
+async function update(c: Queryable, key: KeyRecord): Promise<boolean> {
+  const r = await c.query(
+    'UPDATE kms_keys SET revision = revision + 1, state = $1, next_rotation_at = $2, deletion_at = $3, doc = $4 WHERE key_id = $5 AND revision = $6',
+    [key.state, key.nextRotationAt ?? null, key.deletionAt ?? null, keyDoc(key), key.keyId, key.revision],
+  );
+  return r.rowCount === 1;
+}
+
+export class PostgresKmsStore implements KmsStore {
+  readonly #db: PgDatabase;
+
+  constructor(db: PgDatabase) {
+    this.#db = db;
+  }
+
+  async insertKey(key: KeyRecord, firstVersion: KeyVersionRecord): Promise<void> {
+    await this.#db.tx(async (c) => {
+      await c.query(
+        'INSERT INTO kms_keys (key_id, revision, state, next_rotation_at, deletion_at, doc) VALUES ($1, 1, $2, $3, $4, $5)',
+        [key.keyId, key.state, key.nextRotationAt ?? null, key.deletionAt ?? null, keyDoc(key)],
+      );
+      await insertVersion(c, firstVersion);
+    });
+  }
+
+  async getKey(keyId: string): Promise<KeyRecord | undefined> {
+    const { rows } = await this.#db.query('SELECT revision, doc FROM kms_keys WHERE key_id = $1', [keyId]);
+    return rows[0] && toKey(rows[0]);
+  }
+
+  async listKeys(limit: number, after = ''): Promise<Page<KeyRecord>> {
+    const { rows } = await this.#db.query(
+      'SELECT revision, doc FROM kms_keys WHERE key_id > $1 ORDER BY key_id LIMIT $2',
+      [after, limit + 1],
+    );
+    return page(rows.map(toKey), limit, (k) => k.keyId);
+  }
+
+  async updateKey(key: KeyRecord): Promise<KeyRecord | undefined> {
+    return (await update(this.#db, key)) ? { ...key, revision: key.revision + 1 } : undefined;
+  }
+
+  async addKeyVersion(key: KeyRecord, version: KeyVersionRecord): Promise<KeyRecord | undefined> {
+    // The conditional UPDATE takes the key's row lock first, so a concurrent rotation from the
+    // same read waits for this one and then finds the revision moved on.
+    const ok = await this.#db.tx(async (c) => {
+      if (!(await update(c, key))) return false;
+      await insertVersion(c, version);
+      return true;
+    });
+    return ok ? { ...key, revision: key.revision + 1 } : undefined;
+  }
+
+  async getKeyVersion(keyId: string, version: number): Promise<KeyVersionRecord | undefined> {
+    const { rows } = await this.#db.query('SELECT * FROM kms_key_versions WHERE key_id = $1 AND version = $2', [
+      keyId,
+      version,
+    ]);
+    return rows[0] && toVersion(rows[0]);
+  }
+
+  async listKeyVersions(keyId: string): Promise<KeyVersionRecord[]> {
+    const { rows } = await this.#db.query('SELECT * FROM kms_key_versions WHERE key_id = $1 ORDER BY version', [keyId]);
+    return rows.map(toVersion);
+  }
+
+  async deleteKey(keyId: string, expectedRevision: number): Promise<boolean> {
+    // Versions and aliases go with the key through ON DELETE CASCADE, in the same statement.
+    const r = await this.#db.query('DELETE FROM kms_keys WHERE key_id = $1 AND revision = $2', [
+      keyId,
+      expectedRevision,
+    ]);
+    return r.rowCount === 1;
+  }
+
+  async dueKeys(now: number, limit: number): Promise<KeyRecord[]> {
+    const { rows } = await this.#db.query(
+      `SELECT revision, doc FROM kms_keys
+       WHERE (state = 'Enabled' AND next_rotation_at <= $1) OR (state = 'PendingDeletion' AND deletion_at <= $1)
+       ORDER BY key_id LIMIT $2`,
+      [now, limit],
+    );
+    return rows.map(toKey);
+  }
+
+  async versionsNotWrappedBy(rootKeyId: string, limit: number): Promise<KeyVersionRecord[]> {
+    const { rows } = await this.#db.query(
+      'SELECT * FROM kms_key_versions WHERE root_key_id <> $1 ORDER BY key_id, version LIMIT $2',
+      [rootKeyId, limit],
+    );
+    return rows.map(toVersion);
+  }
+
+  async rewrapKeyVersion(
+    keyId: string,
+    version: number,
+    fromRootKeyId: string,
+    next: { rootKeyId: string; wrappedMaterial: Buffer },
+  ): Promise<boolean> {
+    const r = await this.#db.query(
+      'UPDATE kms_key_versions SET root_key_id = $1, wrapped_material = $2 WHERE key_id = $3 AND version = $4 AND root_key_id = $5',
+      [next.rootKeyId, next.wrappedMaterial, keyId, version, fromRootKeyId],
+    );
+    return r.rowCount === 1;
+  }
+
+  async createAlias(a: AliasRecord): Promise<boolean> {
+    const r = await this.#db.query(
+      'INSERT INTO kms_aliases (name, key_id, created_at, updated_at) VALUES ($1, $2, $3, $4) ON CONFLICT (name) DO NOTHING',
+      [a.name, a.keyId, a.createdAt, a.updatedAt],
+    );
+    return r.rowCount === 1;
+  }
+
+  async getAlias(name: string): Promise<AliasRecord | undefined> {
+    const { rows } = await this.#db.query('SELECT * FROM kms_aliases WHERE name = $1', [name]);
+    return rows[0] && toAlias(rows[0]);
+  }
+
+  async updateAlias(name: string, keyId: string, updatedAt: number): Promise<boolean> {
+    const r = await this.#db.query('UPDATE kms_aliases SET key_id = $1, updated_at = $2 WHERE name = $3', [
+      keyId,
+      updatedAt,
+      name,
+    ]);
+    return r.rowCount === 1;
+  }
+
+  async deleteAlias(name: string): Promise<boolean> {
+    const r = await this.#db.query('DELETE FROM kms_aliases WHERE name = $1', [name]);
+    return r.rowCount === 1;
+  }
+
+  async listAliases(limit: number, after = '', keyId?: string): Promise<Page<AliasRecord>> {
+    const { rows } =
+      keyId === undefined
+        ? await this.#db.query('SELECT * FROM kms_aliases WHERE name > $1 ORDER BY name LIMIT $2', [after, limit + 1])
+        : await this.#db.query('SELECT * FROM kms_aliases WHERE key_id = $1 AND name > $2 ORDER BY name LIMIT $3', [
+            keyId,
+            after,
+            limit + 1,
+          ]);
+    return page(rows.map(toAlias), limit, (a) => a.name);
+  }
+}

@@ -1,0 +1,176 @@
+// PostgreSQL schema migrations, applied in order under an advisory lock and recorded in schema_migrations.
+//
+// The same tables as the SQLite driver. Text keys that are paged or ordered use COLLATE "C", so the
+// order is bytewise whatever the database's default collation; times in ms are BIGINT.
+import pg from 'pg';
+import { LOCK_MIGRATIONS, type PgDatabase } from './pool.js';
+
+export const POSTGRES_MIGRATIONS: readonly { version: number; name: string; sql: string }[] = [
+  {
+    version: 1,
+    name: 'kms keys, versions and aliases',
+    sql: `
+      CREATE TABLE kms_keys (
+        key_id TEXT COLLATE "C" PRIMARY KEY,
+        revision BIGINT NOT NULL,
+        state TEXT NOT NULL,
+        next_rotation_at BIGINT,
+        deletion_at BIGINT,
+        doc TEXT NOT NULL
+      );
+      CREATE INDEX kms_keys_rotation_due ON kms_keys (next_rotation_at) WHERE state = 'Enabled';
+      CREATE INDEX kms_keys_deletion_due ON kms_keys (deletion_at) WHERE state = 'PendingDeletion';
+      CREATE TABLE kms_key_versions (
+        key_id TEXT COLLATE "C" NOT NULL REFERENCES kms_keys (key_id) ON DELETE CASCADE,
+        version INTEGER NOT NULL,
+        root_key_id TEXT NOT NULL,
+        wrapped_material BYTEA NOT NULL,
+        created_at BIGINT NOT NULL,
+        rotation_type TEXT,
+        PRIMARY KEY (key_id, version)
+      );
+      CREATE INDEX kms_key_versions_root_key ON kms_key_versions (root_key_id);
+      CREATE TABLE kms_aliases (
+        name TEXT COLLATE "C" PRIMARY KEY,
+        key_id TEXT COLLATE "C" NOT NULL REFERENCES kms_keys (key_id) ON DELETE CASCADE,
+        created_at BIGINT NOT NULL,
+        updated_at BIGINT NOT NULL
+      );
+      CREATE INDEX kms_aliases_key ON kms_aliases (key_id, name);
+    `,
+  },
+  {
+    version: 2,
+    name: 'secrets, versions, staging labels and the change feed',
+    sql: `
+      CREATE TABLE secrets (
+        arn TEXT COLLATE "C" PRIMARY KEY,
+        name TEXT COLLATE "C" NOT NULL UNIQUE,
+        revision BIGINT NOT NULL,
+        due_at BIGINT,
+        doc TEXT NOT NULL
+      );
+      CREATE INDEX secrets_due ON secrets (due_at) WHERE due_at IS NOT NULL;
+      CREATE TABLE secret_versions (
+        secret_arn TEXT COLLATE "C" NOT NULL REFERENCES secrets (arn) ON DELETE CASCADE,
+        version_id TEXT COLLATE "C" NOT NULL,
+        created_at BIGINT NOT NULL,
+        kms_key_arn TEXT,
+        wrapped_key BYTEA,
+        ciphertext BYTEA,
+        is_binary BOOLEAN NOT NULL,
+        -- Insertion order, for listing versions oldest first (SQLite's rowid).
+        seq BIGINT GENERATED ALWAYS AS IDENTITY,
+        PRIMARY KEY (secret_arn, version_id)
+      );
+      CREATE TABLE secret_stages (
+        secret_arn TEXT COLLATE "C" NOT NULL,
+        stage TEXT COLLATE "C" NOT NULL,
+        version_id TEXT COLLATE "C" NOT NULL,
+        PRIMARY KEY (secret_arn, stage),
+        FOREIGN KEY (secret_arn, version_id) REFERENCES secret_versions (secret_arn, version_id) ON DELETE CASCADE
+      );
+      CREATE INDEX secret_stages_version ON secret_stages (secret_arn, version_id);
+      -- Not tied to secrets by a foreign key: a purge must still reach the watchers. Cursors are
+      -- handed out from secret_event_head inside the writing transaction: its row lock makes
+      -- writers take cursors in commit order with no gaps (a sequence would give neither), so a
+      -- watcher reading past cursor n never misses an event committed later with a lower one.
+      CREATE TABLE secret_event_head (
+        id BOOLEAN PRIMARY KEY DEFAULT true CHECK (id),
+        latest BIGINT NOT NULL
+      );
+      INSERT INTO secret_event_head (id, latest) VALUES (true, 0);
+      CREATE TABLE secret_events (
+        cursor BIGINT PRIMARY KEY,
+        at BIGINT NOT NULL,
+        secret_arn TEXT NOT NULL,
+        secret_name TEXT NOT NULL,
+        type TEXT NOT NULL,
+        version_id TEXT
+      );
+      CREATE INDEX secret_events_at ON secret_events (at);
+    `,
+  },
+  {
+    version: 3,
+    name: 'workload issuers, roles and session revocations',
+    sql: `
+      CREATE TABLE auth_entries (
+        kind TEXT NOT NULL,
+        name TEXT COLLATE "C" NOT NULL,
+        doc TEXT NOT NULL,
+        updated_at BIGINT NOT NULL,
+        PRIMARY KEY (kind, name)
+      );
+      CREATE TABLE auth_revocations (
+        role TEXT COLLATE "C" PRIMARY KEY,
+        revoked_before BIGINT NOT NULL
+      );
+    `,
+  },
+  {
+    version: 4,
+    name: 'terraform states, their kept versions and locks',
+    sql: `
+      CREATE TABLE terraform_states (
+        name TEXT COLLATE "C" PRIMARY KEY,
+        serial BIGINT NOT NULL,
+        lineage TEXT NOT NULL,
+        latest_version INTEGER NOT NULL,
+        updated_at BIGINT NOT NULL
+      );
+      CREATE TABLE terraform_state_versions (
+        name TEXT COLLATE "C" NOT NULL REFERENCES terraform_states (name) ON DELETE CASCADE,
+        version INTEGER NOT NULL,
+        serial BIGINT NOT NULL,
+        lineage TEXT NOT NULL,
+        created_at BIGINT NOT NULL,
+        size BIGINT NOT NULL,
+        kms_key_arn TEXT NOT NULL,
+        wrapped_key BYTEA NOT NULL,
+        ciphertext BYTEA NOT NULL,
+        PRIMARY KEY (name, version)
+      );
+      -- Not tied to terraform_states: the first apply locks a state that does not exist yet.
+      CREATE TABLE terraform_locks (
+        name TEXT COLLATE "C" PRIMARY KEY,
+        lock_id TEXT NOT NULL,
+        info TEXT NOT NULL,
+        created_at BIGINT NOT NULL
+      );
+    `,
+  },
+];
+
+/**
+ * Creates the schema if needed and applies every migration not yet recorded, each in its own
+ * transaction. Several replicas may start at once: a session advisory lock lets one migrate
+ * while the others wait, then find nothing left to do.
+ */
+export async function migratePostgres(db: PgDatabase): Promise<void> {
+  await db.withAdvisoryLock(LOCK_MIGRATIONS, async (c) => {
+    await c.query(`CREATE SCHEMA IF NOT EXISTS ${pg.escapeIdentifier(db.schema)}`);
+    await c.query(
+      'CREATE TABLE IF NOT EXISTS schema_migrations (version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at BIGINT NOT NULL)',
+    );
+    const applied = new Set(
+      (await c.query<{ version: number }>('SELECT version FROM schema_migrations')).rows.map((r) => r.version),
+    );
+    for (const m of POSTGRES_MIGRATIONS) {
+      if (applied.has(m.version)) continue;
+      await c.query('BEGIN');
+      try {
+        await c.query(m.sql);
+        await c.query('INSERT INTO schema_migrations (version, name, applied_at) VALUES ($1, $2, $3)', [
+          m.version,
+          m.name,
+          Date.now(),
+        ]);
+        await c.query('COMMIT');
+      } catch (err) {
+        await c.query('ROLLBACK');
+        throw err;
+      }
+    }
+  });
+}

@@ -1,0 +1,230 @@
+// The PostgreSQL SecretsStore: secrets, versions, one row per staging label, and the change feed.
+//
+// A change is one READ COMMITTED transaction: the conditional `UPDATE … WHERE revision = $n`
+// (or the insert, for a new secret) takes the secret's row lock first, so racing writers from
+// the same read see exactly one win. Events take their cursors from the one-row
+// secret_event_head, whose row lock is held to commit: cursors follow commit order, gap-free.
+import {
+  type SecretChange,
+  type SecretEvent,
+  type SecretRecord,
+  type SecretsStore,
+  type SecretVersionRecord,
+  secretDueAt,
+} from '../types.js';
+import type { PgDatabase, Queryable, Row } from './pool.js';
+
+function toSecret(row: Row): SecretRecord {
+  return { ...(JSON.parse(row.doc as string) as Omit<SecretRecord, 'revision'>), revision: row.revision as number };
+}
+
+function secretDoc(s: SecretRecord): string {
+  const { revision: _, ...doc } = s;
+  return JSON.stringify(doc);
+}
+
+function toVersion(row: Row): SecretVersionRecord {
+  const v: SecretVersionRecord = {
+    secretArn: row.secret_arn as string,
+    versionId: row.version_id as string,
+    createdAt: row.created_at as number,
+    stages: (row.stages as string[] | null) ?? [],
+    binary: row.is_binary === true,
+  };
+  if (row.kms_key_arn !== null) v.kmsKeyArn = row.kms_key_arn as string;
+  if (row.wrapped_key !== null) v.wrappedKey = row.wrapped_key as Buffer;
+  if (row.ciphertext !== null) v.ciphertext = row.ciphertext as Buffer;
+  return v;
+}
+
+function toEvent(row: Row): SecretEvent {
+  const e: SecretEvent = {
+    cursor: row.cursor as number,
+    at: row.at as number,
+    secretArn: row.secret_arn as string,
+    secretName: row.secret_name as string,
+    type: row.type as SecretEvent['type'],
+  };
+  if (row.version_id !== null) e.versionId = row.version_id as string;
+  return e;
+}
+
+const VERSION_COLUMNS = `v.secret_arn, v.version_id, v.created_at, v.kms_key_arn, v.wrapped_key, v.ciphertext, v.is_binary,
+  (SELECT json_agg(s.stage ORDER BY s.stage) FROM secret_stages s
+   WHERE s.secret_arn = v.secret_arn AND s.version_id = v.version_id) AS stages`;
+
+async function insertEvents(
+  c: Queryable,
+  at: number,
+  arn: string,
+  name: string,
+  events: { type: string; versionId?: string }[],
+): Promise<void> {
+  if (events.length === 0) return;
+  const { rows } = await c.query('UPDATE secret_event_head SET latest = latest + $1 RETURNING latest', [events.length]);
+  let cursor = (rows[0]!.latest as number) - events.length;
+  for (const e of events) {
+    cursor++;
+    await c.query(
+      'INSERT INTO secret_events (cursor, at, secret_arn, secret_name, type, version_id) VALUES ($1, $2, $3, $4, $5, $6)',
+      [cursor, at, arn, name, e.type, e.versionId ?? null],
+    );
+  }
+}
+
+async function apply(c: Queryable, change: SecretChange, at: number): Promise<void> {
+  const arn = change.secret.arn;
+  const v = change.newVersion;
+  if (v) {
+    // Inserts a version, or fills the empty placeholder RotateSecret made under the same id.
+    await c.query(
+      `INSERT INTO secret_versions (secret_arn, version_id, created_at, kms_key_arn, wrapped_key, ciphertext, is_binary)
+       VALUES ($1, $2, $3, $4, $5, $6, $7)
+       ON CONFLICT (secret_arn, version_id) DO UPDATE SET kms_key_arn = excluded.kms_key_arn,
+         wrapped_key = excluded.wrapped_key, ciphertext = excluded.ciphertext, is_binary = excluded.is_binary
+       WHERE secret_versions.ciphertext IS NULL`,
+      [arn, v.versionId, v.createdAt, v.kmsKeyArn ?? null, v.wrappedKey ?? null, v.ciphertext ?? null, v.binary],
+    );
+  }
+  for (const r of change.reencrypted ?? []) {
+    await c.query(
+      'UPDATE secret_versions SET kms_key_arn = $1, wrapped_key = $2, ciphertext = $3 WHERE secret_arn = $4 AND version_id = $5',
+      [r.kmsKeyArn ?? null, r.wrappedKey ?? null, r.ciphertext ?? null, arn, r.versionId],
+    );
+  }
+  for (const [stage, versionId] of Object.entries(change.stages ?? {})) {
+    if (versionId === null) {
+      await c.query('DELETE FROM secret_stages WHERE secret_arn = $1 AND stage = $2', [arn, stage]);
+    } else {
+      await c.query(
+        `INSERT INTO secret_stages (secret_arn, stage, version_id) VALUES ($1, $2, $3)
+         ON CONFLICT (secret_arn, stage) DO UPDATE SET version_id = excluded.version_id`,
+        [arn, stage, versionId],
+      );
+    }
+  }
+  for (const id of change.deleteVersions ?? []) {
+    await c.query(
+      `DELETE FROM secret_versions WHERE secret_arn = $1 AND version_id = $2
+       AND NOT EXISTS (SELECT 1 FROM secret_stages s WHERE s.secret_arn = secret_versions.secret_arn
+                       AND s.version_id = secret_versions.version_id)`,
+      [arn, id],
+    );
+  }
+  await insertEvents(c, at, arn, change.secret.name, change.events);
+}
+
+export class PostgresSecretsStore implements SecretsStore {
+  readonly #db: PgDatabase;
+
+  constructor(db: PgDatabase) {
+    this.#db = db;
+  }
+
+  async createSecret(change: SecretChange): Promise<boolean> {
+    const s = change.secret;
+    return this.#db.tx(async (c) => {
+      // No conflict target: a taken ARN or a taken name both answer false.
+      const r = await c.query(
+        'INSERT INTO secrets (arn, name, revision, due_at, doc) VALUES ($1, $2, 1, $3, $4) ON CONFLICT DO NOTHING',
+        [s.arn, s.name, secretDueAt(s) ?? null, secretDoc(s)],
+      );
+      if (r.rowCount !== 1) return false;
+      await apply(c, change, s.createdAt);
+      return true;
+    });
+  }
+
+  async getSecretByArn(arn: string): Promise<SecretRecord | undefined> {
+    const { rows } = await this.#db.query('SELECT revision, doc FROM secrets WHERE arn = $1', [arn]);
+    return rows[0] && toSecret(rows[0]);
+  }
+
+  async getSecretByName(name: string): Promise<SecretRecord | undefined> {
+    const { rows } = await this.#db.query('SELECT revision, doc FROM secrets WHERE name = $1', [name]);
+    return rows[0] && toSecret(rows[0]);
+  }
+
+  async listSecrets(): Promise<SecretRecord[]> {
+    const { rows } = await this.#db.query('SELECT revision, doc FROM secrets ORDER BY name');
+    return rows.map(toSecret);
+  }
+
+  async commit(change: SecretChange, at: number): Promise<SecretRecord | undefined> {
+    const s = change.secret;
+    const ok = await this.#db.tx(async (c) => {
+      const r = await c.query(
+        'UPDATE secrets SET revision = revision + 1, due_at = $1, doc = $2 WHERE arn = $3 AND revision = $4',
+        [secretDueAt(s) ?? null, secretDoc(s), s.arn, s.revision],
+      );
+      if (r.rowCount !== 1) return false;
+      await apply(c, change, at);
+      return true;
+    });
+    return ok ? { ...s, revision: s.revision + 1 } : undefined;
+  }
+
+  async getVersion(secretArn: string, versionId: string): Promise<SecretVersionRecord | undefined> {
+    const { rows } = await this.#db.query(
+      `SELECT ${VERSION_COLUMNS} FROM secret_versions v WHERE v.secret_arn = $1 AND v.version_id = $2`,
+      [secretArn, versionId],
+    );
+    return rows[0] && toVersion(rows[0]);
+  }
+
+  async getVersionByStage(secretArn: string, stage: string): Promise<SecretVersionRecord | undefined> {
+    const { rows } = await this.#db.query(
+      `SELECT ${VERSION_COLUMNS} FROM secret_stages st JOIN secret_versions v
+       ON v.secret_arn = st.secret_arn AND v.version_id = st.version_id WHERE st.secret_arn = $1 AND st.stage = $2`,
+      [secretArn, stage],
+    );
+    return rows[0] && toVersion(rows[0]);
+  }
+
+  async listVersions(secretArn: string): Promise<SecretVersionRecord[]> {
+    const { rows } = await this.#db.query(
+      `SELECT ${VERSION_COLUMNS} FROM secret_versions v WHERE v.secret_arn = $1 ORDER BY v.created_at, v.seq`,
+      [secretArn],
+    );
+    return rows.map(toVersion);
+  }
+
+  async purgeSecret(secret: SecretRecord, at: number): Promise<boolean> {
+    return this.#db.tx(async (c) => {
+      // Versions and stages go with the secret through ON DELETE CASCADE.
+      const r = await c.query('DELETE FROM secrets WHERE arn = $1 AND revision = $2', [secret.arn, secret.revision]);
+      if (r.rowCount !== 1) return false;
+      await insertEvents(c, at, secret.arn, secret.name, [{ type: 'SecretPurged' }]);
+      return true;
+    });
+  }
+
+  async dueSecrets(now: number, limit: number): Promise<SecretRecord[]> {
+    const { rows } = await this.#db.query(
+      'SELECT revision, doc FROM secrets WHERE due_at <= $1 ORDER BY due_at, arn LIMIT $2',
+      [now, limit],
+    );
+    return rows.map(toSecret);
+  }
+
+  async eventCursors(): Promise<{ latest: number; oldest: number | undefined }> {
+    const { rows } = await this.#db.query(
+      'SELECT (SELECT latest FROM secret_event_head) AS latest, (SELECT MIN(cursor) FROM secret_events) AS oldest',
+    );
+    const row = rows[0]!;
+    return { latest: (row.latest as number | null) ?? 0, oldest: (row.oldest as number | null) ?? undefined };
+  }
+
+  async eventsAfter(cursor: number, limit: number): Promise<SecretEvent[]> {
+    const { rows } = await this.#db.query('SELECT * FROM secret_events WHERE cursor > $1 ORDER BY cursor LIMIT $2', [
+      cursor,
+      limit,
+    ]);
+    return rows.map(toEvent);
+  }
+
+  async trimEvents(before: number): Promise<number> {
+    const r = await this.#db.query('DELETE FROM secret_events WHERE at < $1', [before]);
+    return r.rowCount ?? 0;
+  }
+}
