@@ -1,4 +1,4 @@
-// The PostgreSQL driver against a real, throwaway PostgreSQL: the shared KmsStore and
+// The PostgreSQL driver against a real, throwaway PostgreSQL: the shared KmsStore, SecretsStore and
 // TerraformStateStore contracts (a fresh schema per open), plus migrations under an advisory
 // lock, durability across reopen, the auth store and the secrets store.
 import { randomUUID } from 'node:crypto';
@@ -9,6 +9,7 @@ import { openPostgresStore } from '../../src/storage/postgres/postgres-store.js'
 import type { SecretChange, SecretRecord, Store } from '../../src/storage/types.js';
 import { startPostgres, type TestPostgres } from '../support/postgres.js';
 import { describeKmsStoreContract, newKey, newVersion } from './kms-store-contract.js';
+import { describeSecretsStoreContract } from './secrets-store-contract.js';
 import { describeTerraformStoreContract, newLock, newStateVersion } from './terraform-store-contract.js';
 
 let server: TestPostgres;
@@ -43,6 +44,7 @@ async function open(schema = freshSchema(), connectionString = server.url, max =
 
 describeKmsStoreContract('postgres', () => open());
 describeTerraformStoreContract('postgres', () => open());
+describeSecretsStoreContract('postgres', () => open());
 
 async function appliedMigrations(schema: string, client: pg.Client = admin) {
   const { rows } = await client.query(

@@ -1,4 +1,4 @@
-// The SQLite driver: the shared KmsStore contract, plus durability across reopen, WAL mode and migrations.
+// The SQLite driver: the shared KmsStore and SecretsStore contracts, plus durability across reopen, WAL mode and migrations.
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -8,6 +8,7 @@ import { SQLITE_MIGRATIONS } from '../../src/storage/sqlite/migrations.js';
 import { openSqliteStore } from '../../src/storage/sqlite/sqlite-store.js';
 import type { Store } from '../../src/storage/types.js';
 import { describeKmsStoreContract, newKey, newVersion } from './kms-store-contract.js';
+import { describeSecretsStoreContract } from './secrets-store-contract.js';
 
 const dirs: string[] = [];
 const openStores: Store[] = [];
@@ -34,6 +35,7 @@ function open(path: string): Store {
 }
 
 describeKmsStoreContract('sqlite', async () => openSqliteStore(tempDbPath()));
+describeSecretsStoreContract('sqlite', async () => openSqliteStore(tempDbPath()));
 
 describe('sqlite store', () => {
   it('keeps keys, versions, revisions and aliases across close and reopen', async () => {
