@@ -1,44 +1,9 @@
 // The PostgreSQL KmsStore: keys (record as JSON text plus the columns the scheduler queries),
 // their wrapped versions and aliases. Revision checks are single conditional statements
 // (`UPDATE … WHERE revision = $n`), atomic under READ COMMITTED.
+import { docOf as keyDoc, page, toAlias, toKey, toKeyVersion as toVersion } from '../rows.js';
 import type { AliasRecord, KeyRecord, KeyVersionRecord, KmsStore, Page } from '../types.js';
-import type { PgDatabase, Queryable, Row } from './pool.js';
-
-function toKey(row: Row): KeyRecord {
-  return { ...(JSON.parse(row.doc as string) as Omit<KeyRecord, 'revision'>), revision: row.revision as number };
-}
-
-function toVersion(row: Row): KeyVersionRecord {
-  const v: KeyVersionRecord = {
-    keyId: row.key_id as string,
-    version: row.version as number,
-    rootKeyId: row.root_key_id as string,
-    wrappedMaterial: row.wrapped_material as Buffer,
-    createdAt: row.created_at as number,
-  };
-  if (row.rotation_type) v.rotationType = row.rotation_type as 'AUTOMATIC' | 'ON_DEMAND';
-  return v;
-}
-
-function toAlias(row: Row): AliasRecord {
-  return {
-    name: row.name as string,
-    keyId: row.key_id as string,
-    createdAt: row.created_at as number,
-    updatedAt: row.updated_at as number,
-  };
-}
-
-function keyDoc(key: KeyRecord): string {
-  const { revision: _, ...doc } = key;
-  return JSON.stringify(doc);
-}
-
-function page<T>(rows: T[], limit: number, cursor: (t: T) => string): Page<T> {
-  if (rows.length <= limit) return { items: rows };
-  const items = rows.slice(0, limit);
-  return { items, next: cursor(items[items.length - 1]!) };
-}
+import type { PgDatabase, Queryable } from './pool.js';
 
 const INSERT_VERSION =
   'INSERT INTO kms_key_versions (key_id, version, root_key_id, wrapped_material, created_at, rotation_type) VALUES ($1, $2, $3, $4, $5, $6)';

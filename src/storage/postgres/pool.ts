@@ -2,7 +2,9 @@
 // transactions that roll back on error and retry serialization failures and deadlocks.
 import pg from 'pg';
 
-export type Row = Record<string, unknown>;
+export type { Row } from '../rows.js';
+
+import type { Row } from '../rows.js';
 
 /** A pool or a client inside a transaction. */
 export interface Queryable {

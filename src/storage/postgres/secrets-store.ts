@@ -4,6 +4,8 @@
 // (or the insert, for a new secret) takes the secret's row lock first, so racing writers from
 // the same read see exactly one win. Events take their cursors from the one-row
 // secret_event_head, whose row lock is held to commit: cursors follow commit order, gap-free.
+
+import { docOf as secretDoc, toSecretEvent as toEvent, toSecret, toSecretVersion } from '../rows.js';
 import {
   type SecretChange,
   type SecretEvent,
@@ -14,40 +16,7 @@ import {
 } from '../types.js';
 import type { PgDatabase, Queryable, Row } from './pool.js';
 
-function toSecret(row: Row): SecretRecord {
-  return { ...(JSON.parse(row.doc as string) as Omit<SecretRecord, 'revision'>), revision: row.revision as number };
-}
-
-function secretDoc(s: SecretRecord): string {
-  const { revision: _, ...doc } = s;
-  return JSON.stringify(doc);
-}
-
-function toVersion(row: Row): SecretVersionRecord {
-  const v: SecretVersionRecord = {
-    secretArn: row.secret_arn as string,
-    versionId: row.version_id as string,
-    createdAt: row.created_at as number,
-    stages: (row.stages as string[] | null) ?? [],
-    binary: row.is_binary === true,
-  };
-  if (row.kms_key_arn !== null) v.kmsKeyArn = row.kms_key_arn as string;
-  if (row.wrapped_key !== null) v.wrappedKey = row.wrapped_key as Buffer;
-  if (row.ciphertext !== null) v.ciphertext = row.ciphertext as Buffer;
-  return v;
-}
-
-function toEvent(row: Row): SecretEvent {
-  const e: SecretEvent = {
-    cursor: row.cursor as number,
-    at: row.at as number,
-    secretArn: row.secret_arn as string,
-    secretName: row.secret_name as string,
-    type: row.type as SecretEvent['type'],
-  };
-  if (row.version_id !== null) e.versionId = row.version_id as string;
-  return e;
-}
+const toVersion = (row: Row) => toSecretVersion(row, (row.stages as string[] | null) ?? [], row.is_binary === true);
 
 const VERSION_COLUMNS = `v.secret_arn, v.version_id, v.created_at, v.kms_key_arn, v.wrapped_key, v.ciphertext, v.is_binary,
   (SELECT json_agg(s.stage ORDER BY s.stage) FROM secret_stages s

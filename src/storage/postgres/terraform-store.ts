@@ -4,6 +4,8 @@
 // lock on the state's name, then reads the lock and head rows FOR UPDATE. The advisory lock
 // also covers rows that do not exist yet (the first write, the first lock), which row locks
 // cannot; so the lock, lineage and serial checks and the write are one atomic step per state.
+
+import { toStateInfo as toInfo, toLock, toStateVersion as toVersion } from '../rows.js';
 import type {
   TerraformLockRecord,
   TerraformPutResult,
@@ -12,32 +14,7 @@ import type {
   TerraformStateVersionRecord,
   TerraformUnlockResult,
 } from '../types.js';
-import { LOCK_CLASS_TERRAFORM, type PgDatabase, type Queryable, type Row } from './pool.js';
-
-function toInfo(row: Row): TerraformStateVersionInfo {
-  return {
-    name: row.name as string,
-    version: row.version as number,
-    serial: row.serial as number,
-    lineage: row.lineage as string,
-    createdAt: row.created_at as number,
-    size: row.size as number,
-    kmsKeyArn: row.kms_key_arn as string,
-  };
-}
-
-function toVersion(row: Row): TerraformStateVersionRecord {
-  return { ...toInfo(row), wrappedKey: row.wrapped_key as Buffer, ciphertext: row.ciphertext as Buffer };
-}
-
-function toLock(row: Row): TerraformLockRecord {
-  return {
-    name: row.name as string,
-    id: row.lock_id as string,
-    info: row.info as string,
-    createdAt: row.created_at as number,
-  };
-}
+import { LOCK_CLASS_TERRAFORM, type PgDatabase, type Queryable } from './pool.js';
 
 /** Serialises every writer of the state `name` until the transaction ends. */
 async function lockName(c: Queryable, name: string): Promise<void> {

@@ -1,5 +1,6 @@
 // The SQLite SecretsStore: secrets, versions, one row per staging label, and the change feed.
 import type Database from 'better-sqlite3';
+import { type Row, docOf as secretDoc, toSecretEvent as toEvent, toSecret, toSecretVersion } from '../rows.js';
 import {
   type SecretChange,
   type SecretEvent,
@@ -9,42 +10,8 @@ import {
   secretDueAt,
 } from '../types.js';
 
-type Row = Record<string, unknown>;
-
-function toSecret(row: Row): SecretRecord {
-  return { ...(JSON.parse(row.doc as string) as Omit<SecretRecord, 'revision'>), revision: row.revision as number };
-}
-
-function secretDoc(s: SecretRecord): string {
-  const { revision: _, ...doc } = s;
-  return JSON.stringify(doc);
-}
-
-function toVersion(row: Row): SecretVersionRecord {
-  const v: SecretVersionRecord = {
-    secretArn: row.secret_arn as string,
-    versionId: row.version_id as string,
-    createdAt: row.created_at as number,
-    stages: JSON.parse((row.stages as string | null) ?? '[]') as string[],
-    binary: row.is_binary === 1,
-  };
-  if (row.kms_key_arn !== null) v.kmsKeyArn = row.kms_key_arn as string;
-  if (row.wrapped_key !== null) v.wrappedKey = row.wrapped_key as Buffer;
-  if (row.ciphertext !== null) v.ciphertext = row.ciphertext as Buffer;
-  return v;
-}
-
-function toEvent(row: Row): SecretEvent {
-  const e: SecretEvent = {
-    cursor: row.cursor as number,
-    at: row.at as number,
-    secretArn: row.secret_arn as string,
-    secretName: row.secret_name as string,
-    type: row.type as SecretEvent['type'],
-  };
-  if (row.version_id !== null) e.versionId = row.version_id as string;
-  return e;
-}
+const toVersion = (row: Row) =>
+  toSecretVersion(row, JSON.parse((row.stages as string | null) ?? '[]') as string[], row.is_binary === 1);
 
 // Stages are gathered per version in one query (json_group_array exists in PostgreSQL as json_agg).
 const VERSION_COLUMNS = `v.*, (SELECT json_group_array(s.stage) FROM secret_stages s

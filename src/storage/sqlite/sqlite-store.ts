@@ -2,13 +2,12 @@
 import { mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
 import Database from 'better-sqlite3';
+import { docOf as keyDoc, page, type Row, toAlias, toKey, toKeyVersion as toVersion } from '../rows.js';
 import type { AliasRecord, KeyRecord, KeyVersionRecord, KmsStore, Page, Store } from '../types.js';
 import { SqliteAuthStore } from './auth-store.js';
 import { SQLITE_MIGRATIONS } from './migrations.js';
 import { SqliteSecretsStore } from './secrets-store.js';
 import { SqliteTerraformStore } from './terraform-store.js';
-
-type Row = Record<string, unknown>;
 
 export function openSqliteStore(path: string): Store {
   if (path !== ':memory:') mkdirSync(dirname(path), { recursive: true });
@@ -44,42 +43,6 @@ function migrate(db: Database.Database): void {
       record.run(m.version, m.name, Date.now());
     }).immediate();
   }
-}
-
-function toKey(row: Row): KeyRecord {
-  return { ...(JSON.parse(row.doc as string) as Omit<KeyRecord, 'revision'>), revision: row.revision as number };
-}
-
-function toVersion(row: Row): KeyVersionRecord {
-  const v: KeyVersionRecord = {
-    keyId: row.key_id as string,
-    version: row.version as number,
-    rootKeyId: row.root_key_id as string,
-    wrappedMaterial: row.wrapped_material as Buffer,
-    createdAt: row.created_at as number,
-  };
-  if (row.rotation_type) v.rotationType = row.rotation_type as 'AUTOMATIC' | 'ON_DEMAND';
-  return v;
-}
-
-function toAlias(row: Row): AliasRecord {
-  return {
-    name: row.name as string,
-    keyId: row.key_id as string,
-    createdAt: row.created_at as number,
-    updatedAt: row.updated_at as number,
-  };
-}
-
-function keyDoc(key: KeyRecord): string {
-  const { revision: _, ...doc } = key;
-  return JSON.stringify(doc);
-}
-
-function page<T>(rows: T[], limit: number, cursor: (t: T) => string): Page<T> {
-  if (rows.length <= limit) return { items: rows };
-  const items = rows.slice(0, limit);
-  return { items, next: cursor(items[items.length - 1]!) };
 }
 
 class SqliteKmsStore implements KmsStore {

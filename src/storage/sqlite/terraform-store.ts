@@ -1,5 +1,6 @@
 // The SQLite TerraformStateStore: encrypted state versions, and the locks Terraform takes around them.
 import type Database from 'better-sqlite3';
+import { type Row, toStateInfo as toInfo, toLock, toStateVersion as toVersion } from '../rows.js';
 import type {
   TerraformLockRecord,
   TerraformPutResult,
@@ -8,37 +9,6 @@ import type {
   TerraformStateVersionRecord,
   TerraformUnlockResult,
 } from '../types.js';
-
-type Row = Record<string, unknown>;
-
-function toInfo(row: Row): TerraformStateVersionInfo {
-  return {
-    name: row.name as string,
-    version: row.version as number,
-    serial: row.serial as number,
-    lineage: row.lineage as string,
-    createdAt: row.created_at as number,
-    size: row.size as number,
-    kmsKeyArn: row.kms_key_arn as string,
-  };
-}
-
-function toVersion(row: Row): TerraformStateVersionRecord {
-  return {
-    ...toInfo(row),
-    wrappedKey: row.wrapped_key as Buffer,
-    ciphertext: row.ciphertext as Buffer,
-  };
-}
-
-function toLock(row: Row): TerraformLockRecord {
-  return {
-    name: row.name as string,
-    id: row.lock_id as string,
-    info: row.info as string,
-    createdAt: row.created_at as number,
-  };
-}
 
 export class SqliteTerraformStore implements TerraformStateStore {
   readonly #s;
