@@ -3,10 +3,9 @@ import { readFileSync } from 'node:fs';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { createServer, type Server } from 'node:https';
 import type { AddressInfo } from 'node:net';
-import { dirname } from 'node:path';
-import { watch } from 'chokidar';
 import { ConfigError } from '../core/config-error.js';
 import type { Logger } from '../observability/logger.js';
+import { watchCertificate } from '../server/tls-reload.js';
 import { INJECTOR_DEFAULTS, type InjectorDefaults, mutate, type PodLike } from './mutate.js';
 
 /** An API server's request body is at most 3 MiB (etcd's limit); more is not an AdmissionReview. */
@@ -177,24 +176,4 @@ async function handle(
     ...(r.status && { message: r.status.message }),
   });
   res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify(answer));
-}
-
-/** The same pattern as the server's: watch the directories, not the files, so `..data` swaps are seen. */
-function watchCertificate(server: Server, files: { cert: string; key: string }, logger: Logger) {
-  const watcher = watch([...new Set([dirname(files.cert), dirname(files.key)])], {
-    ignoreInitial: true,
-    depth: 0,
-    // Following ..data would report nothing when Kubernetes swaps it.
-    followSymlinks: false,
-  });
-  watcher.on('all', () => {
-    try {
-      server.setSecureContext({ cert: readFileSync(files.cert), key: readFileSync(files.key) });
-      logger.info('reloaded TLS certificate', { cert: files.cert });
-    } catch (e) {
-      // A half-written pair fails here; the next change event brings the complete one.
-      logger.warn('could not reload TLS certificate; keeping the previous one', { error: (e as Error).message });
-    }
-  });
-  return watcher;
 }

@@ -3,9 +3,8 @@ import { readFileSync } from 'node:fs';
 import { createServer as createHttpServer, type Server as HttpServer, type RequestListener } from 'node:http';
 import { createServer as createHttpsServer, type Server as HttpsServer } from 'node:https';
 import type { AddressInfo } from 'node:net';
-import { dirname, join, resolve } from 'node:path';
+import { join, resolve } from 'node:path';
 import { getRequestListener } from '@hono/node-server';
-import { watch } from 'chokidar';
 import { AuditLog } from '../audit/index.js';
 import { createDirectory, createLogin, createSessions, type Directory } from '../auth/index.js';
 import { type Clock, systemClock } from '../core/clock.js';
@@ -25,6 +24,7 @@ import { createChangeFeed } from './change-feed.js';
 import { isLoopback, type ServerConfig } from './config.js';
 import { loadOrCreateRootKey } from './root-key-file.js';
 import { rotateRootKeyFile } from './root-key-rotation.js';
+import { watchCertificate } from './tls-reload.js';
 
 export interface RunningServer {
   /** Base URL, e.g. http://127.0.0.1:8270 */
@@ -311,28 +311,4 @@ export async function startServer(config: Readonly<ServerConfig>, options: Start
       return closing;
     },
   };
-}
-
-/**
- * Reloads the TLS certificate when its files change: rotation without a restart. Watches the
- * directories, not the files: Kubernetes secret volumes swap a `..data` symlink, which a watch
- * on the file itself never sees.
- */
-function watchCertificate(server: HttpsServer, files: { cert: string; key: string }, logger: Logger) {
-  const watcher = watch([...new Set([dirname(files.cert), dirname(files.key)])], {
-    ignoreInitial: true,
-    depth: 0,
-    // Following ..data would report nothing when Kubernetes swaps it.
-    followSymlinks: false,
-  });
-  watcher.on('all', () => {
-    try {
-      server.setSecureContext({ cert: readFileSync(files.cert), key: readFileSync(files.key) });
-      logger.info('reloaded TLS certificate', { cert: files.cert });
-    } catch (e) {
-      // A half-written pair fails here; the next change event brings the complete one.
-      logger.warn('could not reload TLS certificate; keeping the previous one', { error: (e as Error).message });
-    }
-  });
-  return watcher;
 }
