@@ -2,33 +2,16 @@
 //
 // Skips (saying so) when terraform is not on PATH, unless KEYSAFE_REQUIRE_TERRAFORM=1 (CI), where
 // a missing binary fails instead.
-import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
+import { type ChildProcess, spawn } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
 import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type OidcIssuer, startOidcIssuer } from '../support/oidc-issuer.js';
 import { startTestServer, type TestServer, tempDir } from '../support/server.js';
+import { requireTerraform } from '../support/terraform.js';
 
-function terraformOnPath(): boolean {
-  try {
-    execFileSync('terraform', ['version'], { stdio: 'ignore', env: { ...process.env, CHECKPOINT_DISABLE: '1' } });
-    return true;
-  } catch {
-    return false;
-  }
-}
-
-const HAVE_TERRAFORM = terraformOnPath();
-if (!HAVE_TERRAFORM) {
-  if (process.env.KEYSAFE_REQUIRE_TERRAFORM === '1') {
-    it('finds terraform on PATH (KEYSAFE_REQUIRE_TERRAFORM=1)', () => {
-      throw new Error('terraform is not on PATH, and KEYSAFE_REQUIRE_TERRAFORM=1 requires it');
-    });
-  } else {
-    console.warn('terraform is not on PATH: skipping the Terraform http backend tests');
-  }
-}
+const HAVE_TERRAFORM = requireTerraform('the Terraform http backend tests');
 
 const KEEP_VERSIONS = 3;
 const MAX_STATE_BYTES = 3 * 1024 * 1024;

@@ -11,26 +11,9 @@ import { DescribeSecretCommand, GetSecretValueCommand, SecretsManagerClient } fr
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { CLI } from '../support/process.js';
 import { startTestServer, type TestServer, tempDir } from '../support/server.js';
+import { requireTerraform } from '../support/terraform.js';
 
-function terraformOnPath(): boolean {
-  try {
-    execFileSync('terraform', ['version'], { stdio: 'ignore', env: { ...process.env, CHECKPOINT_DISABLE: '1' } });
-    return true;
-  } catch {
-    return false;
-  }
-}
-
-const HAVE_TERRAFORM = terraformOnPath();
-if (!HAVE_TERRAFORM) {
-  if (process.env.KEYSAFE_REQUIRE_TERRAFORM === '1') {
-    it('finds terraform on PATH (KEYSAFE_REQUIRE_TERRAFORM=1)', () => {
-      throw new Error('terraform is not on PATH, and KEYSAFE_REQUIRE_TERRAFORM=1 requires it');
-    });
-  } else {
-    console.warn('terraform is not on PATH: skipping the Terraform example test');
-  }
-}
+const HAVE_TERRAFORM = requireTerraform('the Terraform example test');
 
 const EXAMPLE = new URL('../../terraform/examples/basic/main.tf', import.meta.url);
 const DB_PASSWORD = 'example-pw-3b9f-never-in-state';

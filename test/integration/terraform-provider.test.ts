@@ -18,26 +18,9 @@ import {
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { CLI } from '../support/process.js';
 import { startTestServer, type TestServer, tempDir } from '../support/server.js';
+import { requireTerraform } from '../support/terraform.js';
 
-function terraformOnPath(): boolean {
-  try {
-    execFileSync('terraform', ['version'], { stdio: 'ignore', env: { ...process.env, CHECKPOINT_DISABLE: '1' } });
-    return true;
-  } catch {
-    return false;
-  }
-}
-
-const HAVE_TERRAFORM = terraformOnPath();
-if (!HAVE_TERRAFORM) {
-  if (process.env.KEYSAFE_REQUIRE_TERRAFORM === '1') {
-    it('finds terraform on PATH (KEYSAFE_REQUIRE_TERRAFORM=1)', () => {
-      throw new Error('terraform is not on PATH, and KEYSAFE_REQUIRE_TERRAFORM=1 requires it');
-    });
-  } else {
-    console.warn('terraform is not on PATH: skipping the Terraform provider tests');
-  }
-}
+const HAVE_TERRAFORM = requireTerraform('the Terraform provider tests');
 
 /** The write-only secret value: it must never appear in state or in terraform's output. */
 const DB_PASSWORD = 'pw-0f1d6b2e-never-in-state';
