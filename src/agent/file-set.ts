@@ -4,7 +4,8 @@
 //
 //   <dir>/..2025_01_31_12_00_00.000_1a2b3c4d5e6f/   a generation: every file of the directory, complete
 //   <dir>/..data -> ..2025_01_31_12_00_00.000_…      the current generation (relative link)
-//   <dir>/<name> -> ..data/<name>                    what consumers open; created once, never rewritten
+//   <dir>/<name> -> ..data/<name>                    what consumers open; created once (each on its own
+//                                                    the first time), never rewritten
 //
 // A write builds a new generation (each file written, fsynced, chmod/chown'ed, then the directory fsynced),
 // points a fresh `..data_tmp` link at it and renames that over `..data`: rename(2) is atomic, so at every

@@ -96,7 +96,14 @@ describe('an injected pod, simulated locally', () => {
     agent.stderr!.on('data', (d) => {
       log += d;
     });
-    await until(() => existsSync(join(sim.root, 'secrets', 'db-url')) || agent.exitCode !== null, 10_000);
+    // Both names, not one: on the very first write each visible link appears on its own (contents
+    // switch together from then on); the kubelet waits for the startup probe, checked below.
+    await until(
+      () =>
+        (existsSync(join(sim.root, 'secrets', 'db-url')) && existsSync(join(sim.root, 'secrets', 'db.json'))) ||
+        agent.exitCode !== null,
+      10_000,
+    );
     expect(agent.exitCode, log).toBeNull();
     expect(readFileSync(join(sim.root, 'secrets', 'db-url'), 'utf8')).toBe('postgres://app:s3cret-v1@db/app');
     expect(JSON.parse(readFileSync(join(sim.root, 'secrets', 'db.json'), 'utf8'))).toEqual({

@@ -69,7 +69,8 @@ beforeAll(async () => {
   agent.stderr!.on('data', (d) => {
     agentLog += d;
   });
-  await until(() => existsSync(join(dir, 'secrets', 'db.url')), 10_000);
+  // Both names: on the first write each visible link appears on its own.
+  await until(() => existsSync(join(dir, 'secrets', 'db.url')) && existsSync(join(dir, 'secrets', 'db.json')), 10_000);
 });
 
 afterAll(async () => {
