@@ -1,7 +1,9 @@
 // The issuers and roles in force: the config file's, plus those managed through the admin API.
 //
 // Reads are synchronous from memory (every request needs its role's policy). Admin writes go to
-// the store and show here at once; another replica's writes show after one refresh interval.
+// the store and show here at once; another replica's writes show on its change notification
+// (PostgreSQL), or at the latest after one refresh interval.
+import { coalesced } from '../core/coalesce.js';
 import { AppError } from '../core/errors.js';
 import type { Logger } from '../observability/logger.js';
 import type { AuthEntryKind, AuthStore } from '../storage/index.js';
@@ -45,8 +47,8 @@ export async function createDirectory(deps: DirectoryDeps) {
     roles.set(c.name, { value: compileRole(c, deps.accountId), source: 'config', doc: JSON.stringify(c) });
   }
 
-  /** Brings the API-managed entries in line with the store. */
-  async function refresh(): Promise<void> {
+  /** Brings the API-managed entries in line with the store; runs never overlap. */
+  const refresh = coalesced(async (): Promise<void> => {
     const storedIssuers = await deps.store.listAuthEntries('issuer');
     const seen = new Set<string>();
     for (const e of storedIssuers) {
@@ -84,7 +86,7 @@ export async function createDirectory(deps: DirectoryDeps) {
     }
     for (const [name, entry] of roles) if (entry.source === 'api' && !seen.has(name)) roles.delete(name);
     revocations = await deps.store.listRevocations();
-  }
+  });
 
   await refresh();
   const timer = setInterval(() => {

@@ -4,7 +4,8 @@ import { startServer } from '../server/main.js';
 import { parseFlags, untilSignal } from './args.js';
 
 const USAGE = `usage: keysafe server [--config FILE] [--listen HOST:PORT] [--data-dir DIR] [--store URL]
-                      [--root-key-file FILE] [--tls-cert FILE --tls-key FILE]
+                      [--root-key-file FILE] [--admin-credentials-file FILE]
+                      [--tls-cert FILE --tls-key FILE]
                       [--insecure-plaintext-non-loopback]
 
   --config FILE        YAML or JSON server config (flags override it)
@@ -12,6 +13,9 @@ const USAGE = `usage: keysafe server [--config FILE] [--listen HOST:PORT] [--dat
   --data-dir DIR       default ./keysafe-data (root key, admin credentials, SQLite database)
   --store URL          default sqlite:<data-dir>/keysafe.db
   --root-key-file FILE default <data-dir>/root.key; KEYSAFE_ROOT_KEY (base64) takes precedence
+  --admin-credentials-file FILE
+                       default <data-dir>/admin-credentials.json (created if missing);
+                       replicas share one
   --tls-cert/--tls-key serve HTTPS; the files are reloaded when they change
 `;
 
@@ -24,6 +28,7 @@ export async function runServer(args: string[]): Promise<number | undefined> {
       'data-dir': { type: 'string' },
       store: { type: 'string' },
       'root-key-file': { type: 'string' },
+      'admin-credentials-file': { type: 'string' },
       'tls-cert': { type: 'string' },
       'tls-key': { type: 'string' },
       'insecure-plaintext-non-loopback': { type: 'boolean' },
@@ -40,6 +45,7 @@ export async function runServer(args: string[]): Promise<number | undefined> {
     dataDir: values['data-dir'],
     store: values.store,
     rootKeyFile: values['root-key-file'],
+    adminCredentialsFile: values['admin-credentials-file'],
     tlsCert: values['tls-cert'],
     tlsKey: values['tls-key'],
     insecurePlaintextNonLoopback: values['insecure-plaintext-non-loopback'],

@@ -83,13 +83,14 @@ export type KmsEngine = ReturnType<typeof createKmsEngine>;
 export function createKmsEngine(deps: KmsEngineDeps) {
   const { store, rootKeys, clock, partition } = deps;
   const arnOf = (keyId: string) => keyArn(partition, keyId);
-  const { resolveKeyId, loadKey, getKey, remember, forget, forgetAlias, material } = createKeyCache({
-    store,
-    rootKeys,
-    clock,
-    partition,
-    ttlMs: deps.cacheTtlMs ?? 1000,
-  });
+  const { resolveKeyId, loadKey, getKey, remember, forget, forgetAlias, forgetRecord, clear, material } =
+    createKeyCache({
+      store,
+      rootKeys,
+      clock,
+      partition,
+      ttlMs: deps.cacheTtlMs ?? 1000,
+    });
 
   /** Crypto operations need an enabled key of the right usage. */
   function requireUsable(key: KeyRecord, usage: KeyUsage, operation: string): void {
@@ -366,6 +367,11 @@ export function createKmsEngine(deps: KmsEngineDeps) {
 
     /** The key behind a reference, from the cache: what authorization reads on every request. */
     cachedKey: (ref: string) => getKey(ref),
+
+    /** Drops what this replica cached about a key or alias another process changed. */
+    invalidateKey: forgetRecord,
+    invalidateAlias: forgetAlias,
+    invalidateAll: clear,
 
     listKeys: (limit: number, after?: string): Promise<Page<KeyRecord>> => store.listKeys(limit, after),
 

@@ -1,7 +1,7 @@
 // Key lookups for the KMS engine: KeyId references resolved, records and unwrapped material cached.
 //
-// Records and aliases are served for up to `ttlMs` (another replica's changes show within it;
-// this replica's own writes update the cache at once). Unwrapped material never changes for a
+// Records and aliases are served for up to `ttlMs`; this replica's own writes update the cache at
+// once, and another replica's are dropped on its change notification (the TTL is the backstop). Unwrapped material never changes for a
 // key version, so it stays until the key is deleted.
 import { aliasArn, keyArn, type Partition, parseKeyRef } from '../core/arn.js';
 import type { Clock } from '../core/clock.js';
@@ -74,6 +74,15 @@ export function createKeyCache({ store, rootKeys, clock, partition, ttlMs }: Key
     },
 
     forgetAlias: (name: string) => aliases.delete(name),
+
+    /** Drops a key's record, so the next use reads the store (another replica changed it). */
+    forgetRecord: (keyId: string) => records.delete(keyId),
+
+    /** Drops every record and alias (changes may have been missed); material never changes. */
+    clear(): void {
+      records.clear();
+      aliases.clear();
+    },
 
     /** A key version's material, unwrapped with the root key that wrapped it. */
     async material(key: KeyRecord, version: number): Promise<Material> {

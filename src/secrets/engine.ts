@@ -63,7 +63,7 @@ export function createSecretsEngine(deps: SecretsEngineDeps) {
   const { store, kms, clock, partition } = deps;
   const ttl = deps.cacheTtlMs ?? 1000;
   // The read path's caches: every write through this engine drops the secret's entries; another
-  // replica's writes show after at most `ttl`. Decrypted values are memory only and bounded:
+  // replica's writes are dropped on its change notification, or after at most `ttl`. Decrypted values are memory only and bounded:
   // holding the data key beside the ciphertext would expose as much, and the AES-GCM setup per
   // read costs more than the rest of GetSecretValue (bench/secrets.ts).
   const cache = new SecretReadCache(ttl, 10_000, () => clock.now());
@@ -236,6 +236,12 @@ export function createSecretsEngine(deps: SecretsEngineDeps) {
     onChange(listener: () => void): () => void {
       changeListeners.add(listener);
       return () => changeListeners.delete(listener);
+    },
+
+    /** Drops the read caches of a secret another process changed, or of every secret. */
+    invalidate(arn?: string): void {
+      if (arn === undefined) cache.clear();
+      else cache.invalidate(arn);
     },
 
     /** The secret behind an id, from the read cache (deleted ones too): what authorization reads. */

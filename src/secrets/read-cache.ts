@@ -65,6 +65,12 @@ export class SecretReadCache {
     this.#bySecret.delete(arn);
   }
 
+  /** Forgets everything (changes may have been missed). */
+  clear(): void {
+    this.#bySecret.clear();
+    this.#arnById.clear();
+  }
+
   #entry(arn: string): Entry {
     let entry = this.#bySecret.get(arn);
     if (!entry) {

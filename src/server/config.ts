@@ -38,6 +38,7 @@ const fileSchema = z
     dataDir: z.string().optional(),
     store: z.string().optional(),
     rootKeyFile: z.string().optional(),
+    adminCredentialsFile: z.string().optional(),
     region: z
       .string()
       .regex(/^[a-z]{2}(-[a-z]+)+-\d$/, 'a region such as us-east-1')
@@ -100,6 +101,7 @@ export interface ServerFlags {
   dataDir?: string;
   store?: string;
   rootKeyFile?: string;
+  adminCredentialsFile?: string;
   tlsCert?: string;
   tlsKey?: string;
   insecurePlaintextNonLoopback?: boolean;
@@ -113,6 +115,8 @@ export interface ServerConfig {
   /** Root key bytes from the environment, if given there. */
   rootKeyFromEnv?: Buffer;
   rootKeyFile: string;
+  /** The admin's credentials; replicas share one file (a mounted Secret). */
+  adminCredentialsFile: string;
   region: string;
   accountId: string;
   tls?: { cert: string; key: string };
@@ -180,6 +184,8 @@ export function loadServerConfig(flags: ServerFlags, env: NodeJS.ProcessEnv = pr
     dataDir,
     store: flags.store ?? file.store ?? `sqlite:${join(dataDir, 'keysafe.db')}`,
     rootKeyFile: flags.rootKeyFile ?? file.rootKeyFile ?? join(dataDir, 'root.key'),
+    adminCredentialsFile:
+      flags.adminCredentialsFile ?? file.adminCredentialsFile ?? join(dataDir, 'admin-credentials.json'),
     region: file.region ?? DEFAULTS.region,
     accountId: file.accountId ?? DEFAULTS.accountId,
     insecurePlaintextNonLoopback: flags.insecurePlaintextNonLoopback ?? file.insecurePlaintextNonLoopback ?? false,

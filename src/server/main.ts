@@ -3,7 +3,7 @@ import { readFileSync } from 'node:fs';
 import { createServer as createHttpServer, type Server as HttpServer, type RequestListener } from 'node:http';
 import { createServer as createHttpsServer, type Server as HttpsServer } from 'node:https';
 import type { AddressInfo } from 'node:net';
-import { join, resolve } from 'node:path';
+import { resolve } from 'node:path';
 import { getRequestListener } from '@hono/node-server';
 import { AuditLog } from '../audit/index.js';
 import { createDirectory, createLogin, createSessions, type Directory } from '../auth/index.js';
@@ -24,6 +24,7 @@ import { createChangeFeed } from './change-feed.js';
 import { isLoopback, type ServerConfig } from './config.js';
 import { loadOrCreateRootKey } from './root-key-file.js';
 import { rotateRootKeyFile } from './root-key-rotation.js';
+import { startScheduler } from './scheduler.js';
 import { watchCertificate } from './tls-reload.js';
 
 export interface RunningServer {
@@ -54,6 +55,9 @@ export interface SchedulerRun {
 /** How long change events stay readable for agents catching up after a disconnect. */
 const EVENT_RETENTION_MS = 24 * 3_600_000;
 
+/** How often a standby replica asks for the scheduler lease: how soon it takes over from a dead leader. */
+const SCHEDULER_LEASE_CHECK_MS = 2000;
+
 /** The KMS HMAC key that signs session tokens and derives STS secrets. */
 export const SESSION_KEY_ALIAS = 'alias/keysafe/sessions';
 
@@ -82,7 +86,7 @@ export async function startServer(config: Readonly<ServerConfig>, options: Start
   const root = loadOrCreateRootKey({ fromEnv: config.rootKeyFromEnv, file: config.rootKeyFile });
   if (root.created)
     logger.info('created a new root key', { file: resolve(config.rootKeyFile), rootKeyId: root.key.id });
-  const adminCredentialsFile = join(config.dataDir, 'admin-credentials.json');
+  const adminCredentialsFile = config.adminCredentialsFile;
   const admin = loadOrCreateAdminCredentials(adminCredentialsFile);
   const store: Store = await openStore(config.store);
   const rootKeys = new RootKeyring(root.key);
@@ -163,7 +167,23 @@ export async function startServer(config: Readonly<ServerConfig>, options: Start
   const authenticator = createAuthenticator({ admin, sessions, accountId: config.accountId, now: () => clock.now() });
   const changeFeed = createChangeFeed(store.secrets, secrets.onChange);
   await changeFeed.start();
-  // Changes committed by another replica have no local doorbell: look for them every second.
+  // Replicas on one database: another replica's commits ring the feed and drop the caches here.
+  await store.coordination?.watch({
+    change: (change) => {
+      if (change.kind === 'key') kms.invalidateKey(change.keyId);
+      else if (change.kind === 'alias') kms.invalidateAlias(change.name);
+      else if (change.kind === 'secret') secrets.invalidate(change.arn);
+      else if (change.kind === 'events') changeFeed.poll();
+      else void directory.refresh().catch(() => {}); // a failure is logged by the periodic refresh
+    },
+    resync: () => {
+      kms.invalidateAll();
+      secrets.invalidate();
+      changeFeed.poll();
+      void directory.refresh().catch(() => {});
+    },
+  });
+  // The safety net for a notification lost in transit: look for new events every second.
   const feedPoll = setInterval(changeFeed.poll, 1000);
   feedPoll.unref();
   const app = createApp({
@@ -258,14 +278,17 @@ export async function startServer(config: Readonly<ServerConfig>, options: Start
     if (Object.values(done).some((n) => n > 0)) logger.info('scheduler ran', done);
     return done;
   };
-  const schedulerTimer = setInterval(() => {
-    runScheduler().catch((e: unknown) =>
-      logger.error('scheduler failed', { error: (e as Error)?.name, stack: (e as Error)?.stack }),
-    );
-  }, config.schedulerIntervalMs);
-  schedulerTimer.unref();
+  const scheduler = startScheduler({
+    run: runScheduler,
+    lead: () => store.coordination?.lead() ?? Promise.resolve(true),
+    intervalMs: config.schedulerIntervalMs,
+    checkMs: SCHEDULER_LEASE_CHECK_MS,
+    now: () => clock.now(),
+    logger,
+  });
+  metrics.gauge('keysafe_scheduler_leader', () => (scheduler.leading() ? 1 : 0));
   // Work that came due while the server was down runs right away, not one interval later.
-  await runScheduler();
+  await scheduler.tick();
 
   const address = server.address() as AddressInfo;
   const host = address.family === 'IPv6' ? `[${address.address}]` : address.address;
@@ -288,7 +311,7 @@ export async function startServer(config: Readonly<ServerConfig>, options: Start
     close() {
       closing ??= (async () => {
         ready = false;
-        clearInterval(schedulerTimer);
+        await scheduler.stop();
         clearInterval(feedPoll);
         changeFeed.close(); // ends the watch streams, so draining does not wait for them
         await tlsWatcher?.close();

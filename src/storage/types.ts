@@ -96,11 +96,37 @@ export interface KmsStore {
   listAliases(limit: number, after?: string, keyId?: string): Promise<Page<AliasRecord>>;
 }
 
+/** A change another process committed, as far as caches care: what to drop. */
+export type StoreChange =
+  | { kind: 'key'; keyId: string }
+  | { kind: 'alias'; name: string }
+  | { kind: 'secret'; arn: string }
+  /** New secret events: the change feed reads them. */
+  | { kind: 'events' }
+  /** Issuers, roles or session revocations changed. */
+  | { kind: 'auth' };
+
+/**
+ * What replicas sharing one database need from it: news of each other's commits, and one of them
+ * at a time running the schedulers. Absent for a store only one process opens (SQLite).
+ */
+export interface Coordination {
+  /**
+   * Starts delivering other processes' changes; resolves once listening. `resync` is called
+   * whenever changes may have been missed (after a lost connection): drop every cache.
+   */
+  watch(handlers: { change(change: StoreChange): void; resync(): void }): Promise<void>;
+  /** Whether this process runs the schedulers now, taking the lease if it is free. */
+  lead(): Promise<boolean>;
+}
+
 export interface Store {
   readonly kms: KmsStore;
   readonly secrets: SecretsStore;
   readonly auth: AuthStore;
   readonly terraform: TerraformStateStore;
+  /** Present when several processes may share the store (PostgreSQL). */
+  readonly coordination?: Coordination;
   /** Flushes and closes; the store is unusable afterwards. */
   close(): Promise<void>;
 }

@@ -60,6 +60,12 @@ export async function spawnServer(
     if (Date.now() > deadline) throw new Error(`server did not become ready: ${out}`);
     await new Promise((r) => setTimeout(r, 50));
   }
-  const admin = JSON.parse(readFileSync(join(dataDir, 'admin-credentials.json'), 'utf8')) as AdminCredentials;
+  const adminFile = extraArgs[extraArgs.indexOf('--admin-credentials-file') + 1];
+  const admin = JSON.parse(
+    readFileSync(
+      extraArgs.includes('--admin-credentials-file') && adminFile ? adminFile : join(dataDir, 'admin-credentials.json'),
+      'utf8',
+    ),
+  ) as AdminCredentials;
   return { child, url, admin, output: () => out, exited };
 }

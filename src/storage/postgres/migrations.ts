@@ -140,6 +140,38 @@ export const POSTGRES_MIGRATIONS: readonly { version: number; name: string; sql:
       );
     `,
   },
+  {
+    version: 5,
+    name: 'change notifications for the replicas caches',
+    // Triggers, not the store's code, announce changes: they fire for every writer (a replica, a
+    // migration, an operator's SQL), and NOTIFY is delivered only when the transaction commits.
+    sql: `
+      CREATE FUNCTION keysafe_notify() RETURNS trigger LANGUAGE plpgsql AS $$
+      DECLARE
+        changed jsonb;
+      BEGIN
+        IF TG_LEVEL = 'STATEMENT' THEN
+          PERFORM pg_notify('keysafe:' || TG_TABLE_SCHEMA, TG_ARGV[0]);
+        ELSE
+          IF TG_OP = 'DELETE' THEN changed := to_jsonb(OLD); ELSE changed := to_jsonb(NEW); END IF;
+          PERFORM pg_notify('keysafe:' || TG_TABLE_SCHEMA, TG_ARGV[0] || ':' || (changed ->> TG_ARGV[1]));
+        END IF;
+        RETURN NULL;
+      END $$;
+      CREATE TRIGGER kms_keys_notify AFTER UPDATE OR DELETE ON kms_keys
+        FOR EACH ROW EXECUTE FUNCTION keysafe_notify('key', 'key_id');
+      CREATE TRIGGER kms_aliases_notify AFTER INSERT OR UPDATE OR DELETE ON kms_aliases
+        FOR EACH ROW EXECUTE FUNCTION keysafe_notify('alias', 'name');
+      CREATE TRIGGER secrets_notify AFTER UPDATE OR DELETE ON secrets
+        FOR EACH ROW EXECUTE FUNCTION keysafe_notify('secret', 'arn');
+      CREATE TRIGGER secret_events_notify AFTER INSERT ON secret_events
+        FOR EACH STATEMENT EXECUTE FUNCTION keysafe_notify('events');
+      CREATE TRIGGER auth_entries_notify AFTER INSERT OR UPDATE OR DELETE ON auth_entries
+        FOR EACH STATEMENT EXECUTE FUNCTION keysafe_notify('auth');
+      CREATE TRIGGER auth_revocations_notify AFTER INSERT OR UPDATE OR DELETE ON auth_revocations
+        FOR EACH STATEMENT EXECUTE FUNCTION keysafe_notify('auth');
+    `,
+  },
 ];
 
 /**

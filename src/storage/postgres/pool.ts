@@ -117,3 +117,5 @@ export class PgDatabase {
 /** Advisory lock keys (two int4 form); the first names the purpose, so they never collide. */
 export const LOCK_MIGRATIONS: [number, number] = [0x6b657973, 1];
 export const LOCK_CLASS_TERRAFORM = 0x6b657974;
+/** With the schema's hash: the scheduler lease of the replicas sharing that schema. */
+export const LOCK_CLASS_SCHEDULER = 0x6b657975;
