@@ -1,8 +1,10 @@
 // The secrets engine: secrets, versions, staging labels and envelope encryption through the KMS engine.
+import { setTimeout as sleep } from 'node:timers/promises';
 import type { Partition } from '../core/arn.js';
 import type { Clock } from '../core/clock.js';
 import { DAY_MS } from '../core/clock.js';
 import { AppError } from '../core/errors.js';
+import { keyedLock } from '../core/keyed-lock.js';
 import { constantTimeEqual, newUuid, randomIndex } from '../crypto/index.js';
 import type { KmsEngine } from '../kms/index.js';
 import type {
@@ -37,6 +39,8 @@ export const MAX_VALUE_BYTES = 65_536;
 /** AWS keeps about 100 versions: older deprecated ones (no labels, over a day old) are deleted. */
 export const MAX_KEPT_VERSIONS = 100;
 const DEPRECATED_GRACE_MS = DAY_MS;
+/** Tries at a conditional write before giving up on a secret other replicas keep changing. */
+const MAX_ATTEMPTS = 12;
 const MAX_TAGS = 50;
 const NOT_FOUND = "Secrets Manager can't find the specified secret.";
 const MARKED_FOR_DELETION = "You can't perform this operation on the secret because it was marked for deletion.";
@@ -143,22 +147,29 @@ export function createSecretsEngine(deps: SecretsEngineDeps) {
    * Commits a change computed from a fresh read, retrying when another writer got there first.
    * `plan` returns undefined when there is nothing to change.
    */
+  const withSecretLock = keyedLock();
+
   async function change(
     secretId: string,
     plan: (secret: SecretRecord, stages: StageMap) => Promise<SecretChange | undefined>,
     allowDeleted = false,
   ): Promise<SecretRecord> {
-    for (let attempt = 0; attempt < 8; attempt++) {
-      const secret = allowDeleted ? await find(secretId) : await findLive(secretId);
-      const planned = await plan(secret, await stageMap(secret.arn));
-      if (!planned) return secret;
-      const saved = await commit(
-        { ...planned, secret: { ...planned.secret, lastChangedAt: clock.now() } },
-        clock.now(),
-      );
-      if (saved) return saved;
-    }
-    throw new AppError('InternalServiceError', 'The secret is being changed concurrently; try again.');
+    // Writers to one secret queue here, so a conflict can only come from another replica; that
+    // one is retried after a random pause, which keeps two replicas from colliding in lockstep.
+    return withSecretLock((await find(secretId)).arn, async () => {
+      for (let attempt = 0; attempt < MAX_ATTEMPTS; attempt++) {
+        if (attempt > 0) await sleep(randomIndex(2 ** Math.min(attempt, 7)));
+        const secret = allowDeleted ? await find(secretId) : await findLive(secretId);
+        const planned = await plan(secret, await stageMap(secret.arn));
+        if (!planned) return secret;
+        const saved = await commit(
+          { ...planned, secret: { ...planned.secret, lastChangedAt: clock.now() } },
+          clock.now(),
+        );
+        if (saved) return saved;
+      }
+      throw new AppError('InternalServiceError', 'The secret is being changed concurrently; try again.');
+    });
   }
 
   /** Plans a new version: idempotent on the token, AWS's label moves, envelope-encrypted value. */
