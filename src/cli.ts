@@ -10,6 +10,7 @@ commands:
   exec              run a command with secrets in its environment, restarted on rotation
   dev               run a server on ./keysafe-dev for a first look (npm start)
   rotate-root-key   re-wrap all key material under a new root key, online
+  migrate           copy a SQLite store into a new PostgreSQL database
   audit             verify the audit log's hash chain, or print its records
   terraform         install the Keysafe Terraform provider for offline use (terraform install)
   inject            add the agent to annotated pod templates in Kubernetes YAML (offline injector)
@@ -27,6 +28,7 @@ const commands: Record<string, () => Promise<Command>> = {
   server: async () => (await import('./cli/server.js')).runServer,
   dev: async () => (await import('./cli/dev.js')).runDev,
   'rotate-root-key': async () => (await import('./cli/rotate-root-key.js')).runRotateRootKey,
+  migrate: async () => (await import('./cli/migrate.js')).runMigrate,
   audit: async () => (await import('./cli/audit.js')).runAudit,
   agent: async () => (await import('./cli/agent.js')).runAgent,
   exec: async () => (await import('./cli/exec.js')).runExec,
