@@ -81,8 +81,9 @@ export function createChangeFeed(store: SecretsStore, onChange: (listener: () =>
           if (!caughtUp) {
             caughtUp = true;
             const { oldest, latest } = await store.eventCursors();
-            // Events after the cursor were trimmed away: the watcher must reload everything.
-            if (cursor < latest && (oldest === undefined || oldest > cursor + 1)) return 'reset';
+            // Events after the cursor were trimmed away, or the cursor is from the future (the
+            // database was restored from an older backup): the watcher must reload everything.
+            if (cursor > latest || (cursor < latest && (oldest === undefined || oldest > cursor + 1))) return 'reset';
             const missed: SecretEvent[] = [];
             for (;;) {
               const page = await store.eventsAfter(cursor, BATCH);

@@ -182,4 +182,15 @@ describe('replicas on one PostgreSQL', () => {
     await within(NOTIFIED_WITHIN_MS, read, (s) => s !== 200);
     expect(await read()).toBe(400); // as AWS answers an expired token: ExpiredTokenException
   });
+  it('tells a watcher whose cursor is ahead of the database (restored from an older backup) to reload everything', async () => {
+    const res = await fetch(`${replicas[2]!.url}/v1/watch?cursor=999999999`, {
+      headers: { authorization: `Bearer ${replicas[2]!.admin.token}` },
+    });
+    const reader = res.body!.getReader();
+    let text = '';
+    while (!text.includes('event: reset')) text += new TextDecoder().decode((await reader.read()).value);
+    await reader.cancel();
+    const latest = Number(/event: reset\ndata: \{"cursor":(\d+)\}/.exec(text)![1]);
+    expect(latest).toBeLessThan(999999999);
+  });
 });

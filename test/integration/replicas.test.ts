@@ -10,6 +10,7 @@ import { join } from 'node:path';
 import {
   CreateSecretCommand,
   DescribeSecretCommand,
+  GetSecretValueCommand,
   ListSecretVersionIdsCommand,
   PutSecretValueCommand,
   RotateSecretCommand,
@@ -19,7 +20,7 @@ import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type OidcIssuer, startOidcIssuer } from '../support/oidc-issuer.js';
 import { startPostgres, type TestPostgres } from '../support/postgres.js';
-import { CLI, freePort, type ServerProcess, spawnServer } from '../support/process.js';
+import { CLI, freePort, REPO, type ServerProcess, spawnServer } from '../support/process.js';
 import { tempDir } from '../support/server.js';
 
 const REPLICAS = 3;
@@ -239,5 +240,49 @@ describe('three replicas on one PostgreSQL', () => {
     expect(reloads.map((n, i) => n - (before[i] ?? 0))).toEqual(agents.map(() => 1));
     for (const a of agents) expect(a.child.exitCode).toBeNull();
     expect(agents[watching]!.log()).not.toContain('eyJ'); // no token in the failover logs
+  });
+});
+
+describe('examples/replicas/run.sh', () => {
+  it("starts three replicas on one database that serve each other's writes, one of them the scheduler", async () => {
+    await sql('CREATE DATABASE example');
+    const ports = await Promise.all([freePort(), freePort(), freePort()]);
+    const base = join(dir, 'example');
+    const script = spawn('bash', [join(REPO, 'examples/replicas/run.sh'), db.url.replace(/\/postgres$/, '/example')], {
+      cwd: REPO,
+      env: { ...process.env, KEYSAFE_CLI: CLI, KEYSAFE_REPLICAS_DIR: base, KEYSAFE_REPLICAS_PORTS: ports.join(' ') },
+      detached: true,
+      stdio: 'ignore',
+    });
+    try {
+      const urls = ports.map((p) => `http://127.0.0.1:${p}`);
+      const ready = async () =>
+        (
+          await Promise.all(
+            urls.map((u) =>
+              fetch(`${u}/readyz`).then(
+                (r) => r.ok,
+                () => false,
+              ),
+            ),
+          )
+        ).every(Boolean);
+      await until(ready, 30_000, 'three replicas ready');
+      const creds = JSON.parse(readFileSync(join(base, 'admin-credentials.json'), 'utf8'));
+      const client = (url: string) =>
+        new SecretsManagerClient({ endpoint: url, region: 'us-east-1', credentials: creds, maxAttempts: 1 });
+      await client(urls[0]!).send(new CreateSecretCommand({ Name: 'app/example', SecretString: 's3cret' }));
+      const read = await client(urls[2]!).send(new GetSecretValueCommand({ SecretId: 'app/example' }));
+      expect(read.SecretString).toBe('s3cret');
+      const leading = async () =>
+        (
+          await Promise.all(
+            urls.map(async (u) => (await (await fetch(`${u}/metrics`)).text()).match(/^keysafe_scheduler_leader 1$/m)),
+          )
+        ).filter(Boolean).length;
+      await until(async () => (await leading()) === 1, 5000, 'exactly one scheduler');
+    } finally {
+      process.kill(-script.pid!, 'SIGTERM');
+    }
   });
 });
