@@ -6,7 +6,7 @@ import pg from 'pg';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { POSTGRES_MIGRATIONS } from '../../src/storage/postgres/migrations.js';
 import { openPostgresStore } from '../../src/storage/postgres/postgres-store.js';
-import type { SecretChange, SecretRecord, Store } from '../../src/storage/types.js';
+import type { SecretChange, SecretRecord, Store, StoreChange } from '../../src/storage/types.js';
 import { startPostgres, type TestPostgres } from '../support/postgres.js';
 import { describeKmsStoreContract, newKey, newVersion } from './kms-store-contract.js';
 import { describeSecretsStoreContract } from './secrets-store-contract.js';
@@ -247,6 +247,36 @@ describe('postgres secrets store', () => {
       events: [{ type: 'SecretCreated' }, { type: 'VersionCreated', versionId }],
     };
   }
+
+  it('notifies listeners of every kind of committed change, and of none rolled back', async () => {
+    const store = await open();
+    const changes: StoreChange[] = [];
+    let resyncs = 0;
+    await store.coordination!.watch({ change: (c) => changes.push(c), resync: () => resyncs++ });
+    expect(resyncs).toBe(1); // caches start clean once listening
+
+    const key = newKey();
+    await store.kms.insertKey(key, newVersion(key.keyId, 1));
+    await store.kms.updateKey({ ...key, description: 'changed' });
+    await store.kms.createAlias({ name: 'alias/app', keyId: key.keyId, createdAt: 1, updatedAt: 1 });
+    await store.secrets.createSecret(createChange('db'));
+    const read = (await store.secrets.getSecretByName('db'))!;
+    await store.secrets.commit({ secret: { ...read, lastChangedAt: 20 }, events: [] }, 20);
+    // A commit that loses its revision check changes nothing and announces nothing.
+    expect(await store.secrets.commit({ secret: { ...read, lastChangedAt: 30 }, events: [] }, 30)).toBeUndefined();
+    await store.auth.putAuthEntry({ kind: 'role', name: 'web', doc: '{}', updatedAt: 1 });
+
+    const expected: StoreChange[] = [
+      { kind: 'key', keyId: key.keyId },
+      { kind: 'alias', name: 'alias/app' },
+      { kind: 'events' },
+      { kind: 'secret', arn: arn('db') },
+      { kind: 'auth' },
+    ];
+    for (const deadline = Date.now() + 5000; changes.length < expected.length && Date.now() < deadline; )
+      await new Promise((r) => setTimeout(r, 10));
+    expect(changes).toEqual(expected);
+  });
 
   it('creates a secret with its first version and stage, refusing a taken name', async () => {
     const { secrets } = await open();
