@@ -2,6 +2,7 @@
 import { aliasArn, keyArn, type Partition, parseKeyRef } from '../core/arn.js';
 import { type Clock, DAY_MS } from '../core/clock.js';
 import { AppError } from '../core/errors.js';
+import { keyedLock, retryConflicts } from '../core/keyed-lock.js';
 import type { RootKeyring } from '../crypto/index.js';
 import {
   type AeadKey,
@@ -135,15 +136,20 @@ export function createKmsEngine(deps: KmsEngineDeps) {
     }
   }
 
+  /** Key writes from this process queue per key; another process's conflicting write is retried. */
+  const withKeyLock = keyedLock();
+
   /** Read-modify-write with optimistic concurrency: retried when another writer got there first. */
   async function mutate(ref: string, change: (k: KeyRecord) => KeyRecord): Promise<KeyRecord> {
     const keyId = await resolveKeyId(ref);
-    for (let attempt = 0; attempt < 8; attempt++) {
-      const current = await loadKey(keyId, true);
-      const saved = await store.updateKey(change({ ...current, tags: [...current.tags] }));
-      if (saved) return remember(saved);
-    }
-    throw new AppError('ConflictException', `${arnOf(keyId)} is being changed concurrently; try again.`);
+    const saved = await withKeyLock(keyId, () =>
+      retryConflicts(async () => {
+        const current = await loadKey(keyId, true);
+        return store.updateKey(change({ ...current, tags: [...current.tags] }));
+      }),
+    );
+    if (!saved) throw new AppError('ConflictException', `${arnOf(keyId)} is being changed concurrently; try again.`);
+    return remember(saved);
   }
 
   function wrapVersion(keyId: string, version: number, bytes: Buffer, rotationType?: 'AUTOMATIC' | 'ON_DEMAND') {
@@ -155,19 +161,21 @@ export function createKmsEngine(deps: KmsEngineDeps) {
 
   async function addVersion(ref: string, rotationType: 'AUTOMATIC' | 'ON_DEMAND'): Promise<KeyRecord> {
     const keyId = await resolveKeyId(ref);
-    for (let attempt = 0; attempt < 8; attempt++) {
-      const current = await loadKey(keyId, true);
-      const version = current.currentVersion + 1;
-      const next: KeyRecord = { ...current, currentVersion: version };
-      if (rotationType === 'ON_DEMAND') next.onDemandRotations = current.onDemandRotations + 1;
-      if (rotationType === 'AUTOMATIC' && current.rotationEnabled) {
-        next.nextRotationAt = clock.now() + (current.rotationPeriodInDays ?? DEFAULT_ROTATION_DAYS) * DAY_MS;
-      }
-      const bytes = generateMaterialInsecure(current.keySpec as KeySpec);
-      const saved = await store.addKeyVersion(next, wrapVersion(keyId, version, bytes, rotationType));
-      if (saved) return remember(saved);
-    }
-    throw new AppError('ConflictException', `${arnOf(keyId)} is being changed concurrently; try again.`);
+    const saved = await withKeyLock(keyId, () =>
+      retryConflicts(async () => {
+        const current = await loadKey(keyId, true);
+        const version = current.currentVersion + 1;
+        const next: KeyRecord = { ...current, currentVersion: version };
+        if (rotationType === 'ON_DEMAND') next.onDemandRotations = current.onDemandRotations + 1;
+        if (rotationType === 'AUTOMATIC' && current.rotationEnabled) {
+          next.nextRotationAt = clock.now() + (current.rotationPeriodInDays ?? DEFAULT_ROTATION_DAYS) * DAY_MS;
+        }
+        const bytes = generateMaterialInsecure(current.keySpec as KeySpec);
+        return store.addKeyVersion(next, wrapVersion(keyId, version, bytes, rotationType));
+      }),
+    );
+    if (!saved) throw new AppError('ConflictException', `${arnOf(keyId)} is being changed concurrently; try again.`);
+    return remember(saved);
   }
 
   // --- symmetric encryption, shared by Encrypt, ReEncrypt and the data-key operations ---------

@@ -1,10 +1,9 @@
 // The secrets engine: secrets, versions, staging labels and envelope encryption through the KMS engine.
-import { setTimeout as sleep } from 'node:timers/promises';
 import type { Partition } from '../core/arn.js';
 import type { Clock } from '../core/clock.js';
 import { DAY_MS } from '../core/clock.js';
 import { AppError } from '../core/errors.js';
-import { keyedLock } from '../core/keyed-lock.js';
+import { keyedLock, retryConflicts } from '../core/keyed-lock.js';
 import { constantTimeEqual, newUuid, randomIndex } from '../crypto/index.js';
 import type { KmsEngine } from '../kms/index.js';
 import type {
@@ -39,8 +38,6 @@ export const MAX_VALUE_BYTES = 65_536;
 /** AWS keeps about 100 versions: older deprecated ones (no labels, over a day old) are deleted. */
 export const MAX_KEPT_VERSIONS = 100;
 const DEPRECATED_GRACE_MS = DAY_MS;
-/** Tries at a conditional write before giving up on a secret other replicas keep changing. */
-const MAX_ATTEMPTS = 12;
 const MAX_TAGS = 50;
 const NOT_FOUND = "Secrets Manager can't find the specified secret.";
 const MARKED_FOR_DELETION = "You can't perform this operation on the secret because it was marked for deletion.";
@@ -154,22 +151,16 @@ export function createSecretsEngine(deps: SecretsEngineDeps) {
     plan: (secret: SecretRecord, stages: StageMap) => Promise<SecretChange | undefined>,
     allowDeleted = false,
   ): Promise<SecretRecord> {
-    // Writers to one secret queue here, so a conflict can only come from another replica; that
-    // one is retried after a random pause, which keeps two replicas from colliding in lockstep.
-    return withSecretLock((await find(secretId)).arn, async () => {
-      for (let attempt = 0; attempt < MAX_ATTEMPTS; attempt++) {
-        if (attempt > 0) await sleep(randomIndex(2 ** Math.min(attempt, 7)));
+    const saved = await withSecretLock((await find(secretId)).arn, () =>
+      retryConflicts(async () => {
         const secret = allowDeleted ? await find(secretId) : await findLive(secretId);
         const planned = await plan(secret, await stageMap(secret.arn));
         if (!planned) return secret;
-        const saved = await commit(
-          { ...planned, secret: { ...planned.secret, lastChangedAt: clock.now() } },
-          clock.now(),
-        );
-        if (saved) return saved;
-      }
-      throw new AppError('InternalServiceError', 'The secret is being changed concurrently; try again.');
-    });
+        return commit({ ...planned, secret: { ...planned.secret, lastChangedAt: clock.now() } }, clock.now());
+      }),
+    );
+    if (!saved) throw new AppError('InternalServiceError', 'The secret is being changed concurrently; try again.');
+    return saved;
   }
 
   /** Plans a new version: idempotent on the token, AWS's label moves, envelope-encrypted value. */
