@@ -11,8 +11,16 @@ export function generateMaterialInsecure(spec: KeySpec): Buffer {
   return randomKeyBytesInsecure(32);
 }
 
+/**
+ * Turns unwrapped material into a key object, then zeroes `bytes`: the key objects hold their own
+ * copy, so the plaintext material does not linger in the heap beside them.
+ */
 export function loadMaterialInsecure(spec: KeySpec, bytes: Buffer): Material {
-  if (isAsymmetricSpec(spec)) return AsymmetricKey.fromPkcs8Insecure(spec, bytes);
-  if (SPEC_INFO[spec].kind === 'hmac') return MacKey.fromBytesInsecure(bytes);
-  return AeadKey.fromBytesInsecure(bytes);
+  try {
+    if (isAsymmetricSpec(spec)) return AsymmetricKey.fromPkcs8Insecure(spec, bytes);
+    if (SPEC_INFO[spec].kind === 'hmac') return MacKey.fromBytesInsecure(bytes);
+    return AeadKey.fromBytesInsecure(bytes);
+  } finally {
+    bytes.fill(0);
+  }
 }
