@@ -768,6 +768,7 @@ async function authorizationFigure(
     accountId: ACCOUNT,
     now: () => Date.now(),
     revokedBefore: directory.revokedBefore,
+    keyInForce: async () => {},
     mac: async (data) => createHmac('sha256', key).update(data).digest('base64url'),
   });
   const authenticator = createAuthenticator({

@@ -54,6 +54,8 @@ export interface StsCredentials {
 export interface SessionDeps {
   /** base64url HMAC-SHA-256 of `data` under the session key. */
   mac: (data: string) => Promise<string>;
+  /** Throws unless the session key is still in force (not disabled or deleted): checked on cache hits too. */
+  keyInForce: () => Promise<void>;
   accountId: string;
   now: () => number;
   /** ms since the epoch before which the role's sessions are revoked; undefined if the role is gone. */
@@ -117,12 +119,18 @@ export function createSessions(deps: SessionDeps) {
   }
 
   async function decode(token: string): Promise<{ identity: RoleIdentity; secret?: string }> {
-    const cached = verified.get(token.slice(token.lastIndexOf('.') + 1));
-    if (cached && cached.token === token) return cached;
     const invalid = new AppError(
       'UnrecognizedClientException',
       'The security token included in the request is invalid.',
     );
+    const cached = verified.get(token.slice(token.lastIndexOf('.') + 1));
+    if (cached && cached.token === token) {
+      // Disabling the session key ends the sessions already verified too.
+      await deps.keyInForce().catch(() => {
+        throw invalid;
+      });
+      return cached;
+    }
     if (token.length > MAX_TOKEN_CHARS || !token.startsWith(PREFIX)) throw invalid;
     const dot = token.lastIndexOf('.');
     const body = token.slice(0, dot);

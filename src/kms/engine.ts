@@ -152,8 +152,10 @@ export function createKmsEngine(deps: KmsEngineDeps) {
     return remember(saved);
   }
 
+  /** Wraps new material under the root key, then zeroes it: only the wrapped copy lives on. */
   function wrapVersion(keyId: string, version: number, bytes: Buffer, rotationType?: 'AUTOMATIC' | 'ON_DEMAND') {
     const { rootKeyId, wrapped } = rootKeys.current.wrap(keyId, version, bytes);
+    bytes.fill(0);
     const row: KeyVersionRecord = { keyId, version, rootKeyId, wrappedMaterial: wrapped, createdAt: clock.now() };
     if (rotationType) row.rotationType = rotationType;
     return row;
@@ -474,6 +476,11 @@ export function createKmsEngine(deps: KmsEngineDeps) {
     /** Throws the error Decrypt would for a key that may not decrypt now (disabled, pending deletion, gone). */
     async requireDecryptable(ref: string): Promise<void> {
       requireUsable(await getKey(ref), 'ENCRYPT_DECRYPT', 'Decrypt');
+    },
+
+    /** Throws unless the key may compute MACs now: what a cached MAC verification must still honour. */
+    async requireMacKey(ref: string): Promise<void> {
+      requireUsable(await getKey(ref), 'GENERATE_VERIFY_MAC', 'VerifyMac');
     },
 
     async reEncrypt(input: {

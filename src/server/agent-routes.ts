@@ -39,40 +39,44 @@ export function registerAgentRoutes(app: Hono<Env>, route: Route, deps: AgentRou
 
   app.get(
     '/v1/secrets/*',
-    route('secretsmanager:GetSecretValue', async (c, r) => {
-      const identity = r.identity!;
-      if (identity.kind !== 'role' || !identity.publicKey) {
-        throw new AppError(
-          'InvalidRequestException',
-          'Values here are delivered to a session that logged in with a publicKey; use GetSecretValue otherwise.',
-        );
-      }
-      const secretId = decodeURIComponent(c.req.path.slice('/v1/secrets/'.length));
-      const versionId = c.req.query('versionId');
-      const versionStage = c.req.query('versionStage');
-      const output = (await secretsOperations.GetSecretValue!(
-        deps.secrets,
-        {
-          SecretId: secretId,
-          ...(versionId !== undefined && { VersionId: versionId }),
-          ...(versionStage !== undefined && { VersionStage: versionStage }),
-        },
-        r.access!,
-      )) as Record<string, unknown>;
-      const { SecretString, SecretBinary, ...metadata } = output;
-      const plaintext = new TextEncoder().encode(JSON.stringify({ SecretString, SecretBinary }));
-      const jwe = await new CompactEncrypt(plaintext)
-        .setProtectedHeader({ alg: 'ECDH-ES', enc: 'A256GCM' })
-        .encrypt(await importKey(identity.publicKey));
-      return { ...metadata, jwe };
-    }),
+    route(
+      'secretsmanager:GetSecretValue',
+      async (c, r) => {
+        const identity = r.identity!;
+        if (identity.kind !== 'role' || !identity.publicKey) {
+          throw new AppError(
+            'InvalidRequestException',
+            'Values here are delivered to a session that logged in with a publicKey; use GetSecretValue otherwise.',
+          );
+        }
+        const secretId = decodeURIComponent(c.req.path.slice('/v1/secrets/'.length));
+        const versionId = c.req.query('versionId');
+        const versionStage = c.req.query('versionStage');
+        const output = (await secretsOperations.GetSecretValue!(
+          deps.secrets,
+          {
+            SecretId: secretId,
+            ...(versionId !== undefined && { VersionId: versionId }),
+            ...(versionStage !== undefined && { VersionStage: versionStage }),
+          },
+          r.access!,
+        )) as Record<string, unknown>;
+        const { SecretString, SecretBinary, ...metadata } = output;
+        const plaintext = new TextEncoder().encode(JSON.stringify({ SecretString, SecretBinary }));
+        const jwe = await new CompactEncrypt(plaintext)
+          .setProtectedHeader({ alg: 'ECDH-ES', enc: 'A256GCM' })
+          .encrypt(await importKey(identity.publicKey));
+        return { ...metadata, jwe };
+      },
+      'agent',
+    ),
   );
 
   app.get('/v1/watch', async (c) => {
     const r: RouteContext = { identity: undefined, access: undefined };
     try {
       await deps.audit.ready();
-      await authenticateNative(deps, c, r);
+      await authenticateNative(deps, c, r, 'agent');
     } catch (e) {
       const error = toAppError(e);
       await auditNative(deps, c, r, 'keysafe:Watch', error.code);
@@ -92,7 +96,7 @@ export function registerAgentRoutes(app: Hono<Env>, route: Route, deps: AgentRou
       stream.onAbort(() => subscription.close());
       // Ends the stream once the session expires or is revoked: the agent reconnects with its new one.
       const sessionValid = () =>
-        deps.authenticator.bearer(authorization).then(
+        deps.authenticator.bearer(authorization, 'agent').then(
           () => true,
           () => false,
         );

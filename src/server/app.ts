@@ -98,7 +98,7 @@ export function createApp(deps: AppDeps): Hono<Env> {
         r.decision = 'allow';
         return { token, expiresAt: new Date(expiresAt).toISOString() };
       },
-      true,
+      'anonymous',
     ),
   );
 

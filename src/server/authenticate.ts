@@ -44,7 +44,10 @@ export function createAuthenticator(deps: AuthenticatorDeps) {
       return identity;
     },
 
-    /** `Authorization: Bearer <admin token | session token>`. */
+    /**
+     * `Authorization: Bearer <admin token | session token>`. A session an agent logged in with its
+     * public key is good for the agent API only, where values leave encrypted to that key.
+     */
     bearer,
 
     /**
@@ -62,15 +65,24 @@ export function createAuthenticator(deps: AuthenticatorDeps) {
     },
   };
 
-  async function bearer(authorization: string | undefined): Promise<Identity> {
+  async function bearer(authorization: string | undefined, api: 'aws' | 'agent' = 'aws'): Promise<Identity> {
     if (!authorization?.startsWith('Bearer ')) {
       throw new AppError('MissingAuthenticationTokenException', 'Missing Authentication Token');
     }
-    return token(authorization.slice(7));
+    return token(authorization.slice(7), api);
   }
 
-  async function token(value: string): Promise<Identity> {
+  async function token(value: string, api: 'aws' | 'agent' = 'aws'): Promise<Identity> {
     if (constantTimeEqual(value, deps.admin.token)) return admin;
-    return deps.sessions.verifyBearer(value);
+    const identity = await deps.sessions.verifyBearer(value);
+    // Elsewhere the value would leave in plaintext: whoever saw the agent's header (a proxy that
+    // terminates TLS) could read it.
+    if (identity.publicKey && api !== 'agent') {
+      throw new AppError(
+        'AccessDeniedException',
+        'This session belongs to an agent key; use it with the agent API only.',
+      );
+    }
+    return identity;
   }
 }

@@ -158,6 +158,7 @@ export async function startServer(config: Readonly<ServerConfig>, options: Start
     accountId: config.accountId,
     now: () => clock.now(),
     revokedBefore: directory.revokedBefore,
+    keyInForce: async () => kms.requireMacKey(await sessionKey()),
     mac: async (data) =>
       Buffer.from((await kms.generateMac(await sessionKey(), Buffer.from(data), 'HMAC_SHA_256')).mac).toString(
         'base64url',

@@ -33,7 +33,9 @@ export interface RouteDeps {
 }
 
 export type Handler = (c: Context<Env>, r: RouteContext) => Promise<object>;
-export type Route = (action: string, run: Handler, anonymous?: boolean) => (c: Context<Env>) => Promise<Response>;
+/** Who may call a route: any token holder but agent sessions (default), agent sessions too, or anyone. */
+export type RouteAuth = 'token' | 'agent' | 'anonymous';
+export type Route = (action: string, run: Handler, auth?: RouteAuth) => (c: Context<Env>) => Promise<Response>;
 
 export const sourceAddress = (c: Context<Env>): string => c.env?.incoming?.socket?.remoteAddress ?? 'unknown';
 
@@ -65,8 +67,13 @@ export function auditNative(
 }
 
 /** Authenticates the bearer token (admin or session) and prepares the request's access decisions. */
-export async function authenticateNative(deps: RouteDeps, c: Context<Env>, r: RouteContext): Promise<void> {
-  r.identity = await deps.authenticator.bearer(c.req.header('authorization'));
+export async function authenticateNative(
+  deps: RouteDeps,
+  c: Context<Env>,
+  r: RouteContext,
+  api: 'aws' | 'agent' = 'aws',
+): Promise<void> {
+  r.identity = await deps.authenticator.bearer(c.req.header('authorization'), api);
   r.access = new RequestAccess(r.identity, deps.directory, deps.accountId);
 }
 
@@ -75,7 +82,7 @@ export async function authenticateNative(deps: RouteDeps, c: Context<Env>, r: Ro
  * answers only once the audit record is written.
  */
 export function makeRoute(deps: RouteDeps): Route {
-  return (action, run, anonymous = false) =>
+  return (action, run, auth = 'token') =>
     async (c) => {
       const started = performance.now();
       const r: RouteContext = { identity: undefined, access: undefined };
@@ -84,7 +91,7 @@ export function makeRoute(deps: RouteDeps): Route {
       let outcome = 'success';
       try {
         await deps.audit.ready();
-        if (!anonymous) await authenticateNative(deps, c, r);
+        if (auth !== 'anonymous') await authenticateNative(deps, c, r, auth === 'agent' ? 'agent' : 'aws');
         body = JSON.stringify(await run(c, r));
         deps.metrics.observe(action, 'ok', (performance.now() - started) / 1000);
       } catch (e) {

@@ -10,6 +10,7 @@ const CLAIM_VALUE = 'claim-value-3b7e1d';
 
 function setup(key = 'session-key-one') {
   const clock = new ManualClock(Date.UTC(2026, 4, 1, 12));
+  const keyState = { enabled: true };
   const revocations = new Map<string, number>([
     ['web', 0],
     ['api', 0],
@@ -18,9 +19,12 @@ function setup(key = 'session-key-one') {
     accountId: '000000000000',
     now: () => clock.now(),
     mac: async (data) => createHmac('sha256', key).update(data).digest('base64url'),
+    keyInForce: async () => {
+      if (!keyState.enabled) throw new Error('the session key is disabled');
+    },
     revokedBefore: (role) => revocations.get(role),
   });
-  return { clock, revocations, sessions };
+  return { clock, revocations, sessions, keyState };
 }
 
 const newSession = (over: Partial<NewSession> = {}): NewSession => ({
@@ -150,6 +154,16 @@ describe('session tokens', () => {
     await expect(sessions.verifyBearer(token)).resolves.toMatchObject({ role: 'web' });
     clock.set(expiresAt);
     await refused(sessions.verifyBearer(token), 'ExpiredTokenException', /security token .* expired/, [token]);
+  });
+
+  it('refuses a verified, cached session once the session key is disabled, and again after it is enabled', async () => {
+    const { sessions, keyState } = setup();
+    const { token } = await sessions.login(newSession());
+    await sessions.verifyBearer(token); // cached from here on
+    keyState.enabled = false;
+    await refused(sessions.verifyBearer(token), 'UnrecognizedClientException', /security token .* invalid/, [token]);
+    keyState.enabled = true;
+    await expect(sessions.verifyBearer(token)).resolves.toMatchObject({ role: 'web' });
   });
 
   it('revokes the sessions of a role issued up to the revocation, but not later ones nor other roles', async () => {

@@ -591,7 +591,7 @@ describe('loading unwrapped key material', () => {
   });
 });
 
-// --- key separation on the real server (known bugs: it.fails until fixed outside src/crypto) ------
+// --- key separation on the real server: the fixes for three review findings ------------------------
 
 describe('server keys stay out of workload reach (real server, real HTTP)', () => {
   let issuer: OidcIssuer;
@@ -667,7 +667,7 @@ describe('server keys stay out of workload reach (real server, real HTTP)', () =
   // key policy (the account may use it), so a role allowed kms:GenerateMac on "*" MACs a session token body of
   // its choosing and becomes any role, with any claims. Fix: give the managed keys a key policy that names no
   // principal (the engine uses them directly), and re-apply it to existing ones at start.
-  it.fails('a workload cannot mint a session token for another role with GenerateMac on the session key', async () => {
+  it('a workload cannot mint a session token for another role with GenerateMac on the session key', async () => {
     const token = await login();
     const now = Date.now();
     const payload = { r: 'ops', s: 'forged', n: 'forged', c: {}, v: 'login', iat: now, exp: now + 3_600_000, j: 'x' };
@@ -689,7 +689,7 @@ describe('server keys stay out of workload reach (real server, real HTTP)', () =
   // session that logged in with a publicKey (an agent's) is also accepted as a Bearer token on POST /, which
   // answers GetSecretValue in plaintext. Whoever sees the agent's Authorization header (the TLS-terminating proxy
   // the JWE is meant to defeat) replays it there. Fix: refuse publicKey sessions outside /v1/secrets and /v1/watch.
-  it.fails("an agent's session token does not read values in plaintext outside the agent API", async () => {
+  it("an agent's session token does not read values in plaintext outside the agent API", async () => {
     const token = await login({
       publicKey: { kty: 'EC', crv: 'P-256', ...AGENT_PUBLIC_POINT },
     });
@@ -701,7 +701,7 @@ describe('server keys stay out of workload reach (real server, real HTTP)', () =
   // without its MAC being recomputed, so disabling alias/keysafe/sessions, which the README documents as ending
   // every session at once, ends only the sessions this process has not seen yet. Fix: check the session key's
   // state (or a generation bumped by DisableKey) on a cache hit, or drop the cache when the key changes.
-  it.fails('disabling the session key ends sessions already in use', async () => {
+  it('disabling the session key ends sessions already in use', async () => {
     const token = await login();
     expect((await call(token, 'secretsmanager.GetSecretValue', { SecretId: 'app/db' })).status).toBe(200);
     expect(
