@@ -297,6 +297,18 @@ export interface ParseOptions {
 /** Validates a parsed YAML/JSON document; throws ConfigError naming the bad key. */
 export function parseAgentConfig(doc: unknown, options: ParseOptions = {}): Readonly<AgentConfig> {
   const source = options.source ?? 'agent config';
+  // zod skips a "__proto__" key in a record: refuse it rather than lose that env mapping silently.
+  const secrets = (doc as { secrets?: unknown } | null)?.secrets;
+  if (Array.isArray(secrets)) {
+    for (const [n, s] of secrets.entries()) {
+      const env = (s as { env?: unknown } | null)?.env;
+      if (env && typeof env === 'object' && Object.hasOwn(env, '__proto__')) {
+        throw new ConfigError(
+          `${source}: invalid value for 'secrets[${n}].env': a field named __proto__ is not supported`,
+        );
+      }
+    }
+  }
   const parsed = fileSchema.safeParse(doc ?? {}, {
     error: (issue) => (issue.input === undefined && issue.code !== 'custom' ? 'required' : undefined),
   });

@@ -54,7 +54,9 @@ export function compileGlobs(patterns: readonly string[], caseInsensitive: boole
         let re = regexps.get(source);
         if (!re) {
           if (regexps.size >= 256) regexps.clear();
-          re = new RegExp(source, caseInsensitive ? 'i' : '');
+          // `s`: `?` and `*` match line breaks too, as the `*`-only path does; without it a Deny on
+          // "prod-?" would not match "prod-\n".
+          re = new RegExp(source, caseInsensitive ? 'is' : 's');
           regexps.set(source, re);
         }
         return re.test(value);

@@ -16,7 +16,25 @@ export function blob(min = 1, max = 6144) {
 
 export const str = (min: number, max: number) => z.string().min(min).max(max);
 export const int = (min: number, max: number) => z.number().int().min(min).max(max);
-export const context = z.record(z.string(), z.string()).optional();
+/**
+ * An encryption context: a JSON object of strings. Not z.record, which skips a "__proto__" key: the
+ * context {"__proto__":"x"} would bind nothing, and its ciphertext would decrypt with no context.
+ */
+export const context = z
+  .custom<Record<string, string>>(
+    (v) =>
+      typeof v === 'object' && v !== null && !Array.isArray(v) && Object.values(v).every((x) => typeof x === 'string'),
+    { params: { serialization: true } },
+  )
+  .transform((v) => {
+    // Own data properties, "__proto__" included, on an ordinary object.
+    const out: Record<string, string> = {};
+    for (const [k, x] of Object.entries(v)) {
+      Object.defineProperty(out, k, { value: x, enumerable: true, writable: true, configurable: true });
+    }
+    return out;
+  })
+  .optional();
 
 const camel = (s: string) => s.charAt(0).toLowerCase() + s.slice(1);
 

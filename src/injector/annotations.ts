@@ -237,6 +237,8 @@ function parseEnv(key: string, value: string): string | Record<string, string> {
     if (!field || !name || rest.length > 0 || !ENV_NAME.test(name)) {
       throw new AnnotationError(key, 'expected field=NAME pairs separated by commas');
     }
+    // A plain object drops this key on assignment: refuse it rather than lose the mapping silently.
+    if (field === '__proto__') throw new AnnotationError(key, 'a field named __proto__ is not supported');
     map[field] = name;
   }
   return map;

@@ -1,6 +1,7 @@
 // `keysafe inject` offline: the webhook's mutation applied to the pod templates of multi-document YAML.
 import { type Document, isSeq, parseAllDocuments } from 'yaml';
 import { ConfigError } from '../core/config-error.js';
+import { describeYamlError, YAML_OPTIONS } from '../core/config-file.js';
 import { applyPatch } from './json-patch.js';
 import { INJECTOR_DEFAULTS, type InjectorDefaults, mutate, type PatchOperation, type PodLike } from './mutate.js';
 
@@ -38,12 +39,12 @@ export function podOf(object: unknown): PodLike | undefined {
  * so comments, key order and styles of what was there are kept. Errors name the document and the annotation.
  */
 export function injectYaml(text: string, defaults: Readonly<InjectorDefaults> = INJECTOR_DEFAULTS): InjectResult {
-  const docs = parseAllDocuments(text);
+  const docs = parseAllDocuments(text, YAML_OPTIONS);
   const injected: string[] = [];
   const out: string[] = [];
   docs.forEach((doc, n) => {
     if ('errors' in doc && doc.errors.length > 0) {
-      throw new ConfigError(`document ${n + 1}: not valid YAML (${doc.errors[0]!.message.split('\n')[0]})`);
+      throw new ConfigError(`document ${n + 1}: not valid YAML (${describeYamlError(doc.errors[0], text)})`);
     }
     const document = doc as Document;
     const object = document.toJS() as unknown;

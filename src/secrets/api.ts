@@ -1,6 +1,6 @@
 // The AWS Secrets Manager JSON operations: parse AWS-shaped input, call the engine, shape AWS output.
 import { z } from 'zod';
-import { policyProblems as iamPolicyProblems } from '../auth/index.js';
+import { compilePolicy, policyProblems as iamPolicyProblems } from '../auth/index.js';
 import type { Access, AccessCheck } from '../core/access.js';
 import { AppError } from '../core/errors.js';
 import { blob, epochSeconds, int, parseInput, str } from '../core/wire.js';
@@ -488,7 +488,7 @@ export const secretsOperations: Record<string, Handler> = {
     await authorizeSecret(engine, access, 'secretsmanager:PutResourcePolicy', i.SecretId);
     const problems = policyProblems(engine, i.ResourcePolicy);
     if (problems.length) throw new AppError('MalformedPolicyDocumentException', problems.join(' '));
-    if (i.BlockPublicPolicy && isPublic(i.ResourcePolicy)) {
+    if (i.BlockPublicPolicy && isPublic(engine, i.ResourcePolicy)) {
       throw new AppError('PublicPolicyException', 'The resource policy grants access to everyone (Principal "*").');
     }
     const s = await engine.putResourcePolicy(i.SecretId, i.ResourcePolicy);
@@ -527,9 +527,9 @@ function policyProblems(engine: SecretsEngine, document: string): string[] {
   return iamPolicyProblems(document, 'resource', engine.partition.accountId);
 }
 
-function isPublic(document: string): boolean {
-  const statements = [JSON.parse(document).Statement].flat() as Record<string, unknown>[];
-  return statements.some(
-    (s) => s.Effect === 'Allow' && (s.Principal === '*' || (s.Principal as { AWS?: unknown })?.AWS === '*'),
+/** True when an Allow statement's principal matches any caller: "*", {"AWS": "*"} or {"AWS": [..., "*"]}. */
+function isPublic(engine: SecretsEngine, document: string): boolean {
+  return compilePolicy(document, 'resource', engine.partition.accountId).statements.some(
+    (s) => s.allow && s.principal === 'any',
   );
 }
