@@ -4,12 +4,12 @@
 // Propagation has no timer in its path: a change event → fetch → render → file swap → reload.
 // The slow poll only backs up a stream that broke in a way nobody noticed. During an outage the
 // last good values stay on disk and in the endpoint, with their age.
-import { readFile } from 'node:fs/promises';
+import { readFile, stat } from 'node:fs/promises';
 import { basename, dirname } from 'node:path';
 import { setTimeout as delay } from 'node:timers/promises';
 import { watch } from 'chokidar';
 import { AppError } from '../core/errors.js';
-import { backoffDelay, withRetry } from '../core/retry.js';
+import { backoffDelay, TransientError, withRetry } from '../core/retry.js';
 import type { Logger } from '../observability/logger.js';
 import { type ChangeEvent, type FetchedSecret, newAgentKeyPair, ServerClient, type WatchMessage } from './client.js';
 import type { AgentConfig, AgentSecretConfig } from './config.js';
@@ -21,6 +21,10 @@ import { renderSecret, type SecretValue } from './render.js';
 const RENEW_AT = 2 / 3;
 /** Reconnect backoff for the watch stream: capped at a second, to catch up within one of the server's return. */
 const RECONNECT = { baseMs: 100, capMs: 1_000 };
+/** Backoff for redoing what a fault left undone (a failed fetch, files not written). */
+const REPAIR = { baseMs: 500, capMs: 5_000 };
+/** How often the agent checks that the files it wrote are still there. */
+const FILE_CHECK_MS = 1_000;
 
 export interface CachedSecret {
   /** GetSecretValue's JSON for AWSCURRENT, and pre-serialized for the endpoint. */
@@ -96,7 +100,15 @@ export async function startAgent(config: Readonly<AgentConfig>, options: AgentOp
 
   // --- session ----------------------------------------------------------------------------------
 
-  const readJwt = async () => (await readFile(config.auth.tokenFile, 'utf8')).trim();
+  const readJwt = async () => {
+    try {
+      return (await readFile(config.auth.tokenFile, 'utf8')).trim();
+    } catch (e) {
+      throw new Error(
+        `cannot read the token file ${config.auth.tokenFile} (${(e as NodeJS.ErrnoException).code ?? 'error'})`,
+      );
+    }
+  };
   // Resolved when the token file changes: a login waiting to retry tries the new token at once.
   let tokenChanged: () => void = () => undefined;
   let usedJwt: string | undefined;
@@ -177,8 +189,16 @@ export async function startAgent(config: Readonly<AgentConfig>, options: AgentOp
     }, 500);
     recheck.unref();
     if (loggingIn) return; // the login under way reads the file again before it finishes
-    session = undefined;
-    void token().then(() => streamAbort?.abort());
+    // Log in with the new token while the current session stays in use until that succeeds. It
+    // used to be dropped first: a token file deleted (or unreadable) for a while then stalled
+    // every fetch, and the watch stream with them, although the session was still good.
+    loggingIn = login().finally(() => {
+      loggingIn = undefined;
+    });
+    void loggingIn.then(
+      () => streamAbort?.abort(),
+      () => undefined,
+    );
   }
 
   // --- values -----------------------------------------------------------------------------------
@@ -192,13 +212,20 @@ export async function startAgent(config: Readonly<AgentConfig>, options: AgentOp
     try {
       const fetched = await client.getSecret(await token(), id);
       problems.delete(id);
+      fetchFailed.delete(id);
       return fetched;
     } catch (e) {
       const error = explain(e);
       problems.set(id, error);
       logger.warn('could not fetch secret; keeping the last good value', { secretId: id, error });
-      if (e instanceof AppError && (e.code === 'UnrecognizedClientException' || e.code === 'ExpiredTokenException')) {
-        session = undefined;
+      const expired =
+        e instanceof AppError && (e.code === 'UnrecognizedClientException' || e.code === 'ExpiredTokenException');
+      if (expired) session = undefined;
+      // Retried soon: the change that asked for it will not come again (the stream moved past it),
+      // so the value would otherwise stay stale until the slow poll. Refusals wait for a change.
+      if (expired || e instanceof TransientError) {
+        fetchFailed.add(id);
+        scheduleRepair();
       }
       return undefined;
     }
@@ -238,18 +265,90 @@ export async function startAgent(config: Readonly<AgentConfig>, options: AgentOp
     }
     try {
       const result = await writeFileSet(files);
-      for (const s of specs) if (!failed.has(s.id)) written.add(s.id);
+      for (const s of specs) {
+        if (failed.has(s.id)) continue;
+        written.add(s.id);
+        if (unwritten.delete(s.id)) problems.delete(s.id);
+      }
       options.onValues?.(values);
       if (result.changed.length > 0) {
         reloader?.notify();
         logger.info('secret files written', { files: result.changed.length, secrets: changedIds.join(',') });
       }
+      if (lastWriteError !== undefined && unwritten.size === 0) {
+        logger.info('secret files can be written again', { secrets: specs.map((s) => s.id).join(',') });
+        lastWriteError = undefined;
+      }
     } catch (e) {
       lastError = explain(e);
-      for (const s of specs) if (changedIds.includes(s.id)) problems.set(s.id, lastError);
-      logger.error('could not write secret files', { error: lastError });
+      // Retried until written: a read-only or removed directory that comes back must get the
+      // current value, not wait for the next change (the cache already holds it, so that change
+      // alone would never rewrite the files).
+      for (const s of specs) {
+        problems.set(s.id, lastError);
+        unwritten.add(s.id);
+      }
+      // Logged once per kind of failure, not once per retry.
+      const kind = (e as NodeJS.ErrnoException).code ?? lastError;
+      if (kind !== lastWriteError) {
+        logger.error('could not write secret files; keeping the last good ones and retrying', { error: lastError });
+      }
+      lastWriteError = kind;
+      scheduleRepair();
     }
   }
+
+  // --- repair -----------------------------------------------------------------------------------
+
+  /** Secrets whose fetch failed transiently, and whose files do not hold the current value. */
+  const fetchFailed = new Set<string>();
+  const unwritten = new Set<string>();
+  let lastWriteError: string | undefined;
+  let repairAttempt = 0;
+  let repairTimer: NodeJS.Timeout | undefined;
+
+  function scheduleRepair(): void {
+    if (repairTimer || stopped) return;
+    repairTimer = setTimeout(() => void repair(), backoffDelay(Math.min(repairAttempt++, 8), REPAIR));
+    repairTimer.unref();
+  }
+
+  async function repair(): Promise<void> {
+    if (fetchFailed.size > 0) await refresh([...fetchFailed]);
+    if (unwritten.size > 0) await writeFiles([...unwritten]);
+    repairTimer = undefined;
+    if (fetchFailed.size > 0 || unwritten.size > 0) scheduleRepair();
+    else repairAttempt = 0;
+  }
+
+  /** Files removed behind the agent's back (the directory deleted or emptied) are written again. */
+  let checking = false;
+  async function checkFiles(): Promise<void> {
+    if (checking) return;
+    checking = true;
+    try {
+      await rewriteMissingFiles();
+    } finally {
+      checking = false;
+    }
+  }
+  async function rewriteMissingFiles(): Promise<void> {
+    const gone = new Set<string>();
+    for (const s of config.secrets) {
+      if (!s.path || !written.has(s.id) || unwritten.has(s.id)) continue;
+      try {
+        await stat(s.path);
+      } catch (e) {
+        const code = (e as NodeJS.ErrnoException).code;
+        if (code === 'ENOENT' || code === 'ENOTDIR') gone.add(s.id);
+      }
+    }
+    if (gone.size === 0 || stopped) return;
+    logger.warn('secret files disappeared; writing them again', { secrets: [...gone].join(',') });
+    await writeFiles([...gone]);
+  }
+  const fileCheck = setInterval(() => void checkFiles(), FILE_CHECK_MS);
+  fileCheck.unref();
 
   // --- the change stream ----------------------------------------------------------------------
 
@@ -355,6 +454,8 @@ export async function startAgent(config: Readonly<AgentConfig>, options: AgentOp
       stopped = true;
       abort.abort();
       clearInterval(poll);
+      clearInterval(fileCheck);
+      clearTimeout(repairTimer);
       clearTimeout(renewal);
       reloader?.close();
       await tokenWatcher.close();

@@ -128,16 +128,17 @@ export class ServerClient {
   /** One HTTP call on the current server; a connection failure moves on to the next server. */
   async #request(path: string, init: HttpRequest, signal?: AbortSignal, timeout = true): Promise<HttpResponse> {
     const server = this.server;
-    const signals = [signal, timeout ? AbortSignal.timeout(REQUEST_TIMEOUT_MS) : undefined].filter(
-      (s): s is AbortSignal => s !== undefined,
-    );
+    const deadline = timeout ? AbortSignal.timeout(REQUEST_TIMEOUT_MS) : undefined;
+    const signals = [signal, deadline].filter((s): s is AbortSignal => s !== undefined);
     let res: HttpResponse;
     try {
       res = await send(new URL(path, server), { ...init, signal: AbortSignal.any(signals) });
     } catch (e) {
       if (signal?.aborted) throw e;
       this.#current = (this.#current + 1) % this.servers.length;
-      throw new TransientError(`cannot reach ${server}: ${(e as Error).message}`);
+      // node:http says only "The operation was aborted" when the deadline passes: say which.
+      const why = deadline?.aborted ? `no answer within ${REQUEST_TIMEOUT_MS / 1000} s` : (e as Error).message;
+      throw new TransientError(`cannot reach ${server}: ${why}`);
     }
     if (res.status >= 200 && res.status < 300) return res;
     const text = await res.text().catch(() => '');

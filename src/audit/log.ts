@@ -7,7 +7,7 @@
 // where `hash` = SHA-256 of the line's bytes up to the `,"hash"` field. Writes and fsyncs run off
 // the event loop; every append in flight shares one fsync.
 import { mkdirSync, readdirSync, readFileSync, statSync } from 'node:fs';
-import { type FileHandle, open, truncate } from 'node:fs/promises';
+import { type FileHandle, open, rm, truncate } from 'node:fs/promises';
 import { join } from 'node:path';
 import { AppError } from '../core/errors.js';
 import { sha256Hex } from '../crypto/index.js';
@@ -42,6 +42,10 @@ export interface AuditRecord extends AuditEvent {
 
 export const GENESIS = '0'.repeat(64);
 const SEGMENT = /^audit-(\d{6,})\.log$/;
+/** After a failed write, how often the log tries to recover without waiting for a request. */
+const RECOVER_EVERY_MS = 1000;
+/** Free space a failed log must find before it takes records again (see #recover). */
+const PROBE_BYTES = 64 * 1024;
 export const segmentName = (n: number): string => `audit-${String(n).padStart(6, '0')}.log`;
 
 /** The segment files of `dir`, oldest first. */
@@ -94,6 +98,7 @@ export class AuditLog {
   #flushing: Promise<void> | undefined;
   #failure: Error | undefined;
   #recovering: Promise<void> | undefined;
+  #recoverTimer: NodeJS.Timeout | undefined;
 
   private constructor(opts: AuditLogOptions) {
     this.#opts = opts;
@@ -113,6 +118,10 @@ export class AuditLog {
 
   async #recover(): Promise<void> {
     mkdirSync(this.#opts.dir, { recursive: true, mode: 0o700 });
+    // After a failure, reopening alone proves nothing: cutting a torn record frees a few bytes,
+    // and the log would take requests only to fail the next write (a full disk made readiness
+    // flap). Stay failed until there is room for some records.
+    if (this.#failure) await probeSpace(join(this.#opts.dir, '.space-probe'));
     await this.#file?.close().catch(() => undefined);
     this.#file = undefined;
     const segments = listSegments(this.#opts.dir);
@@ -140,7 +149,10 @@ export class AuditLog {
     this.#seq = this.#written.seq;
     this.#prev = this.#written.hash;
     this.#file = await open(join(this.#opts.dir, segmentName(this.#segment)), 'a', 0o600);
+    if (this.#failure) this.#opts.logger.info('audit log writable again; serving requests', { dir: this.#opts.dir });
     this.#failure = undefined;
+    clearInterval(this.#recoverTimer);
+    this.#recoverTimer = undefined;
   }
 
   /**
@@ -176,10 +188,12 @@ export class AuditLog {
       const batch = this.#queue;
       this.#queue = [];
       try {
-        const data = batch.map((p) => p.line).join('');
-        await this.#file!.write(data);
+        const data = Buffer.from(batch.map((p) => p.line).join(''));
+        // write(2) may write only part (ENOSPC after the file's last free page): a record half on
+        // disk must not be acknowledged. Write the rest; if that fails, the batch fails.
+        await writeAll(this.#file!, data);
         if (this.#opts.sync) await this.#file!.datasync();
-        this.#segmentBytes += Buffer.byteLength(data);
+        this.#segmentBytes += data.length;
         const last = batch[batch.length - 1]!;
         this.#written = { seq: last.seq, hash: last.hash };
         if (this.#segmentBytes >= this.#opts.maxSegmentBytes) await this.#nextSegment();
@@ -192,6 +206,10 @@ export class AuditLog {
         // What is queued behind the failure can't be chained on it: fail it too and re-read the tail.
         for (const p of [...batch, ...this.#queue]) p.fail(unavailable());
         this.#queue = [];
+        // Recover without waiting for a request: a replica that is not ready gets none (its
+        // readiness probe fails while the log is down), so it would never come back otherwise.
+        this.#recoverTimer ??= setInterval(() => void this.ready().catch(() => undefined), RECOVER_EVERY_MS);
+        this.#recoverTimer.unref();
       }
     }
     this.#flushing = undefined;
@@ -205,9 +223,32 @@ export class AuditLog {
   }
 
   async close(): Promise<void> {
+    clearInterval(this.#recoverTimer);
+    this.#recoverTimer = undefined;
+    await this.#recovering?.catch(() => undefined);
     await this.#flushing;
     await this.#file?.close().catch(() => undefined);
     this.#file = undefined;
+  }
+}
+
+/** Writes all of `data` (FileHandle.write may write a part without an error), or throws. */
+async function writeAll(fh: FileHandle, data: Buffer): Promise<void> {
+  for (let at = 0; at < data.length; ) {
+    const { bytesWritten } = await fh.write(data, at);
+    if (bytesWritten <= 0) throw new Error('audit log: the write made no progress');
+    at += bytesWritten;
+  }
+}
+
+/** Throws (ENOSPC, EROFS, …) unless `bytes` can be written at `path`; leaves no file behind. */
+async function probeSpace(path: string, bytes = PROBE_BYTES): Promise<void> {
+  const fh = await open(path, 'w', 0o600);
+  try {
+    await writeAll(fh, Buffer.alloc(bytes));
+  } finally {
+    await fh.close();
+    await rm(path, { force: true });
   }
 }
 

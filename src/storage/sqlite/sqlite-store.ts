@@ -2,32 +2,72 @@
 import { mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
 import Database from 'better-sqlite3';
+import { ConfigError } from '../../core/config-error.js';
+import { createLogger, type Logger } from '../../observability/logger.js';
 import { docOf as keyDoc, page, type Row, toAlias, toKey, toKeyVersion as toVersion } from '../rows.js';
 import type { AliasRecord, KeyRecord, KeyVersionRecord, KmsStore, Page, Store } from '../types.js';
 import { SqliteAuthStore } from './auth-store.js';
 import { SQLITE_MIGRATIONS } from './migrations.js';
 import { SqliteSecretsStore } from './secrets-store.js';
+import { storageFault, whyNotWritable, withStorageFaults } from './store-faults.js';
 import { SqliteTerraformStore } from './terraform-store.js';
 
-export function openSqliteStore(path: string): Store {
+export interface SqliteStoreOptions {
+  /** Where storage faults (disk full, read-only, I/O errors) are reported. */
+  logger?: Logger;
+}
+
+export function openSqliteStore(path: string, options: SqliteStoreOptions = {}): Store {
   if (path !== ':memory:') mkdirSync(dirname(path), { recursive: true });
-  const db = new Database(path);
-  // WAL + FULL: every commit is fsynced before it returns, so an acknowledged write survives
-  // kill -9 and power loss; readers never block the writer.
-  db.pragma('journal_mode = WAL');
-  db.pragma('synchronous = FULL');
-  db.pragma('foreign_keys = ON');
-  db.pragma('busy_timeout = 5000');
-  migrate(db);
+  const db = openWritable(path);
+  const logger = options.logger ?? createLogger('info');
   return {
-    kms: new SqliteKmsStore(db),
-    secrets: new SqliteSecretsStore(db),
-    auth: new SqliteAuthStore(db),
-    terraform: new SqliteTerraformStore(db),
+    kms: withStorageFaults(new SqliteKmsStore(db), logger),
+    secrets: withStorageFaults(new SqliteSecretsStore(db), logger),
+    auth: withStorageFaults(new SqliteAuthStore(db), logger),
+    terraform: withStorageFaults(new SqliteTerraformStore(db), logger),
     close: async () => {
       if (db.open) db.close();
     },
   };
+}
+
+/**
+ * Opens and migrates the database, or throws a ConfigError naming the file when it cannot be
+ * written. SQLite would otherwise open a read-only file read-only and the server fail only at its
+ * first write (after a crash left the WAL behind), or stop with a bare "unable to open database
+ * file" stack. A read-only server could not recover by itself anyway: its connection stays
+ * read-only after the volume is fixed. Failing at start lets the supervisor retry until it is.
+ */
+function openWritable(path: string): Database.Database {
+  let db: Database.Database | undefined;
+  try {
+    db = new Database(path);
+    // WAL + FULL: every commit is fsynced before it returns, so an acknowledged write survives
+    // kill -9 and power loss; readers never block the writer.
+    db.pragma('journal_mode = WAL');
+    db.pragma('synchronous = FULL');
+    db.pragma('foreign_keys = ON');
+    db.pragma('busy_timeout = 5000');
+    // A file SQLite could open only read-only fails here (SQLITE_READONLY), not at the first
+    // write: a write rolled back (beginning a write transaction alone does not notice).
+    db.exec('BEGIN IMMEDIATE');
+    try {
+      db.exec('CREATE TABLE keysafe_write_probe (x)');
+    } finally {
+      if (db.inTransaction) db.exec('ROLLBACK');
+    }
+    migrate(db);
+    return db;
+  } catch (e) {
+    if (db?.open) db.close();
+    const fault = storageFault(e);
+    if (!fault) throw e;
+    const why = whyNotWritable(path);
+    throw new ConfigError(
+      `store: cannot open the SQLite database ${path}: ${fault.reason} (${fault.code}${why ? `, ${why}` : ''}); the server needs a writable file and directory with free space`,
+    );
+  }
 }
 
 function migrate(db: Database.Database): void {
