@@ -40,9 +40,13 @@ export function createChangeFeed(store: SecretsStore, onChange: (listener: () =>
       again = true; // a commit landed while reading: read once more afterwards
       return;
     }
-    reading = readNew().finally(() => {
-      reading = undefined;
-    });
+    reading = readNew()
+      // A failed read (the database unreachable) is tried again at the next ring: a commit, or
+      // the once-a-second poll. Unhandled, it would end the process.
+      .catch(() => {})
+      .finally(() => {
+        reading = undefined;
+      });
   }
 
   const unsubscribe = onChange(ring);

@@ -88,7 +88,7 @@ export async function startServer(config: Readonly<ServerConfig>, options: Start
     logger.info('created a new root key', { file: resolve(config.rootKeyFile), rootKeyId: root.key.id });
   const adminCredentialsFile = config.adminCredentialsFile;
   const admin = loadOrCreateAdminCredentials(adminCredentialsFile);
-  const store: Store = await openStore(config.store);
+  const store: Store = await openStore(config.store, { logger });
   const rootKeys = new RootKeyring(root.key);
   const kms = createKmsEngine({
     store: store.kms,

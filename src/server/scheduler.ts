@@ -4,6 +4,7 @@
 // within seconds and runs at once whatever came due meanwhile. The jobs themselves stay safe to
 // run twice (each change is conditional on the revision read), so a lease lost without notice
 // costs at most a wasted attempt, never a double rotation.
+import { AppError } from '../core/errors.js';
 import type { Logger } from '../observability/logger.js';
 
 export interface SchedulerDeps {
@@ -36,7 +37,10 @@ export function startScheduler(deps: SchedulerDeps) {
   const tick = (): Promise<void> => {
     ticking ??= tickOnce()
       .catch((e: unknown) =>
-        deps.logger.error('scheduler failed', { error: (e as Error)?.name, stack: (e as Error)?.stack }),
+        // An expected failure (the store unavailable) says so; only a bug needs its stack.
+        e instanceof AppError
+          ? deps.logger.error('scheduler failed', { error: e.code, message: e.message })
+          : deps.logger.error('scheduler failed', { error: (e as Error)?.name, stack: (e as Error)?.stack }),
       )
       .finally(() => {
         ticking = undefined;

@@ -31,6 +31,10 @@ export interface TestPostgres {
   url: string;
   /** Stops the server (immediate shutdown) and removes its directory. Safe to call twice. */
   stop(): Promise<void>;
+  /** Stops the server as a crash would (immediate shutdown), keeping its data: an outage. */
+  pause(): Promise<void>;
+  /** Starts it again on the same port after pause(). */
+  resume(): Promise<void>;
 }
 
 interface PgBin {
@@ -215,6 +219,9 @@ export async function startPostgres(): Promise<TestPostgres> {
           password,
           url: `postgres://postgres:${encodeURIComponent(password)}@127.0.0.1:${port}/postgres`,
           stop,
+          pause: () => run(dir, bin.pgCtl, ['-D', data, '-m', 'immediate', '-w', 'stop'], 'pg_ctl stop'),
+          resume: () =>
+            run(dir, bin.pgCtl, ['-D', data, '-l', log, '-o', opts, '-w', '-t', '30', 'start'], 'pg_ctl start'),
         };
       } catch (err) {
         const tail = existsSync(log) ? readFileSync(log, 'utf8').split('\n').slice(-15).join('\n') : '';

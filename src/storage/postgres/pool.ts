@@ -1,6 +1,7 @@
 // A small wrapper over pg.Pool: BIGINT read as number, an optional schema (search_path), and
 // transactions that roll back on error and retry serialization failures and deadlocks.
 import pg from 'pg';
+import { AppError } from '../../core/errors.js';
 
 export type { Row } from '../rows.js';
 
@@ -31,6 +32,26 @@ const types: pg.CustomTypesConfig = {
       : pg.types.getTypeParser(oid, format as 'text')) as pg.CustomTypesConfig['getTypeParser'],
 };
 
+/**
+ * The database unreachable or refusing work (connection lost or refused, shutting down, out of
+ * disk or connections): answered ServiceUnavailableException, which clients retry, not a 500.
+ */
+function unavailable(e: unknown): unknown {
+  const code = (e as { code?: unknown })?.code;
+  const message = (e as Error)?.message ?? '';
+  const fault =
+    typeof code === 'string'
+      ? /^(08|53|57P0)/.test(code) ||
+        /^E(CONNREFUSED|CONNRESET|PIPE|TIMEDOUT|HOSTUNREACH|NOTFOUND|AI_AGAIN)$/.test(code)
+      : /Connection terminated|connection error|not queryable|timeout exceeded when trying to connect/i.test(message);
+  return fault
+    ? new AppError(
+        'ServiceUnavailableException',
+        `The data store is unavailable (${typeof code === 'string' ? code : 'connection lost'}); retry shortly.`,
+      )
+    : e;
+}
+
 /** SQLSTATEs after which the whole transaction can simply run again. */
 const RETRYABLE = new Set(['40001', '40P01']);
 
@@ -44,6 +65,8 @@ export class PgDatabase {
     this.pool = new pg.Pool({
       connectionString: options.connectionString,
       max: options.max ?? 10,
+      // A database that does not answer fails requests after a while instead of holding them forever.
+      connectionTimeoutMillis: 10_000,
       types,
       // Every connection resolves unqualified table names in the store's schema only.
       options: `-c search_path=${pg.escapeIdentifier(this.schema).replace(/[\\ ]/g, '\\$&')}`,
@@ -53,11 +76,23 @@ export class PgDatabase {
   }
 
   async query<R extends Row = Row>(text: string, values?: unknown[]): Promise<pg.QueryResult<R>> {
-    return this.pool.query<R>(text, values);
+    try {
+      return await this.pool.query<R>(text, values);
+    } catch (e) {
+      throw unavailable(e);
+    }
   }
 
   /** Runs `fn` in one transaction; commits its result, rolls back on error, retries conflicts. */
   async tx<T>(fn: (c: Queryable) => Promise<T>, isolation: Isolation = 'READ COMMITTED'): Promise<T> {
+    try {
+      return await this.#tx(fn, isolation);
+    } catch (e) {
+      throw unavailable(e);
+    }
+  }
+
+  async #tx<T>(fn: (c: Queryable) => Promise<T>, isolation: Isolation): Promise<T> {
     for (let attempt = 1; ; attempt++) {
       const client = await this.pool.connect();
       let broken: Error | undefined;
