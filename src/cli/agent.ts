@@ -15,6 +15,7 @@ import {
   syncOnce,
 } from '../agent/index.js';
 import { ConfigError } from '../core/config-error.js';
+import { describeYamlError, YAML_OPTIONS } from '../core/config-file.js';
 import { AppError } from '../core/errors.js';
 import { randomToken } from '../crypto/index.js';
 import { createLogger, type Logger } from '../observability/logger.js';
@@ -70,9 +71,9 @@ function agentConfigFromEnv(name: string): Readonly<AgentConfig> {
   if (!text) throw new ConfigError(`environment variable ${name} is not set`);
   let doc: unknown;
   try {
-    doc = parseYaml(text);
+    doc = parseYaml(text, YAML_OPTIONS);
   } catch (e) {
-    throw new ConfigError(`${name} is not valid YAML or JSON (${(e as Error).message.split('\n')[0]})`);
+    throw new ConfigError(`${name} is not valid YAML or JSON (${describeYamlError(e, text)})`);
   }
   return parseAgentConfig(doc, { source: `config in $${name}` });
 }
