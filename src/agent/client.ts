@@ -23,11 +23,13 @@ export interface ChangeEvent {
 }
 
 export type WatchMessage =
-  | { kind: 'hello'; cursor: number }
+  | { kind: 'hello'; cursor: number; heartbeatMs?: number }
   | { kind: 'reset'; cursor: number }
   | { kind: 'change'; event: ChangeEvent };
 
 const REQUEST_TIMEOUT_MS = 10_000;
+/** The server's heartbeat until its `hello` says otherwise. */
+const DEFAULT_HEARTBEAT_MS = 15_000;
 
 /** The agent's ephemeral key pair: the private half never leaves memory. */
 export interface AgentKeyPair {
@@ -108,12 +110,23 @@ export class ServerClient {
       false,
     );
     let buffer = '';
+    // A server that died without closing the connection (power loss, a partition) sends nothing
+    // more: after three missed heartbeats the stream is given up, and the agent reconnects or
+    // moves on to the next server.
+    const giveUpAfter = (ms: number) =>
+      setTimeout(() => res.body.destroy(new Error(`no heartbeat for ${ms / 1000} s`)), ms);
+    let silent = giveUpAfter(3 * DEFAULT_HEARTBEAT_MS);
     try {
       for await (const chunk of res.body) {
+        silent.refresh();
         buffer += chunk as string;
         for (let end = buffer.indexOf('\n\n'); end >= 0; end = buffer.indexOf('\n\n')) {
           const message = parseEvent(buffer.slice(0, end));
           buffer = buffer.slice(end + 2);
+          if (message?.kind === 'hello' && message.heartbeatMs) {
+            clearTimeout(silent);
+            silent = giveUpAfter(3 * message.heartbeatMs);
+          }
           if (message) await onMessage(message);
         }
       }
@@ -121,6 +134,7 @@ export class ServerClient {
       if (signal.aborted) return;
       throw new TransientError(`watch stream broke: ${(e as Error).message}`);
     } finally {
+      clearTimeout(silent);
       res.body.destroy();
     }
   }
@@ -164,9 +178,9 @@ function parseEvent(block: string): WatchMessage | undefined {
     else if (line.startsWith('data: ')) data += line.slice(6);
   }
   if (data === '') return undefined; // a comment (heartbeat)
-  const parsed = JSON.parse(data) as { cursor: number } & ChangeEvent;
+  const parsed = JSON.parse(data) as { cursor: number; heartbeatMs?: number } & ChangeEvent;
   if (event === 'change') return { kind: 'change', event: parsed };
-  if (event === 'hello') return { kind: 'hello', cursor: parsed.cursor };
+  if (event === 'hello') return { kind: 'hello', cursor: parsed.cursor, heartbeatMs: parsed.heartbeatMs };
   if (event === 'reset') return { kind: 'reset', cursor: parsed.cursor };
   return undefined;
 }

@@ -18,10 +18,12 @@ import { auditNative, authenticateNative, type Env, type Route, type RouteContex
 export interface AgentRouteDeps extends RouteDeps {
   secrets: SecretsApiContext;
   changeFeed: ChangeFeed;
+  /**
+   * How often the watch stream carries a heartbeat: it keeps idle connections (and the proxies
+   * between) from timing out, rechecks the session, and tells the agent the server is still there.
+   */
+  watchHeartbeatMs: number;
 }
-
-/** Keeps idle connections (and the proxies between) from timing the stream out; also rechecks the session. */
-const HEARTBEAT_MS = 15_000;
 const MAX_KEYS = 10_000;
 
 export function registerAgentRoutes(app: Hono<Env>, route: Route, deps: AgentRouteDeps): void {
@@ -105,10 +107,10 @@ export function registerAgentRoutes(app: Hono<Env>, route: Route, deps: AgentRou
           if (ok) void stream.write(': ping\n\n');
           else subscription.close();
         });
-      }, HEARTBEAT_MS);
+      }, deps.watchHeartbeatMs);
       heartbeat.unref();
       try {
-        await stream.writeSSE({ event: 'hello', data: JSON.stringify({ cursor }) });
+        await stream.writeSSE({ event: 'hello', data: JSON.stringify({ cursor, heartbeatMs: deps.watchHeartbeatMs }) });
         while (!stream.aborted && !stream.closed) {
           const events = await subscription.next();
           if (stream.aborted || !(await sessionValid())) break;

@@ -22,6 +22,7 @@ export interface AppDeps extends RouteDeps {
   /** False while starting or draining: /readyz answers 503. */
   isReady: () => boolean;
   maxBodyBytes: number;
+  watchHeartbeatMs: number;
   rotateRootKey: () => Promise<{ rewrapped: number; rootKeyId: string }>;
   terraform: TerraformRouteDeps['terraform'];
 }

@@ -26,6 +26,7 @@ export const DEFAULTS = {
   auditMaxSegmentBytes: 64 * 1024 * 1024,
   /** How often admin-API changes to issuers and roles made on other replicas are picked up. */
   authRefreshMs: 1000,
+  watchHeartbeatMs: 15_000,
   /** Largest Terraform state accepted by the http backend (states grow with the infrastructure). */
   terraformMaxStateBytes: 16 * 1024 * 1024,
   /** How many versions of each Terraform state are kept, newest first, for rolling back. */
@@ -52,6 +53,7 @@ const fileSchema = z
     schedulerIntervalMs: z.number().int().min(100).optional(),
     rotationLeaseMs: z.number().int().min(1000).optional(),
     maxBodyBytes: z.number().int().min(1024).optional(),
+    watchHeartbeatMs: z.number().int().min(100).max(60_000).optional(),
     logLevel: z.enum(['debug', 'info', 'warn', 'error']).optional(),
     issuers: z.array(issuerSchema).optional(),
     roles: z.array(roleSchema).optional(),
@@ -125,6 +127,8 @@ export interface ServerConfig {
   /** How long a claimed rotation step may run before it is retried elsewhere (after a crash). */
   rotationLeaseMs: number;
   maxBodyBytes: number;
+  /** How often a watch stream carries a heartbeat; agents give up on a stream silent for three. */
+  watchHeartbeatMs: number;
   shutdownGraceMs: number;
   logLevel: 'debug' | 'info' | 'warn' | 'error';
   issuers: IssuerConfig[];
@@ -192,6 +196,7 @@ export function loadServerConfig(flags: ServerFlags, env: NodeJS.ProcessEnv = pr
     schedulerIntervalMs: file.schedulerIntervalMs ?? DEFAULTS.schedulerIntervalMs,
     rotationLeaseMs: file.rotationLeaseMs ?? DEFAULTS.rotationLeaseMs,
     maxBodyBytes: file.maxBodyBytes ?? DEFAULTS.maxBodyBytes,
+    watchHeartbeatMs: file.watchHeartbeatMs ?? DEFAULTS.watchHeartbeatMs,
     shutdownGraceMs: DEFAULTS.shutdownGraceMs,
     logLevel,
     issuers: file.issuers ?? [],

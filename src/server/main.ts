@@ -202,6 +202,7 @@ export async function startServer(config: Readonly<ServerConfig>, options: Start
     // Not ready while the audit log cannot be written: requests would be refused.
     isReady: () => ready && audit.healthy,
     maxBodyBytes: config.maxBodyBytes,
+    watchHeartbeatMs: config.watchHeartbeatMs,
     rotateRootKey,
     terraform: {
       backend: createTerraformStateBackend({

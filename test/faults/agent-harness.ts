@@ -60,9 +60,9 @@ export interface AgentUnderTest {
  * test put a proxy between agent and server.
  */
 export async function startAgentUnderTest(
-  options: { serverUrl?: (server: string) => Promise<string>; agent?: object } = {},
+  options: { serverUrl?: (server: string) => Promise<string>; agent?: object; server?: object } = {},
 ): Promise<AgentUnderTest> {
-  const workload = await startWorkloadServer();
+  const workload = await startWorkloadServer({ config: options.server });
   await workload.admin.send(new CreateSecretCommand({ Name: 'app/db', SecretString: secretValue(0) }));
   const dir = tempDir('keysafe-agent-fault-');
   chownSync(dir, NOBODY.uid ?? process.getuid!(), NOBODY.gid ?? process.getgid!());

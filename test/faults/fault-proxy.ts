@@ -15,6 +15,8 @@ export class FaultProxy {
   #cutter: NodeJS.Timeout | undefined;
   /** How many watch connections were cut. */
   cuts = 0;
+  /** Watch connections that get nothing more from the server, yet stay open (a half-open TCP). */
+  readonly #silenced = new Set<Socket>();
 
   constructor(private readonly target: { host: string; port: number }) {}
 
@@ -47,6 +49,7 @@ export class FaultProxy {
       upstream.write(chunk);
     });
     upstream.on('data', (chunk: Buffer) => {
+      if (this.#silenced.has(client)) return;
       const delay = Math.max(this.delayMs, requestDelay);
       if (delay === 0 && releaseAt <= Date.now()) {
         client.write(chunk);
@@ -86,6 +89,11 @@ export class FaultProxy {
     };
     cut();
     this.#cutter = setInterval(cut, everyMs);
+  }
+
+  /** The server behind every open watch goes silent without closing, as after a power loss. */
+  silenceWatches(): void {
+    for (const s of this.#watches) this.#silenced.add(s);
   }
 
   async stop(): Promise<void> {

@@ -19,6 +19,8 @@ export interface WorkloadOptions {
   /** The role's policy statements (default: GetSecretValue on app/*). */
   statements?: object[];
   env?: NodeJS.ProcessEnv;
+  /** More server config (e.g. a short watchHeartbeatMs). */
+  config?: object;
 }
 
 export const APP_SECRETS_READER = {
@@ -31,6 +33,7 @@ export async function startWorkloadServer(options: WorkloadOptions = {}): Promis
   const issuer = await startOidcIssuer();
   const server = await startTestServer({
     config: {
+      ...options.config,
       issuers: [{ name: 'cluster', issuer: issuer.url, audiences: ['keysafe'], discovery: true }],
       roles: [
         {
