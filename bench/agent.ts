@@ -55,7 +55,7 @@ import {
   writeSync,
 } from 'node:fs';
 import { get as httpGet } from 'node:http';
-import { createServer } from 'node:net';
+import { connect, createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
@@ -63,6 +63,7 @@ import { fileURLToPath } from 'node:url';
 import { CreateSecretCommand, PutSecretValueCommand, SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import { type OidcIssuer, startOidcIssuer } from '../test/support/oidc-issuer.js';
 import {
+  attachSamples,
   environmentBanner,
   fmtNum,
   fmtRatio,
@@ -571,6 +572,9 @@ async function rotation(
   assert.equal(served.VersionId, lastVersion, 'endpoint version after the rotations');
   assert.equal(JSON.parse(served.SecretString).seq, rounds, 'endpoint value after the rotations');
 
+  attachSamples('rotation.ack_to_sighup', toReload);
+  attachSamples('rotation.ack_to_file', toFile);
+  attachSamples('rotation.baseline_rename_to_watch', base);
   const p99 = percentile(toReload, 0.99);
   rows.push({
     id: '1',
@@ -725,6 +729,11 @@ async function endpointFigures(
       await run(bare1, 1, C1_MS);
       await run(agent1, 1, C1_MS);
     }
+    // The load generator reports percentiles only: the per-request samples for the report's distribution
+    // plot come from a short extra c=1 pass by this process (same vCPU placement as the rows above).
+    const plotSamples = await endpointSamples(agentPort, barePort, paths, token, cfg.quick ? 1000 : 5000);
+    attachSamples('endpoint.c1.agent', plotSamples.agent);
+    attachSamples('endpoint.c1.bare_hono', plotSamples.bare);
     const wrk = cfg.quick
       ? undefined
       : await wrkCrossCheck(agentPort, barePort, token, rounds, pinned ? '0' : undefined);
@@ -832,6 +841,76 @@ async function endpointFigures(
   }
   const foreign = foreignCpuNote(all, 'the endpoint runs');
   if (foreign) notes.push(foreign);
+}
+
+/**
+ * Per-request latencies (ms) at one connection, for the distribution plot: one keep-alive socket per
+ * server, GETs one after another (a random one of `paths` each), `n` per server in blocks of 250,
+ * bare and agent interleaved. Timed from just before the write to the last byte of the response.
+ */
+async function endpointSamples(
+  agentPort: number,
+  barePort: number,
+  paths: readonly string[],
+  token: string,
+  n: number,
+): Promise<{ agent: number[]; bare: number[] }> {
+  const open = async (port: number) => {
+    const socket = connect({ host: '127.0.0.1', port, noDelay: true });
+    await new Promise<void>((ok, fail) => socket.once('connect', ok).once('error', fail));
+    let pending = Buffer.alloc(0);
+    let waiter: (() => void) | undefined;
+    socket.on('data', (d: Buffer) => {
+      pending = Buffer.concat([pending, d]);
+      waiter?.();
+    });
+    const complete = (): number => {
+      const head = pending.indexOf('\r\n\r\n');
+      if (head < 0) return -1;
+      const headers = pending.toString('latin1', 0, head).toLowerCase();
+      const cl = /\r\ncontent-length:\s*(\d+)/.exec(headers);
+      if (cl) return pending.length >= head + 4 + Number(cl[1]) ? head + 4 + Number(cl[1]) : -1;
+      const end = pending.indexOf('\r\n0\r\n\r\n', head);
+      return end < 0 ? -1 : end + 7;
+    };
+    const get = async (path: string): Promise<number> => {
+      const req = `GET ${path} HTTP/1.1\r\nhost: 127.0.0.1:${port}\r\nx-aws-parameters-secrets-token: ${token}\r\n\r\n`;
+      const t0 = performance.now();
+      socket.write(req);
+      let end = complete();
+      while (end < 0) {
+        await new Promise<void>((ok) => {
+          waiter = ok;
+        });
+        waiter = undefined;
+        end = complete();
+      }
+      const t = performance.now() - t0;
+      if (pending.toString('latin1', 9, 12) !== '200')
+        throw new Error(`endpoint sample: ${pending.toString('latin1', 0, 200)}`);
+      pending = pending.subarray(end);
+      return t;
+    };
+    return { get, close: () => socket.destroy() };
+  };
+  const agent = await open(agentPort);
+  const bare = await open(barePort);
+  const out = { agent: [] as number[], bare: [] as number[] };
+  const pick = () => paths[Math.floor(Math.random() * paths.length)]!;
+  try {
+    for (let i = 0; i < 100; i++) {
+      await bare.get(pick());
+      await agent.get(pick());
+    }
+    while (out.agent.length < n) {
+      for (let i = 0; i < 250; i++) out.bare.push(await bare.get(pick()));
+      for (let i = 0; i < 250; i++) out.agent.push(await agent.get(pick()));
+    }
+  } finally {
+    agent.close();
+    bare.close();
+  }
+  return out;
 }
 
 interface WrkResult {

@@ -1,8 +1,9 @@
 // Time-boxed micro-benchmark harness: warm-up, N timed runs, median ops/s; table printing, foreign-CPU
 // measurement and the raw node:crypto baselines the benchmarks share.
 import { createCipheriv, createDecipheriv, type KeyObject, randomFillSync } from 'node:crypto';
-import { readFileSync } from 'node:fs';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { cpus } from 'node:os';
+import { basename } from 'node:path';
 import { performance } from 'node:perf_hooks';
 
 export interface HarnessConfig {
@@ -167,13 +168,57 @@ export function ratioRow(
   };
 }
 
-/** Prints the table, the notes, the total time and any missed goals. */
+/** Raw samples attached for the machine-readable report (e.g. latencies for a distribution plot). */
+const attached: Record<string, { unit: string; values: number[] }> = {};
+
+/**
+ * Attaches raw samples (e.g. every rotation's latency, in `unit`) to the BENCH_JSON output under `name`;
+ * attaching the same name again replaces them.
+ */
+export function attachSamples(name: string, values: readonly number[], unit = 'ms'): void {
+  attached[name] = { unit, values: values.filter(Number.isFinite) };
+}
+
+/** What `printReport` writes to the file named by BENCH_JSON (bench/report.ts reads it). */
+export interface BenchJson {
+  /** The bench's file name without extension, e.g. "agent". */
+  bench: string;
+  rows: Row[];
+  notes: string[];
+  /** environmentBanner() */
+  machine: string;
+  /** ISO 8601: when the report was printed. */
+  finishedAt: string;
+  durationSeconds: number;
+  quick: boolean;
+  samples?: Record<string, { unit: string; values: number[] }>;
+}
+
+/**
+ * Prints the table, the notes, the total time and any missed goals; with BENCH_JSON=<file> set, also
+ * writes them (and any attached samples) to that file as JSON.
+ */
 export function printReport(rows: readonly Row[], notes: readonly string[], startedAt: number): void {
+  const durationSeconds = (performance.now() - startedAt) / 1000;
+  const jsonFile = process.env.BENCH_JSON;
+  if (jsonFile) {
+    const out: BenchJson = {
+      bench: basename(process.argv[1] ?? 'bench').replace(/\.[cm]?js$/, ''),
+      rows: [...rows],
+      notes: [...notes],
+      machine: environmentBanner(),
+      finishedAt: new Date().toISOString(),
+      durationSeconds,
+      quick: harnessConfig().quick,
+    };
+    if (Object.keys(attached).length > 0) out.samples = attached;
+    writeFileSync(jsonFile, `${JSON.stringify(out)}\n`);
+  }
   console.log();
   console.log(renderTable(rows));
   console.log();
   for (const n of notes) console.log(`- ${n}`);
-  console.log(`- total ${((performance.now() - startedAt) / 1000).toFixed(1)} s; sink ${sink()}`);
+  console.log(`- total ${durationSeconds.toFixed(1)} s; sink ${sink()}`);
   const missed = rows.filter((r) => r.met === 'NO');
   if (missed.length > 0) console.log(`- goals missed: ${missed.map((r) => `${r.id} ${r.figure.trim()}`).join('; ')}`);
 }
