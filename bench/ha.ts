@@ -9,16 +9,15 @@
 // The replicas' figures show what the database and the coordination cost, not how a cluster of
 // machines scales.
 import { strict as assert } from 'node:assert';
-import { type ChildProcess, spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { cpus, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
-import { fileURLToPath } from 'node:url';
 import { startPostgres, type TestPostgres } from '../test/support/postgres.js';
 import { environmentBanner, harnessConfig, printReport, type Row, ratioRow } from './harness.js';
 import { type HttpRunResult, httpConfig, LoadGenerator } from './http-load.js';
+import { freePort, killChildren, OWN_CLI, type Proc, percentile, startProcess, until } from './server-process.js';
 
 const cfg = harnessConfig();
 const HTTP = httpConfig(cfg, 3);
@@ -26,7 +25,6 @@ const SECRETS = cfg.quick ? 100 : 1000;
 const PROPAGATIONS = cfg.quick ? 20 : 200;
 const GOAL_RATIO = 0.5;
 const GOAL_PROPAGATION_P99_MS = 500;
-const CLI = fileURLToPath(new URL('../src/cli.js', import.meta.url));
 
 const rows: Row[] = [];
 const notes: string[] = [];
@@ -41,17 +39,14 @@ const admin = {
 interface Replica {
   url: string;
   port: number;
-  child: ChildProcess;
+  proc: Proc;
 }
 
-const children: ChildProcess[] = [];
-
 async function startReplica(dir: string, store: string, name: string): Promise<Replica> {
-  const port = 20000 + Math.floor(Math.random() * 20000);
-  const child = spawn(
-    process.execPath,
+  const port = await freePort();
+  const proc = startProcess(
     [
-      CLI,
+      OWN_CLI,
       'server',
       '--listen',
       `127.0.0.1:${port}`,
@@ -62,22 +57,16 @@ async function startReplica(dir: string, store: string, name: string): Promise<R
       '--admin-credentials-file',
       join(dir, 'admin.json'),
     ],
-    { env: { ...process.env, KEYSAFE_LOG_LEVEL: 'warn' }, stdio: ['ignore', 'ignore', 'inherit'] },
+    { env: { KEYSAFE_LOG_LEVEL: 'warn' } },
   );
-  children.push(child);
   const url = `http://127.0.0.1:${port}`;
-  for (const deadline = Date.now() + 20_000; ; ) {
-    if (child.exitCode !== null) throw new Error(`replica ${name} exited`);
-    if (
-      await fetch(`${url}/readyz`).then(
-        (r) => r.ok,
-        () => false,
-      )
-    )
-      return { url, port, child };
-    if (Date.now() > deadline) throw new Error(`replica ${name} did not become ready`);
-    await new Promise((r) => setTimeout(r, 50));
-  }
+  const ready = () =>
+    fetch(`${url}/readyz`).then(
+      (r) => r.ok,
+      () => false,
+    );
+  await until(`replica ${name} ready`, ready, 60_000, proc);
+  return { url, port, proc };
 }
 
 const headers = (target: string) => ({
@@ -189,11 +178,6 @@ async function propagation(writer: Replica, watchers: Replica[]): Promise<number
   return latencies;
 }
 
-const percentile = (values: number[], p: number) => {
-  const sorted = [...values].sort((a, b) => a - b);
-  return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))]!;
-};
-
 async function main(): Promise<void> {
   console.log(`bench:ha — ${environmentBanner()}`);
   const dir = mkdtempSync(join(tmpdir(), 'keysafe-bench-ha-'));
@@ -208,7 +192,7 @@ async function main(): Promise<void> {
     await populate(single);
     const sqlite = await throughput(loads, [single]);
     const local = await propagation(single, [single]);
-    single.child.kill('SIGTERM');
+    await single.proc.stop();
 
     db = await startPostgres();
     const replicas = await Promise.all([0, 1, 2].map((i) => startReplica(dir, db!.url, `pg-${i}`)));
@@ -230,14 +214,14 @@ async function main(): Promise<void> {
         ),
       );
     }
-    const p99 = percentile(cross, 99);
+    const p99 = percentile(cross, 0.99);
     rows.push({
       id: '4',
       figure: `PutSecretValue sent on replica 1 → event on replicas 2 and 3 (${PROPAGATIONS} puts)`,
-      subject: `p99 ${p99.toFixed(1)} ms (p50 ${percentile(cross, 50).toFixed(1)})`,
-      baseline: `p99 ${percentile(local, 99).toFixed(1)} ms (p50 ${percentile(local, 50).toFixed(1)})`,
+      subject: `p99 ${p99.toFixed(1)} ms (p50 ${percentile(cross, 0.5).toFixed(1)})`,
+      baseline: `p99 ${percentile(local, 0.99).toFixed(1)} ms (p50 ${percentile(local, 0.5).toFixed(1)})`,
       baselineName: 'the same on one SQLite server watching itself',
-      ratio: `${(p99 / percentile(local, 99)).toFixed(1)}×`,
+      ratio: `${(p99 / percentile(local, 0.99)).toFixed(1)}×`,
       goal: `p99 < ${GOAL_PROPAGATION_P99_MS} ms`,
       met: p99 < GOAL_PROPAGATION_P99_MS ? 'YES' : 'NO',
     });
@@ -246,10 +230,10 @@ async function main(): Promise<void> {
         `generator process per replica, Bearer admin token, ${HTTP.durationMs / 1000} s per run; ` +
         `PostgreSQL ${await pgVersion(db)} on the same machine: every process shares its ${cpus().length} cores, so more replicas add coordination, not CPU.`,
     );
-    for (const r of replicas) r.child.kill('SIGTERM');
+    for (const r of replicas) await r.proc.stop();
   } finally {
     for (const l of loads) await l.close();
-    for (const c of children) c.kill('SIGKILL');
+    killChildren();
     await db?.stop();
     rmSync(dir, { recursive: true, force: true });
   }

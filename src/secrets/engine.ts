@@ -86,12 +86,30 @@ export function createSecretsEngine(deps: SecretsEngineDeps) {
     return secret;
   }
 
+  // One store read per secret however many ask at once (a rotation seen by 1,000 watchers whose
+  // access is checked together); a lookup started before the latest write is not joined.
+  const recordLookups = new Map<string, { stamp: number; secret: Promise<SecretRecord> }>();
+
+  function cachedRecord(secretId: string): Promise<SecretRecord> | SecretRecord {
+    const hit = cache.record(secretId);
+    if (hit) return hit;
+    const stamp = cache.stamp();
+    const pending = recordLookups.get(secretId);
+    if (pending?.stamp === stamp) return pending.secret;
+    const secret = find(secretId)
+      .then((s) => {
+        cache.putRecord(secretId, s, stamp);
+        return s;
+      })
+      .finally(() => {
+        if (recordLookups.get(secretId)?.secret === secret) recordLookups.delete(secretId);
+      });
+    recordLookups.set(secretId, { stamp, secret });
+    return secret;
+  }
+
   async function findLiveCached(secretId: string): Promise<SecretRecord> {
-    let secret = cache.record(secretId);
-    if (!secret) {
-      secret = await find(secretId);
-      cache.putRecord(secretId, secret);
-    }
+    const secret = await cachedRecord(secretId);
     if (secret.deletedAt !== undefined) throw new AppError('InvalidRequestException', MARKED_FOR_DELETION);
     return secret;
   }
@@ -99,8 +117,9 @@ export function createSecretsEngine(deps: SecretsEngineDeps) {
   async function versionByStageCached(arn: string, stage: string): Promise<SecretVersionRecord | undefined> {
     let version = cache.version(arn, stage);
     if (!version) {
+      const stamp = cache.stamp();
       version = await store.getVersionByStage(arn, stage);
-      if (version) cache.putVersion(arn, stage, version);
+      if (version) cache.putVersion(arn, stage, version, stamp);
     }
     return version;
   }
@@ -108,9 +127,11 @@ export function createSecretsEngine(deps: SecretsEngineDeps) {
   /** Commits a change and drops the read caches of its secret. */
   // Rung after every committed change: the watch stream's doorbell (the events table is the truth).
   const changeListeners = new Set<() => void>();
-  const ring = () => {
-    for (const listener of changeListeners) listener();
-  };
+  // Deferred: the writer's answer goes out before the fan-out to the watchers starts.
+  const ring = () =>
+    setImmediate(() => {
+      for (const listener of changeListeners) listener();
+    });
 
   async function commit(change: SecretChange, at: number): Promise<SecretRecord | undefined> {
     const saved = await store.commit(change, at);
@@ -247,14 +268,7 @@ export function createSecretsEngine(deps: SecretsEngineDeps) {
     },
 
     /** The secret behind an id, from the read cache (deleted ones too): what authorization reads. */
-    async cachedSecret(secretId: string): Promise<SecretRecord> {
-      let secret = cache.record(secretId);
-      if (!secret) {
-        secret = await find(secretId);
-        cache.putRecord(secretId, secret);
-      }
-      return secret;
-    },
+    cachedSecret: async (secretId: string): Promise<SecretRecord> => cachedRecord(secretId),
 
     /** The ARN a name or ARN refers to when no such secret exists (no random suffix). */
     arnForMissing: (secretId: string): string => (secretId.startsWith('arn:') ? secretId : `${arnPrefix}${secretId}`),

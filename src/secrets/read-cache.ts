@@ -24,6 +24,7 @@ export class SecretReadCache {
   readonly #bySecret = new Map<string, Entry>();
   /** Name or ARN as the caller gave it → the secret's ARN. */
   readonly #arnById = new Map<string, string>();
+  #generation = 0;
 
   constructor(
     private readonly ttlMs: number,
@@ -37,7 +38,16 @@ export class SecretReadCache {
     return hit && this.now() - hit.at <= this.ttlMs ? hit.secret : undefined;
   }
 
-  putRecord(id: string, secret: SecretRecord): void {
+  /**
+   * Changes at every invalidation: a lookup started before a write must not cache what it read
+   * after the write dropped the entry. Take it before reading, give it to put*.
+   */
+  stamp(): number {
+    return this.#generation;
+  }
+
+  putRecord(id: string, secret: SecretRecord, stamp = this.#generation): void {
+    if (stamp !== this.#generation) return;
     if (this.#arnById.size >= this.maxSecrets * 4) this.#arnById.clear();
     this.#arnById.set(id, secret.arn);
     this.#entry(secret.arn).record = { secret, at: this.now() };
@@ -48,7 +58,8 @@ export class SecretReadCache {
     return hit && this.now() - hit.at <= this.ttlMs ? hit.version : undefined;
   }
 
-  putVersion(arn: string, stage: string, version: SecretVersionRecord): void {
+  putVersion(arn: string, stage: string, version: SecretVersionRecord, stamp = this.#generation): void {
+    if (stamp !== this.#generation) return;
     this.#entry(arn).stages.set(stage, { version, at: this.now() });
   }
 
@@ -62,11 +73,13 @@ export class SecretReadCache {
 
   /** Forgets everything about a secret (after any write to it). */
   invalidate(arn: string): void {
+    this.#generation++;
     this.#bySecret.delete(arn);
   }
 
   /** Forgets everything (changes may have been missed). */
   clear(): void {
+    this.#generation++;
     this.#bySecret.clear();
     this.#arnById.clear();
   }
