@@ -428,13 +428,15 @@ export function createKmsEngine(deps: KmsEngineDeps) {
     async createAlias(name: string, targetRef: string): Promise<void> {
       const key = await validatedAlias(name, targetRef);
       const now = clock.now();
-      if (!(await store.createAlias({ name, keyId: key.keyId, createdAt: now, updatedAt: now }))) {
+      const created = await store.createAlias({ name, keyId: key.keyId, createdAt: now, updatedAt: now });
+      // Either way the alias exists now: a cached "not found" (another replica made it) must go.
+      forgetAlias(name);
+      if (!created) {
         throw new AppError(
           'AlreadyExistsException',
           `An alias with the name ${aliasArn(partition, name)} already exists`,
         );
       }
-      forgetAlias(name);
     },
 
     async updateAlias(name: string, targetRef: string): Promise<void> {

@@ -4,7 +4,8 @@ import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { DAY_MS, ManualClock } from '../../src/core/clock.js';
 import { RootKey, RootKeyring } from '../../src/crypto/index.js';
-import { createKmsEngine } from '../../src/kms/index.js';
+import { createKmsEngine, managedKey } from '../../src/kms/index.js';
+import { INTERNAL_KEY_POLICY } from '../../src/kms/managed-key.js';
 import { openStore, type Store } from '../../src/storage/index.js';
 import { tempDir } from '../support/server.js';
 
@@ -35,6 +36,19 @@ async function twoReplicas() {
 }
 
 describe('replicas sharing a store', () => {
+  it('agree on one managed key when both make it at once, even after one cached the alias as missing', async () => {
+    const { a, b } = await twoReplicas();
+    const alias = 'alias/keysafe/test';
+    // Replica a looks first and caches "no such alias"; then both create the key.
+    await expect(a.describeKey(alias)).rejects.toMatchObject({ code: 'NotFoundException' });
+    const [arnA, arnB] = await Promise.all([
+      managedKey(a, alias, { description: 'x' })(),
+      managedKey(b, alias, { description: 'x' })(),
+    ]);
+    expect(arnA).toBe(arnB);
+    expect((await a.describeKey(alias)).policy).toBe(INTERNAL_KEY_POLICY);
+  });
+
   it('rotate a due key exactly once when both schedulers run at the same moment', async () => {
     const { clock, a, b } = await twoReplicas();
     const keys = await Promise.all(Array.from({ length: 10 }, () => a.createKey({})));
