@@ -13,6 +13,11 @@ const PREFIX = 'ks1.';
 /** Sessions refused after this size: the claims ride along, and headers must stay small. */
 const MAX_TOKEN_CHARS = 8192;
 const CACHE_MAX = 10_000;
+/** How long a check that the session key is in force holds: the key record's own cache TTL. */
+const KEY_CHECK_MS = 1000;
+
+const invalidToken = () =>
+  new AppError('UnrecognizedClientException', 'The security token included in the request is invalid.');
 
 interface Payload {
   r: string; // role
@@ -69,6 +74,7 @@ export function createSessions(deps: SessionDeps) {
   // still checked on every use. Keyed by the 43-character tag (hashing the whole token per request
   // costs more than the rest), and the whole token is compared on a hit.
   const verified = new Map<string, { token: string; identity: RoleIdentity; secret?: string }>();
+  let keyCheckedAt = Number.NEGATIVE_INFINITY;
 
   async function sign(payload: Payload): Promise<string> {
     const body = `${PREFIX}${Buffer.from(JSON.stringify(payload)).toString('base64url')}`;
@@ -119,18 +125,20 @@ export function createSessions(deps: SessionDeps) {
   }
 
   async function decode(token: string): Promise<{ identity: RoleIdentity; secret?: string }> {
-    const invalid = new AppError(
-      'UnrecognizedClientException',
-      'The security token included in the request is invalid.',
-    );
     const cached = verified.get(token.slice(token.lastIndexOf('.') + 1));
     if (cached && cached.token === token) {
-      // Disabling the session key ends the sessions already verified too.
-      await deps.keyInForce().catch(() => {
-        throw invalid;
-      });
+      // Disabling the session key ends the sessions already verified too (within the second
+      // the key's state is cached for, as everywhere else).
+      const now = deps.now();
+      if (now - keyCheckedAt >= KEY_CHECK_MS) {
+        await deps.keyInForce().catch(() => {
+          throw invalidToken();
+        });
+        keyCheckedAt = now;
+      }
       return cached;
     }
+    const invalid = invalidToken();
     if (token.length > MAX_TOKEN_CHARS || !token.startsWith(PREFIX)) throw invalid;
     const dot = token.lastIndexOf('.');
     const body = token.slice(0, dot);
@@ -158,7 +166,7 @@ export function createSessions(deps: SessionDeps) {
     }
     const revokedBefore = deps.revokedBefore(identity.role);
     if (revokedBefore === undefined || identity.issuedAt <= revokedBefore) {
-      throw new AppError('UnrecognizedClientException', 'The security token included in the request is invalid.');
+      throw invalidToken();
     }
     return identity;
   }
@@ -206,11 +214,11 @@ export function createSessions(deps: SessionDeps) {
       sessionToken: string | undefined,
     ): Promise<{ identity: RoleIdentity; secret: string }> {
       if (sessionToken === undefined) {
-        throw new AppError('UnrecognizedClientException', 'The security token included in the request is invalid.');
+        throw invalidToken();
       }
       const { identity, secret } = await decode(sessionToken);
       if (identity.accessKeyId !== accessKeyId || secret === undefined) {
-        throw new AppError('UnrecognizedClientException', 'The security token included in the request is invalid.');
+        throw invalidToken();
       }
       return { identity: requireCurrent(identity), secret };
     },
