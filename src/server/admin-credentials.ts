@@ -3,7 +3,7 @@ import { readFileSync, statSync } from 'node:fs';
 import { z } from 'zod';
 import { ConfigError } from '../core/config-error.js';
 import { randomBase32, randomToken } from '../crypto/index.js';
-import { assertPrivateFile, writePrivateFileExclusive } from './root-key-file.js';
+import { alreadyExists, assertPrivateFile, writePrivateFileExclusive } from './root-key-file.js';
 
 export interface AdminCredentials {
   accessKeyId: string;
@@ -30,8 +30,12 @@ export function loadOrCreateAdminCredentials(path: string): AdminCredentials {
       secretAccessKey: randomToken(30),
       token: `ks_admin_${randomToken(32)}`,
     };
-    writePrivateFileExclusive(path, `${JSON.stringify(created, null, 2)}\n`);
-    return created;
+    try {
+      writePrivateFileExclusive(path, `${JSON.stringify(created, null, 2)}\n`);
+      return created;
+    } catch (e) {
+      if (!alreadyExists(e)) throw e; // another replica made it first: use theirs
+    }
   }
   assertPrivateFile(path);
   const parsed = schema.safeParse(JSON.parse(readFileSync(path, 'utf8')));

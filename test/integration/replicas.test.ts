@@ -11,6 +11,7 @@ import {
   CreateSecretCommand,
   DescribeSecretCommand,
   GetSecretValueCommand,
+  ListSecretsCommand,
   ListSecretVersionIdsCommand,
   PutSecretValueCommand,
   RotateSecretCommand,
@@ -75,17 +76,9 @@ async function sql<R extends pg.QueryResultRow>(text: string, values: unknown[] 
 beforeAll(async () => {
   [db, issuer] = await Promise.all([startPostgres(), startOidcIssuer()]);
   dir = tempDir('keysafe-replicas-');
-  // What replicas share besides the database: the root key and the admin's credentials.
+  // What replicas share besides the database: the root key and the admin's credentials (a file
+  // the first of them creates; they all start at once, so the others must find it whole).
   env = { KEYSAFE_ROOT_KEY: randomBytes(32).toString('base64') };
-  writeFileSync(
-    join(dir, 'admin.json'),
-    JSON.stringify({
-      accessKeyId: `AKIA${randomBytes(8).toString('hex').toUpperCase()}`,
-      secretAccessKey: randomBytes(30).toString('base64url'),
-      token: `ks_admin_${randomBytes(32).toString('base64url')}`,
-    }),
-    { mode: 0o600 },
-  );
   writeFileSync(
     join(dir, 'server.json'),
     JSON.stringify({
@@ -103,7 +96,7 @@ beforeAll(async () => {
       ],
     }),
   );
-  // All three start at once: the migrations and the managed keys must survive the race.
+  // All three start at once: the migrations, the managed keys and the admin file survive the race.
   replicas.push(
     ...(await Promise.all(
       Array.from({ length: REPLICAS }, (_, i) =>
@@ -115,6 +108,8 @@ beforeAll(async () => {
       ),
     )),
   );
+  // One admin for all: every replica accepts what the credentials in the shared file sign.
+  for (const r of replicas) await sm({ ...r, admin: replicas[0]!.admin }).send(new ListSecretsCommand({}));
   await sm(replicas[0]!).send(new CreateSecretCommand({ Name: 'app/db', SecretString: 'v0' }));
 
   hook = createServer((req, res) => {
