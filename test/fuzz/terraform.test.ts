@@ -45,6 +45,9 @@ const lockInfoDoc = (id: string): Json => ({
   Path: '',
 });
 
+/** Limits count characters (code points), as zod's string limits do, not UTF-16 units. */
+const chars = (s: string) => [...s].length;
+
 /** Whether parseLockInfo must accept `text`: the oracle, written from Terraform's LockInfo. */
 function lockIdOf(text: string): string | undefined {
   let doc: unknown;
@@ -58,9 +61,9 @@ function lockIdOf(text: string): string | undefined {
   const limits = { Operation: 1024, Info: 4096, Who: 1024, Version: 256, Created: 256, Path: 4096 };
   for (const [k, max] of Object.entries(limits)) {
     const v = d[k];
-    if (v !== undefined && (typeof v !== 'string' || v.length > max)) return undefined;
+    if (v !== undefined && (typeof v !== 'string' || chars(v) > max)) return undefined;
   }
-  return typeof d.ID === 'string' && d.ID.length >= 1 && d.ID.length <= 256 ? d.ID : undefined;
+  return typeof d.ID === 'string' && chars(d.ID) >= 1 && chars(d.ID) <= 256 ? d.ID : undefined;
 }
 
 const lockText = fc.oneof(
