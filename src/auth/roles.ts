@@ -33,7 +33,12 @@ export const roleSchema = z
     /** Glob patterns on the token's `sub`. */
     subjects: z.array(z.string().min(1)).min(1),
     /** Claim path → required value(s); globs allowed. e.g. {"kubernetes.io.namespace": "shop"} */
-    claims: z.record(z.string().min(1), z.union([z.string(), z.array(z.string()).min(1)])).optional(),
+    claims: z
+      .unknown()
+      // z.record skips a "__proto__" key: that bound claim would vanish and the role bind less.
+      .refine((c) => !(c && typeof c === 'object' && Object.hasOwn(c, '__proto__')), '"__proto__" is not a claim path')
+      .pipe(z.record(z.string().min(1), z.union([z.string(), z.array(z.string()).min(1)])))
+      .optional(),
     sessionTtl: z
       .string()
       .regex(DURATION, 'a duration such as 15m or 1h')

@@ -3,7 +3,7 @@ import { mkdirSync, renameSync, rmSync, symlinkSync, writeFileSync } from 'node:
 import { join } from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { ISSUER_DEFAULTS, type IssuerConfig, TrustedIssuer } from '../../src/auth/issuers.js';
-import { compileRole, requireBound } from '../../src/auth/roles.js';
+import { compileRole, requireBound, roleSchema } from '../../src/auth/roles.js';
 import { AppError } from '../../src/core/errors.js';
 import { createLogger } from '../../src/observability/logger.js';
 import { newSigningKey, type OidcIssuer, type SigningKey, startOidcIssuer } from '../support/oidc-issuer.js';
@@ -320,6 +320,15 @@ describe('Kubernetes token claims and role bindings', () => {
     },
     '000000000000',
   );
+
+  it('refuses a role whose claims name "__proto__", which a record schema would silently drop', () => {
+    const doc = JSON.parse(
+      '{"name":"web","issuer":"cluster","subjects":["*"],"claims":{"__proto__":"shop"},"policy":{"Statement":[]}}',
+    );
+    const parsed = roleSchema.safeParse(doc);
+    expect(parsed.success).toBe(false);
+    expect(parsed.error?.issues[0]?.message).toBe('"__proto__" is not a claim path');
+  });
 
   it('binds a verified projected token by its namespace and service account claims', async () => {
     const { issuer } = await trusted({ name: 'k8s', discovery: true });
