@@ -110,8 +110,7 @@ export async function startInjector(options: InjectorOptions): Promise<RunningIn
       ok();
     });
   });
-  const watcher = watchCertificate(server, { cert: options.certFile, key: options.keyFile }, logger);
-  await new Promise<void>((ok) => watcher.once('ready', () => ok()));
+  const watcher = await watchCertificate(server, { cert: options.certFile, key: options.keyFile }, logger);
   const address = server.address() as AddressInfo;
   const host = address.family === 'IPv6' ? `[${address.address}]` : address.address;
   const url = `https://${host}:${address.port}`;

@@ -266,7 +266,7 @@ export async function startServer(config: Readonly<ServerConfig>, options: Start
     }
     throw e;
   });
-  const tlsWatcher = tlsFiles && watchCertificate(server as unknown as HttpsServer, tlsFiles, logger);
+  const tlsWatcher = tlsFiles && (await watchCertificate(server as unknown as HttpsServer, tlsFiles, logger));
 
   const runScheduler = async (): Promise<SchedulerRun> => {
     const now = clock.now();

@@ -8,8 +8,9 @@ import type { Logger } from '../observability/logger.js';
 /**
  * Watches the directories, not the files: Kubernetes secret volumes swap a `..data` symlink,
  * which a watch on the file itself never sees (and following `..data` would report nothing).
+ * Resolves once watching: a renewal right after start-up is not missed.
  */
-export function watchCertificate(server: Server, files: { cert: string; key: string }, logger: Logger) {
+export async function watchCertificate(server: Server, files: { cert: string; key: string }, logger: Logger) {
   const watcher = watch([...new Set([dirname(files.cert), dirname(files.key)])], {
     ignoreInitial: true,
     depth: 0,
@@ -24,5 +25,6 @@ export function watchCertificate(server: Server, files: { cert: string; key: str
       logger.warn('could not reload TLS certificate; keeping the previous one', { error: (e as Error).message });
     }
   });
+  await new Promise<void>((ready) => watcher.once('ready', () => ready()));
   return watcher;
 }
