@@ -20,6 +20,8 @@ export const cannotMount: string | undefined = (() => {
     rmSync(dir, { recursive: true, force: true });
   }
 })();
+// CI runs as root (KEYSAFE_REQUIRE_TMPFS=1): there a missing mount is a failure, not a silent skip.
+if (cannotMount && process.env.KEYSAFE_REQUIRE_TMPFS === '1') throw new Error(cannotMount);
 if (cannotMount) console.warn(`SKIPPED: ${cannotMount}`);
 
 /** A small tmpfs at `dir` (created), to fill up or make read-only. */
