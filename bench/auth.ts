@@ -786,9 +786,11 @@ async function authorizationFigure(
   const arns: string[] = [];
   for (const name of NAMES) arns.push((await server.secrets.getSecretValue(name)).secret.arn);
   const context = { 'secretsmanager:versionstage': 'AWSCURRENT' };
+  // Checks built by hand here: no declared resource to resolve.
+  const noResources = async () => undefined;
   const authorize = (authorization: string) => async () => {
     const identity = await authenticator.bearer(authorization);
-    const access = new RequestAccess(identity, directory, ACCOUNT);
+    const access = new RequestAccess(identity, directory, ACCOUNT, noResources);
     access.require({
       action: 'secretsmanager:GetSecretValue',
       resource: arns[Math.floor(Math.random() * SECRETS)]!,
@@ -800,7 +802,7 @@ async function authorizationFigure(
   const admin = authorize(`Bearer ${server.admin.token}`);
   assert.equal(await role(), 'allow', 'the role may read bench/*');
   assert.equal(await admin(), 'allow', 'the admin may read bench/*');
-  const denied = new RequestAccess(await authenticator.bearer(`Bearer ${token}`), directory, ACCOUNT);
+  const denied = new RequestAccess(await authenticator.bearer(`Bearer ${token}`), directory, ACCOUNT, noResources);
   assert.ok(
     denied.refusal({ action: 'secretsmanager:GetSecretValue', resource: SECRET_ARN(DENIED_SECRET), context }),
     'the role is refused bench-admin/*',

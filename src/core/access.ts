@@ -1,5 +1,8 @@
-// The authorization port the domain APIs call before acting: "may the caller do this to that?"
+// The authorization port and the resources an operation declares: "may the caller do this to that?"
 import type { AppError } from './errors.js';
+
+/** Request condition keys, lowercase names (kms:encryptioncontext:<key> keeps the key's case). */
+export type ConditionKeys = Readonly<Record<string, string | readonly string[]>>;
 
 export interface AccessCheck {
   /** IAM-style action, e.g. kms:Decrypt */
@@ -8,15 +11,49 @@ export interface AccessCheck {
   resource: string;
   /** The resource's own policy (KMS key policy, secret resource policy), if it has one. */
   resourcePolicy?: { document: string; kind: 'kms-key' | 'secret' };
-  /** Request condition keys, lowercase names (kms:encryptioncontext:<key> keeps the key's case). */
-  context?: Readonly<Record<string, string | readonly string[]>>;
+  context?: ConditionKeys;
 }
+
+/**
+ * A resource an operation touches and the action checked on it: declared as data beside each
+ * operation, resolved to an AccessCheck (ARN and resource policy) by the request pipeline.
+ */
+export type ResourceRef =
+  /** No particular resource (CreateKey, ListSecrets, ...): the check is on '*'. */
+  | { kind: 'any'; action: string; context?: ConditionKeys }
+  /** A named ARN without a resource policy (issuers, roles, Terraform states, a secret to create). */
+  | { kind: 'arn'; action: string; arn: string }
+  /** A KMS key by id, ARN, alias name or alias ARN; undefined when the request names none readable ('*'). */
+  | { kind: 'key'; action: string; key: string | undefined; context?: ConditionKeys }
+  /** An alias itself (alias/name), not its key. */
+  | { kind: 'alias'; action: string; alias: string }
+  /** The key an alias points at now (nothing to check when the alias does not exist). */
+  | { kind: 'alias-target'; action: string; alias: string }
+  /** A secret by name or ARN, with its resource policy. */
+  | { kind: 'secret'; action: string; secret: string; context?: ConditionKeys }
+  /**
+   * The customer-managed KMS key protecting a secret: the key of the version read (`version`), the
+   * key a write names, or the secret's own for new versions. Nothing to check under the default key,
+   * whose use is Secrets Manager's own, as on AWS.
+   */
+  | {
+      kind: 'secret-key';
+      action: string;
+      secret: string;
+      version?: { versionId?: string | undefined; versionStage?: string | undefined };
+      /** The key a write names (CreateSecret, UpdateSecret with KmsKeyId) instead of the secret's own. */
+      key?: string;
+    };
 
 export interface Access {
   /** Throws AccessDeniedException naming the action and resource unless the caller may. */
   require(check: AccessCheck): void;
   /** The same decision, for per-item answers (BatchGetSecretValue): the refusal, or undefined if allowed. */
   refusal(check: AccessCheck): AppError | undefined;
+  /** Resolves each declared resource and requires its action, in order; throws the first refusal. */
+  authorize(resources: readonly ResourceRef[]): Promise<void>;
+  /** The first refusal among declared resources, or undefined when every one is allowed. */
+  refusalOf(resources: readonly ResourceRef[]): Promise<AppError | undefined>;
 }
 
 /** Condition keys for an encryption context: kms:EncryptionContext:<k> and kms:EncryptionContextKeys. */

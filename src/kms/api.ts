@@ -1,10 +1,10 @@
 // The AWS KMS JSON operations: parse the AWS-shaped input, call the engine, shape the AWS output.
 import { z } from 'zod';
 import { compilePolicy } from '../auth/index.js';
-import { type Access, encryptionContextKeys } from '../core/access.js';
-import { aliasArn, keyArn, parseKeyRef } from '../core/arn.js';
+import { type ConditionKeys, encryptionContextKeys, type ResourceRef } from '../core/access.js';
 import { AppError } from '../core/errors.js';
-import { blob, context, decodeMarker, encodeMarker, epochSeconds, int, parseInput, str } from '../core/wire.js';
+import { type Operation, operation } from '../core/operation.js';
+import { blob, context, decodeMarker, encodeMarker, epochSeconds, int, str } from '../core/wire.js';
 import { parseCiphertextHeader, randomKeyBytesInsecure } from '../crypto/index.js';
 import type { KeyRecord } from '../storage/index.js';
 import type { KmsEngine } from './engine.js';
@@ -18,47 +18,18 @@ import {
   SPEC_INFO,
 } from './key-specs.js';
 
-type Handler = (engine: KmsEngine, input: unknown, access: Access) => Promise<object>;
+type KmsOperation = Operation<KmsEngine>;
 
-/**
- * Authorizes `action` on the key `ref` names, with its key policy. A reference to no key is
- * checked against the ARN it names, so a caller without access learns nothing about what exists;
- * one with access then gets the operation's NotFoundException.
- */
-async function authorizeKey(
-  engine: KmsEngine,
-  access: Access,
-  action: string,
-  ref: string,
-  context?: Record<string, string | string[]>,
-): Promise<void> {
-  let key: KeyRecord | undefined;
-  try {
-    key = await engine.cachedKey(ref);
-  } catch (e) {
-    if (!(e instanceof AppError && e.code === 'NotFoundException')) throw e;
-  }
-  if (key) {
-    const check = {
-      action,
-      resource: engine.arnOf(key.keyId),
-      resourcePolicy: { document: key.policy, kind: 'kms-key' as const },
-    };
-    access.require(context ? { ...check, context } : check);
-  } else {
-    const check = { action, resource: refArn(engine, ref) };
-    access.require(context ? { ...check, context } : check);
-  }
-}
+/** `action` on the key a request names (id, ARN or alias), with its key policy. */
+const key = (action: string, ref: string | undefined, context?: ConditionKeys): ResourceRef =>
+  context ? { kind: 'key', action, key: ref, context } : { kind: 'key', action, key: ref };
+const anyResource = (action: string): ResourceRef => ({ kind: 'any', action });
+/** The common shape: one action on the request's KeyId. */
+const onKeyId =
+  (action: string) =>
+  (i: { KeyId: string }): ResourceRef[] => [key(action, i.KeyId)];
 
-function refArn(engine: KmsEngine, ref: string): string {
-  const parsed = parseKeyRef(engine.partition, ref);
-  if (parsed.kind === 'key') return keyArn(engine.partition, parsed.keyId);
-  if (parsed.kind === 'alias') return aliasArn(engine.partition, parsed.name);
-  return '*';
-}
-
-/** The key a symmetric ciphertext names, or the KeyId given; '*' when neither is readable. */
+/** The key a symmetric ciphertext names, or the KeyId given; undefined when neither is readable. */
 function ciphertextKeyRef(blob: Uint8Array, keyId: string | undefined): string | undefined {
   if (keyId !== undefined) return keyId;
   try {
@@ -67,8 +38,6 @@ function ciphertextKeyRef(blob: Uint8Array, keyId: string | undefined): string |
     return undefined;
   }
 }
-
-const anyResource = (access: Access, action: string) => access.require({ action, resource: '*' });
 
 const keyId = str(1, 2048);
 const grantTokens = z.array(str(1, 8192)).max(10).optional();
@@ -121,12 +90,6 @@ export function keyMetadata(engine: KmsEngine, k: KeyRecord) {
 function truncation(next: string | undefined) {
   return next === undefined ? { Truncated: false } : { Truncated: true, NextMarker: encodeMarker(next) };
 }
-
-const unsupported =
-  (what: string): Handler =>
-  async () => {
-    throw new AppError('UnsupportedOperationException', `${what} is not supported by Keysafe.`);
-  };
 
 // Input schemas, built once: zod compiles each schema on first use, so building them per request is slow.
 const KeyIdInput = z.object({ KeyId: keyId });
@@ -253,391 +216,439 @@ const GenerateDataKeyPairInput = z.object({
   DryRun: dryRun,
 });
 
-export const kmsOperations: Record<string, Handler> = {
-  async CreateKey(engine, raw, access) {
-    const i = parseInput(CreateKeyInput, raw);
-    if (i.Origin !== undefined && i.Origin !== 'AWS_KMS') {
-      throw new AppError('UnsupportedOperationException', `Origin ${i.Origin} is not supported; use AWS_KMS.`);
-    }
-    if (i.MultiRegion) throw new AppError('UnsupportedOperationException', 'Multi-Region keys are not supported.');
-    if (i.CustomKeyStoreId || i.XksKeyId) {
-      throw new AppError('UnsupportedOperationException', 'Custom key stores are not supported.');
-    }
-    if (i.KeySpec && i.CustomerMasterKeySpec && i.KeySpec !== i.CustomerMasterKeySpec) {
-      throw new AppError('ValidationException', 'KeySpec and CustomerMasterKeySpec must not differ.');
-    }
-    if (i.Policy !== undefined) validatePolicy(engine, i.Policy);
-    anyResource(access, 'kms:CreateKey');
-    const key = await engine.createKey({
-      description: i.Description,
-      keyUsage: i.KeyUsage,
-      keySpec: i.KeySpec ?? i.CustomerMasterKeySpec,
-      policy: i.Policy,
-      tags: i.Tags,
-    });
-    return { KeyMetadata: keyMetadata(engine, key) };
-  },
+const unsupported = (action: string, what: string): KmsOperation =>
+  operation({
+    input: z.object({}).loose(),
+    resources: () => [anyResource(`kms:${action}`)],
+    async run() {
+      throw new AppError('UnsupportedOperationException', `${what} is not supported by Keysafe.`);
+    },
+  });
 
-  async DescribeKey(engine, raw, access) {
-    const i = parseInput(DescribeKeyInput, raw);
-    await authorizeKey(engine, access, 'kms:DescribeKey', i.KeyId);
-    return { KeyMetadata: keyMetadata(engine, await engine.describeKey(i.KeyId)) };
-  },
-
-  async ListKeys(engine, raw, access) {
-    const i = parseInput(ListKeysInput, raw);
-    anyResource(access, 'kms:ListKeys');
-    const { items, next } = await engine.listKeys(i.Limit ?? 100, decodeMarker(i.Marker));
-    return { Keys: items.map((k) => ({ KeyId: k.keyId, KeyArn: engine.arnOf(k.keyId) })), ...truncation(next) };
-  },
-
-  async UpdateKeyDescription(engine, raw, access) {
-    const i = parseInput(UpdateKeyDescriptionInput, raw);
-    await authorizeKey(engine, access, 'kms:UpdateKeyDescription', i.KeyId);
-    await engine.updateKeyDescription(i.KeyId, i.Description);
+/** A handler that answers `{}` once the engine call is done. */
+const done =
+  <I>(call: (engine: KmsEngine, i: I) => Promise<unknown>) =>
+  async (engine: KmsEngine, i: I): Promise<object> => {
+    await call(engine, i);
     return {};
-  },
+  };
 
-  async EnableKey(engine, raw, access) {
-    const { KeyId } = parseInput(KeyIdInput, raw);
-    await authorizeKey(engine, access, 'kms:EnableKey', KeyId);
-    await engine.enableKey(KeyId);
-    return {};
-  },
+export const kmsOperations: Record<string, KmsOperation> = {
+  CreateKey: operation({
+    input: CreateKeyInput,
+    // Tags on CreateKey need kms:TagResource too, as on AWS.
+    resources: (i) => [anyResource('kms:CreateKey'), ...(i.Tags?.length ? [anyResource('kms:TagResource')] : [])],
+    async run(engine: KmsEngine, i) {
+      if (i.Origin !== undefined && i.Origin !== 'AWS_KMS') {
+        throw new AppError('UnsupportedOperationException', `Origin ${i.Origin} is not supported; use AWS_KMS.`);
+      }
+      if (i.MultiRegion) throw new AppError('UnsupportedOperationException', 'Multi-Region keys are not supported.');
+      if (i.CustomKeyStoreId || i.XksKeyId) {
+        throw new AppError('UnsupportedOperationException', 'Custom key stores are not supported.');
+      }
+      if (i.KeySpec && i.CustomerMasterKeySpec && i.KeySpec !== i.CustomerMasterKeySpec) {
+        throw new AppError('ValidationException', 'KeySpec and CustomerMasterKeySpec must not differ.');
+      }
+      if (i.Policy !== undefined) validatePolicy(engine, i.Policy);
+      const created = await engine.createKey({
+        description: i.Description,
+        keyUsage: i.KeyUsage,
+        keySpec: i.KeySpec ?? i.CustomerMasterKeySpec,
+        policy: i.Policy,
+        tags: i.Tags,
+      });
+      return { KeyMetadata: keyMetadata(engine, created) };
+    },
+  }),
 
-  async DisableKey(engine, raw, access) {
-    const { KeyId } = parseInput(KeyIdInput, raw);
-    await authorizeKey(engine, access, 'kms:DisableKey', KeyId);
-    await engine.disableKey(KeyId);
-    return {};
-  },
+  DescribeKey: operation({
+    input: DescribeKeyInput,
+    resources: onKeyId('kms:DescribeKey'),
+    run: async (engine: KmsEngine, i) => ({ KeyMetadata: keyMetadata(engine, await engine.describeKey(i.KeyId)) }),
+  }),
 
-  async ScheduleKeyDeletion(engine, raw, access) {
-    const i = parseInput(ScheduleKeyDeletionInput, raw);
-    await authorizeKey(engine, access, 'kms:ScheduleKeyDeletion', i.KeyId);
-    const k = await engine.scheduleKeyDeletion(i.KeyId, i.PendingWindowInDays ?? 30);
-    return {
-      KeyId: engine.arnOf(k.keyId),
-      DeletionDate: epochSeconds(k.deletionAt!),
-      KeyState: k.state,
-      PendingWindowInDays: k.pendingWindowInDays,
-    };
-  },
+  ListKeys: operation({
+    input: ListKeysInput,
+    resources: () => [anyResource('kms:ListKeys')],
+    async run(engine: KmsEngine, i) {
+      const { items, next } = await engine.listKeys(i.Limit ?? 100, decodeMarker(i.Marker));
+      return { Keys: items.map((k) => ({ KeyId: k.keyId, KeyArn: engine.arnOf(k.keyId) })), ...truncation(next) };
+    },
+  }),
 
-  async CancelKeyDeletion(engine, raw, access) {
-    const { KeyId } = parseInput(KeyIdInput, raw);
-    await authorizeKey(engine, access, 'kms:CancelKeyDeletion', KeyId);
-    const k = await engine.cancelKeyDeletion(KeyId);
-    return { KeyId: engine.arnOf(k.keyId) };
-  },
+  UpdateKeyDescription: operation({
+    input: UpdateKeyDescriptionInput,
+    resources: onKeyId('kms:UpdateKeyDescription'),
+    run: done((engine, i) => engine.updateKeyDescription(i.KeyId, i.Description)),
+  }),
 
-  async CreateAlias(engine, raw, access) {
-    const i = parseInput(CreateAliasInput, raw);
-    access.require({ action: 'kms:CreateAlias', resource: aliasArn(engine.partition, i.AliasName) });
-    await authorizeKey(engine, access, 'kms:CreateAlias', i.TargetKeyId);
-    await engine.createAlias(i.AliasName, i.TargetKeyId);
-    return {};
-  },
+  EnableKey: operation({
+    input: KeyIdInput,
+    resources: onKeyId('kms:EnableKey'),
+    run: done((engine, i) => engine.enableKey(i.KeyId)),
+  }),
 
-  async UpdateAlias(engine, raw, access) {
-    const i = parseInput(UpdateAliasInput, raw);
-    access.require({ action: 'kms:UpdateAlias', resource: aliasArn(engine.partition, i.AliasName) });
-    await authorizeKey(engine, access, 'kms:UpdateAlias', i.TargetKeyId);
-    await engine.updateAlias(i.AliasName, i.TargetKeyId);
-    return {};
-  },
+  DisableKey: operation({
+    input: KeyIdInput,
+    resources: onKeyId('kms:DisableKey'),
+    run: done((engine, i) => engine.disableKey(i.KeyId)),
+  }),
 
-  async DeleteAlias(engine, raw, access) {
-    const { AliasName } = parseInput(DeleteAliasInput, raw);
-    access.require({ action: 'kms:DeleteAlias', resource: aliasArn(engine.partition, AliasName) });
-    await engine.deleteAlias(AliasName);
-    return {};
-  },
+  ScheduleKeyDeletion: operation({
+    input: ScheduleKeyDeletionInput,
+    resources: onKeyId('kms:ScheduleKeyDeletion'),
+    async run(engine: KmsEngine, i) {
+      const k = await engine.scheduleKeyDeletion(i.KeyId, i.PendingWindowInDays ?? 30);
+      return {
+        KeyId: engine.arnOf(k.keyId),
+        DeletionDate: epochSeconds(k.deletionAt!),
+        KeyState: k.state,
+        PendingWindowInDays: k.pendingWindowInDays,
+      };
+    },
+  }),
 
-  async ListAliases(engine, raw, access) {
-    const i = parseInput(ListAliasesInput, raw);
-    anyResource(access, 'kms:ListAliases');
-    const { items, next } = await engine.listAliases(i.Limit ?? 50, decodeMarker(i.Marker), i.KeyId);
-    return {
-      Aliases: items.map((a) => ({
-        AliasName: a.name,
-        AliasArn: `arn:aws:kms:${engine.partition.region}:${engine.partition.accountId}:${a.name}`,
-        TargetKeyId: a.keyId,
-        CreationDate: epochSeconds(a.createdAt),
-        LastUpdatedDate: epochSeconds(a.updatedAt),
-      })),
-      ...truncation(next),
-    };
-  },
+  CancelKeyDeletion: operation({
+    input: KeyIdInput,
+    resources: onKeyId('kms:CancelKeyDeletion'),
+    run: async (engine: KmsEngine, i) => ({ KeyId: engine.arnOf((await engine.cancelKeyDeletion(i.KeyId)).keyId) }),
+  }),
 
-  async Encrypt(engine, raw, access) {
-    const i = parseInput(EncryptInput, raw);
-    await authorizeKey(engine, access, 'kms:Encrypt', i.KeyId, encryptionContextKeys(i.EncryptionContext));
-    const r = await engine.encrypt(i.KeyId, i.Plaintext, i.EncryptionContext, i.EncryptionAlgorithm);
-    dryRunDone(i.DryRun);
-    return { CiphertextBlob: b64(r.ciphertext), KeyId: r.keyId, EncryptionAlgorithm: r.algorithm };
-  },
+  // AWS: CreateAlias needs kms:CreateAlias on the alias and on the key; UpdateAlias on the alias,
+  // the key it points at now and the new key; DeleteAlias on the alias and its key.
+  CreateAlias: operation({
+    input: CreateAliasInput,
+    resources: (i) => [
+      { kind: 'alias', action: 'kms:CreateAlias', alias: i.AliasName },
+      key('kms:CreateAlias', i.TargetKeyId),
+    ],
+    run: done((engine, i) => engine.createAlias(i.AliasName, i.TargetKeyId)),
+  }),
 
-  async Decrypt(engine, raw, access) {
-    const i = parseInput(DecryptInput, raw);
-    if (i.Recipient !== undefined) {
-      throw new AppError('UnsupportedOperationException', 'Recipient (Nitro Enclaves attestation) is not supported.');
-    }
-    const ref = ciphertextKeyRef(i.CiphertextBlob, i.KeyId);
-    const context = encryptionContextKeys(i.EncryptionContext);
-    if (ref === undefined) access.require({ action: 'kms:Decrypt', resource: '*', context });
-    else await authorizeKey(engine, access, 'kms:Decrypt', ref, context);
-    const r = await engine.decrypt(i.CiphertextBlob, i.EncryptionContext, i.KeyId, i.EncryptionAlgorithm);
-    dryRunDone(i.DryRun);
-    return { KeyId: r.keyId, Plaintext: b64(r.plaintext), EncryptionAlgorithm: r.algorithm };
-  },
+  UpdateAlias: operation({
+    input: UpdateAliasInput,
+    resources: (i) => [
+      { kind: 'alias', action: 'kms:UpdateAlias', alias: i.AliasName },
+      { kind: 'alias-target', action: 'kms:UpdateAlias', alias: i.AliasName },
+      key('kms:UpdateAlias', i.TargetKeyId),
+    ],
+    run: done((engine, i) => engine.updateAlias(i.AliasName, i.TargetKeyId)),
+  }),
 
-  async ReEncrypt(engine, raw, access) {
-    const i = parseInput(ReEncryptInput, raw);
-    const sourceRef = ciphertextKeyRef(i.CiphertextBlob, i.SourceKeyId);
-    const sourceContext = encryptionContextKeys(i.SourceEncryptionContext);
-    if (sourceRef === undefined) access.require({ action: 'kms:ReEncryptFrom', resource: '*', context: sourceContext });
-    else await authorizeKey(engine, access, 'kms:ReEncryptFrom', sourceRef, sourceContext);
-    await authorizeKey(
-      engine,
-      access,
-      'kms:ReEncryptTo',
-      i.DestinationKeyId,
-      encryptionContextKeys(i.DestinationEncryptionContext),
-    );
-    const { source, destination } = await engine.reEncrypt({
-      blob: i.CiphertextBlob,
-      sourceContext: i.SourceEncryptionContext,
-      sourceKeyRef: i.SourceKeyId,
-      sourceAlgorithm: i.SourceEncryptionAlgorithm,
-      destinationKeyRef: i.DestinationKeyId,
-      destinationContext: i.DestinationEncryptionContext,
-      destinationAlgorithm: i.DestinationEncryptionAlgorithm,
-    });
-    dryRunDone(i.DryRun);
-    return {
-      CiphertextBlob: b64(destination.ciphertext),
-      SourceKeyId: source.keyId,
-      KeyId: destination.keyId,
-      SourceEncryptionAlgorithm: source.algorithm,
-      DestinationEncryptionAlgorithm: destination.algorithm,
-    };
-  },
+  DeleteAlias: operation({
+    input: DeleteAliasInput,
+    resources: (i) => [
+      { kind: 'alias', action: 'kms:DeleteAlias', alias: i.AliasName },
+      { kind: 'alias-target', action: 'kms:DeleteAlias', alias: i.AliasName },
+    ],
+    run: done((engine, i) => engine.deleteAlias(i.AliasName)),
+  }),
 
-  GenerateDataKey: (engine, raw, access) => generateDataKey(engine, raw, access, 'GenerateDataKey'),
-  GenerateDataKeyWithoutPlaintext: (engine, raw, access) =>
-    generateDataKey(engine, raw, access, 'GenerateDataKeyWithoutPlaintext'),
-  GenerateDataKeyPair: (engine, raw, access) => generateDataKeyPair(engine, raw, access, 'GenerateDataKeyPair'),
-  GenerateDataKeyPairWithoutPlaintext: (engine, raw, access) =>
-    generateDataKeyPair(engine, raw, access, 'GenerateDataKeyPairWithoutPlaintext'),
+  ListAliases: operation({
+    input: ListAliasesInput,
+    resources: () => [anyResource('kms:ListAliases')],
+    async run(engine: KmsEngine, i) {
+      const { items, next } = await engine.listAliases(i.Limit ?? 50, decodeMarker(i.Marker), i.KeyId);
+      return {
+        Aliases: items.map((a) => ({
+          AliasName: a.name,
+          AliasArn: `arn:aws:kms:${engine.partition.region}:${engine.partition.accountId}:${a.name}`,
+          TargetKeyId: a.keyId,
+          CreationDate: epochSeconds(a.createdAt),
+          LastUpdatedDate: epochSeconds(a.updatedAt),
+        })),
+        ...truncation(next),
+      };
+    },
+  }),
 
-  async GenerateRandom(_engine, raw, access) {
-    const i = parseInput(GenerateRandomInput, raw);
-    anyResource(access, 'kms:GenerateRandom');
-    if (i.CustomKeyStoreId) throw new AppError('UnsupportedOperationException', 'Custom key stores are not supported.');
-    return { Plaintext: b64(randomKeyBytesInsecure(i.NumberOfBytes ?? 32)) };
-  },
+  Encrypt: operation({
+    input: EncryptInput,
+    resources: (i) => [key('kms:Encrypt', i.KeyId, encryptionContextKeys(i.EncryptionContext))],
+    async run(engine: KmsEngine, i) {
+      const r = await engine.encrypt(i.KeyId, i.Plaintext, i.EncryptionContext, i.EncryptionAlgorithm);
+      dryRunDone(i.DryRun);
+      return { CiphertextBlob: b64(r.ciphertext), KeyId: r.keyId, EncryptionAlgorithm: r.algorithm };
+    },
+  }),
 
-  async Sign(engine, raw, access) {
-    const i = parseInput(SignInput, raw);
-    await authorizeKey(engine, access, 'kms:Sign', i.KeyId);
-    const r = await engine.sign(i.KeyId, i.Message, i.MessageType ?? 'RAW', i.SigningAlgorithm);
-    dryRunDone(i.DryRun);
-    return { KeyId: r.keyId, Signature: b64(r.signature), SigningAlgorithm: i.SigningAlgorithm };
-  },
+  Decrypt: operation({
+    input: DecryptInput,
+    resources: (i) => [
+      key('kms:Decrypt', ciphertextKeyRef(i.CiphertextBlob, i.KeyId), encryptionContextKeys(i.EncryptionContext)),
+    ],
+    async run(engine: KmsEngine, i) {
+      if (i.Recipient !== undefined) {
+        throw new AppError('UnsupportedOperationException', 'Recipient (Nitro Enclaves attestation) is not supported.');
+      }
+      const r = await engine.decrypt(i.CiphertextBlob, i.EncryptionContext, i.KeyId, i.EncryptionAlgorithm);
+      dryRunDone(i.DryRun);
+      return { KeyId: r.keyId, Plaintext: b64(r.plaintext), EncryptionAlgorithm: r.algorithm };
+    },
+  }),
 
-  async Verify(engine, raw, access) {
-    const i = parseInput(VerifyInput, raw);
-    await authorizeKey(engine, access, 'kms:Verify', i.KeyId);
-    const r = await engine.verify(i.KeyId, i.Message, i.MessageType ?? 'RAW', i.SigningAlgorithm, i.Signature);
-    dryRunDone(i.DryRun);
-    return { KeyId: r.keyId, SignatureValid: true, SigningAlgorithm: i.SigningAlgorithm };
-  },
+  ReEncrypt: operation({
+    input: ReEncryptInput,
+    resources: (i) => [
+      key(
+        'kms:ReEncryptFrom',
+        ciphertextKeyRef(i.CiphertextBlob, i.SourceKeyId),
+        encryptionContextKeys(i.SourceEncryptionContext),
+      ),
+      key('kms:ReEncryptTo', i.DestinationKeyId, encryptionContextKeys(i.DestinationEncryptionContext)),
+    ],
+    async run(engine: KmsEngine, i) {
+      const { source, destination } = await engine.reEncrypt({
+        blob: i.CiphertextBlob,
+        sourceContext: i.SourceEncryptionContext,
+        sourceKeyRef: i.SourceKeyId,
+        sourceAlgorithm: i.SourceEncryptionAlgorithm,
+        destinationKeyRef: i.DestinationKeyId,
+        destinationContext: i.DestinationEncryptionContext,
+        destinationAlgorithm: i.DestinationEncryptionAlgorithm,
+      });
+      dryRunDone(i.DryRun);
+      return {
+        CiphertextBlob: b64(destination.ciphertext),
+        SourceKeyId: source.keyId,
+        KeyId: destination.keyId,
+        SourceEncryptionAlgorithm: source.algorithm,
+        DestinationEncryptionAlgorithm: destination.algorithm,
+      };
+    },
+  }),
 
-  async GetPublicKey(engine, raw, access) {
-    const i = parseInput(GetPublicKeyInput, raw);
-    await authorizeKey(engine, access, 'kms:GetPublicKey', i.KeyId);
-    const { key, publicKey } = await engine.getPublicKey(i.KeyId);
-    return {
-      KeyId: engine.arnOf(key.keyId),
-      PublicKey: b64(publicKey),
-      CustomerMasterKeySpec: key.keySpec,
-      KeySpec: key.keySpec,
-      KeyUsage: key.keyUsage,
-      ...algorithmsOf(key),
-    };
-  },
+  GenerateDataKey: generateDataKey(true),
+  GenerateDataKeyWithoutPlaintext: generateDataKey(false),
+  GenerateDataKeyPair: generateDataKeyPair(true),
+  GenerateDataKeyPairWithoutPlaintext: generateDataKeyPair(false),
 
-  async GenerateMac(engine, raw, access) {
-    const i = parseInput(GenerateMacInput, raw);
-    await authorizeKey(engine, access, 'kms:GenerateMac', i.KeyId);
-    const r = await engine.generateMac(i.KeyId, i.Message, i.MacAlgorithm);
-    dryRunDone(i.DryRun);
-    return { KeyId: r.keyId, Mac: b64(r.mac), MacAlgorithm: i.MacAlgorithm };
-  },
+  GenerateRandom: operation({
+    input: GenerateRandomInput,
+    resources: () => [anyResource('kms:GenerateRandom')],
+    async run(_engine: KmsEngine, i) {
+      if (i.CustomKeyStoreId)
+        throw new AppError('UnsupportedOperationException', 'Custom key stores are not supported.');
+      return { Plaintext: b64(randomKeyBytesInsecure(i.NumberOfBytes ?? 32)) };
+    },
+  }),
 
-  async VerifyMac(engine, raw, access) {
-    const i = parseInput(VerifyMacInput, raw);
-    await authorizeKey(engine, access, 'kms:VerifyMac', i.KeyId);
-    const r = await engine.verifyMac(i.KeyId, i.Message, i.MacAlgorithm, i.Mac);
-    dryRunDone(i.DryRun);
-    return { KeyId: r.keyId, MacValid: true, MacAlgorithm: i.MacAlgorithm };
-  },
+  Sign: operation({
+    input: SignInput,
+    resources: onKeyId('kms:Sign'),
+    async run(engine: KmsEngine, i) {
+      const r = await engine.sign(i.KeyId, i.Message, i.MessageType ?? 'RAW', i.SigningAlgorithm);
+      dryRunDone(i.DryRun);
+      return { KeyId: r.keyId, Signature: b64(r.signature), SigningAlgorithm: i.SigningAlgorithm };
+    },
+  }),
 
-  async EnableKeyRotation(engine, raw, access) {
-    const i = parseInput(EnableKeyRotationInput, raw);
-    await authorizeKey(engine, access, 'kms:EnableKeyRotation', i.KeyId);
-    await engine.enableKeyRotation(i.KeyId, i.RotationPeriodInDays);
-    return {};
-  },
+  Verify: operation({
+    input: VerifyInput,
+    resources: onKeyId('kms:Verify'),
+    async run(engine: KmsEngine, i) {
+      const r = await engine.verify(i.KeyId, i.Message, i.MessageType ?? 'RAW', i.SigningAlgorithm, i.Signature);
+      dryRunDone(i.DryRun);
+      return { KeyId: r.keyId, SignatureValid: true, SigningAlgorithm: i.SigningAlgorithm };
+    },
+  }),
 
-  async DisableKeyRotation(engine, raw, access) {
-    const { KeyId } = parseInput(KeyIdInput, raw);
-    await authorizeKey(engine, access, 'kms:DisableKeyRotation', KeyId);
-    await engine.disableKeyRotation(KeyId);
-    return {};
-  },
+  GetPublicKey: operation({
+    input: GetPublicKeyInput,
+    resources: onKeyId('kms:GetPublicKey'),
+    async run(engine: KmsEngine, i) {
+      const { key: k, publicKey } = await engine.getPublicKey(i.KeyId);
+      return {
+        KeyId: engine.arnOf(k.keyId),
+        PublicKey: b64(publicKey),
+        CustomerMasterKeySpec: k.keySpec,
+        KeySpec: k.keySpec,
+        KeyUsage: k.keyUsage,
+        ...algorithmsOf(k),
+      };
+    },
+  }),
 
-  async GetKeyRotationStatus(engine, raw, access) {
-    const { KeyId } = parseInput(KeyIdInput, raw);
-    await authorizeKey(engine, access, 'kms:GetKeyRotationStatus', KeyId);
-    const { key, status } = await engine.getKeyRotationStatus(KeyId);
-    const onDemand = (await engine.listKeyRotations(key.keyId)).rotations.filter((r) => r.rotationType === 'ON_DEMAND');
-    return {
-      KeyRotationEnabled: status.enabled,
-      KeyId: engine.arnOf(key.keyId),
-      ...(status.periodInDays !== undefined && { RotationPeriodInDays: status.periodInDays }),
-      ...(status.nextRotationAt !== undefined && { NextRotationDate: epochSeconds(status.nextRotationAt) }),
-      ...(onDemand.length > 0 && { OnDemandRotationStartDate: epochSeconds(onDemand[onDemand.length - 1]!.createdAt) }),
-    };
-  },
+  GenerateMac: operation({
+    input: GenerateMacInput,
+    resources: onKeyId('kms:GenerateMac'),
+    async run(engine: KmsEngine, i) {
+      const r = await engine.generateMac(i.KeyId, i.Message, i.MacAlgorithm);
+      dryRunDone(i.DryRun);
+      return { KeyId: r.keyId, Mac: b64(r.mac), MacAlgorithm: i.MacAlgorithm };
+    },
+  }),
 
-  async RotateKeyOnDemand(engine, raw, access) {
-    const { KeyId } = parseInput(KeyIdInput, raw);
-    await authorizeKey(engine, access, 'kms:RotateKeyOnDemand', KeyId);
-    const k = await engine.rotateKeyOnDemand(KeyId);
-    return { KeyId: engine.arnOf(k.keyId) };
-  },
+  VerifyMac: operation({
+    input: VerifyMacInput,
+    resources: onKeyId('kms:VerifyMac'),
+    async run(engine: KmsEngine, i) {
+      const r = await engine.verifyMac(i.KeyId, i.Message, i.MacAlgorithm, i.Mac);
+      dryRunDone(i.DryRun);
+      return { KeyId: r.keyId, MacValid: true, MacAlgorithm: i.MacAlgorithm };
+    },
+  }),
 
-  async ListKeyRotations(engine, raw, access) {
-    const i = parseInput(ListKeyRotationsInput, raw);
-    await authorizeKey(engine, access, 'kms:ListKeyRotations', i.KeyId);
-    const { key, rotations } = await engine.listKeyRotations(i.KeyId);
-    return paginate(
-      rotations.map((r) => ({
-        KeyId: engine.arnOf(key.keyId),
-        RotationDate: epochSeconds(r.createdAt),
-        RotationType: r.rotationType,
-      })),
-      i.Limit ?? 100,
-      i.Marker,
-      'Rotations',
-    );
-  },
+  EnableKeyRotation: operation({
+    input: EnableKeyRotationInput,
+    resources: onKeyId('kms:EnableKeyRotation'),
+    run: done((engine, i) => engine.enableKeyRotation(i.KeyId, i.RotationPeriodInDays)),
+  }),
 
-  async TagResource(engine, raw, access) {
-    const i = parseInput(TagResourceInput, raw);
-    await authorizeKey(engine, access, 'kms:TagResource', i.KeyId);
-    await engine.tagResource(i.KeyId, i.Tags);
-    return {};
-  },
+  DisableKeyRotation: operation({
+    input: KeyIdInput,
+    resources: onKeyId('kms:DisableKeyRotation'),
+    run: done((engine, i) => engine.disableKeyRotation(i.KeyId)),
+  }),
 
-  async UntagResource(engine, raw, access) {
-    const i = parseInput(UntagResourceInput, raw);
-    await authorizeKey(engine, access, 'kms:UntagResource', i.KeyId);
-    await engine.untagResource(i.KeyId, i.TagKeys);
-    return {};
-  },
+  GetKeyRotationStatus: operation({
+    input: KeyIdInput,
+    resources: onKeyId('kms:GetKeyRotationStatus'),
+    async run(engine: KmsEngine, i) {
+      const { key: k, status } = await engine.getKeyRotationStatus(i.KeyId);
+      const onDemand = (await engine.listKeyRotations(k.keyId)).rotations.filter((r) => r.rotationType === 'ON_DEMAND');
+      return {
+        KeyRotationEnabled: status.enabled,
+        KeyId: engine.arnOf(k.keyId),
+        ...(status.periodInDays !== undefined && { RotationPeriodInDays: status.periodInDays }),
+        ...(status.nextRotationAt !== undefined && { NextRotationDate: epochSeconds(status.nextRotationAt) }),
+        ...(onDemand.length > 0 && {
+          OnDemandRotationStartDate: epochSeconds(onDemand[onDemand.length - 1]!.createdAt),
+        }),
+      };
+    },
+  }),
 
-  async ListResourceTags(engine, raw, access) {
-    const i = parseInput(ListResourceTagsInput, raw);
-    await authorizeKey(engine, access, 'kms:ListResourceTags', i.KeyId);
-    return paginate(await engine.listResourceTags(i.KeyId), i.Limit ?? 50, i.Marker, 'Tags');
-  },
+  RotateKeyOnDemand: operation({
+    input: KeyIdInput,
+    resources: onKeyId('kms:RotateKeyOnDemand'),
+    run: async (engine: KmsEngine, i) => ({ KeyId: engine.arnOf((await engine.rotateKeyOnDemand(i.KeyId)).keyId) }),
+  }),
 
-  async GetKeyPolicy(engine, raw, access) {
-    const i = parseInput(GetKeyPolicyInput, raw);
-    await authorizeKey(engine, access, 'kms:GetKeyPolicy', i.KeyId);
-    requireDefaultPolicyName(i.PolicyName);
-    return { Policy: await engine.getKeyPolicy(i.KeyId), PolicyName: 'default' };
-  },
+  ListKeyRotations: operation({
+    input: ListKeyRotationsInput,
+    resources: onKeyId('kms:ListKeyRotations'),
+    async run(engine: KmsEngine, i) {
+      const { key: k, rotations } = await engine.listKeyRotations(i.KeyId);
+      return paginate(
+        rotations.map((r) => ({
+          KeyId: engine.arnOf(k.keyId),
+          RotationDate: epochSeconds(r.createdAt),
+          RotationType: r.rotationType,
+        })),
+        i.Limit ?? 100,
+        i.Marker,
+        'Rotations',
+      );
+    },
+  }),
 
-  async PutKeyPolicy(engine, raw, access) {
-    const i = parseInput(PutKeyPolicyInput, raw);
-    requireDefaultPolicyName(i.PolicyName);
-    validatePolicy(engine, i.Policy);
-    await authorizeKey(engine, access, 'kms:PutKeyPolicy', i.KeyId);
-    await engine.putKeyPolicy(i.KeyId, i.Policy);
-    return {};
-  },
+  TagResource: operation({
+    input: TagResourceInput,
+    resources: onKeyId('kms:TagResource'),
+    run: done((engine, i) => engine.tagResource(i.KeyId, i.Tags)),
+  }),
 
-  async ListKeyPolicies(engine, raw, access) {
-    const i = parseInput(ListKeyPoliciesInput, raw);
-    await authorizeKey(engine, access, 'kms:ListKeyPolicies', i.KeyId);
-    await engine.describeKey(i.KeyId);
-    return { PolicyNames: ['default'], Truncated: false };
-  },
+  UntagResource: operation({
+    input: UntagResourceInput,
+    resources: onKeyId('kms:UntagResource'),
+    run: done((engine, i) => engine.untagResource(i.KeyId, i.TagKeys)),
+  }),
 
-  ReplicateKey: unsupported('ReplicateKey (multi-Region keys)'),
-  UpdatePrimaryRegion: unsupported('UpdatePrimaryRegion (multi-Region keys)'),
-  CreateCustomKeyStore: unsupported('Custom key stores'),
-  ConnectCustomKeyStore: unsupported('Custom key stores'),
-  DisconnectCustomKeyStore: unsupported('Custom key stores'),
-  DeleteCustomKeyStore: unsupported('Custom key stores'),
-  DescribeCustomKeyStores: unsupported('Custom key stores'),
-  UpdateCustomKeyStore: unsupported('Custom key stores'),
-  GetParametersForImport: unsupported('Importing key material'),
-  ImportKeyMaterial: unsupported('Importing key material'),
-  DeleteImportedKeyMaterial: unsupported('Importing key material'),
-  CreateGrant: unsupported('Grants'),
-  ListGrants: unsupported('Grants'),
-  ListRetirableGrants: unsupported('Grants'),
-  RetireGrant: unsupported('Grants'),
-  RevokeGrant: unsupported('Grants'),
-  DeriveSharedSecret: unsupported('DeriveSharedSecret (KEY_AGREEMENT keys)'),
-  GetKeyLastUsage: unsupported('GetKeyLastUsage'),
+  ListResourceTags: operation({
+    input: ListResourceTagsInput,
+    resources: onKeyId('kms:ListResourceTags'),
+    run: async (engine: KmsEngine, i) =>
+      paginate(await engine.listResourceTags(i.KeyId), i.Limit ?? 50, i.Marker, 'Tags'),
+  }),
+
+  GetKeyPolicy: operation({
+    input: GetKeyPolicyInput,
+    resources: onKeyId('kms:GetKeyPolicy'),
+    async run(engine: KmsEngine, i) {
+      requireDefaultPolicyName(i.PolicyName);
+      return { Policy: await engine.getKeyPolicy(i.KeyId), PolicyName: 'default' };
+    },
+  }),
+
+  PutKeyPolicy: operation({
+    input: PutKeyPolicyInput,
+    resources: onKeyId('kms:PutKeyPolicy'),
+    async run(engine: KmsEngine, i) {
+      requireDefaultPolicyName(i.PolicyName);
+      validatePolicy(engine, i.Policy);
+      await engine.putKeyPolicy(i.KeyId, i.Policy);
+      return {};
+    },
+  }),
+
+  ListKeyPolicies: operation({
+    input: ListKeyPoliciesInput,
+    resources: onKeyId('kms:ListKeyPolicies'),
+    async run(engine: KmsEngine, i) {
+      await engine.describeKey(i.KeyId);
+      return { PolicyNames: ['default'], Truncated: false };
+    },
+  }),
+
+  ReplicateKey: unsupported('ReplicateKey', 'ReplicateKey (multi-Region keys)'),
+  UpdatePrimaryRegion: unsupported('UpdatePrimaryRegion', 'UpdatePrimaryRegion (multi-Region keys)'),
+  CreateCustomKeyStore: unsupported('CreateCustomKeyStore', 'Custom key stores'),
+  ConnectCustomKeyStore: unsupported('ConnectCustomKeyStore', 'Custom key stores'),
+  DisconnectCustomKeyStore: unsupported('DisconnectCustomKeyStore', 'Custom key stores'),
+  DeleteCustomKeyStore: unsupported('DeleteCustomKeyStore', 'Custom key stores'),
+  DescribeCustomKeyStores: unsupported('DescribeCustomKeyStores', 'Custom key stores'),
+  UpdateCustomKeyStore: unsupported('UpdateCustomKeyStore', 'Custom key stores'),
+  GetParametersForImport: unsupported('GetParametersForImport', 'Importing key material'),
+  ImportKeyMaterial: unsupported('ImportKeyMaterial', 'Importing key material'),
+  DeleteImportedKeyMaterial: unsupported('DeleteImportedKeyMaterial', 'Importing key material'),
+  CreateGrant: unsupported('CreateGrant', 'Grants'),
+  ListGrants: unsupported('ListGrants', 'Grants'),
+  ListRetirableGrants: unsupported('ListRetirableGrants', 'Grants'),
+  RetireGrant: unsupported('RetireGrant', 'Grants'),
+  RevokeGrant: unsupported('RevokeGrant', 'Grants'),
+  DeriveSharedSecret: unsupported('DeriveSharedSecret', 'DeriveSharedSecret (KEY_AGREEMENT keys)'),
+  GetKeyLastUsage: unsupported('GetKeyLastUsage', 'GetKeyLastUsage'),
 };
 
-async function generateDataKey(
-  engine: KmsEngine,
-  raw: unknown,
-  access: Access,
-  op: 'GenerateDataKey' | 'GenerateDataKeyWithoutPlaintext',
-): Promise<object> {
-  const withPlaintext = op === 'GenerateDataKey';
-  const i = parseInput(GenerateDataKeyInput, raw);
-  await authorizeKey(engine, access, `kms:${op}`, i.KeyId, encryptionContextKeys(i.EncryptionContext));
-  if ((i.NumberOfBytes === undefined) === (i.KeySpec === undefined)) {
-    throw new AppError('ValidationException', 'Please specify either number of bytes or key spec.');
-  }
-  const bytes = i.NumberOfBytes ?? (i.KeySpec === 'AES_128' ? 16 : 32);
-  const r = await engine.generateDataKey(i.KeyId, bytes, i.EncryptionContext);
-  dryRunDone(i.DryRun);
-  return {
-    CiphertextBlob: b64(r.ciphertext),
-    ...(withPlaintext && { Plaintext: b64(r.plaintext) }),
-    KeyId: r.keyId,
-  };
+function generateDataKey(withPlaintext: boolean): KmsOperation {
+  const action = withPlaintext ? 'kms:GenerateDataKey' : 'kms:GenerateDataKeyWithoutPlaintext';
+  return operation({
+    input: GenerateDataKeyInput,
+    resources: (i) => [key(action, i.KeyId, encryptionContextKeys(i.EncryptionContext))],
+    async run(engine: KmsEngine, i) {
+      if ((i.NumberOfBytes === undefined) === (i.KeySpec === undefined)) {
+        throw new AppError('ValidationException', 'Please specify either number of bytes or key spec.');
+      }
+      const bytes = i.NumberOfBytes ?? (i.KeySpec === 'AES_128' ? 16 : 32);
+      const r = await engine.generateDataKey(i.KeyId, bytes, i.EncryptionContext);
+      dryRunDone(i.DryRun);
+      return {
+        CiphertextBlob: b64(r.ciphertext),
+        ...(withPlaintext && { Plaintext: b64(r.plaintext) }),
+        KeyId: r.keyId,
+      };
+    },
+  });
 }
 
-async function generateDataKeyPair(
-  engine: KmsEngine,
-  raw: unknown,
-  access: Access,
-  op: 'GenerateDataKeyPair' | 'GenerateDataKeyPairWithoutPlaintext',
-): Promise<object> {
-  const withPlaintext = op === 'GenerateDataKeyPair';
-  const i = parseInput(GenerateDataKeyPairInput, raw);
-  await authorizeKey(engine, access, `kms:${op}`, i.KeyId, encryptionContextKeys(i.EncryptionContext));
-  const r = await engine.generateDataKeyPair(i.KeyId, i.KeyPairSpec, i.EncryptionContext);
-  dryRunDone(i.DryRun);
-  return {
-    PrivateKeyCiphertextBlob: b64(r.privateKeyCiphertext),
-    ...(withPlaintext && { PrivateKeyPlaintext: b64(r.privateKeyPlaintext) }),
-    PublicKey: b64(r.publicKey),
-    KeyId: r.keyId,
-    KeyPairSpec: i.KeyPairSpec,
-  };
+function generateDataKeyPair(withPlaintext: boolean): KmsOperation {
+  const action = withPlaintext ? 'kms:GenerateDataKeyPair' : 'kms:GenerateDataKeyPairWithoutPlaintext';
+  return operation({
+    input: GenerateDataKeyPairInput,
+    resources: (i) => [key(action, i.KeyId, encryptionContextKeys(i.EncryptionContext))],
+    async run(engine: KmsEngine, i) {
+      const r = await engine.generateDataKeyPair(i.KeyId, i.KeyPairSpec, i.EncryptionContext);
+      dryRunDone(i.DryRun);
+      return {
+        PrivateKeyCiphertextBlob: b64(r.privateKeyCiphertext),
+        ...(withPlaintext && { PrivateKeyPlaintext: b64(r.privateKeyPlaintext) }),
+        PublicKey: b64(r.publicKey),
+        KeyId: r.keyId,
+        KeyPairSpec: i.KeyPairSpec,
+      };
+    },
+  });
 }
 
 /** In-memory pagination for short lists (tags, rotations): the marker is the next index. */

@@ -1,12 +1,21 @@
 // Request counters and latency sums in the Prometheus text format, for GET /metrics.
 
+/** Series kept at most: labels come from closed sets, and this bounds /metrics whatever happens. */
+const MAX_SERIES = 2_000;
+/** Where requests beyond MAX_SERIES are counted. */
+const OVERFLOW = `other\u0000other`;
+
+/** A label value in the exposition format: backslash, double quote and line feed escaped. */
+const escapeLabel = (value: string): string => value.replace(/[\\"\n]/g, (c) => (c === '\n' ? '\\n' : `\\${c}`));
+
 export class Metrics {
   readonly #requests = new Map<string, { count: number; seconds: number }>();
   readonly #gauges = new Map<string, () => number>();
 
   /** Counts one finished request of `operation` that answered `code` ('ok' or an error code). */
   observe(operation: string, code: string, seconds: number): void {
-    const id = `${operation}\u0000${code}`;
+    let id = `${operation}\u0000${code}`;
+    if (!this.#requests.has(id) && this.#requests.size >= MAX_SERIES) id = OVERFLOW;
     const entry = this.#requests.get(id);
     if (entry) {
       entry.count++;
@@ -31,7 +40,7 @@ export class Metrics {
     ];
     for (const [id, { count, seconds }] of this.#requests) {
       const [op, code] = id.split('\u0000');
-      const labels = `{operation="${op}",code="${code}"}`;
+      const labels = `{operation="${escapeLabel(op!)}",code="${escapeLabel(code!)}"}`;
       lines.push(`keysafe_requests_total${labels} ${count}`);
       durations.push(`keysafe_request_duration_seconds_sum${labels} ${seconds.toFixed(6)}`);
     }

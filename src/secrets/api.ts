@@ -1,52 +1,19 @@
 // The AWS Secrets Manager JSON operations: parse AWS-shaped input, call the engine, shape AWS output.
 import { z } from 'zod';
 import { compilePolicy, policyProblems as iamPolicyProblems } from '../auth/index.js';
-import type { Access, AccessCheck } from '../core/access.js';
+import type { ConditionKeys, ResourceRef } from '../core/access.js';
 import { AppError } from '../core/errors.js';
-import { blob, epochSeconds, int, parseInput, str } from '../core/wire.js';
+import { type Operation, operation } from '../core/operation.js';
+import { blob, epochSeconds, int, str } from '../core/wire.js';
 import type { SecretRecord, SecretVersionRecord } from '../storage/index.js';
 import type { SecretsEngine, SecretValue } from './engine.js';
+import { AWSCURRENT, AWSPENDING, AWSPREVIOUS } from './labels.js';
 import { generatePassword } from './random-password.js';
 import type { Rotation } from './rotation.js';
 
 export interface SecretsApiContext {
   engine: SecretsEngine;
   rotation: Rotation;
-}
-
-type Handler = (ctx: SecretsApiContext, input: unknown, access: Access) => Promise<object>;
-
-/**
- * The check for `action` on the secret `secretId` names, with its resource policy. A name that
- * matches no secret is checked against the ARN it would have (no random suffix), so a caller
- * without access learns nothing about what exists.
- */
-async function secretCheck(
-  engine: SecretsEngine,
-  action: string,
-  secretId: string,
-  context?: Record<string, string>,
-): Promise<AccessCheck> {
-  let secret: SecretRecord | undefined;
-  try {
-    secret = await engine.cachedSecret(secretId);
-  } catch (e) {
-    if (!(e instanceof AppError && e.code === 'ResourceNotFoundException')) throw e;
-  }
-  const check: AccessCheck = { action, resource: secret ? secret.arn : engine.arnForMissing(secretId) };
-  if (secret?.resourcePolicy !== undefined) check.resourcePolicy = { document: secret.resourcePolicy, kind: 'secret' };
-  if (context) check.context = context;
-  return check;
-}
-
-async function authorizeSecret(
-  engine: SecretsEngine,
-  access: Access,
-  action: string,
-  secretId: string,
-  context?: Record<string, string>,
-): Promise<void> {
-  access.require(await secretCheck(engine, action, secretId, context));
 }
 
 const secretId = str(1, 2048);
@@ -183,12 +150,6 @@ async function listMatching(engine: SecretsEngine, f: z.infer<typeof filters>, i
   return all.filter((s) => (includeDeleted || s.deletedAt === undefined) && (f ?? []).every((x) => matches(s, x)));
 }
 
-const unsupported =
-  (what: string): Handler =>
-  async () => {
-    throw new AppError('UnsupportedOperationException', `${what} is not supported by Keysafe (single region).`);
-  };
-
 // Input schemas, built once: zod compiles each schema on first use, so building them per request is slow.
 const SecretIdInput = z.object({ SecretId: secretId });
 const CreateSecretInput = z.object({
@@ -280,246 +241,350 @@ const PutResourcePolicyInput = z.object({
 });
 const ValidateResourcePolicyInput = z.object({ SecretId: secretId.optional(), ResourcePolicy: str(1, 20_480) });
 
-export const secretsOperations: Record<string, Handler> = {
-  async CreateSecret({ engine }, raw, access) {
-    const i = parseInput(CreateSecretInput, raw);
-    if (i.AddReplicaRegions?.length)
-      throw new AppError('UnsupportedOperationException', 'Replica regions are not supported by Keysafe.');
-    access.require({ action: 'secretsmanager:CreateSecret', resource: engine.arnForMissing(i.Name) });
-    const { secret, versionId } = await engine.createSecret({
-      name: i.Name,
-      description: i.Description,
-      kmsKeyId: i.KmsKeyId || undefined,
-      tags: i.Tags,
-      value: secretValueOf(i),
-      token: i.ClientRequestToken,
-    });
-    return { ARN: secret.arn, Name: secret.name, ...(versionId && { VersionId: versionId }) };
-  },
+type SecretsOperation = Operation<SecretsApiContext>;
 
-  async GetSecretValue({ engine }, raw, access) {
-    const i = parseInput(GetSecretValueInput, raw);
-    const context: Record<string, string> = {};
-    if (i.VersionId !== undefined) context['secretsmanager:versionid'] = i.VersionId;
-    const stage = i.VersionStage ?? (i.VersionId === undefined ? 'AWSCURRENT' : undefined);
-    if (stage !== undefined) context['secretsmanager:versionstage'] = stage;
-    await authorizeSecret(engine, access, 'secretsmanager:GetSecretValue', i.SecretId, context);
-    const { secret, version, value } = await engine.getSecretValue(i.SecretId, i.VersionId, i.VersionStage);
-    return valueOutput(secret, version, value);
-  },
+/** The versions a new KMS key re-encrypts (UpdateSecret with KmsKeyId and no value). */
+const LABELLED = [AWSCURRENT, AWSPENDING, AWSPREVIOUS];
 
-  async BatchGetSecretValue({ engine }, raw, access) {
-    const i = parseInput(BatchGetSecretValueInput, raw);
-    if ((i.SecretIdList === undefined) === (i.Filters === undefined)) {
-      throw new AppError('InvalidParameterException', 'Give either SecretIdList or Filters, not both.');
-    }
-    if (i.SecretIdList && i.MaxResults !== undefined) {
-      throw new AppError('InvalidParameterException', 'MaxResults is only allowed with Filters.');
-    }
-    access.require({ action: 'secretsmanager:BatchGetSecretValue', resource: '*' });
-    const ids = i.SecretIdList ?? (await listMatching(engine, i.Filters, false)).map((s) => s.arn);
-    const { page, NextToken } = i.SecretIdList
-      ? { page: ids, NextToken: undefined }
-      : paginate(ids, i.MaxResults ?? 20, i.NextToken);
-    const SecretValues: object[] = [];
-    const Errors: object[] = [];
-    for (const id of page) {
-      try {
-        const check = await secretCheck(engine, 'secretsmanager:GetSecretValue', id, {
-          'secretsmanager:versionstage': 'AWSCURRENT',
-        });
-        const refused = access.refusal(check);
-        if (refused) {
-          Errors.push({ SecretId: id, ErrorCode: refused.code, Message: refused.message });
-          continue;
-        }
-        const { secret, version, value } = await engine.getSecretValue(id);
-        SecretValues.push(valueOutput(secret, version, value));
-      } catch (e) {
-        if (!(e instanceof AppError)) throw e;
-        Errors.push({ SecretId: id, ErrorCode: e.code, Message: e.message });
+const anyResource = (action: string): ResourceRef => ({ kind: 'any', action });
+const secret = (action: string, id: string, context?: ConditionKeys): ResourceRef =>
+  context ? { kind: 'secret', action, secret: id, context } : { kind: 'secret', action, secret: id };
+/** The common shape: one action on the request's SecretId. */
+const onSecretId =
+  (action: string) =>
+  (i: { SecretId: string }): ResourceRef[] => [secret(action, i.SecretId)];
+
+/** Reading a version: GetSecretValue on the secret, and kms:Decrypt on a customer-managed key of the version. */
+function readVersion(id: string, versionId?: string, versionStage?: string): ResourceRef[] {
+  const context: Record<string, string> = {};
+  if (versionId !== undefined) context['secretsmanager:versionid'] = versionId;
+  const stage = versionStage ?? (versionId === undefined ? AWSCURRENT : undefined);
+  if (stage !== undefined) context['secretsmanager:versionstage'] = stage;
+  return [
+    secret('secretsmanager:GetSecretValue', id, context),
+    { kind: 'secret-key', action: 'kms:Decrypt', secret: id, version: { versionId, versionStage: stage } },
+  ];
+}
+
+/** Sealing a new version: kms:GenerateDataKey on the customer-managed key it will be sealed with. */
+const sealWith = (id: string, key?: string): ResourceRef => ({
+  kind: 'secret-key',
+  action: 'kms:GenerateDataKey',
+  secret: id,
+  ...(key !== undefined && { key }),
+});
+
+const unsupported = (action: string, what: string): SecretsOperation =>
+  operation({
+    input: z.object({}).loose(),
+    resources: () => [anyResource(`secretsmanager:${action}`)],
+    async run() {
+      throw new AppError('UnsupportedOperationException', `${what} is not supported by Keysafe (single region).`);
+    },
+  });
+
+export const secretsOperations: Record<string, SecretsOperation> = {
+  CreateSecret: operation({
+    input: CreateSecretInput,
+    resources: (i) => [
+      secret('secretsmanager:CreateSecret', i.Name),
+      ...(i.Tags?.length ? [secret('secretsmanager:TagResource', i.Name)] : []),
+      ...(i.KmsKeyId ? [sealWith(i.Name, i.KmsKeyId)] : []),
+    ],
+    async run({ engine }: SecretsApiContext, i) {
+      if (i.AddReplicaRegions?.length)
+        throw new AppError('UnsupportedOperationException', 'Replica regions are not supported by Keysafe.');
+      const { secret: s, versionId } = await engine.createSecret({
+        name: i.Name,
+        description: i.Description,
+        kmsKeyId: i.KmsKeyId || undefined,
+        tags: i.Tags,
+        value: secretValueOf(i),
+        token: i.ClientRequestToken,
+      });
+      return { ARN: s.arn, Name: s.name, ...(versionId && { VersionId: versionId }) };
+    },
+  }),
+
+  GetSecretValue: operation({
+    input: GetSecretValueInput,
+    resources: (i) => readVersion(i.SecretId, i.VersionId, i.VersionStage),
+    async run({ engine }: SecretsApiContext, i) {
+      const { secret: s, version, value } = await engine.getSecretValue(i.SecretId, i.VersionId, i.VersionStage);
+      return valueOutput(s, version, value);
+    },
+  }),
+
+  BatchGetSecretValue: operation({
+    input: BatchGetSecretValueInput,
+    // With Filters it lists: ListSecrets too, as on AWS.
+    resources: (i) => [
+      anyResource('secretsmanager:BatchGetSecretValue'),
+      ...(i.Filters ? [anyResource('secretsmanager:ListSecrets')] : []),
+    ],
+    async run({ engine }: SecretsApiContext, i, access) {
+      if ((i.SecretIdList === undefined) === (i.Filters === undefined)) {
+        throw new AppError('InvalidParameterException', 'Give either SecretIdList or Filters, not both.');
       }
-    }
-    return { SecretValues, Errors, ...(NextToken && { NextToken }) };
-  },
+      if (i.SecretIdList && i.MaxResults !== undefined) {
+        throw new AppError('InvalidParameterException', 'MaxResults is only allowed with Filters.');
+      }
+      let page: string[];
+      let NextToken: string | undefined;
+      if (i.SecretIdList) {
+        page = i.SecretIdList;
+      } else {
+        // Only the secrets the caller may read are matched: a refused one is never named, and the
+        // filters are no oracle on what others hold.
+        const readable: string[] = [];
+        for (const s of await listMatching(engine, i.Filters, false)) {
+          if ((await access.refusalOf(readVersion(s.arn))) === undefined) readable.push(s.arn);
+        }
+        ({ page, NextToken } = paginate(readable, i.MaxResults ?? 20, i.NextToken));
+      }
+      const SecretValues: object[] = [];
+      const Errors: object[] = [];
+      for (const id of page) {
+        try {
+          const refused = await access.refusalOf(readVersion(id));
+          if (refused) {
+            Errors.push({ SecretId: id, ErrorCode: refused.code, Message: refused.message });
+            continue;
+          }
+          const { secret: s, version, value } = await engine.getSecretValue(id);
+          SecretValues.push(valueOutput(s, version, value));
+        } catch (e) {
+          if (!(e instanceof AppError)) throw e;
+          Errors.push({ SecretId: id, ErrorCode: e.code, Message: e.message });
+        }
+      }
+      return { SecretValues, Errors, ...(NextToken && { NextToken }) };
+    },
+  }),
 
-  async PutSecretValue({ engine }, raw, access) {
-    const i = parseInput(PutSecretValueInput, raw);
-    await authorizeSecret(engine, access, 'secretsmanager:PutSecretValue', i.SecretId);
-    const value = secretValueOf(i);
-    if (!value)
-      throw new AppError('InvalidParameterException', 'You must provide either SecretString or SecretBinary.');
-    const r = await engine.putSecretValue(i.SecretId, { value, token: i.ClientRequestToken, stages: i.VersionStages });
-    return { ARN: r.secret.arn, Name: r.secret.name, VersionId: r.versionId, VersionStages: r.stages };
-  },
+  PutSecretValue: operation({
+    input: PutSecretValueInput,
+    resources: (i) => [secret('secretsmanager:PutSecretValue', i.SecretId), sealWith(i.SecretId)],
+    async run({ engine }: SecretsApiContext, i) {
+      const value = secretValueOf(i);
+      if (!value)
+        throw new AppError('InvalidParameterException', 'You must provide either SecretString or SecretBinary.');
+      const r = await engine.putSecretValue(i.SecretId, {
+        value,
+        token: i.ClientRequestToken,
+        stages: i.VersionStages,
+      });
+      return { ARN: r.secret.arn, Name: r.secret.name, VersionId: r.versionId, VersionStages: r.stages };
+    },
+  }),
 
-  async UpdateSecret({ engine }, raw, access) {
-    const i = parseInput(UpdateSecretInput, raw);
-    await authorizeSecret(engine, access, 'secretsmanager:UpdateSecret', i.SecretId);
-    const r = await engine.updateSecret(i.SecretId, {
-      description: i.Description,
-      kmsKeyId: i.KmsKeyId || undefined,
-      value: secretValueOf(i),
-      token: i.ClientRequestToken,
-    });
-    return { ARN: r.secret.arn, Name: r.secret.name, ...(r.versionId && { VersionId: r.versionId }) };
-  },
+  UpdateSecret: operation({
+    input: UpdateSecretInput,
+    resources: (i) => {
+      const resources = [secret('secretsmanager:UpdateSecret', i.SecretId)];
+      const newKey = i.KmsKeyId || undefined;
+      if (secretValueOf(i)) resources.push(sealWith(i.SecretId, newKey));
+      else if (newKey) {
+        // A new key without a value re-encrypts the labelled versions: they are read, then sealed anew.
+        for (const stage of LABELLED) resources.push(...readVersion(i.SecretId, undefined, stage).slice(1));
+        resources.push(sealWith(i.SecretId, newKey));
+      }
+      return resources;
+    },
+    async run({ engine }: SecretsApiContext, i) {
+      const r = await engine.updateSecret(i.SecretId, {
+        description: i.Description,
+        kmsKeyId: i.KmsKeyId || undefined,
+        value: secretValueOf(i),
+        token: i.ClientRequestToken,
+      });
+      return { ARN: r.secret.arn, Name: r.secret.name, ...(r.versionId && { VersionId: r.versionId }) };
+    },
+  }),
 
-  async DescribeSecret({ engine }, raw, access) {
-    const i = parseInput(SecretIdInput, raw);
-    await authorizeSecret(engine, access, 'secretsmanager:DescribeSecret', i.SecretId);
-    const { secret, versions } = await engine.listVersions(i.SecretId);
-    return describe(secret, versions);
-  },
+  DescribeSecret: operation({
+    input: SecretIdInput,
+    resources: onSecretId('secretsmanager:DescribeSecret'),
+    async run({ engine }: SecretsApiContext, i) {
+      const { secret: s, versions } = await engine.listVersions(i.SecretId);
+      return describe(s, versions);
+    },
+  }),
 
-  async ListSecrets({ engine }, raw, access) {
-    const i = parseInput(ListSecretsInput, raw);
-    access.require({ action: 'secretsmanager:ListSecrets', resource: '*' });
-    const found = await listMatching(engine, i.Filters, i.IncludePlannedDeletion ?? false);
-    const key = (s: SecretRecord): string | number =>
-      i.SortBy === 'name' ? s.name : i.SortBy === 'last-changed-date' ? s.lastChangedAt : s.createdAt;
-    const dir = i.SortOrder === 'desc' ? -1 : 1;
-    found.sort((a, b) => (key(a) < key(b) ? -dir : key(a) > key(b) ? dir : a.name < b.name ? -1 : 1));
-    const { page, NextToken } = paginate(found, i.MaxResults ?? 100, i.NextToken);
-    const SecretList = [];
-    for (const s of page) {
-      const { VersionIdsToStages, ...entry } = describe(s, (await engine.listVersions(s.arn)).versions);
-      SecretList.push({ ...entry, SecretVersionsToStages: VersionIdsToStages });
-    }
-    return { SecretList, ...(NextToken && { NextToken }) };
-  },
+  ListSecrets: operation({
+    input: ListSecretsInput,
+    resources: () => [anyResource('secretsmanager:ListSecrets')],
+    async run({ engine }: SecretsApiContext, i) {
+      const found = await listMatching(engine, i.Filters, i.IncludePlannedDeletion ?? false);
+      const key = (s: SecretRecord): string | number =>
+        i.SortBy === 'name' ? s.name : i.SortBy === 'last-changed-date' ? s.lastChangedAt : s.createdAt;
+      const dir = i.SortOrder === 'desc' ? -1 : 1;
+      found.sort((a, b) => (key(a) < key(b) ? -dir : key(a) > key(b) ? dir : a.name < b.name ? -1 : 1));
+      const { page, NextToken } = paginate(found, i.MaxResults ?? 100, i.NextToken);
+      const SecretList = [];
+      for (const s of page) {
+        const { VersionIdsToStages, ...entry } = describe(s, (await engine.listVersions(s.arn)).versions);
+        SecretList.push({ ...entry, SecretVersionsToStages: VersionIdsToStages });
+      }
+      return { SecretList, ...(NextToken && { NextToken }) };
+    },
+  }),
 
-  async ListSecretVersionIds({ engine }, raw, access) {
-    const i = parseInput(ListSecretVersionIdsInput, raw);
-    await authorizeSecret(engine, access, 'secretsmanager:ListSecretVersionIds', i.SecretId);
-    const { secret, versions } = await engine.listVersions(i.SecretId);
-    const shown = i.IncludeDeprecated ? versions : versions.filter((v) => v.stages.length > 0);
-    const defaultKey = shown.length > 0 ? await engine.defaultKey() : undefined;
-    const { page, NextToken } = paginate(shown, i.MaxResults ?? 100, i.NextToken);
-    return {
-      Versions: page.map((v) => ({
-        VersionId: v.versionId,
-        VersionStages: v.stages,
-        CreatedDate: epochSeconds(v.createdAt),
-        KmsKeyIds: [v.kmsKeyArn === undefined || v.kmsKeyArn === defaultKey ? 'DefaultEncryptionKey' : v.kmsKeyArn],
-      })),
-      ARN: secret.arn,
-      Name: secret.name,
-      ...(NextToken && { NextToken }),
-    };
-  },
+  ListSecretVersionIds: operation({
+    input: ListSecretVersionIdsInput,
+    resources: onSecretId('secretsmanager:ListSecretVersionIds'),
+    async run({ engine }: SecretsApiContext, i) {
+      const { secret: s, versions } = await engine.listVersions(i.SecretId);
+      const shown = i.IncludeDeprecated ? versions : versions.filter((v) => v.stages.length > 0);
+      const defaultKey = shown.length > 0 ? await engine.defaultKey() : undefined;
+      const { page, NextToken } = paginate(shown, i.MaxResults ?? 100, i.NextToken);
+      return {
+        Versions: page.map((v) => ({
+          VersionId: v.versionId,
+          VersionStages: v.stages,
+          CreatedDate: epochSeconds(v.createdAt),
+          KmsKeyIds: [v.kmsKeyArn === undefined || v.kmsKeyArn === defaultKey ? 'DefaultEncryptionKey' : v.kmsKeyArn],
+        })),
+        ARN: s.arn,
+        Name: s.name,
+        ...(NextToken && { NextToken }),
+      };
+    },
+  }),
 
-  async UpdateSecretVersionStage({ engine }, raw, access) {
-    const i = parseInput(UpdateSecretVersionStageInput, raw);
-    await authorizeSecret(engine, access, 'secretsmanager:UpdateSecretVersionStage', i.SecretId, {
-      'secretsmanager:versionstage': i.VersionStage,
-    });
-    const s = await engine.updateSecretVersionStage(
-      i.SecretId,
-      i.VersionStage,
-      i.MoveToVersionId,
-      i.RemoveFromVersionId,
-    );
-    return { ARN: s.arn, Name: s.name };
-  },
+  UpdateSecretVersionStage: operation({
+    input: UpdateSecretVersionStageInput,
+    resources: (i) => [
+      secret('secretsmanager:UpdateSecretVersionStage', i.SecretId, { 'secretsmanager:versionstage': i.VersionStage }),
+    ],
+    async run({ engine }: SecretsApiContext, i) {
+      const s = await engine.updateSecretVersionStage(
+        i.SecretId,
+        i.VersionStage,
+        i.MoveToVersionId,
+        i.RemoveFromVersionId,
+      );
+      return { ARN: s.arn, Name: s.name };
+    },
+  }),
 
-  async DeleteSecret({ engine }, raw, access) {
-    const i = parseInput(DeleteSecretInput, raw);
-    await authorizeSecret(engine, access, 'secretsmanager:DeleteSecret', i.SecretId);
-    const r = await engine.deleteSecret(i.SecretId, i.RecoveryWindowInDays, i.ForceDeleteWithoutRecovery ?? false);
-    return { ARN: r.secret.arn, Name: r.secret.name, DeletionDate: epochSeconds(r.deletionDate) };
-  },
+  DeleteSecret: operation({
+    input: DeleteSecretInput,
+    resources: onSecretId('secretsmanager:DeleteSecret'),
+    async run({ engine }: SecretsApiContext, i) {
+      const r = await engine.deleteSecret(i.SecretId, i.RecoveryWindowInDays, i.ForceDeleteWithoutRecovery ?? false);
+      return { ARN: r.secret.arn, Name: r.secret.name, DeletionDate: epochSeconds(r.deletionDate) };
+    },
+  }),
 
-  async RestoreSecret({ engine }, raw, access) {
-    const { SecretId } = parseInput(SecretIdInput, raw);
-    await authorizeSecret(engine, access, 'secretsmanager:RestoreSecret', SecretId);
-    const s = await engine.restoreSecret(SecretId);
-    return { ARN: s.arn, Name: s.name };
-  },
+  RestoreSecret: operation({
+    input: SecretIdInput,
+    resources: onSecretId('secretsmanager:RestoreSecret'),
+    async run({ engine }: SecretsApiContext, i) {
+      const s = await engine.restoreSecret(i.SecretId);
+      return { ARN: s.arn, Name: s.name };
+    },
+  }),
 
-  async RotateSecret({ engine, rotation }, raw, access) {
-    const i = parseInput(RotateSecretInput, raw);
-    await authorizeSecret(engine, access, 'secretsmanager:RotateSecret', i.SecretId);
-    const r = await rotation.rotateSecret(i.SecretId, {
-      token: i.ClientRequestToken,
-      lambdaArn: i.RotationLambdaARN || undefined,
-      rules: i.RotationRules,
-      rotateImmediately: i.RotateImmediately,
-    });
-    return { ARN: r.secret.arn, Name: r.secret.name, ...(r.versionId && { VersionId: r.versionId }) };
-  },
+  RotateSecret: operation({
+    input: RotateSecretInput,
+    resources: onSecretId('secretsmanager:RotateSecret'),
+    async run({ rotation }: SecretsApiContext, i) {
+      const r = await rotation.rotateSecret(i.SecretId, {
+        token: i.ClientRequestToken,
+        lambdaArn: i.RotationLambdaARN || undefined,
+        rules: i.RotationRules,
+        rotateImmediately: i.RotateImmediately,
+      });
+      return { ARN: r.secret.arn, Name: r.secret.name, ...(r.versionId && { VersionId: r.versionId }) };
+    },
+  }),
 
-  async CancelRotateSecret({ engine, rotation }, raw, access) {
-    const { SecretId } = parseInput(SecretIdInput, raw);
-    await authorizeSecret(engine, access, 'secretsmanager:CancelRotateSecret', SecretId);
-    const r = await rotation.cancelRotateSecret(SecretId);
-    return { ARN: r.secret.arn, Name: r.secret.name, ...(r.versionId && { VersionId: r.versionId }) };
-  },
+  CancelRotateSecret: operation({
+    input: SecretIdInput,
+    resources: onSecretId('secretsmanager:CancelRotateSecret'),
+    async run({ rotation }: SecretsApiContext, i) {
+      const r = await rotation.cancelRotateSecret(i.SecretId);
+      return { ARN: r.secret.arn, Name: r.secret.name, ...(r.versionId && { VersionId: r.versionId }) };
+    },
+  }),
 
-  async GetRandomPassword(_ctx, raw, access) {
-    const i = parseInput(GetRandomPasswordInput, raw);
-    access.require({ action: 'secretsmanager:GetRandomPassword', resource: '*' });
-    return { RandomPassword: generatePassword(i) };
-  },
+  GetRandomPassword: operation({
+    input: GetRandomPasswordInput,
+    resources: () => [anyResource('secretsmanager:GetRandomPassword')],
+    run: async (_ctx: SecretsApiContext, i) => ({ RandomPassword: generatePassword(i) }),
+  }),
 
-  async TagResource({ engine }, raw, access) {
-    const i = parseInput(TagResourceInput, raw);
-    await authorizeSecret(engine, access, 'secretsmanager:TagResource', i.SecretId);
-    await engine.tagResource(i.SecretId, i.Tags);
-    return {};
-  },
+  TagResource: operation({
+    input: TagResourceInput,
+    resources: onSecretId('secretsmanager:TagResource'),
+    async run({ engine }: SecretsApiContext, i) {
+      await engine.tagResource(i.SecretId, i.Tags);
+      return {};
+    },
+  }),
 
-  async UntagResource({ engine }, raw, access) {
-    const i = parseInput(UntagResourceInput, raw);
-    await authorizeSecret(engine, access, 'secretsmanager:UntagResource', i.SecretId);
-    await engine.untagResource(i.SecretId, i.TagKeys);
-    return {};
-  },
+  UntagResource: operation({
+    input: UntagResourceInput,
+    resources: onSecretId('secretsmanager:UntagResource'),
+    async run({ engine }: SecretsApiContext, i) {
+      await engine.untagResource(i.SecretId, i.TagKeys);
+      return {};
+    },
+  }),
 
-  async GetResourcePolicy({ engine }, raw, access) {
-    const { SecretId } = parseInput(SecretIdInput, raw);
-    await authorizeSecret(engine, access, 'secretsmanager:GetResourcePolicy', SecretId);
-    const s = await engine.find(SecretId);
-    return { ARN: s.arn, Name: s.name, ...(s.resourcePolicy !== undefined && { ResourcePolicy: s.resourcePolicy }) };
-  },
+  GetResourcePolicy: operation({
+    input: SecretIdInput,
+    resources: onSecretId('secretsmanager:GetResourcePolicy'),
+    async run({ engine }: SecretsApiContext, i) {
+      const s = await engine.find(i.SecretId);
+      return { ARN: s.arn, Name: s.name, ...(s.resourcePolicy !== undefined && { ResourcePolicy: s.resourcePolicy }) };
+    },
+  }),
 
-  async PutResourcePolicy({ engine }, raw, access) {
-    const i = parseInput(PutResourcePolicyInput, raw);
-    await authorizeSecret(engine, access, 'secretsmanager:PutResourcePolicy', i.SecretId);
-    const problems = policyProblems(engine, i.ResourcePolicy);
-    if (problems.length) throw new AppError('MalformedPolicyDocumentException', problems.join(' '));
-    if (i.BlockPublicPolicy && isPublic(engine, i.ResourcePolicy)) {
-      throw new AppError('PublicPolicyException', 'The resource policy grants access to everyone (Principal "*").');
-    }
-    const s = await engine.putResourcePolicy(i.SecretId, i.ResourcePolicy);
-    return { ARN: s.arn, Name: s.name };
-  },
+  PutResourcePolicy: operation({
+    input: PutResourcePolicyInput,
+    resources: onSecretId('secretsmanager:PutResourcePolicy'),
+    async run({ engine }: SecretsApiContext, i) {
+      const problems = policyProblems(engine, i.ResourcePolicy);
+      if (problems.length) throw new AppError('MalformedPolicyDocumentException', problems.join(' '));
+      if (i.BlockPublicPolicy && isPublic(engine, i.ResourcePolicy)) {
+        throw new AppError('PublicPolicyException', 'The resource policy grants access to everyone (Principal "*").');
+      }
+      const s = await engine.putResourcePolicy(i.SecretId, i.ResourcePolicy);
+      return { ARN: s.arn, Name: s.name };
+    },
+  }),
 
-  async DeleteResourcePolicy({ engine }, raw, access) {
-    const { SecretId } = parseInput(SecretIdInput, raw);
-    await authorizeSecret(engine, access, 'secretsmanager:DeleteResourcePolicy', SecretId);
-    const s = await engine.putResourcePolicy(SecretId, undefined);
-    return { ARN: s.arn, Name: s.name };
-  },
+  DeleteResourcePolicy: operation({
+    input: SecretIdInput,
+    resources: onSecretId('secretsmanager:DeleteResourcePolicy'),
+    async run({ engine }: SecretsApiContext, i) {
+      const s = await engine.putResourcePolicy(i.SecretId, undefined);
+      return { ARN: s.arn, Name: s.name };
+    },
+  }),
 
-  async ValidateResourcePolicy({ engine }, raw, access) {
-    const i = parseInput(ValidateResourcePolicyInput, raw);
-    if (i.SecretId !== undefined) {
-      await authorizeSecret(engine, access, 'secretsmanager:ValidateResourcePolicy', i.SecretId);
-      await engine.find(i.SecretId);
-    } else {
-      access.require({ action: 'secretsmanager:ValidateResourcePolicy', resource: '*' });
-    }
-    const problems = policyProblems(engine, i.ResourcePolicy);
-    return {
-      PolicyValidationPassed: problems.length === 0,
-      ValidationErrors: problems.map((ErrorMessage) => ({ CheckName: 'SYNTAX_CHECK', ErrorMessage })),
-    };
-  },
+  ValidateResourcePolicy: operation({
+    input: ValidateResourcePolicyInput,
+    resources: (i) => [
+      i.SecretId === undefined
+        ? anyResource('secretsmanager:ValidateResourcePolicy')
+        : secret('secretsmanager:ValidateResourcePolicy', i.SecretId),
+    ],
+    async run({ engine }: SecretsApiContext, i) {
+      if (i.SecretId !== undefined) await engine.find(i.SecretId);
+      const problems = policyProblems(engine, i.ResourcePolicy);
+      return {
+        PolicyValidationPassed: problems.length === 0,
+        ValidationErrors: problems.map((ErrorMessage) => ({ CheckName: 'SYNTAX_CHECK', ErrorMessage })),
+      };
+    },
+  }),
 
-  ReplicateSecretToRegions: unsupported('Replication'),
-  RemoveRegionsFromReplication: unsupported('Replication'),
-  StopReplicationToReplica: unsupported('Replication'),
+  ReplicateSecretToRegions: unsupported('ReplicateSecretToRegions', 'Replication'),
+  RemoveRegionsFromReplication: unsupported('RemoveRegionsFromReplication', 'Replication'),
+  StopReplicationToReplica: unsupported('StopReplicationToReplica', 'Replication'),
 };
 
 /** The resource policy's problems under Keysafe's IAM grammar (auth/policy.ts); empty when valid. */

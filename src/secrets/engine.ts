@@ -270,6 +270,19 @@ export function createSecretsEngine(deps: SecretsEngineDeps) {
     /** The secret behind an id, from the read cache (deleted ones too): what authorization reads. */
     cachedSecret: async (secretId: string): Promise<SecretRecord> => cachedRecord(secretId),
 
+    /**
+     * The KMS key (ARN) the version a read would select is sealed under, from the read cache;
+     * undefined when there is no such version (the read itself then answers not found).
+     */
+    async versionKey(secretId: string, versionId?: string, stage?: string): Promise<string | undefined> {
+      try {
+        return (await selectVersion(await cachedRecord(secretId), versionId, stage)).kmsKeyArn;
+      } catch (e) {
+        if (e instanceof AppError) return undefined;
+        throw e;
+      }
+    },
+
     /** The ARN a name or ARN refers to when no such secret exists (no random suffix). */
     arnForMissing: (secretId: string): string => (secretId.startsWith('arn:') ? secretId : `${arnPrefix}${secretId}`),
 

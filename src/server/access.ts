@@ -1,8 +1,9 @@
-// One request's authorization: decides each check against the caller's role and the resource's
-// policy, and remembers what was decided for the audit record.
+// One request's authorization: resolves each declared resource, decides it against the caller's role
+// and the resource's policy, and remembers what was decided for the audit record.
 import { type Directory, decide, type Identity } from '../auth/index.js';
-import type { Access, AccessCheck } from '../core/access.js';
+import type { Access, AccessCheck, ResourceRef } from '../core/access.js';
 import { AppError } from '../core/errors.js';
+import type { ResolveResource } from './resources.js';
 
 export class RequestAccess implements Access {
   /** The first check made, or the one refused: what the audit record names. */
@@ -14,6 +15,7 @@ export class RequestAccess implements Access {
     readonly identity: Identity,
     private readonly directory: Directory,
     private readonly accountId: string,
+    private readonly resolve: ResolveResource,
   ) {}
 
   refusal(check: AccessCheck): AppError | undefined {
@@ -41,5 +43,21 @@ export class RequestAccess implements Access {
       throw refused;
     }
     if (this.decision === 'none') this.decision = 'allow';
+  }
+
+  async authorize(resources: readonly ResourceRef[]): Promise<void> {
+    for (const ref of resources) {
+      const check = await this.resolve(ref);
+      if (check) this.require(check);
+    }
+  }
+
+  async refusalOf(resources: readonly ResourceRef[]): Promise<AppError | undefined> {
+    for (const ref of resources) {
+      const check = await this.resolve(ref);
+      const refused = check && this.refusal(check);
+      if (refused) return refused;
+    }
+    return undefined;
   }
 }

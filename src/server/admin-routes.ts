@@ -2,6 +2,7 @@
 import type { Context, Hono } from 'hono';
 import { z } from 'zod';
 import { type Directory, issuerSchema, roleArn, roleSchema } from '../auth/index.js';
+import type { ResourceRef } from '../core/access.js';
 import { AppError } from '../core/errors.js';
 import type { Env, Route } from './route.js';
 
@@ -10,6 +11,8 @@ export interface AdminRouteDeps {
   accountId: string;
   rotateRootKey: () => Promise<{ rewrapped: number; rootKeyId: string }>;
 }
+
+const arn = (action: string, resource: string): ResourceRef => ({ kind: 'arn', action, arn: resource });
 
 export function registerAdminRoutes(app: Hono<Env>, route: Route, deps: AdminRouteDeps): void {
   const { directory, accountId } = deps;
@@ -31,6 +34,10 @@ export function registerAdminRoutes(app: Hono<Env>, route: Route, deps: AdminRou
     }
     return { ...named, name };
   };
+  // The resources each route touches: an issuer or role named by the path, or none in particular.
+  const onIssuer = (action: string) => (c: Context<Env>) => [arn(action, issuerArn(pathName(c)))];
+  const onRole = (action: string) => (c: Context<Env>) => [arn(action, roleArn(accountId, pathName(c)))];
+  const onAny = (action: string) => (): ResourceRef[] => [{ kind: 'any', action }];
   const invalid = (what: string, error: z.ZodError) => {
     const issue = error.issues[0]!;
     return new AppError(
@@ -41,16 +48,14 @@ export function registerAdminRoutes(app: Hono<Env>, route: Route, deps: AdminRou
 
   app.get(
     '/v1/admin/issuers',
-    route('keysafe:ListIssuers', async (_c, r) => {
-      r.access!.require({ action: 'keysafe:ListIssuers', resource: '*' });
+    route('keysafe:ListIssuers', onAny('keysafe:ListIssuers'), async () => {
       return { issuers: directory.listIssuers() };
     }),
   );
   app.get(
     '/v1/admin/issuers/:name',
-    route('keysafe:GetIssuer', async (c, r) => {
+    route('keysafe:GetIssuer', onIssuer('keysafe:GetIssuer'), async (c) => {
       const name = pathName(c);
-      r.access!.require({ action: 'keysafe:GetIssuer', resource: issuerArn(name) });
       const found = directory.listIssuers().find((i) => i.name === name);
       if (!found) throw new AppError('ResourceNotFoundException', `No issuer named ${name}.`);
       return found;
@@ -58,9 +63,8 @@ export function registerAdminRoutes(app: Hono<Env>, route: Route, deps: AdminRou
   );
   app.put(
     '/v1/admin/issuers/:name',
-    route('keysafe:PutIssuer', async (c, r) => {
+    route('keysafe:PutIssuer', onIssuer('keysafe:PutIssuer'), async (c) => {
       const name = pathName(c);
-      r.access!.require({ action: 'keysafe:PutIssuer', resource: issuerArn(name) });
       const parsed = issuerSchema.safeParse(await bodyFor(c, name));
       if (!parsed.success) throw invalid('issuer', parsed.error);
       await directory.putIssuer(parsed.data);
@@ -69,9 +73,8 @@ export function registerAdminRoutes(app: Hono<Env>, route: Route, deps: AdminRou
   );
   app.delete(
     '/v1/admin/issuers/:name',
-    route('keysafe:DeleteIssuer', async (c, r) => {
+    route('keysafe:DeleteIssuer', onIssuer('keysafe:DeleteIssuer'), async (c) => {
       const name = pathName(c);
-      r.access!.require({ action: 'keysafe:DeleteIssuer', resource: issuerArn(name) });
       await directory.remove('issuer', name);
       return {};
     }),
@@ -79,16 +82,14 @@ export function registerAdminRoutes(app: Hono<Env>, route: Route, deps: AdminRou
 
   app.get(
     '/v1/admin/roles',
-    route('keysafe:ListRoles', async (_c, r) => {
-      r.access!.require({ action: 'keysafe:ListRoles', resource: '*' });
+    route('keysafe:ListRoles', onAny('keysafe:ListRoles'), async () => {
       return { roles: directory.listRoles().map((role) => ({ ...role, arn: roleArn(accountId, role.name) })) };
     }),
   );
   app.get(
     '/v1/admin/roles/:name',
-    route('keysafe:GetRole', async (c, r) => {
+    route('keysafe:GetRole', onRole('keysafe:GetRole'), async (c) => {
       const name = pathName(c);
-      r.access!.require({ action: 'keysafe:GetRole', resource: roleArn(accountId, name) });
       const found = directory.listRoles().find((role) => role.name === name);
       if (!found) throw new AppError('ResourceNotFoundException', `No role named ${name}.`);
       return { ...found, arn: roleArn(accountId, name) };
@@ -96,9 +97,8 @@ export function registerAdminRoutes(app: Hono<Env>, route: Route, deps: AdminRou
   );
   app.put(
     '/v1/admin/roles/:name',
-    route('keysafe:PutRole', async (c, r) => {
+    route('keysafe:PutRole', onRole('keysafe:PutRole'), async (c) => {
       const name = pathName(c);
-      r.access!.require({ action: 'keysafe:PutRole', resource: roleArn(accountId, name) });
       const parsed = roleSchema.safeParse(await bodyFor(c, name));
       if (!parsed.success) throw invalid('role', parsed.error);
       await directory.putRole(parsed.data);
@@ -107,18 +107,16 @@ export function registerAdminRoutes(app: Hono<Env>, route: Route, deps: AdminRou
   );
   app.delete(
     '/v1/admin/roles/:name',
-    route('keysafe:DeleteRole', async (c, r) => {
+    route('keysafe:DeleteRole', onRole('keysafe:DeleteRole'), async (c) => {
       const name = pathName(c);
-      r.access!.require({ action: 'keysafe:DeleteRole', resource: roleArn(accountId, name) });
       await directory.remove('role', name);
       return {};
     }),
   );
   app.post(
     '/v1/admin/roles/:name/revoke-sessions',
-    route('keysafe:RevokeSessions', async (c, r) => {
+    route('keysafe:RevokeSessions', onRole('keysafe:RevokeSessions'), async (c) => {
       const name = pathName(c);
-      r.access!.require({ action: 'keysafe:RevokeSessions', resource: roleArn(accountId, name) });
       const at = await directory.revokeSessions(name);
       return { role: name, revokedBefore: new Date(at).toISOString() };
     }),
@@ -126,8 +124,7 @@ export function registerAdminRoutes(app: Hono<Env>, route: Route, deps: AdminRou
 
   app.post(
     '/v1/admin/rotate-root-key',
-    route('keysafe:RotateRootKey', async (_c, r) => {
-      r.access!.require({ action: 'keysafe:RotateRootKey', resource: '*' });
+    route('keysafe:RotateRootKey', onAny('keysafe:RotateRootKey'), async () => {
       return deps.rotateRootKey();
     }),
   );

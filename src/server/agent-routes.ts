@@ -4,16 +4,17 @@
 // A256GCM) for the public key the session logged in with: values are never plaintext between
 // server and agent, even through a proxy that terminates TLS. `GET /v1/watch` is a server-sent
 // event stream of the changes to secrets the caller may read, resumable from a cursor.
-import type { Hono } from 'hono';
+import type { Context, Hono } from 'hono';
 import { streamSSE } from 'hono/streaming';
 import { CompactEncrypt, type CryptoKey, importJWK } from 'jose';
-import type { AccessCheck } from '../core/access.js';
+import type { Access } from '../core/access.js';
 import { AppError } from '../core/errors.js';
+import { parseInput } from '../core/wire.js';
 import { type SecretsApiContext, secretsOperations } from '../secrets/index.js';
 import type { SecretEvent } from '../storage/index.js';
 import type { ChangeFeed } from './change-feed.js';
-import { awsErrorBody, nativeStatusOf, toAppError } from './http-errors.js';
-import { auditNative, authenticateNative, type Env, type Route, type RouteContext, type RouteDeps } from './route.js';
+import { awsErrorBody } from './http-errors.js';
+import { admitBearer, type Env, exchangeOf, jsonAnswer, type Route, type RouteDeps } from './route.js';
 
 export interface AgentRouteDeps extends RouteDeps {
   secrets: SecretsApiContext;
@@ -39,30 +40,38 @@ export function registerAgentRoutes(app: Hono<Env>, route: Route, deps: AgentRou
     return key;
   };
 
+  const GetSecretValue = secretsOperations.GetSecretValue!;
+  /** The agent's fetch is GetSecretValue: the same input, the same declared resources. */
+  const fetchInput = (c: Context<Env>) => {
+    let secretId: string;
+    try {
+      secretId = decodeURIComponent(c.req.path.slice('/v1/secrets/'.length));
+    } catch {
+      throw new AppError('ValidationException', 'The secret id in the path is not valid percent-encoding.');
+    }
+    const versionId = c.req.query('versionId');
+    const versionStage = c.req.query('versionStage');
+    return parseInput(GetSecretValue.input, {
+      SecretId: secretId,
+      ...(versionId !== undefined && { VersionId: versionId }),
+      ...(versionStage !== undefined && { VersionStage: versionStage }),
+    });
+  };
+
   app.get(
     '/v1/secrets/*',
     route(
       'secretsmanager:GetSecretValue',
-      async (c, r) => {
-        const identity = r.identity!;
+      (c) => GetSecretValue.resources(fetchInput(c)),
+      async (c, x) => {
+        const identity = x.identity!;
         if (identity.kind !== 'role' || !identity.publicKey) {
           throw new AppError(
             'InvalidRequestException',
             'Values here are delivered to a session that logged in with a publicKey; use GetSecretValue otherwise.',
           );
         }
-        const secretId = decodeURIComponent(c.req.path.slice('/v1/secrets/'.length));
-        const versionId = c.req.query('versionId');
-        const versionStage = c.req.query('versionStage');
-        const output = (await secretsOperations.GetSecretValue!(
-          deps.secrets,
-          {
-            SecretId: secretId,
-            ...(versionId !== undefined && { VersionId: versionId }),
-            ...(versionStage !== undefined && { VersionStage: versionStage }),
-          },
-          r.access!,
-        )) as Record<string, unknown>;
+        const output = (await GetSecretValue.run(deps.secrets, fetchInput(c), x.access)) as Record<string, unknown>;
         const { SecretString, SecretBinary, ...metadata } = output;
         const plaintext = new TextEncoder().encode(JSON.stringify({ SecretString, SecretBinary }));
         const jwe = await new CompactEncrypt(plaintext)
@@ -74,23 +83,19 @@ export function registerAgentRoutes(app: Hono<Env>, route: Route, deps: AgentRou
     ),
   );
 
+  // Watching declares no resource of its own: each event is filtered by the caller's GetSecretValue
+  // on its secret (mayRead), so a watcher learns of no change it could not read.
   app.get('/v1/watch', async (c) => {
-    const r: RouteContext = { identity: undefined, access: undefined };
-    try {
-      await deps.audit.ready();
-      await authenticateNative(deps, c, r, 'agent');
-    } catch (e) {
-      const error = toAppError(e);
-      await auditNative(deps, c, r, 'keysafe:Watch', error.code);
-      return c.body(awsErrorBody(error), nativeStatusOf(error) as 400, { 'content-type': 'application/json' });
-    }
-    const given = c.req.query('cursor') ?? c.req.header('last-event-id');
-    let cursor = given !== undefined && /^\d{1,15}$/.test(given) ? Number(given) : await deps.changeFeed.latest();
-    r.decision = 'allow';
-    if (!(await auditNative(deps, c, r, 'keysafe:Watch', 'success'))) {
-      const error = new AppError('ServiceUnavailableException', 'The audit log cannot be written; try again later.');
-      return c.body(awsErrorBody(error), nativeStatusOf(error) as 400, { 'content-type': 'application/json' });
-    }
+    const x = exchangeOf(c);
+    let cursor = 0;
+    const opened = await deps.pipeline.run(x, 'native', async () => {
+      await admitBearer(deps, c, x, 'keysafe:Watch', 'agent');
+      x.decision = 'allow';
+      const given = c.req.query('cursor') ?? c.req.header('last-event-id');
+      cursor = given !== undefined && /^\d{1,15}$/.test(given) ? Number(given) : await deps.changeFeed.latest();
+    });
+    if (!opened.ok) return jsonAnswer(c, opened.status, awsErrorBody(opened.error));
+    const access = x.access!;
     const authorization = c.req.header('authorization');
 
     return streamSSE(c, async (stream) => {
@@ -125,7 +130,7 @@ export function registerAgentRoutes(app: Hono<Env>, route: Route, deps: AgentRou
           if (events.length === 0) break; // closed
           for (const event of events) {
             cursor = event.cursor;
-            if (await mayRead(deps, r, event)) {
+            if (await mayRead(access, event)) {
               await stream.writeSSE({ event: 'change', data: JSON.stringify(toWire(event)), id: String(event.cursor) });
             }
           }
@@ -149,13 +154,9 @@ function toWire(e: SecretEvent) {
 }
 
 /** A watcher sees the events of the secrets it may read (GetSecretValue, resource policy included). */
-async function mayRead(deps: AgentRouteDeps, r: RouteContext, e: SecretEvent): Promise<boolean> {
-  const check: AccessCheck = { action: 'secretsmanager:GetSecretValue', resource: e.secretArn };
-  try {
-    const secret = await deps.secrets.engine.cachedSecret(e.secretArn);
-    if (secret.resourcePolicy !== undefined) check.resourcePolicy = { document: secret.resourcePolicy, kind: 'secret' };
-  } catch {
-    // purged: decided on the ARN alone
-  }
-  return r.access!.refusal(check) === undefined;
+async function mayRead(access: Access, e: SecretEvent): Promise<boolean> {
+  const refused = await access.refusalOf([
+    { kind: 'secret', action: 'secretsmanager:GetSecretValue', secret: e.secretArn },
+  ]);
+  return refused === undefined;
 }

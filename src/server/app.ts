@@ -2,16 +2,17 @@
 import { Hono } from 'hono';
 import { bodyLimit } from 'hono/body-limit';
 import { z } from 'zod';
-import { type AgentPublicKey, type Login, roleArn, type Sessions } from '../auth/index.js';
+import { type AgentPublicKey, type Directory, type Login, roleArn, type Sessions } from '../auth/index.js';
 import { AppError } from '../core/errors.js';
 import { newUuid } from '../crypto/index.js';
+import type { Metrics } from '../observability/metrics.js';
 import type { SecretsApiContext } from '../secrets/index.js';
 import { registerAdminRoutes } from './admin-routes.js';
 import { registerAgentRoutes } from './agent-routes.js';
 import { commonHeaders } from './aws-json.js';
 import type { ChangeFeed } from './change-feed.js';
 import { awsErrorBody } from './http-errors.js';
-import { type Env, makeRoute, type RouteDeps, sourceAddress } from './route.js';
+import { type Env, exchangeOf, jsonAnswer, makeRoute, type RouteDeps } from './route.js';
 import { registerTerraformRoutes, TERRAFORM_PATH_PREFIX, type TerraformRouteDeps } from './terraform-routes.js';
 
 export interface AppDeps extends RouteDeps {
@@ -21,6 +22,8 @@ export interface AppDeps extends RouteDeps {
   changeFeed: ChangeFeed;
   /** False while starting or draining: /readyz answers 503. */
   isReady: () => boolean;
+  metrics: Metrics;
+  directory: Directory;
   maxBodyBytes: number;
   watchHeartbeatMs: number;
   rotateRootKey: () => Promise<{ rewrapped: number; rootKeyId: string }>;
@@ -74,34 +77,29 @@ export function createApp(deps: AppDeps): Hono<Env> {
   app.get('/readyz', (c) => (deps.isReady() ? c.json({ status: 'ready' }) : c.json({ status: 'not ready' }, 503)));
   app.get('/metrics', (c) => c.text(metrics.render(), 200, { 'content-type': 'text/plain; version=0.0.4' }));
 
-  app.post(
-    '/v1/auth/login',
-    route(
-      'keysafe:Login',
-      async (c, r) => {
-        const input = LoginInput.safeParse(await c.req.json().catch(() => undefined));
-        if (!input.success) {
-          throw new AppError(
-            'ValidationException',
-            'Expected a JSON body {"role", "jwt"[, "publicKey": <EC or X25519 JWK>]}.',
-          );
-        }
-        r.resource = roleArn(accountId, input.data.role);
-        r.decision = 'deny';
-        const session = await deps.login.login({
-          role: input.data.role,
-          jwt: input.data.jwt,
-          source: sourceAddress(c),
-        });
-        if (input.data.publicKey) session.publicKey = input.data.publicKey as AgentPublicKey;
-        const { token, expiresAt, identity } = await deps.sessions.login(session);
-        r.identity = identity;
-        r.decision = 'allow';
-        return { token, expiresAt: new Date(expiresAt).toISOString() };
-      },
-      'anonymous',
-    ),
-  );
+  // Anonymous by design: the workload's JWT is what is checked, against the role's trust.
+  app.post('/v1/auth/login', async (c) => {
+    const x = exchangeOf(c);
+    x.label = 'keysafe:Login';
+    const answer = await deps.pipeline.run(x, 'native', async () => {
+      const input = LoginInput.safeParse(await c.req.json().catch(() => undefined));
+      if (!input.success) {
+        throw new AppError(
+          'ValidationException',
+          'Expected a JSON body {"role", "jwt"[, "publicKey": <EC or X25519 JWK>]}.',
+        );
+      }
+      x.resource = roleArn(accountId, input.data.role);
+      x.decision = 'deny';
+      const session = await deps.login.login({ role: input.data.role, jwt: input.data.jwt, source: x.source });
+      if (input.data.publicKey) session.publicKey = input.data.publicKey as AgentPublicKey;
+      const { token, expiresAt, identity } = await deps.sessions.login(session);
+      x.identity = identity;
+      x.decision = 'allow';
+      return JSON.stringify({ token, expiresAt: new Date(expiresAt).toISOString() });
+    });
+    return jsonAnswer(c, answer.status, answer.ok ? answer.value : awsErrorBody(answer.error));
+  });
 
   registerAdminRoutes(app, route, deps);
   registerAgentRoutes(app, route, deps);

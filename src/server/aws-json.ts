@@ -3,38 +3,29 @@
 // It runs on node:http directly rather than through Hono: this is the hot path, and building a
 // web Request/Response per call costs more than the KMS operation itself (bench/kms.ts).
 import type { IncomingHttpHeaders, IncomingMessage, ServerResponse } from 'node:http';
-import type { AuditLog } from '../audit/index.js';
-import { type Directory, type HeaderReader, type Identity, isSigV4 } from '../auth/index.js';
+import { type HeaderReader, type Identity, isSigV4 } from '../auth/index.js';
 import type { SignedRequest } from '../auth/sigv4.js';
 import { AppError } from '../core/errors.js';
+import { invoke, type Operation } from '../core/operation.js';
 import { newUuid } from '../crypto/index.js';
 import { type KmsEngine, kmsOperations } from '../kms/index.js';
-import type { Logger } from '../observability/logger.js';
-import type { Metrics } from '../observability/metrics.js';
 import { type SecretsApiContext, secretsOperations } from '../secrets/index.js';
-import { RequestAccess } from './access.js';
-import { auditRecord } from './audit-trail.js';
 import type { Authenticator } from './authenticate.js';
-import { awsErrorBody, statusOf, toAppError } from './http-errors.js';
+import { awsErrorBody } from './http-errors.js';
+import { Exchange, type Pipeline } from './pipeline.js';
 import { assumeRoleWithWebIdentity, getCallerIdentity, type StsDeps, stsAction, stsError } from './sts.js';
 
 export interface AwsJsonDeps {
   kms: KmsEngine;
   secrets: SecretsApiContext;
   authenticator: Authenticator;
-  directory: Directory;
+  pipeline: Pipeline;
   sts: StsDeps;
-  audit: AuditLog;
-  accountId: string;
-  logger: Logger;
-  metrics: Metrics;
-  now: () => number;
   maxBodyBytes: number;
 }
 
-type Operation = (context: never, input: unknown, access: RequestAccess) => Promise<object>;
 interface Service {
-  operations: Record<string, Operation>;
+  operations: Record<string, Operation<never>>;
   /** The SigV4 service name that must sign for it. */
   signingName: string;
   context: unknown;
@@ -63,122 +54,68 @@ export function commonHeaders(requestId: string): Record<string, string> {
 }
 
 export function createAwsJsonHandler(deps: AwsJsonDeps): (req: IncomingMessage, res: ServerResponse) => void {
-  const { logger, metrics } = deps;
+  const { pipeline } = deps;
   const services: Record<string, Service> = {
     TrentService: { operations: kmsOperations, signingName: 'kms', context: deps.kms },
     secretsmanager: { operations: secretsOperations, signingName: 'secretsmanager', context: deps.secrets },
   };
 
   async function handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
-    const started = performance.now();
-    const requestId = newUuid();
+    const x = new Exchange(newUuid(), sourceOf(req));
     const target = header(req.headers, 'x-amz-target') ?? '';
     const sts =
       target === '' && (header(req.headers, 'content-type') ?? '').startsWith('application/x-www-form-urlencoded');
-    let operation = target || (sts ? 'sts' : 'unknown');
-    let action = operation;
-    let identity: Identity | undefined;
-    let access: RequestAccess | undefined;
-    let resource: string | undefined;
-    let status = 200;
-    let body: string;
-    let outcome = 'success';
-    try {
-      await deps.audit.ready();
+    const answer = await pipeline.run(x, sts ? 'sts' : 'aws', async (): Promise<string> => {
       const raw = await readBody(req, deps.maxBodyBytes);
-      if (sts) {
-        const form = new URLSearchParams(raw.toString('utf8'));
-        const name = stsAction(form);
-        operation = `sts.${name}`;
-        action = `sts:${name}`;
-        let answer: { xml: string; identity?: Identity; resource?: string };
-        if (name === 'AssumeRoleWithWebIdentity') {
-          resource = form.get('RoleArn')?.slice(0, 2048);
-          answer = await assumeRoleWithWebIdentity(deps.sts, form, sourceOf(req), requestId);
-        } else {
-          identity = await authenticate(req, raw, 'sts');
-          answer = getCallerIdentity(deps.sts, identity, requestId);
-        }
-        identity = answer.identity ?? identity;
-        body = answer.xml;
-      } else {
-        const dot = target.indexOf('.');
-        const prefix = target.slice(0, dot);
-        const name = target.slice(dot + 1);
-        const service = Object.hasOwn(services, prefix) ? services[prefix] : undefined;
-        if (service) action = `${service.signingName}:${name}`;
-        identity = await authenticate(req, raw, service?.signingName);
-        const op = service && Object.hasOwn(service.operations, name) ? service.operations[name] : undefined;
-        if (!service || !op) {
-          operation = 'unknown';
-          throw new AppError('UnknownOperationException', 'The requested operation is not recognized.');
-        }
-        access = new RequestAccess(identity, deps.directory, deps.accountId);
-        body = JSON.stringify(await op(service.context as never, parseJson(raw), access));
-      }
-      metrics.observe(operation, 'ok', (performance.now() - started) / 1000);
-    } catch (e) {
-      const error = toAppError(e);
-      outcome = error.code;
-      metrics.observe(operation, error.code, (performance.now() - started) / 1000);
-      if (error !== e) {
-        // A programmer mistake: log where it happened, never request data.
-        logger.error('request failed', { requestId, operation, error: (e as Error)?.name, stack: (e as Error)?.stack });
-      } else {
-        logger.debug('request refused', { requestId, operation, code: error.code });
-      }
-      if (sts) {
-        ({ status, xml: body } = stsError(error, requestId));
-      } else {
-        status = statusOf(error);
-        body = awsErrorBody(error);
-      }
-      // An unread oversized body would otherwise be parsed as the next request.
-      if (error.code === 'RequestEntityTooLargeException') res.setHeader('connection', 'close');
-    }
-    if (outcome !== 'ServiceUnavailableException') {
-      // Answered only once recorded: every access is accounted for. A request whose record cannot
-      // be written is answered ServiceUnavailableException even if it ran (as Vault does): an
-      // unrecorded answer, a secret value above all, must not leave the server.
-      const recorded = await deps.audit
-        .append(
-          auditRecord({
-            requestId,
-            source: sourceOf(req),
-            identity,
-            action: access?.action ?? action,
-            resource: access?.resource ?? resource,
-            // For AssumeRoleWithWebIdentity the decision is the role's trust in the token.
-            decision: access?.decision ?? (resource === undefined ? 'none' : outcome === 'success' ? 'allow' : 'deny'),
-            outcome,
-            at: deps.now(),
-          }),
-        )
-        .then(
-          () => true,
-          () => false,
-        );
-      if (!recorded) {
-        const error = new AppError('ServiceUnavailableException', 'The audit log cannot be written; try again later.');
-        if (sts) ({ status, xml: body } = stsError(error, requestId));
-        else {
-          status = statusOf(error);
-          body = awsErrorBody(error);
-        }
-      }
-    }
+      if (sts) return stsCall(req, raw, x);
+      const dot = target.indexOf('.');
+      const prefix = target.slice(0, dot);
+      const name = target.slice(dot + 1);
+      const service = Object.hasOwn(services, prefix) ? services[prefix] : undefined;
+      const identity = await authenticate(req, raw, service?.signingName);
+      const op = service && Object.hasOwn(service.operations, name) ? service.operations[name] : undefined;
+      if (!service || !op)
+        throw new AppError('UnknownOperationException', 'The requested operation is not recognized.');
+      const access = pipeline.admit(x, identity, `${prefix}.${name}`);
+      return JSON.stringify(await invoke(op as Operation<unknown>, service.context, parseJson(raw), access));
+    });
+    let body: string;
+    if (answer.ok) body = answer.value;
+    else if (sts) body = stsError(answer.error, x.requestId).xml;
+    else body = awsErrorBody(answer.error);
+    // An unread oversized body would otherwise be parsed as the next request.
+    if (!answer.ok && answer.error.code === 'RequestEntityTooLargeException') res.setHeader('connection', 'close');
     // A flat [name, value, …] list: node:http takes it without walking an object's keys.
-    res.writeHead(status, [
+    res.writeHead(answer.status, [
       'date',
       dateHeader(),
       'x-amzn-requestid',
-      requestId,
+      x.requestId,
       'content-type',
       sts ? XML : AWS_JSON,
       'content-length',
       String(Buffer.byteLength(body)),
     ]);
     res.end(body);
+  }
+
+  /** STS's query protocol: AssumeRoleWithWebIdentity (the token is the authentication) or GetCallerIdentity. */
+  async function stsCall(req: IncomingMessage, raw: Buffer, x: Exchange): Promise<string> {
+    const form = new URLSearchParams(raw.toString('utf8'));
+    const name = stsAction(form);
+    if (name === 'AssumeRoleWithWebIdentity') {
+      // Anonymous by design: the web identity token is what is checked, against the role's trust.
+      x.label = 'sts:AssumeRoleWithWebIdentity';
+      x.resource = form.get('RoleArn')?.slice(0, 2048);
+      x.decision = 'deny';
+      const answer = await assumeRoleWithWebIdentity(deps.sts, form, x.source, x.requestId);
+      x.identity = answer.identity;
+      x.decision = 'allow';
+      return answer.xml;
+    }
+    const identity = await authenticate(req, raw, 'sts');
+    pipeline.admit(x, identity, 'sts:GetCallerIdentity');
+    return getCallerIdentity(deps.sts, identity, x.requestId).xml;
   }
 
   /** SigV4 (admin or STS credentials) or a bearer token (admin or session). */
@@ -199,7 +136,7 @@ export function createAwsJsonHandler(deps: AwsJsonDeps): (req: IncomingMessage, 
 
   return (req, res) => {
     handle(req, res).catch((e: unknown) => {
-      logger.error('response failed', { error: (e as Error)?.name, stack: (e as Error)?.stack });
+      deps.pipeline.logger.error('response failed', { error: (e as Error)?.name, stack: (e as Error)?.stack });
       res.destroy();
     });
   };

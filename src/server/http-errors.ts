@@ -1,9 +1,12 @@
-// The one place error codes become HTTP statuses and AWS JSON error bodies.
+// The one place error codes become HTTP statuses (AWS JSON, native, STS) and AWS JSON error bodies.
 import { AppError, type ErrorCode } from '../core/errors.js';
+
+/** Which protocol answers: AWS JSON 1.1 (POST /), the native routes (/v1/…), or STS's query protocol. */
+export type Api = 'aws' | 'native' | 'sts';
 
 // Live AWS answers 400 for KMS and Secrets Manager client errors whatever the model says; the
 // SDKs read `__type`. Faults are 500 so the SDKs retry them.
-const STATUS: Partial<Record<ErrorCode, number>> = {
+const AWS_STATUS: Partial<Record<ErrorCode, number>> = {
   RequestEntityTooLargeException: 413,
   KMSInternalException: 500,
   InternalServiceError: 500,
@@ -11,11 +14,7 @@ const STATUS: Partial<Record<ErrorCode, number>> = {
   ServiceUnavailableException: 503,
 };
 
-export function statusOf(error: AppError): number {
-  return STATUS[error.code] ?? 400;
-}
-
-// The native API (/v1/…) answers with HTTP's own statuses.
+// The native API answers with HTTP's own statuses.
 const NATIVE_STATUS: Partial<Record<ErrorCode, number>> = {
   MissingAuthenticationTokenException: 401,
   UnrecognizedClientException: 401,
@@ -26,12 +25,36 @@ const NATIVE_STATUS: Partial<Record<ErrorCode, number>> = {
   ResourceNotFoundException: 404,
   ThrottlingException: 429,
   IDPCommunicationError: 502,
-  ServiceUnavailableException: 503,
 };
 
-export function nativeStatusOf(error: AppError): number {
-  return NATIVE_STATUS[error.code] ?? statusOf(error);
+// STS names some errors its own way, and answers 403 for authentication failures.
+const STS_CODES: Partial<Record<ErrorCode, string>> = {
+  AccessDeniedException: 'AccessDenied',
+  ValidationException: 'ValidationError',
+  ThrottlingException: 'Throttling',
+  UnknownOperationException: 'InvalidAction',
+  MissingAuthenticationTokenException: 'MissingAuthenticationToken',
+  UnrecognizedClientException: 'InvalidClientTokenId',
+  InvalidSignatureException: 'SignatureDoesNotMatch',
+  IncompleteSignatureException: 'IncompleteSignature',
+};
+const STS_STATUS: Partial<Record<ErrorCode, number>> = {
+  AccessDeniedException: 403,
+  IDPRejectedClaim: 403,
+  UnrecognizedClientException: 403,
+  InvalidSignatureException: 403,
+  MissingAuthenticationTokenException: 403,
+};
+
+export function statusOf(error: AppError, api: Api = 'aws'): number {
+  const own = api === 'native' ? NATIVE_STATUS[error.code] : api === 'sts' ? STS_STATUS[error.code] : undefined;
+  return own ?? AWS_STATUS[error.code] ?? 400;
 }
+
+export const nativeStatusOf = (error: AppError): number => statusOf(error, 'native');
+
+/** The error code as STS spells it. */
+export const stsCodeOf = (error: AppError): string => STS_CODES[error.code] ?? error.code;
 
 /** Any non-AppError is a programmer mistake: the client gets an opaque fault, the log the details. */
 export function toAppError(error: unknown): AppError {

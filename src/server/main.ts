@@ -22,6 +22,8 @@ import { createAuthenticator } from './authenticate.js';
 import { createAwsJsonHandler } from './aws-json.js';
 import { createChangeFeed } from './change-feed.js';
 import { isLoopback, type ServerConfig } from './config.js';
+import { createPipeline } from './pipeline.js';
+import { createResourceResolver } from './resources.js';
 import { loadOrCreateRootKey } from './root-key-file.js';
 import { rotateRootKeyFile } from './root-key-rotation.js';
 import { startScheduler } from './scheduler.js';
@@ -187,17 +189,24 @@ export async function startServer(config: Readonly<ServerConfig>, options: Start
   // The safety net for a notification lost in transit: look for new events every second.
   const feedPoll = setInterval(changeFeed.poll, 1000);
   feedPoll.unref();
+  const pipeline = createPipeline({
+    audit,
+    directory,
+    accountId: config.accountId,
+    resolve: createResourceResolver(kms, secrets),
+    now: () => clock.now(),
+    logger,
+    metrics,
+  });
   const app = createApp({
     authenticator,
+    pipeline,
     secrets: { engine: secrets, rotation },
     changeFeed,
     directory,
     login,
     sessions,
-    audit,
     accountId: config.accountId,
-    now: () => clock.now(),
-    logger,
     metrics,
     // Not ready while the audit log cannot be written: requests would be refused.
     isReady: () => ready && audit.healthy,
@@ -220,9 +229,7 @@ export async function startServer(config: Readonly<ServerConfig>, options: Start
     kms,
     secrets: { engine: secrets, rotation },
     authenticator,
-    directory,
-    audit,
-    accountId: config.accountId,
+    pipeline,
     sts: {
       login,
       sessions,
@@ -233,9 +240,6 @@ export async function startServer(config: Readonly<ServerConfig>, options: Start
         return issuer && { issuer: issuer.config.issuer, audience: issuer.config.audiences[0]! };
       },
     },
-    logger,
-    metrics,
-    now: () => clock.now(),
     maxBodyBytes: config.maxBodyBytes,
   });
   const routes = getRequestListener(app.fetch);

@@ -1,115 +1,65 @@
-// The native API's request wrapper: authenticate, run, map errors to statuses, audit, answer.
+// The native API's routes on the request pipeline: authenticate, authorize the declared resources, run.
 import type { HttpBindings } from '@hono/node-server';
 import type { Context } from 'hono';
-import type { AuditLog } from '../audit/index.js';
-import type { Directory, Identity } from '../auth/index.js';
-import { AppError } from '../core/errors.js';
-import type { Logger } from '../observability/logger.js';
-import type { Metrics } from '../observability/metrics.js';
-import { RequestAccess } from './access.js';
-import { auditRecord } from './audit-trail.js';
+import type { ResourceRef } from '../core/access.js';
+import type { RequestAccess } from './access.js';
 import type { Authenticator } from './authenticate.js';
-import { awsErrorBody, nativeStatusOf, toAppError } from './http-errors.js';
+import { awsErrorBody } from './http-errors.js';
+import { Exchange, type Pipeline } from './pipeline.js';
 
 export type Env = { Bindings: HttpBindings; Variables: { requestId: string } };
 
-/** What a route tells the audit record beyond the request itself. */
-export interface RouteContext {
-  identity: Identity | undefined;
-  access: RequestAccess | undefined;
-  /** For unauthenticated routes (login): the resource and the identity established. */
-  resource?: string;
-  decision?: 'allow' | 'deny';
-}
-
 export interface RouteDeps {
   authenticator: Authenticator;
-  directory: Directory;
-  audit: AuditLog;
+  pipeline: Pipeline;
   accountId: string;
-  now: () => number;
-  logger: Logger;
-  metrics: Metrics;
 }
 
-export type Handler = (c: Context<Env>, r: RouteContext) => Promise<object>;
-/** Who may call a route: any token holder but agent sessions (default), agent sessions too, or anyone. */
-export type RouteAuth = 'token' | 'agent' | 'anonymous';
-export type Route = (action: string, run: Handler, auth?: RouteAuth) => (c: Context<Env>) => Promise<Response>;
+/** An authenticated request's state: its access is decided. */
+export type Admitted = Exchange & { access: RequestAccess };
+export type Handler = (c: Context<Env>, x: Admitted) => Promise<object>;
+/** Every resource the route touches and the action checked on each, from the request. */
+export type Resources = (c: Context<Env>) => ResourceRef[];
+/** Who may call a route: any token holder but agent sessions (default), agent sessions too. */
+export type RouteAuth = 'token' | 'agent';
+export type Route = (
+  action: string,
+  resources: Resources,
+  run: Handler,
+  auth?: RouteAuth,
+) => (c: Context<Env>) => Promise<Response>;
 
 export const sourceAddress = (c: Context<Env>): string => c.env?.incoming?.socket?.remoteAddress ?? 'unknown';
 
-/** Records one native request in the audit log; false when the record could not be written. */
-export function auditNative(
+/** A request's pipeline state, with the id the middleware gave it. */
+export const exchangeOf = (c: Context<Env>): Exchange => new Exchange(c.get('requestId'), sourceAddress(c));
+
+/** Authenticates the bearer token (admin or session); the request counts as `action` from then on. */
+export async function admitBearer(
   deps: RouteDeps,
   c: Context<Env>,
-  r: RouteContext,
+  x: Exchange,
   action: string,
-  outcome: string,
-): Promise<boolean> {
-  return deps.audit
-    .append(
-      auditRecord({
-        requestId: c.get('requestId'),
-        source: sourceAddress(c),
-        identity: r.identity,
-        action: r.access?.action ?? action,
-        resource: r.access?.resource ?? r.resource,
-        decision: r.access?.decision ?? r.decision ?? 'none',
-        outcome,
-        at: deps.now(),
-      }),
-    )
-    .then(
-      () => true,
-      () => false,
-    );
-}
-
-/** Authenticates the bearer token (admin or session) and prepares the request's access decisions. */
-export async function authenticateNative(
-  deps: RouteDeps,
-  c: Context<Env>,
-  r: RouteContext,
   api: 'aws' | 'agent' = 'aws',
-): Promise<void> {
-  r.identity = await deps.authenticator.bearer(c.req.header('authorization'), api);
-  r.access = new RequestAccess(r.identity, deps.directory, deps.accountId);
+): Promise<Admitted> {
+  const identity = await deps.authenticator.bearer(c.req.header('authorization'), api);
+  deps.pipeline.admit(x, identity, action);
+  return x as Admitted;
 }
 
-/**
- * Wraps a JSON route: authenticates (unless `anonymous`), runs it, maps errors to statuses, and
- * answers only once the audit record is written.
- */
+export const jsonAnswer = (c: Context<Env>, status: number, body: string): Response =>
+  c.body(body, status as 200, { 'content-type': 'application/json' });
+
+/** A JSON route: authenticate, authorize every declared resource, run; errors and audit by the pipeline. */
 export function makeRoute(deps: RouteDeps): Route {
-  return (action, run, auth = 'token') =>
+  return (action, resources, run, auth = 'token') =>
     async (c) => {
-      const started = performance.now();
-      const r: RouteContext = { identity: undefined, access: undefined };
-      let status = 200;
-      let body: string;
-      let outcome = 'success';
-      try {
-        await deps.audit.ready();
-        if (auth !== 'anonymous') await authenticateNative(deps, c, r, auth === 'agent' ? 'agent' : 'aws');
-        body = JSON.stringify(await run(c, r));
-        deps.metrics.observe(action, 'ok', (performance.now() - started) / 1000);
-      } catch (e) {
-        const error = toAppError(e);
-        outcome = error.code;
-        deps.metrics.observe(action, error.code, (performance.now() - started) / 1000);
-        if (error !== e) {
-          deps.logger.error('request failed', { action, error: (e as Error)?.name, stack: (e as Error)?.stack });
-        }
-        status = nativeStatusOf(error);
-        body = awsErrorBody(error);
-      }
-      // As on the AWS API: an answer whose audit record could not be written is not given.
-      if (outcome !== 'ServiceUnavailableException' && !(await auditNative(deps, c, r, action, outcome))) {
-        const error = new AppError('ServiceUnavailableException', 'The audit log cannot be written; try again later.');
-        status = nativeStatusOf(error);
-        body = awsErrorBody(error);
-      }
-      return c.body(body, status as 200, { 'content-type': 'application/json' });
+      const x = exchangeOf(c);
+      const answer = await deps.pipeline.run(x, 'native', async () => {
+        const admitted = await admitBearer(deps, c, x, action, auth === 'agent' ? 'agent' : 'aws');
+        await admitted.access.authorize(resources(c));
+        return JSON.stringify(await run(c, admitted));
+      });
+      return jsonAnswer(c, answer.status, answer.ok ? answer.value : awsErrorBody(answer.error));
     };
 }

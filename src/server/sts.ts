@@ -1,8 +1,9 @@
 // STS on POST / (query protocol: form-encoded in, XML out): AssumeRoleWithWebIdentity and
 // GetCallerIdentity, so AWS SDKs configured by AWS_WEB_IDENTITY_TOKEN_FILE talk to Keysafe as is.
 import type { Identity, Login, RoleIdentity, Sessions, StsCredentials } from '../auth/index.js';
-import { AppError, type ErrorCode } from '../core/errors.js';
+import { AppError } from '../core/errors.js';
 import { sha256Hex } from '../crypto/index.js';
+import { statusOf, stsCodeOf } from './http-errors.js';
 
 const NS = 'https://sts.amazonaws.com/doc/2011-06-15/';
 const ROLE_ARN = /^arn:aws:iam::(\d{12}):role\/([\w+=,.@-]{1,64})$/;
@@ -107,36 +108,14 @@ function respond(action: string, result: string, requestId: string): string {
 }
 
 // STS's own names for the errors it shares with Keysafe's other APIs.
-const STS_CODES: Partial<Record<ErrorCode, string>> = {
-  AccessDeniedException: 'AccessDenied',
-  ValidationException: 'ValidationError',
-  ThrottlingException: 'Throttling',
-  UnknownOperationException: 'InvalidAction',
-  MissingAuthenticationTokenException: 'MissingAuthenticationToken',
-  UnrecognizedClientException: 'InvalidClientTokenId',
-  InvalidSignatureException: 'SignatureDoesNotMatch',
-  IncompleteSignatureException: 'IncompleteSignature',
-};
-
-const STS_STATUS: Partial<Record<string, number>> = {
-  AccessDenied: 403,
-  IDPRejectedClaim: 403,
-  InvalidClientTokenId: 403,
-  SignatureDoesNotMatch: 403,
-  MissingAuthenticationToken: 403,
-  InternalFailure: 500,
-  ServiceUnavailableException: 503,
-  RequestEntityTooLargeException: 413,
-};
-
 /** The query protocol's error envelope and its status. */
 export function stsError(error: AppError, requestId: string): { status: number; xml: string } {
-  const code = STS_CODES[error.code] ?? error.code;
-  const type = (STS_STATUS[code] ?? 400) >= 500 ? 'Receiver' : 'Sender';
+  const status = statusOf(error, 'sts');
+  const type = status >= 500 ? 'Receiver' : 'Sender';
   return {
-    status: STS_STATUS[code] ?? 400,
+    status,
     xml:
-      `<ErrorResponse xmlns="${NS}"><Error><Type>${type}</Type><Code>${code}</Code>` +
+      `<ErrorResponse xmlns="${NS}"><Error><Type>${type}</Type><Code>${stsCodeOf(error)}</Code>` +
       `<Message>${esc(error.message)}</Message></Error><RequestId>${requestId}</RequestId></ErrorResponse>`,
   };
 }

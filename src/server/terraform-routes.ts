@@ -7,11 +7,11 @@
 // carries `?ID=<lock id>` while Terraform holds the lock. State bodies are never logged.
 import type { Context, Hono } from 'hono';
 import { bodyLimit } from 'hono/body-limit';
+import type { ResourceRef } from '../core/access.js';
 import { AppError } from '../core/errors.js';
 import { isValidStateName, type TerraformStateBackend } from '../terraform/index.js';
-import { RequestAccess } from './access.js';
-import { awsErrorBody, nativeStatusOf, toAppError } from './http-errors.js';
-import { auditNative, type Env, type RouteContext, type RouteDeps } from './route.js';
+import { awsErrorBody } from './http-errors.js';
+import { type Admitted, type Env, exchangeOf, type RouteDeps } from './route.js';
 
 /** Paths under here have their own body limit (states outgrow maxBodyBytes). */
 export const TERRAFORM_PATH_PREFIX = '/v1/terraform/';
@@ -38,7 +38,8 @@ interface Reply {
 const json = (status: Reply['status'], doc: object): Reply => ({ status, body: JSON.stringify(doc) });
 const conflict = (message: string): Reply => json(409, { __type: 'ConflictException', message });
 
-type TerraformHandler = (c: Context<Env>, r: RouteContext & { access: RequestAccess }) => Promise<Reply>;
+type TerraformHandler = (c: Context<Env>, x: Admitted) => Promise<Reply>;
+type StateResources = (c: Context<Env>) => Promise<ResourceRef[]>;
 
 export function registerTerraformRoutes(app: Hono<Env>, deps: TerraformRouteDeps): void {
   const { backend, maxStateBytes, region } = deps.terraform;
@@ -46,36 +47,27 @@ export function registerTerraformRoutes(app: Hono<Env>, deps: TerraformRouteDeps
 
   /** Like makeRoute, for raw bodies and Terraform's statuses; Basic (or Bearer) authentication. */
   const route =
-    (action: string, run: TerraformHandler) =>
+    (action: string, resources: StateResources, run: TerraformHandler) =>
     async (c: Context<Env>): Promise<Response> => {
-      const started = performance.now();
-      const r: RouteContext = { identity: undefined, access: undefined };
-      let reply: Reply;
-      let outcome = 'success';
+      const x = exchangeOf(c);
+      const answer = await deps.pipeline.run(x, 'native', async () => {
+        const identity = await deps.authenticator.basicOrBearer(c.req.header('authorization'));
+        const access = deps.pipeline.admit(x, identity, action);
+        await access.authorize(await resources(c));
+        const reply = await run(c, x as Admitted);
+        if (reply.status !== 200) x.outcome = reply.status === 404 ? 'ResourceNotFoundException' : 'ConflictException';
+        return reply;
+      });
       const headers: Record<string, string> = { 'content-type': 'application/json' };
-      try {
-        await deps.audit.ready();
-        r.identity = await deps.authenticator.basicOrBearer(c.req.header('authorization'));
-        r.access = new RequestAccess(r.identity, deps.directory, deps.accountId);
-        reply = await run(c, r as RouteContext & { access: RequestAccess });
-        if (reply.status !== 200) outcome = reply.status === 404 ? 'ResourceNotFoundException' : 'ConflictException';
-        deps.metrics.observe(action, outcome === 'success' ? 'ok' : outcome, (performance.now() - started) / 1000);
-      } catch (e) {
-        const error = toAppError(e);
-        outcome = error.code;
-        deps.metrics.observe(action, error.code, (performance.now() - started) / 1000);
-        if (error !== e) {
-          deps.logger.error('request failed', { action, error: (e as Error)?.name, stack: (e as Error)?.stack });
-        }
-        reply = { status: nativeStatusOf(error) as Reply['status'], body: awsErrorBody(error) };
-        if (reply.status === (401 as number)) headers['www-authenticate'] = 'Basic realm="keysafe"';
-      }
-      if (outcome !== 'ServiceUnavailableException' && !(await auditNative(deps, c, r, action, outcome))) {
-        const error = new AppError('ServiceUnavailableException', 'The audit log cannot be written; try again later.');
-        reply = { status: nativeStatusOf(error) as Reply['status'], body: awsErrorBody(error) };
-      }
-      return c.body(reply.body as string, reply.status, headers);
+      if (answer.ok) return c.body(answer.value.body as string, answer.value.status, headers);
+      if (answer.status === 401) headers['www-authenticate'] = 'Basic realm="keysafe"';
+      return c.body(awsErrorBody(answer.error), answer.status as Reply['status'], headers);
     };
+
+  /** `action` on the state the path names (under `prefix`). */
+  const onState =
+    (action: string, prefix = STATE_PREFIX): StateResources =>
+    async (c) => [{ kind: 'arn', action, arn: arnOf(stateName(c, prefix)) }];
 
   const stateName = (c: Context<Env>, prefix: string): string => {
     let name = c.req.path.slice(prefix.length);
@@ -115,9 +107,8 @@ export function registerTerraformRoutes(app: Hono<Env>, deps: TerraformRouteDeps
 
   app.get(
     `${STATE_PREFIX}*`,
-    route('terraform:GetState', async (c, r) => {
+    route('terraform:GetState', onState('terraform:GetState'), async (c) => {
       const name = stateName(c, STATE_PREFIX);
-      r.access.require({ action: 'terraform:GetState', resource: arnOf(name) });
       const wanted = c.req.query('version');
       if (wanted !== undefined && !/^[1-9]\d{0,14}$/.test(wanted)) {
         throw new AppError('ValidationException', 'version must be a positive integer.');
@@ -135,9 +126,8 @@ export function registerTerraformRoutes(app: Hono<Env>, deps: TerraformRouteDeps
 
   app.get(
     `${VERSIONS_PREFIX}*`,
-    route('terraform:GetState', async (c, r) => {
+    route('terraform:GetState', onState('terraform:GetState', VERSIONS_PREFIX), async (c) => {
       const name = stateName(c, VERSIONS_PREFIX);
-      r.access.require({ action: 'terraform:GetState', resource: arnOf(name) });
       const versions = await backend.versions(name);
       if (versions.length === 0)
         return json(404, { __type: 'ResourceNotFoundException', message: `No state named ${name}.` });
@@ -157,9 +147,8 @@ export function registerTerraformRoutes(app: Hono<Env>, deps: TerraformRouteDeps
 
   app.post(
     `${STATE_PREFIX}*`,
-    route('terraform:PutState', async (c, r) => {
+    route('terraform:PutState', onState('terraform:PutState'), async (c) => {
       const name = stateName(c, STATE_PREFIX);
-      r.access.require({ action: 'terraform:PutState', resource: arnOf(name) });
       const body = Buffer.from(await c.req.arrayBuffer());
       const lockId = lockIdOf(c);
       const result = await backend.write(name, body, lockId);
@@ -183,9 +172,8 @@ export function registerTerraformRoutes(app: Hono<Env>, deps: TerraformRouteDeps
 
   app.delete(
     `${STATE_PREFIX}*`,
-    route('terraform:DeleteState', async (c, r) => {
+    route('terraform:DeleteState', onState('terraform:DeleteState'), async (c) => {
       const name = stateName(c, STATE_PREFIX);
-      r.access.require({ action: 'terraform:DeleteState', resource: arnOf(name) });
       const result = await backend.remove(name, lockIdOf(c));
       if (!result.ok) return { status: 409, body: result.lock.info };
       if (!result.deleted)
@@ -197,14 +185,13 @@ export function registerTerraformRoutes(app: Hono<Env>, deps: TerraformRouteDeps
   app.on(
     'LOCK',
     `${STATE_PREFIX}*`,
-    route('terraform:LockState', async (c, r) => {
+    route('terraform:LockState', onState('terraform:LockState'), async (c) => {
       const name = stateName(c, STATE_PREFIX);
-      r.access.require({ action: 'terraform:LockState', resource: arnOf(name) });
       const result = await backend.lock(name, await c.req.text());
       if (result.acquired) return { status: 200, body: result.info };
       // Terraform shows a waiting user only the holder's ID; the log says who holds it.
       const holder = JSON.parse(result.holder.info) as Record<string, string>;
-      deps.logger.info('terraform state is locked by another run', {
+      deps.pipeline.logger.info('terraform state is locked by another run', {
         state: name,
         lockId: holder.ID,
         who: holder.Who,
@@ -218,25 +205,28 @@ export function registerTerraformRoutes(app: Hono<Env>, deps: TerraformRouteDeps
   app.on(
     'UNLOCK',
     `${STATE_PREFIX}*`,
-    route('terraform:UnlockState', async (c, r) => {
-      const name = stateName(c, STATE_PREFIX);
-      const body = await c.req.text();
-      if (body.trim() === '') {
-        // `terraform force-unlock ID` sends no body: the ID cannot be checked, the permission can.
-        r.access.require({ action: 'terraform:ForceUnlockState', resource: arnOf(name) });
-        const removed = await backend.forceUnlock(name);
-        deps.logger.warn('terraform state force-unlocked', {
-          state: name,
-          by: r.identity!.arn,
-          lockId: removed?.id,
-          who: removed && (JSON.parse(removed.info) as Record<string, string>).Who,
-        });
+    route(
+      'terraform:UnlockState',
+      // `terraform force-unlock ID` sends no body: the ID cannot be checked, the permission can.
+      async (c) =>
+        onState((await c.req.text()).trim() === '' ? 'terraform:ForceUnlockState' : 'terraform:UnlockState')(c),
+      async (c, x) => {
+        const name = stateName(c, STATE_PREFIX);
+        const body = await c.req.text();
+        if (body.trim() === '') {
+          const removed = await backend.forceUnlock(name);
+          deps.pipeline.logger.warn('terraform state force-unlocked', {
+            state: name,
+            by: x.identity!.arn,
+            lockId: removed?.id,
+            who: removed && (JSON.parse(removed.info) as Record<string, string>).Who,
+          });
+          return json(200, {});
+        }
+        const result = await backend.unlock(name, body);
+        if (result.outcome === 'held') return { status: 409, body: result.lock.info };
         return json(200, {});
-      }
-      r.access.require({ action: 'terraform:UnlockState', resource: arnOf(name) });
-      const result = await backend.unlock(name, body);
-      if (result.outcome === 'held') return { status: 409, body: result.lock.info };
-      return json(200, {});
-    }),
+      },
+    ),
   );
 }

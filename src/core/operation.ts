@@ -1,0 +1,32 @@
+// An API operation as data: its input schema, the resources it touches, and what it runs once allowed.
+//
+// The request pipeline parses the input, authorizes every declared resource, and only then runs the
+// operation: a handler cannot forget a check, and the authorization matrix test
+// (test/security/authorization-matrix.test.ts) holds each declaration against AWS's rules.
+import type { z } from 'zod';
+import type { Access, ResourceRef } from './access.js';
+import { parseInput } from './wire.js';
+
+export interface Operation<Ctx, I = unknown> {
+  input: z.ZodType<I>;
+  /** Every resource the operation reads or writes, with the action checked on each. Never empty. */
+  resources(input: I): ResourceRef[];
+  /** Runs once every declared resource is allowed; `access` is for per-item decisions only. */
+  run(ctx: Ctx, input: I, access: Access): Promise<object>;
+}
+
+/** Declares an operation (infers its input type from the schema). */
+export function operation<Ctx, S extends z.ZodType>(spec: {
+  input: S;
+  resources(input: z.output<S>): ResourceRef[];
+  run(ctx: Ctx, input: z.output<S>, access: Access): Promise<object>;
+}): Operation<Ctx, z.output<S>> {
+  return spec as unknown as Operation<Ctx, z.output<S>>;
+}
+
+/** Parse → authorize every declared resource → run. */
+export async function invoke<Ctx>(op: Operation<Ctx>, ctx: Ctx, raw: unknown, access: Access): Promise<object> {
+  const input = parseInput(op.input, raw);
+  await access.authorize(op.resources(input));
+  return op.run(ctx, input, access);
+}

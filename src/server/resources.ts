@@ -1,0 +1,108 @@
+// Resolves the resources an operation declares to access checks: each one's ARN and resource policy.
+//
+// A reference to nothing that exists is checked against the ARN it names, so a caller without
+// access learns nothing about what exists; one with access then gets the operation's not-found.
+import type { AccessCheck, ConditionKeys, ResourceRef } from '../core/access.js';
+import { aliasArn, keyArn, parseKeyRef } from '../core/arn.js';
+import { AppError } from '../core/errors.js';
+import type { KmsEngine } from '../kms/index.js';
+import type { SecretsEngine } from '../secrets/index.js';
+import type { KeyRecord, SecretRecord } from '../storage/index.js';
+
+/** The check a declared resource asks for, or undefined when there is nothing to check. */
+export type ResolveResource = (ref: ResourceRef) => Promise<AccessCheck | undefined>;
+
+export function createResourceResolver(kms: KmsEngine, secrets: SecretsEngine): ResolveResource {
+  const viaService = `secretsmanager.${kms.partition.region}.amazonaws.com`;
+
+  async function findKey(ref: string): Promise<KeyRecord | undefined> {
+    try {
+      return await kms.cachedKey(ref);
+    } catch (e) {
+      if (e instanceof AppError && e.code === 'NotFoundException') return undefined;
+      throw e;
+    }
+  }
+
+  async function findSecret(id: string): Promise<SecretRecord | undefined> {
+    try {
+      return await secrets.cachedSecret(id);
+    } catch (e) {
+      if (e instanceof AppError && e.code === 'ResourceNotFoundException') return undefined;
+      throw e;
+    }
+  }
+
+  function keyCheck(action: string, key: KeyRecord, context: ConditionKeys | undefined): AccessCheck {
+    const check: AccessCheck = {
+      action,
+      resource: kms.arnOf(key.keyId),
+      resourcePolicy: { document: key.policy, kind: 'kms-key' },
+    };
+    if (context) check.context = context;
+    return check;
+  }
+
+  /** The ARN a key reference names, for a key that does not exist. */
+  function refArn(ref: string): string {
+    const parsed = parseKeyRef(kms.partition, ref);
+    if (parsed.kind === 'key') return keyArn(kms.partition, parsed.keyId);
+    if (parsed.kind === 'alias') return aliasArn(kms.partition, parsed.name);
+    return '*';
+  }
+
+  /** The customer-managed key protecting a secret's version (or its next one); none under the default key. */
+  async function secretKey(ref: Extract<ResourceRef, { kind: 'secret-key' }>): Promise<AccessCheck | undefined> {
+    const secret = await findSecret(ref.secret);
+    let keyRef = ref.key;
+    if (keyRef === undefined && secret) {
+      keyRef = ref.version
+        ? await secrets.versionKey(secret.arn, ref.version.versionId, ref.version.versionStage)
+        : secret.kmsKeyId;
+    }
+    if (keyRef === undefined) return undefined;
+    const key = await findKey(keyRef);
+    if (!key) return { action: ref.action, resource: refArn(keyRef) };
+    if (kms.arnOf(key.keyId) === (await secrets.defaultKey())) return undefined;
+    const context: Record<string, string> = { 'kms:viaservice': viaService };
+    if (secret) context['kms:encryptioncontext:SecretARN'] = secret.arn;
+    return keyCheck(ref.action, key, context);
+  }
+
+  return async (ref) => {
+    switch (ref.kind) {
+      case 'any':
+        return ref.context
+          ? { action: ref.action, resource: '*', context: ref.context }
+          : { action: ref.action, resource: '*' };
+      case 'arn':
+        return { action: ref.action, resource: ref.arn };
+      case 'key': {
+        if (ref.key === undefined)
+          return { action: ref.action, resource: '*', ...(ref.context && { context: ref.context }) };
+        const key = await findKey(ref.key);
+        if (key) return keyCheck(ref.action, key, ref.context);
+        return { action: ref.action, resource: refArn(ref.key), ...(ref.context && { context: ref.context }) };
+      }
+      case 'alias':
+        return { action: ref.action, resource: aliasArn(kms.partition, ref.alias) };
+      case 'alias-target': {
+        const key = await findKey(ref.alias);
+        return key && keyCheck(ref.action, key, undefined);
+      }
+      case 'secret': {
+        const secret = await findSecret(ref.secret);
+        const check: AccessCheck = {
+          action: ref.action,
+          resource: secret ? secret.arn : secrets.arnForMissing(ref.secret),
+        };
+        if (secret?.resourcePolicy !== undefined)
+          check.resourcePolicy = { document: secret.resourcePolicy, kind: 'secret' };
+        if (ref.context) check.context = ref.context;
+        return check;
+      }
+      case 'secret-key':
+        return secretKey(ref);
+    }
+  };
+}
