@@ -80,7 +80,7 @@ const fileFields = {
   jwksFile: z.string().min(1).optional(),
   /** For discovery/jwksUrl over https with a private CA (a cluster's API server: its ca.crt). */
   caFile: z.string().min(1).optional(),
-  /** A bearer token file sent with discovery/JWKS fetches to the issuer's own origin (the server's service-account token). */
+  /** A bearer token file sent with discovery/JWKS fetches to the issuer's own hosts (the server's service-account token). */
   tokenFile: z.string().min(1).optional(),
 };
 
@@ -267,13 +267,18 @@ export class TrustedIssuer {
     const configured = new URL(
       c.discovery ? `${c.issuer.replace(/\/$/, '')}/.well-known/openid-configuration` : c.jwksUrl!,
     );
-    // The token is the server's own credential for the issuer it was configured for: a discovery
-    // document naming another origin gets no Authorization (Kubernetes serves its keys on its own origin).
+    // The token is the server's own credential, for the issuer it was configured for: its origin, or
+    // another https origin whose certificate verifies against caFile (with a CA given, no other is
+    // trusted, so that host is the issuer's own). Kubernetes needs the latter: its discovery document
+    // names the API server's advertise address (https://<ip>:6443/openid/v1/jwks), not the
+    // kubernetes.default.svc name the issuer uses, and that key set wants the token.
+    const mayCarryToken = (url: URL) =>
+      url.origin === configured.origin || (ca !== undefined && url.protocol === 'https:');
     const get = async (url: URL, what: string): Promise<unknown> => {
       const res = await send(url, {
         signal: AbortSignal.timeout(FETCH_TIMEOUT_MS),
         ...(ca && { ca }),
-        ...(token && url.origin === configured.origin && { headers: { authorization: `Bearer ${token}` } }),
+        ...(token && mayCarryToken(url) && { headers: { authorization: `Bearer ${token}` } }),
       });
       // node:http follows no redirect: a 3xx is a failure here, and the token goes nowhere else.
       if (res.status !== 200) {
