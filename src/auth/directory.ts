@@ -7,7 +7,7 @@ import { coalesced } from '../core/coalesce.js';
 import { AppError } from '../core/errors.js';
 import type { Logger } from '../observability/logger.js';
 import type { AuthEntryKind, AuthStore } from '../storage/index.js';
-import { type IssuerConfig, issuerSchema, TrustedIssuer } from './issuers.js';
+import { type ApiIssuerConfig, apiIssuerSchema, type IssuerConfig, TrustedIssuer } from './issuers.js';
 import { compileRole, type Role, type RoleConfig, roleSchema } from './roles.js';
 
 export interface DirectoryDeps {
@@ -35,6 +35,8 @@ export async function createDirectory(deps: DirectoryDeps) {
   const issuers = new Map<string, Entry<TrustedIssuer>>();
   const roles = new Map<string, Entry<Role>>();
   let revocations = new Map<string, number>();
+  /** Stored issuer documents already reported as invalid (refresh runs every second). */
+  const refusedIssuers = new Set<string>();
 
   const newIssuer = (c: IssuerConfig) => new TrustedIssuer(c, { logger: deps.logger, now: deps.nowSeconds });
 
@@ -55,8 +57,17 @@ export async function createDirectory(deps: DirectoryDeps) {
       seen.add(e.name);
       const current = issuers.get(e.name);
       if (current?.source === 'config' || current?.doc === e.doc) continue;
-      const parsed = issuerSchema.safeParse(JSON.parse(e.doc));
-      if (!parsed.success) continue;
+      // Stored issuers come from the admin API and get its rules: a stored file option (an older
+      // version's, or a database writer's) would make the server read and send its own files.
+      const parsed = apiIssuerSchema.safeParse(parseJson(e.doc));
+      if (!parsed.success) {
+        const key = `${e.name}\n${e.doc}`;
+        if (!refusedIssuers.has(key)) {
+          refusedIssuers.add(key);
+          deps.logger.warn('ignoring a stored issuer that no longer validates', { issuer: e.name });
+        }
+        continue;
+      }
       const issuer = newIssuer(parsed.data);
       await issuer.start();
       await current?.value.close();
@@ -120,8 +131,11 @@ export async function createDirectory(deps: DirectoryDeps) {
     listIssuers: () => [...issuers.values()].map((e) => ({ ...e.value.config, source: e.source })),
     listRoles: () => [...roles.values()].map((e) => ({ ...e.value.config, source: e.source })),
 
-    /** Validates, stores and applies an issuer (create or replace). */
-    async putIssuer(config: IssuerConfig): Promise<void> {
+    /**
+     * Stores and applies an issuer (create or replace). Never one of the config file's: that one keeps
+     * its file options bound to it, and an API issuer has none (apiIssuerSchema).
+     */
+    async putIssuer(config: ApiIssuerConfig): Promise<void> {
       await put('issuer', config.name, config);
     },
 
@@ -157,4 +171,13 @@ export async function createDirectory(deps: DirectoryDeps) {
       for (const e of issuers.values()) await e.value.close();
     },
   };
+}
+
+/** A stored document, or undefined when it is not JSON (then it fails validation like any other bad entry). */
+function parseJson(text: string): unknown {
+  try {
+    return JSON.parse(text);
+  } catch {
+    return undefined;
+  }
 }

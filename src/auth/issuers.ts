@@ -8,7 +8,7 @@ import { basename, dirname, resolve } from 'node:path';
 import { watch } from 'chokidar';
 import { createLocalJWKSet, decodeProtectedHeader, errors, type JSONWebKeySet, type JWTPayload, jwtVerify } from 'jose';
 import { z } from 'zod';
-import { send } from '../client/http.js';
+import { ResponseTooLargeError, send } from '../client/http.js';
 import { AppError } from '../core/errors.js';
 import type { Logger } from '../observability/logger.js';
 
@@ -39,41 +39,97 @@ export const ISSUER_DEFAULTS = {
   refreshSeconds: 3600,
 } as const;
 
+/** Options that make the server read one of its own files: accepted only from the server's config file. */
+export const ISSUER_FILE_OPTIONS = ['tokenFile', 'caFile', 'jwksFile'] as const;
+
+/** Largest discovery document or key set read from an issuer; a longer body is abandoned mid-read. */
+export const MAX_ISSUER_DOCUMENT_BYTES = 1024 * 1024;
+const FETCH_TIMEOUT_MS = 5000;
+
+const isHttpUrl = (value: string): boolean => {
+  try {
+    const { protocol } = new URL(value);
+    return protocol === 'http:' || protocol === 'https:';
+  } catch {
+    return false;
+  }
+};
+const HTTP_URL_ONLY = 'must be an http:// or https:// URL';
+
 const jwk = z.record(z.string(), z.unknown());
+const issuerFields = {
+  name: z.string().regex(/^[a-zA-Z0-9_.-]{1,64}$/, 'letters, digits, _ . - (1–64)'),
+  issuer: z.string().min(1).max(2048),
+  audiences: z.array(z.string().min(1)).min(1),
+  discovery: z.boolean().optional(),
+  jwksUrl: z.string().max(2048).refine(isHttpUrl, HTTP_URL_ONLY).optional(),
+  jwks: z.object({ keys: z.array(jwk) }).optional(),
+  // Symmetric algorithms are refused outright: with a public key as the HMAC secret, anyone could sign.
+  algorithms: z.array(z.enum(ASYMMETRIC_ALGORITHMS)).min(1).optional(),
+  clockSkewSeconds: z.number().int().min(0).max(600).optional(),
+  maxTokenLifetimeSeconds: z.number().int().min(60).optional(),
+  maxTokenBytes: z
+    .number()
+    .int()
+    .min(512)
+    .max(1024 * 1024)
+    .optional(),
+  minRefreshSeconds: z.number().min(0).optional(),
+};
+const fileFields = {
+  jwksFile: z.string().min(1).optional(),
+  /** For discovery/jwksUrl over https with a private CA (a cluster's API server: its ca.crt). */
+  caFile: z.string().min(1).optional(),
+  /** A bearer token file sent with discovery/JWKS fetches to the issuer's own hosts (the server's service-account token). */
+  tokenFile: z.string().min(1).optional(),
+};
+
+function checkKeySource(
+  i: { issuer: string; discovery?: boolean; jwksUrl?: string; jwksFile?: string; jwks?: object },
+  ctx: z.RefinementCtx,
+): void {
+  if ([i.discovery, i.jwksUrl, i.jwksFile, i.jwks].filter((x) => x !== undefined && x !== false).length !== 1) {
+    ctx.addIssue({
+      code: 'custom',
+      message: 'give exactly one key source: discovery: true, jwksUrl, jwksFile or jwks',
+    });
+  }
+  // With discovery the issuer is also the URL fetched.
+  if (i.discovery && !isHttpUrl(i.issuer)) {
+    ctx.addIssue({ code: 'custom', path: ['issuer'], message: `${HTTP_URL_ONLY} (it is the discovery base)` });
+  }
+}
+
+/** An issuer in the server's config file: file options allowed, the operator owns the host. */
 export const issuerSchema = z
+  .object({ ...issuerFields, ...fileFields })
+  .strict()
+  .superRefine(checkKeySource);
+
+const configFileOnly = (option: string) =>
+  z
+    .undefined({
+      error: `${option} names a file on the server and is accepted only in the server's config file (issuers:), not through the admin API; put this issuer in the config file`,
+    })
+    .optional();
+
+/**
+ * An issuer through the admin API (and as stored by it): no option that reads a server file. An admin
+ * token is a network credential; the server's files (its root key above all) are not its to read.
+ */
+export const apiIssuerSchema = z
   .object({
-    name: z.string().regex(/^[a-zA-Z0-9_.-]{1,64}$/, 'letters, digits, _ . - (1–64)'),
-    issuer: z.string().min(1).max(2048),
-    audiences: z.array(z.string().min(1)).min(1),
-    discovery: z.boolean().optional(),
-    jwksUrl: z.url().optional(),
-    jwksFile: z.string().min(1).optional(),
-    jwks: z.object({ keys: z.array(jwk) }).optional(),
-    /** For discovery/jwksUrl over https with a private CA (a cluster's API server: its ca.crt). */
-    caFile: z.string().min(1).optional(),
-    /** A bearer token file sent with discovery/JWKS fetches (the server's service-account token). */
-    tokenFile: z.string().min(1).optional(),
-    // Symmetric algorithms are refused outright: with a public key as the HMAC secret, anyone could sign.
-    algorithms: z.array(z.enum(ASYMMETRIC_ALGORITHMS)).min(1).optional(),
-    clockSkewSeconds: z.number().int().min(0).max(600).optional(),
-    maxTokenLifetimeSeconds: z.number().int().min(60).optional(),
-    maxTokenBytes: z
-      .number()
-      .int()
-      .min(512)
-      .max(1024 * 1024)
-      .optional(),
-    minRefreshSeconds: z.number().min(0).optional(),
+    // First, so that a refused file option is the error reported.
+    tokenFile: configFileOnly('tokenFile'),
+    caFile: configFileOnly('caFile'),
+    jwksFile: configFileOnly('jwksFile'),
+    ...issuerFields,
   })
   .strict()
-  .refine(
-    (i) => [i.discovery, i.jwksUrl, i.jwksFile, i.jwks].filter((x) => x !== undefined && x !== false).length === 1,
-    {
-      message: 'give exactly one key source: discovery: true, jwksUrl, jwksFile or jwks',
-    },
-  );
+  .superRefine(checkKeySource);
 
 export type IssuerConfig = z.infer<typeof issuerSchema>;
+export type ApiIssuerConfig = z.infer<typeof apiIssuerSchema>;
 
 /** A verified token's claims. */
 export type VerifiedClaims = JWTPayload & { sub: string };
@@ -152,15 +208,15 @@ export class TrustedIssuer {
   }
 
   async #loadFile(): Promise<void> {
+    const path = this.config.jwksFile!;
     try {
-      const set = JSON.parse(await readFile(this.config.jwksFile!, 'utf8')) as JSONWebKeySet;
-      if (!Array.isArray(set?.keys)) throw new Error('no "keys" array');
+      const set = parseKeySet(await readIssuerFile(path, 'key file'), `the key file ${path}`);
       this.#keys = createLocalJWKSet(set);
     } catch (e) {
       // A half-written file: keep the last good set; the next change event brings the whole one.
       this.#deps.logger.warn('could not read issuer key set; keeping the previous one', {
         issuer: this.config.name,
-        error: (e as Error).message,
+        error: describeFailure(e),
       });
     }
   }
@@ -189,7 +245,7 @@ export class TrustedIssuer {
       .catch((e: unknown) => {
         this.#deps.logger.warn('could not fetch issuer key set; keeping the previous one', {
           issuer: this.config.name,
-          error: (e as Error).message,
+          error: describeFailure(e),
         });
         if (!this.#keys) throw refuse('keys');
       })
@@ -201,30 +257,60 @@ export class TrustedIssuer {
 
   async #fetchKeys(): Promise<JSONWebKeySet> {
     this.fetches++;
+    const c = this.config;
     // Read at each fetch: kubelet rotates the token file, and a CA bundle may be renewed too.
-    const ca = this.config.caFile ? await readFile(this.config.caFile, 'utf8') : undefined;
-    const token = this.config.tokenFile ? (await readFile(this.config.tokenFile, 'utf8')).trim() : undefined;
-    const get = async (url: string): Promise<unknown> => {
-      const res = await send(new URL(url), {
-        signal: AbortSignal.timeout(5000),
-        ...(ca && { ca }),
-        ...(token && { headers: { authorization: `Bearer ${token}` } }),
-      });
-      const text = await res.text();
-      if (res.status !== 200) throw new Error(`GET ${url}: HTTP ${res.status}`);
-      return JSON.parse(text) as unknown;
-    };
-    let url = this.config.jwksUrl;
-    if (this.config.discovery) {
-      const base = this.config.issuer.replace(/\/$/, '');
-      const doc = (await get(`${base}/.well-known/openid-configuration`)) as { issuer?: unknown; jwks_uri?: unknown };
-      if (doc.issuer !== this.config.issuer) throw new Error('discovery document names another issuer');
-      if (typeof doc.jwks_uri !== 'string') throw new Error('discovery document has no jwks_uri');
-      url = doc.jwks_uri;
+    const ca = c.caFile ? await readIssuerFile(c.caFile, 'CA file') : undefined;
+    if (ca !== undefined && !ca.includes('-----BEGIN CERTIFICATE-----')) {
+      throw new IssuerKeysError(`the CA file ${c.caFile} holds no PEM certificate`);
     }
-    const set = (await get(url!)) as JSONWebKeySet;
-    if (!Array.isArray(set?.keys)) throw new Error('the key set has no "keys" array');
-    return set;
+    const token = c.tokenFile ? (await readIssuerFile(c.tokenFile, 'token file')).trim() : undefined;
+    const configured = new URL(
+      c.discovery ? `${c.issuer.replace(/\/$/, '')}/.well-known/openid-configuration` : c.jwksUrl!,
+    );
+    // The token is the server's own credential, for the issuer it was configured for: its origin, or
+    // another https origin whose certificate verifies against caFile (with a CA given, no other is
+    // trusted, so that host is the issuer's own). Kubernetes needs the latter: its discovery document
+    // names the API server's advertise address (https://<ip>:6443/openid/v1/jwks), not the
+    // kubernetes.default.svc name the issuer uses, and that key set wants the token.
+    const mayCarryToken = (url: URL) =>
+      url.origin === configured.origin || (ca !== undefined && url.protocol === 'https:');
+    const get = async (url: URL, what: string): Promise<unknown> => {
+      const res = await send(url, {
+        signal: AbortSignal.timeout(FETCH_TIMEOUT_MS),
+        ...(ca && { ca }),
+        ...(token && mayCarryToken(url) && { headers: { authorization: `Bearer ${token}` } }),
+      });
+      // node:http follows no redirect: a 3xx is a failure here, and the token goes nowhere else.
+      if (res.status !== 200) {
+        res.body.destroy();
+        throw new IssuerKeysError(`GET ${shortUrl(url)}: HTTP ${res.status}`);
+      }
+      let text: string;
+      try {
+        text = await res.text(MAX_ISSUER_DOCUMENT_BYTES);
+      } catch (e) {
+        if (e instanceof ResponseTooLargeError) {
+          throw new IssuerKeysError(
+            `GET ${shortUrl(url)}: the ${what} is larger than ${MAX_ISSUER_DOCUMENT_BYTES} bytes`,
+          );
+        }
+        throw e;
+      }
+      try {
+        return JSON.parse(text) as unknown;
+      } catch {
+        throw new IssuerKeysError(`GET ${shortUrl(url)}: the ${what} is not valid JSON`);
+      }
+    };
+    let keysUrl = configured;
+    if (c.discovery) {
+      const doc = (await get(configured, 'discovery document')) as { issuer?: unknown; jwks_uri?: unknown } | null;
+      if (doc?.issuer !== c.issuer) throw new IssuerKeysError('discovery document names another issuer');
+      if (typeof doc.jwks_uri !== 'string') throw new IssuerKeysError('discovery document has no jwks_uri');
+      if (!isHttpUrl(doc.jwks_uri)) throw new IssuerKeysError(`discovery document's jwks_uri ${HTTP_URL_ONLY}`);
+      keysUrl = new URL(doc.jwks_uri);
+    }
+    return keySet(await get(keysUrl, 'key set'), `the key set at ${shortUrl(keysUrl)}`);
   }
 
   /** Verifies `token` for this issuer; throws AppError naming the failed check. */
@@ -309,3 +395,41 @@ export class TrustedIssuer {
     return refuse('malformed');
   }
 }
+
+/** A failure to get an issuer's keys, with a message we wrote: names a path or URL, never content read. */
+class IssuerKeysError extends Error {}
+
+/** What a key fetch or file read failure says in the log: our own message, else only the error's code or name. */
+function describeFailure(e: unknown): string {
+  if (e instanceof IssuerKeysError || e instanceof AppError) return e.message;
+  const code = (e as { code?: unknown } | undefined)?.code;
+  return typeof code === 'string' ? code : e instanceof Error ? e.name : 'unknown error';
+}
+
+async function readIssuerFile(path: string, what: string): Promise<string> {
+  try {
+    return await readFile(path, 'utf8');
+  } catch (e) {
+    throw new IssuerKeysError(`cannot read the ${what} ${path} (${describeFailure(e)})`);
+  }
+}
+
+/** The key file's text as a key set; a failure names the file and the problem, never its content. */
+function parseKeySet(text: string, where: string): JSONWebKeySet {
+  let doc: unknown;
+  try {
+    doc = JSON.parse(text);
+  } catch {
+    throw new IssuerKeysError(`${where} is not valid JSON`);
+  }
+  return keySet(doc, where);
+}
+
+function keySet(doc: unknown, where: string): JSONWebKeySet {
+  if (!Array.isArray((doc as { keys?: unknown } | null)?.keys))
+    throw new IssuerKeysError(`${where} has no "keys" array`);
+  return doc as JSONWebKeySet;
+}
+
+/** A URL for a log line, bounded: a discovered jwks_uri is chosen by the remote side. */
+const shortUrl = (url: URL): string => (url.href.length > 256 ? `${url.href.slice(0, 256)}…` : url.href);

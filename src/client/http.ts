@@ -7,7 +7,8 @@ export interface HttpResponse {
   status: number;
   /** The body as a stream (the watch), or read whole with text(). */
   body: IncomingMessage;
-  text(): Promise<string>;
+  /** The whole body; past `maxBytes` the response is abandoned and ResponseTooLargeError thrown. */
+  text(maxBytes?: number): Promise<string>;
 }
 
 export interface HttpRequest {
@@ -36,7 +37,7 @@ export function send(url: URL, init: HttpRequest = {}): Promise<HttpResponse> {
       },
       (res) => {
         res.setEncoding('utf8');
-        resolve({ status: res.statusCode ?? 0, body: res, text: () => readAll(res) });
+        resolve({ status: res.statusCode ?? 0, body: res, text: (maxBytes) => readAll(res, maxBytes) });
       },
     );
     req.on('error', reject);
@@ -44,8 +45,28 @@ export function send(url: URL, init: HttpRequest = {}): Promise<HttpResponse> {
   });
 }
 
-async function readAll(res: IncomingMessage): Promise<string> {
+/** A response body longer than the reader accepts. */
+export class ResponseTooLargeError extends Error {
+  constructor(readonly maxBytes: number) {
+    super(`the response body is larger than ${maxBytes} bytes`);
+  }
+}
+
+async function readAll(res: IncomingMessage, maxBytes = Number.POSITIVE_INFINITY): Promise<string> {
+  // Read incrementally and stop at the cap: neither a declared nor an endless body is buffered.
+  if (Number(res.headers['content-length']) > maxBytes) {
+    res.destroy();
+    throw new ResponseTooLargeError(maxBytes);
+  }
   let text = '';
-  for await (const chunk of res) text += chunk;
+  let bytes = 0;
+  for await (const chunk of res) {
+    bytes += Buffer.byteLength(chunk as string);
+    if (bytes > maxBytes) {
+      res.destroy();
+      throw new ResponseTooLargeError(maxBytes);
+    }
+    text += chunk;
+  }
   return text;
 }

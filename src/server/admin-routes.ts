@@ -1,7 +1,7 @@
 // The admin API: issuers and roles (for operators and the Terraform provider), sessions, root key.
 import type { Context, Hono } from 'hono';
 import { z } from 'zod';
-import { type Directory, issuerSchema, roleArn, roleSchema } from '../auth/index.js';
+import { apiIssuerSchema, type Directory, roleArn, roleSchema } from '../auth/index.js';
 import type { ResourceRef } from '../core/access.js';
 import { AppError } from '../core/errors.js';
 import type { Env, Route } from './route.js';
@@ -65,7 +65,8 @@ export function registerAdminRoutes(app: Hono<Env>, route: Route, deps: AdminRou
     '/v1/admin/issuers/:name',
     route('keysafe:PutIssuer', onIssuer('keysafe:PutIssuer'), async (c) => {
       const name = pathName(c);
-      const parsed = issuerSchema.safeParse(await bodyFor(c, name));
+      // No file options here: the server's files are the config file's to name (apiIssuerSchema).
+      const parsed = apiIssuerSchema.safeParse(await bodyFor(c, name));
       if (!parsed.success) throw invalid('issuer', parsed.error);
       await directory.putIssuer(parsed.data);
       return { ...parsed.data, arn: issuerArn(name) };

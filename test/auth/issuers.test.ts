@@ -414,4 +414,69 @@ describe('trusted issuer behind https with a private CA and a bearer token (a cl
       server.close();
     }
   });
+
+  it("sends the token to another https origin only if its certificate verifies against caFile (Kubernetes's advertise address)", async () => {
+    const { createSelfSignedCert } = await import('../../src/crypto/self-signed-cert.js');
+    const { createServer } = await import('node:https');
+    const { SignJWT } = await import('jose');
+    const cluster = createSelfSignedCert({ commonName: 'api', dnsNames: ['localhost'] });
+    const stranger = createSelfSignedCert({ commonName: 'stranger', dnsNames: ['localhost'] });
+    const key = await newSigningKey();
+    const dir = tempDir();
+    dirs.push(dir);
+    writeFileSync(join(dir, 'ca.crt'), cluster.certPem);
+    writeFileSync(join(dir, 'token'), 'sa-token-2\n');
+    const seen: { server: string; authorization: string | undefined }[] = [];
+    const listen = async (
+      name: string,
+      cert: { certPem: string; keyPem: string },
+      handle: (url: string) => unknown,
+    ) => {
+      const server = createServer({ cert: cert.certPem, key: cert.keyPem }, (req, res) => {
+        seen.push({ server: name, authorization: req.headers.authorization });
+        if (req.headers.authorization !== 'Bearer sa-token-2') {
+          res.writeHead(401).end();
+          return;
+        }
+        res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify(handle(req.url ?? '')));
+      });
+      await new Promise<void>((ok) => server.listen(0, '127.0.0.1', ok));
+      return { server, base: `https://localhost:${(server.address() as { port: number }).port}` };
+    };
+    // The API server on its advertise address (another port here: another origin all the same).
+    const advertised = await listen('advertised', cluster, () => ({ keys: [key.publicJwk] }));
+    const impostor = await listen('impostor', stranger, () => ({ keys: [key.publicJwk] }));
+    const issuerHost = await listen('issuer', cluster, (url) => {
+      const which = url.startsWith('/good/') ? 'good' : 'bad';
+      const keysAt = which === 'good' ? advertised.base : impostor.base;
+      return { issuer: `${issuerHost.base}/${which}`, jwks_uri: `${keysAt}/openid/v1/jwks` };
+    });
+    try {
+      const tokenFor = (iss: string) =>
+        new SignJWT({})
+          .setProtectedHeader({ alg: 'RS256', kid: key.kid })
+          .setIssuer(iss)
+          .setAudience('keysafe')
+          .setSubject('system:serviceaccount:shop:web')
+          .setIssuedAt()
+          .setExpirationTime('1h')
+          .sign(key.privateKey);
+      const config = { discovery: true, caFile: join(dir, 'ca.crt'), tokenFile: join(dir, 'token') };
+      const good = await trusted({ name: 'k8s-advertised', issuer: `${issuerHost.base}/good`, ...config });
+      expect((await good.issuer.verify(await tokenFor(`${issuerHost.base}/good`))).sub).toBe(
+        'system:serviceaccount:shop:web',
+      );
+      expect(seen.filter((s) => s.server === 'advertised')).toEqual([
+        { server: 'advertised', authorization: 'Bearer sa-token-2' },
+      ]);
+      // A host whose certificate the cluster CA did not issue never gets as far as a request.
+      const bad = await trusted({ name: 'k8s-impostor', issuer: `${issuerHost.base}/bad`, ...config });
+      const e = await refusal(bad.issuer.verify(await tokenFor(`${issuerHost.base}/bad`)));
+      expect(e.code).toBe('IDPCommunicationError');
+      expect(seen.filter((s) => s.server === 'impostor')).toEqual([]);
+      expect(bad.logs.join('\n')).not.toContain('sa-token-2');
+    } finally {
+      for (const l of [advertised, impostor, issuerHost]) l.server.close();
+    }
+  });
 });
