@@ -17,6 +17,7 @@ const ERROR_CODES = [
   'UnsupportedOperationException',
   'InvalidArnException',
   'InvalidAliasNameException',
+  'NotAuthorizedException',
   'InvalidMarkerException',
   'InvalidGrantTokenException',
   'MalformedPolicyDocumentException',

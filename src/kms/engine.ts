@@ -25,7 +25,16 @@ import {
   type SigningAlgorithm,
   sealCiphertext,
 } from '../crypto/index.js';
-import type { AliasRecord, KeyRecord, KeyVersionRecord, KmsStore, Page, Tag } from '../storage/index.js';
+import type { Logger } from '../observability/logger.js';
+import type {
+  AliasRecord,
+  InternalKeyRecord,
+  KeyRecord,
+  KeyVersionRecord,
+  KmsStore,
+  Page,
+  Tag,
+} from '../storage/index.js';
 import { createKeyCache } from './key-cache.js';
 import { type KeySpec, type KeyUsage, SPEC_INFO } from './key-specs.js';
 import { generateMaterialInsecure } from './material.js';
@@ -37,12 +46,27 @@ export interface KmsEngineDeps {
   partition: Partition;
   /** How long a cached key record or alias may be served before it is read again (ms). */
   cacheTtlMs?: number;
+  /** Where decisions about Keysafe's own keys are reported. */
+  logger?: Logger;
 }
 
 export const SYMMETRIC_DEFAULT = 'SYMMETRIC_DEFAULT';
 export const MAX_ON_DEMAND_ROTATIONS = 25;
 export const DEFAULT_ROTATION_DAYS = 365;
 const MAX_TAGS = 50;
+/**
+ * Alias namespaces no caller may create, re-point or delete: AWS's, and Keysafe's own (whose
+ * aliases name the keys Keysafe uses for itself, for display only).
+ */
+export function isReservedAlias(name: string): boolean {
+  return (
+    name === 'alias/aws' ||
+    name.startsWith('alias/aws/') ||
+    name === 'alias/keysafe' ||
+    name.startsWith('alias/keysafe/')
+  );
+}
+
 /** One message for every decryption failure, so failures reveal nothing about why. */
 const INVALID_CIPHERTEXT = 'The ciphertext is invalid, or does not match its key or encryption context.';
 
@@ -93,6 +117,28 @@ export function createKmsEngine(deps: KmsEngineDeps) {
       ttlMs: deps.cacheTtlMs ?? 1000,
     });
 
+  /**
+   * Keysafe's own keys (session signing, default secrets key, Terraform state key) serve the
+   * server only: no caller, the admin included, may use them or change them through the API.
+   */
+  function refuseInternal(key: KeyRecord): void {
+    if (key.internalPurpose !== undefined) {
+      throw new AppError(
+        'NotAuthorizedException',
+        `${arnOf(key.keyId)} is a key Keysafe uses for itself; it cannot be used or changed through the API.`,
+      );
+    }
+  }
+
+  function refuseReservedAlias(name: string): void {
+    if (isReservedAlias(name)) {
+      throw new AppError(
+        'NotAuthorizedException',
+        `Alias names that begin with alias/aws/ or alias/keysafe/ are reserved; ${name} cannot be created, updated or deleted.`,
+      );
+    }
+  }
+
   /** Crypto operations need an enabled key of the right usage. */
   function requireUsable(key: KeyRecord, usage: KeyUsage, operation: string): void {
     if (key.state === 'Disabled') throw new AppError('DisabledException', `${arnOf(key.keyId)} is disabled.`);
@@ -108,8 +154,9 @@ export function createKmsEngine(deps: KmsEngineDeps) {
   }
 
   /** An enabled symmetric encryption key, as the data-key operations need. */
-  async function symmetricKey(ref: string, operation: string): Promise<KeyRecord> {
+  async function symmetricKey(ref: string, operation: string, asServer: boolean): Promise<KeyRecord> {
     const key = await getKey(ref);
+    if (!asServer) refuseInternal(key);
     requireUsable(key, 'ENCRYPT_DECRYPT', operation);
     if (SPEC_INFO[key.keySpec as KeySpec].kind !== 'symmetric') {
       throw new AppError(
@@ -200,6 +247,7 @@ export function createKmsEngine(deps: KmsEngineDeps) {
     operation: string,
   ): Promise<EncryptResult> {
     const key = await getKey(ref);
+    refuseInternal(key);
     requireUsable(key, 'ENCRYPT_DECRYPT', operation);
     if (SPEC_INFO[key.keySpec as KeySpec].kind === 'symmetric') {
       const alg = algorithm ?? SYMMETRIC_DEFAULT;
@@ -236,6 +284,7 @@ export function createKmsEngine(deps: KmsEngineDeps) {
     context?: EncryptionContext,
     ref?: string,
     algorithm?: string,
+    asServer = false,
   ): Promise<DecryptResult> {
     if (algorithm !== undefined && algorithm !== SYMMETRIC_DEFAULT) {
       // Asymmetric ciphertexts are bare RSA-OAEP: the caller must name the key.
@@ -243,6 +292,7 @@ export function createKmsEngine(deps: KmsEngineDeps) {
         throw new AppError('ValidationException', 'KeyId is required to decrypt with an asymmetric algorithm.');
       }
       const key = await getKey(ref);
+      if (!asServer) refuseInternal(key);
       requireUsable(key, 'ENCRYPT_DECRYPT', 'Decrypt');
       requireAlgorithm(key, algorithm);
       const asym = (await material(key, key.currentVersion)) as AsymmetricKey;
@@ -281,6 +331,7 @@ export function createKmsEngine(deps: KmsEngineDeps) {
       }
       throw e;
     }
+    if (!asServer) refuseInternal(key);
     requireUsable(key, 'ENCRYPT_DECRYPT', 'Decrypt');
     if (SPEC_INFO[key.keySpec as KeySpec].kind !== 'symmetric' || header.keyVersion > key.currentVersion) {
       throw new AppError('InvalidCiphertextException', INVALID_CIPHERTEXT);
@@ -299,6 +350,7 @@ export function createKmsEngine(deps: KmsEngineDeps) {
   }
 
   function checkSigning(key: KeyRecord, op: string, algorithm: string, message: Uint8Array, messageType: MessageType) {
+    refuseInternal(key);
     requireUsable(key, 'SIGN_VERIFY', op);
     requireAlgorithm(key, algorithm);
     const expected = digestLength(algorithm as SigningAlgorithm);
@@ -319,59 +371,119 @@ export function createKmsEngine(deps: KmsEngineDeps) {
     if (!/^alias\/[a-zA-Z0-9:/_-]+$/.test(name) || name.length > 256) {
       throw new AppError('InvalidAliasNameException', `Alias name ${name} is not valid.`);
     }
-    if (name.startsWith('alias/aws/') || name === 'alias/aws') {
-      throw new AppError('InvalidAliasNameException', `Alias names that begin with alias/aws/ are reserved.`);
-    }
+    refuseReservedAlias(name);
     const target = parseKeyRef(partition, targetRef);
     if (target.kind === 'alias') {
       throw new AppError('ValidationException', 'TargetKeyId must be a key id or key ARN, not an alias.');
     }
     const key = await getKey(targetRef, true);
+    refuseInternal(key);
     requireNotPendingDeletion(key);
     return key;
   }
 
+  async function macWith(ref: string, message: Uint8Array, algorithm: string, asServer: boolean) {
+    const key = await getKey(ref);
+    if (!asServer) refuseInternal(key);
+    requireUsable(key, 'GENERATE_VERIFY_MAC', 'GenerateMac');
+    requireAlgorithm(key, algorithm);
+    const mac = (await material(key, key.currentVersion)) as MacKey;
+    return { keyId: arnOf(key.keyId), mac: mac.generate(algorithm as MacAlgorithm, message) };
+  }
+
+  async function dataKeyWith(
+    ref: string,
+    numberOfBytes: number,
+    context: EncryptionContext | undefined,
+    asServer: boolean,
+  ) {
+    const key = await symmetricKey(ref, 'GenerateDataKey', asServer);
+    const plaintext = randomKeyBytesInsecure(numberOfBytes);
+    return { keyId: arnOf(key.keyId), plaintext, ciphertext: await sealSymmetric(key, plaintext, context) };
+  }
+
+  /** Makes a key; Keysafe's own carry their purpose, which no API call can set or clear. */
+  async function insertNewKey(input: CreateKeyInput, internalPurpose?: string): Promise<KeyRecord> {
+    const keySpec = input.keySpec ?? 'SYMMETRIC_DEFAULT';
+    const info = SPEC_INFO[keySpec];
+    if (input.keyUsage === undefined && info.kind === 'hmac') {
+      throw new AppError(
+        'ValidationException',
+        'You must specify a KeyUsage value for all KMS keys except for symmetric encryption keys.',
+      );
+    }
+    const keyUsage =
+      input.keyUsage ??
+      (info.kind === 'asymmetric' && !info.usages.ENCRYPT_DECRYPT ? 'SIGN_VERIFY' : 'ENCRYPT_DECRYPT');
+    if (!info.usages[keyUsage]) {
+      throw new AppError('ValidationException', `KeyUsage ${keyUsage} is not compatible with KeySpec ${keySpec}`);
+    }
+    const tags = mergeTags([], input.tags ?? []);
+    const keyId = newUuid();
+    const now = clock.now();
+    const record: KeyRecord = {
+      keyId,
+      revision: 1,
+      createdAt: now,
+      description: input.description ?? '',
+      keyUsage,
+      keySpec,
+      state: 'Enabled',
+      currentVersion: 1,
+      rotationEnabled: false,
+      onDemandRotations: 0,
+      policy: input.policy ?? defaultKeyPolicy(partition),
+      tags,
+    };
+    if (internalPurpose !== undefined) record.internalPurpose = internalPurpose;
+    await store.insertKey(record, wrapVersion(keyId, 1, generateMaterialInsecure(keySpec)));
+    return remember(record);
+  }
+
+  /**
+   * What only the server itself calls, never the API: Keysafe's own keys and aliases. The API
+   * layer reaches the methods outside this object, which refuse them.
+   */
+  const internal = {
+    logger: deps.logger,
+    now: () => clock.now(),
+    createKey: insertNewKey,
+    generateMac: (ref: string, message: Uint8Array, algorithm: string) => macWith(ref, message, algorithm, true),
+    generateDataKey: (ref: string, numberOfBytes: number, context?: EncryptionContext) =>
+      dataKeyWith(ref, numberOfBytes, context, true),
+    /** Decrypts what the server sealed, under its own key or a customer's. */
+    decrypt: (blob: Uint8Array, context?: EncryptionContext) => decryptWith(blob, context, undefined, undefined, true),
+    getInternalKey: (purpose: string) => store.getInternalKey(purpose),
+    recordInternalKey: (record: InternalKeyRecord) => store.recordInternalKey(record),
+    getAlias: (name: string) => store.getAlias(name),
+    /** Marks a key as Keysafe's own (its purpose) with the given key policy. */
+    claimKey: (keyId: string, purpose: string, policy: string) =>
+      mutate(keyId, (k) => ({ ...k, internalPurpose: purpose, policy })),
+    /** Retires a key made for a purpose another replica recorded first. */
+    retireKey: (keyId: string) =>
+      mutate(keyId, (k) => {
+        const { internalPurpose: _i, ...rest } = k;
+        return { ...rest, state: 'PendingDeletion', pendingWindowInDays: 7, deletionAt: clock.now() + 7 * DAY_MS };
+      }),
+    /** Points one of Keysafe's reserved aliases at its key (creating it), for display. */
+    async pointAlias(name: string, keyId: string): Promise<void> {
+      const now = clock.now();
+      if (!(await store.createAlias({ name, keyId, createdAt: now, updatedAt: now }))) {
+        const existing = await store.getAlias(name);
+        if (existing?.keyId !== keyId) await store.updateAlias(name, keyId, now);
+      }
+      forgetAlias(name);
+    },
+  };
+
   return {
     partition,
     arnOf,
+    internal,
 
     // --- lifecycle ----------------------------------------------------------------------------
 
-    async createKey(input: CreateKeyInput): Promise<KeyRecord> {
-      const keySpec = input.keySpec ?? 'SYMMETRIC_DEFAULT';
-      const info = SPEC_INFO[keySpec];
-      if (input.keyUsage === undefined && info.kind === 'hmac') {
-        throw new AppError(
-          'ValidationException',
-          'You must specify a KeyUsage value for all KMS keys except for symmetric encryption keys.',
-        );
-      }
-      const keyUsage =
-        input.keyUsage ??
-        (info.kind === 'asymmetric' && !info.usages.ENCRYPT_DECRYPT ? 'SIGN_VERIFY' : 'ENCRYPT_DECRYPT');
-      if (!info.usages[keyUsage]) {
-        throw new AppError('ValidationException', `KeyUsage ${keyUsage} is not compatible with KeySpec ${keySpec}`);
-      }
-      const tags = mergeTags([], input.tags ?? []);
-      const keyId = newUuid();
-      const now = clock.now();
-      const record: KeyRecord = {
-        keyId,
-        revision: 1,
-        createdAt: now,
-        description: input.description ?? '',
-        keyUsage,
-        keySpec,
-        state: 'Enabled',
-        currentVersion: 1,
-        rotationEnabled: false,
-        onDemandRotations: 0,
-        policy: input.policy ?? defaultKeyPolicy(partition),
-        tags,
-      };
-      await store.insertKey(record, wrapVersion(keyId, 1, generateMaterialInsecure(keySpec)));
-      return remember(record);
-    },
+    createKey: (input: CreateKeyInput): Promise<KeyRecord> => insertNewKey(input),
 
     describeKey: (ref: string) => getKey(ref, true),
 
@@ -387,6 +499,7 @@ export function createKmsEngine(deps: KmsEngineDeps) {
 
     updateKeyDescription: (ref: string, description: string) =>
       mutate(ref, (k) => {
+        refuseInternal(k);
         requireNotPendingDeletion(k);
         return { ...k, description };
       }),
@@ -405,6 +518,7 @@ export function createKmsEngine(deps: KmsEngineDeps) {
 
     scheduleKeyDeletion: (ref: string, pendingWindowInDays: number) =>
       mutate(ref, (k) => {
+        refuseInternal(k);
         requireNotPendingDeletion(k);
         return {
           ...k,
@@ -416,6 +530,7 @@ export function createKmsEngine(deps: KmsEngineDeps) {
 
     cancelKeyDeletion: (ref: string) =>
       mutate(ref, (k) => {
+        refuseInternal(k);
         if (k.state !== 'PendingDeletion') {
           throw new AppError('KMSInvalidStateException', `${arnOf(k.keyId)} is not pending deletion.`);
         }
@@ -457,6 +572,7 @@ export function createKmsEngine(deps: KmsEngineDeps) {
     },
 
     async deleteAlias(name: string): Promise<void> {
+      refuseReservedAlias(name);
       if (!(await store.deleteAlias(name))) {
         throw new AppError('NotFoundException', `Alias ${aliasArn(partition, name)} is not found.`);
       }
@@ -473,7 +589,8 @@ export function createKmsEngine(deps: KmsEngineDeps) {
     encrypt: (ref: string, plaintext: Uint8Array, context?: EncryptionContext, algorithm?: string) =>
       encryptWith(ref, plaintext, context, algorithm, 'Encrypt'),
 
-    decrypt: decryptWith,
+    decrypt: (blob: Uint8Array, context?: EncryptionContext, ref?: string, algorithm?: string) =>
+      decryptWith(blob, context, ref, algorithm),
 
     /** Throws the error Decrypt would for a key that may not decrypt now (disabled, pending deletion, gone). */
     async requireDecryptable(ref: string): Promise<void> {
@@ -509,18 +626,15 @@ export function createKmsEngine(deps: KmsEngineDeps) {
       }
     },
 
-    async generateDataKey(ref: string, numberOfBytes: number, context?: EncryptionContext) {
-      const key = await symmetricKey(ref, 'GenerateDataKey');
-      const plaintext = randomKeyBytesInsecure(numberOfBytes);
-      return { keyId: arnOf(key.keyId), plaintext, ciphertext: await sealSymmetric(key, plaintext, context) };
-    },
+    generateDataKey: (ref: string, numberOfBytes: number, context?: EncryptionContext) =>
+      dataKeyWith(ref, numberOfBytes, context, false),
 
     async generateDataKeyPair(
       ref: string,
       pairSpec: AsymmetricKeySpec,
       context?: EncryptionContext,
     ): Promise<DataKeyPair> {
-      const key = await symmetricKey(ref, 'GenerateDataKeyPair');
+      const key = await symmetricKey(ref, 'GenerateDataKeyPair', false);
       const pair = generateKeyPairInsecure(pairSpec);
       return {
         keyId: arnOf(key.keyId),
@@ -560,16 +674,11 @@ export function createKmsEngine(deps: KmsEngineDeps) {
       return { key, publicKey: asym.publicKeyDer() };
     },
 
-    async generateMac(ref: string, message: Uint8Array, algorithm: string) {
-      const key = await getKey(ref);
-      requireUsable(key, 'GENERATE_VERIFY_MAC', 'GenerateMac');
-      requireAlgorithm(key, algorithm);
-      const mac = (await material(key, key.currentVersion)) as MacKey;
-      return { keyId: arnOf(key.keyId), mac: mac.generate(algorithm as MacAlgorithm, message) };
-    },
+    generateMac: (ref: string, message: Uint8Array, algorithm: string) => macWith(ref, message, algorithm, false),
 
     async verifyMac(ref: string, message: Uint8Array, algorithm: string, tag: Uint8Array) {
       const key = await getKey(ref);
+      refuseInternal(key);
       requireUsable(key, 'GENERATE_VERIFY_MAC', 'VerifyMac');
       requireAlgorithm(key, algorithm);
       const mac = (await material(key, key.currentVersion)) as MacKey;
@@ -582,6 +691,7 @@ export function createKmsEngine(deps: KmsEngineDeps) {
 
     enableKeyRotation: (ref: string, periodInDays = DEFAULT_ROTATION_DAYS) =>
       mutate(ref, (k) => {
+        refuseInternal(k);
         requireRotatable(k);
         return {
           ...k,
@@ -593,6 +703,7 @@ export function createKmsEngine(deps: KmsEngineDeps) {
 
     disableKeyRotation: (ref: string) =>
       mutate(ref, (k) => {
+        refuseInternal(k);
         requireRotatable(k);
         const { nextRotationAt: _n, rotationPeriodInDays: _p, ...rest } = k;
         return { ...rest, rotationEnabled: false };
@@ -611,6 +722,7 @@ export function createKmsEngine(deps: KmsEngineDeps) {
 
     async rotateKeyOnDemand(ref: string): Promise<KeyRecord> {
       const key = await getKey(ref, true);
+      refuseInternal(key);
       requireRotatable(key);
       if (key.onDemandRotations >= MAX_ON_DEMAND_ROTATIONS) {
         throw new AppError(
@@ -634,12 +746,14 @@ export function createKmsEngine(deps: KmsEngineDeps) {
 
     tagResource: (ref: string, tags: Tag[]) =>
       mutate(ref, (k) => {
+        refuseInternal(k);
         requireNotPendingDeletion(k);
         return { ...k, tags: mergeTags(k.tags, tags) };
       }),
 
     untagResource: (ref: string, tagKeys: string[]) =>
       mutate(ref, (k) => {
+        refuseInternal(k);
         requireNotPendingDeletion(k);
         return { ...k, tags: k.tags.filter((t) => !tagKeys.includes(t.TagKey)) };
       }),
@@ -654,6 +768,7 @@ export function createKmsEngine(deps: KmsEngineDeps) {
 
     putKeyPolicy: (ref: string, policy: string) =>
       mutate(ref, (k) => {
+        refuseInternal(k);
         requireNotPendingDeletion(k);
         return { ...k, policy };
       }),

@@ -4,8 +4,15 @@ export {
   type CreateKeyInput,
   createKmsEngine,
   defaultKeyPolicy,
+  isReservedAlias,
   type KmsEngine,
   type KmsEngineDeps,
 } from './engine.js';
 export { KEY_SPECS, KEY_USAGES, type KeySpec, type KeyUsage } from './key-specs.js';
-export { managedKey } from './managed-key.js';
+export {
+  INTERNAL_KEY_POLICY,
+  INTERNAL_KEYS,
+  type InternalKeySpec,
+  internalKey,
+  madeByKeysafe,
+} from './managed-key.js';

@@ -1,18 +1,16 @@
 // Envelope encryption of secret values: a fresh KMS data key per version, bound to the ARN and version id.
 import { AppError } from '../core/errors.js';
 import { AeadKey } from '../crypto/index.js';
-import { type KmsEngine, managedKey } from '../kms/index.js';
+import { INTERNAL_KEYS, internalKey, type KmsEngine } from '../kms/index.js';
 import type { SecretRecord, SecretVersionRecord } from '../storage/index.js';
 import type { SecretReadCache, SecretValue } from './read-cache.js';
 
 /** The managed default key's alias, the analogue of aws/secretsmanager. */
-export const DEFAULT_KMS_ALIAS = 'alias/keysafe/secretsmanager';
+export const DEFAULT_KMS_ALIAS = INTERNAL_KEYS.secretsmanager.alias;
 
 export function createSecretEnvelope(kms: KmsEngine, cache: SecretReadCache) {
-  /** The managed default key (alias/keysafe/secretsmanager), created on first use. */
-  const defaultKey = managedKey(kms, DEFAULT_KMS_ALIAS, {
-    description: 'Default key for Keysafe secrets (analogue of aws/secretsmanager)',
-  });
+  /** The default key (shown as alias/keysafe/secretsmanager), found by its recorded id; made on first use. */
+  const defaultKey = internalKey(kms, INTERNAL_KEYS.secretsmanager);
 
   const encryptionContext = (arn: string, versionId: string) => ({ SecretARN: arn, SecretVersionId: versionId });
   const valueAad = (arn: string, versionId: string) => Buffer.from(`keysafe:secret-value:v1\0${arn}\0${versionId}`);
@@ -21,11 +19,12 @@ export function createSecretEnvelope(kms: KmsEngine, cache: SecretReadCache) {
     const plaintext = value.binary ?? Buffer.from(value.string!, 'utf8');
     let dataKey: Awaited<ReturnType<KmsEngine['generateDataKey']>>;
     try {
-      dataKey = await kms.generateDataKey(
-        secret.kmsKeyId ?? (await defaultKey()),
-        32,
-        encryptionContext(secret.arn, versionId),
-      );
+      // A customer key goes through the engine's checks (never one of Keysafe's own); the default key is the server's.
+      const context = encryptionContext(secret.arn, versionId);
+      dataKey =
+        secret.kmsKeyId === undefined
+          ? await kms.internal.generateDataKey(await defaultKey(), 32, context)
+          : await kms.generateDataKey(secret.kmsKeyId, 32, context);
     } catch (e) {
       throw kmsFailure('EncryptionFailure', e, "Secrets Manager can't encrypt the secret value with the KMS key");
     }
@@ -44,7 +43,7 @@ export function createSecretEnvelope(kms: KmsEngine, cache: SecretReadCache) {
         return cached;
       }
       const context = encryptionContext(version.secretArn, version.versionId);
-      dataKey = (await kms.decrypt(version.wrappedKey, context)).plaintext;
+      dataKey = (await kms.internal.decrypt(version.wrappedKey, context)).plaintext;
     } catch (e) {
       throw kmsFailure(
         'DecryptionFailure',

@@ -21,6 +21,7 @@ const NATIVE_STATUS: Partial<Record<ErrorCode, number>> = {
   InvalidIdentityToken: 401,
   ExpiredTokenException: 401,
   AccessDeniedException: 403,
+  NotAuthorizedException: 403,
   IDPRejectedClaim: 403,
   ResourceNotFoundException: 404,
   ThrottlingException: 429,

@@ -10,12 +10,12 @@ import { createDirectory, createLogin, createSessions, type Directory } from '..
 import { type Clock, systemClock } from '../core/clock.js';
 import { ConfigError } from '../core/config-error.js';
 import { RootKeyring } from '../crypto/index.js';
-import { createKmsEngine, type KmsEngine, managedKey } from '../kms/index.js';
+import { createKmsEngine, INTERNAL_KEYS, internalKey, type KmsEngine } from '../kms/index.js';
 import { createLogger, type Logger } from '../observability/logger.js';
 import { Metrics } from '../observability/metrics.js';
 import { createRotation, createSecretsEngine, type Rotation, type SecretsEngine } from '../secrets/index.js';
 import { openStore, type Store } from '../storage/index.js';
-import { createTerraformStateBackend, TERRAFORM_KMS_ALIAS } from '../terraform/index.js';
+import { createTerraformStateBackend } from '../terraform/index.js';
 import { type AdminCredentials, loadOrCreateAdminCredentials } from './admin-credentials.js';
 import { createApp } from './app.js';
 import { createAuthenticator } from './authenticate.js';
@@ -60,8 +60,8 @@ const EVENT_RETENTION_MS = 24 * 3_600_000;
 /** How often a standby replica asks for the scheduler lease: how soon it takes over from a dead leader. */
 const SCHEDULER_LEASE_CHECK_MS = 2000;
 
-/** The KMS HMAC key that signs session tokens and derives STS secrets. */
-export const SESSION_KEY_ALIAS = 'alias/keysafe/sessions';
+/** The alias shown for the KMS HMAC key that signs session tokens (the key itself is found by its recorded id). */
+export const SESSION_KEY_ALIAS = INTERNAL_KEYS.sessions.alias;
 
 export interface StartOptions {
   clock?: Clock;
@@ -97,6 +97,7 @@ export async function startServer(config: Readonly<ServerConfig>, options: Start
     rootKeys,
     clock,
     partition: { region: config.region, accountId: config.accountId },
+    logger,
   });
   const secrets = createSecretsEngine({ store: store.secrets, kms, clock, partition: kms.partition });
   const metrics = new Metrics();
@@ -150,11 +151,9 @@ export async function startServer(config: Readonly<ServerConfig>, options: Start
     nowSeconds: () => Math.floor(clock.now() / 1000),
     refreshMs: config.authRefreshMs,
   });
-  const sessionKey = managedKey(kms, SESSION_KEY_ALIAS, {
-    description: 'Signs Keysafe session tokens; disabling it ends every session',
-    keyUsage: 'GENERATE_VERIFY_MAC',
-    keySpec: 'HMAC_256',
-  });
+  // Tokens are signed and verified only with the key whose id the store records for sessions: a
+  // token MAC'd under any other key (one an alias was pointed at, say) is refused outright.
+  const sessionKey = internalKey(kms, INTERNAL_KEYS.sessions);
   await sessionKey();
   const sessions = createSessions({
     accountId: config.accountId,
@@ -162,7 +161,7 @@ export async function startServer(config: Readonly<ServerConfig>, options: Start
     revokedBefore: directory.revokedBefore,
     keyInForce: async () => kms.requireMacKey(await sessionKey()),
     mac: async (data) =>
-      Buffer.from((await kms.generateMac(await sessionKey(), Buffer.from(data), 'HMAC_SHA_256')).mac).toString(
+      Buffer.from((await kms.internal.generateMac(await sessionKey(), Buffer.from(data), 'HMAC_SHA_256')).mac).toString(
         'base64url',
       ),
   });
@@ -217,7 +216,7 @@ export async function startServer(config: Readonly<ServerConfig>, options: Start
       backend: createTerraformStateBackend({
         store: store.terraform,
         kms,
-        keyArn: managedKey(kms, TERRAFORM_KMS_ALIAS, { description: 'Encrypts Terraform state stored in Keysafe' }),
+        keyArn: internalKey(kms, INTERNAL_KEYS.terraform),
         now: () => clock.now(),
         keepVersions: config.terraform.keepVersions,
       }),

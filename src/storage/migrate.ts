@@ -14,6 +14,7 @@ const TABLES: readonly { name: string; orderBy: string }[] = [
   { name: 'kms_keys', orderBy: 'key_id' },
   { name: 'kms_key_versions', orderBy: 'key_id, version' },
   { name: 'kms_aliases', orderBy: 'name' },
+  { name: 'kms_internal_keys', orderBy: 'purpose' },
   { name: 'secrets', orderBy: 'arn' },
   // PostgreSQL numbers versions in insertion order (seq) where SQLite has its rowid.
   { name: 'secret_versions', orderBy: 'rowid' },

@@ -1,6 +1,7 @@
 // Rows → records, shared by the SQLite and PostgreSQL drivers: both store the same columns.
 import type {
   AliasRecord,
+  InternalKeyRecord,
   KeyRecord,
   KeyVersionRecord,
   Page,
@@ -47,6 +48,10 @@ export function toAlias(row: Row): AliasRecord {
     createdAt: row.created_at as number,
     updatedAt: row.updated_at as number,
   };
+}
+
+export function toInternalKey(row: Row): InternalKeyRecord {
+  return { purpose: row.purpose as string, keyId: row.key_id as string, createdAt: Number(row.created_at) };
 }
 
 /** `limit` items, and the cursor of the last one when one more row was read. */

@@ -32,6 +32,8 @@ export interface KeyRecord {
   onDemandRotations: number;
   policy: string;
   tags: Tag[];
+  /** Set on Keysafe's own keys only (the purpose it made the key for): no API caller may use or change them. */
+  internalPurpose?: string;
 }
 
 export interface KeyVersionRecord {
@@ -49,6 +51,13 @@ export interface AliasRecord {
   keyId: string;
   createdAt: number;
   updatedAt: number;
+}
+
+/** Which key Keysafe uses for one of its own purposes: written once, never through an alias. */
+export interface InternalKeyRecord {
+  purpose: string;
+  keyId: string;
+  createdAt: number;
 }
 
 export interface Page<T> {
@@ -94,6 +103,14 @@ export interface KmsStore {
   deleteAlias(name: string): Promise<boolean>;
   /** Aliases ordered by name, optionally only those of one key. */
   listAliases(limit: number, after?: string, keyId?: string): Promise<Page<AliasRecord>>;
+
+  /** The key recorded for one of Keysafe's own purposes. */
+  getInternalKey(purpose: string): Promise<InternalKeyRecord | undefined>;
+  /**
+   * Records the key for a purpose unless one is recorded already (false then: read the winner's).
+   * A record is never changed or removed, and its key cannot be deleted while it stands.
+   */
+  recordInternalKey(record: InternalKeyRecord): Promise<boolean>;
 }
 
 /** A change another process committed, as far as caches care: what to drop. */

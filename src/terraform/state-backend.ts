@@ -127,7 +127,7 @@ export function createTerraformStateBackend(deps: TerraformStateBackendDeps) {
     wrappedKey: Buffer;
     ciphertext: Buffer;
   }): Promise<Buffer> {
-    const { plaintext: dataKey } = await kms.decrypt(v.wrappedKey, context(v.name, v.serial, v.lineage));
+    const { plaintext: dataKey } = await kms.internal.decrypt(v.wrappedKey, context(v.name, v.serial, v.lineage));
     try {
       return AeadKey.fromBytesInsecure(dataKey).open(v.ciphertext, aad(v.name, v.serial, v.lineage));
     } catch {
@@ -154,7 +154,7 @@ export function createTerraformStateBackend(deps: TerraformStateBackendDeps) {
       // Refuse cheaply before spending a data key when the answer is already known.
       const lock = await store.getLock(name);
       if (lock && lock.id !== lockId) return { ok: false, reason: 'locked', lock };
-      const dataKey = await kms.generateDataKey(await deps.keyArn(), 32, context(name, serial, lineage));
+      const dataKey = await kms.internal.generateDataKey(await deps.keyArn(), 32, context(name, serial, lineage));
       let ciphertext: Buffer;
       try {
         ciphertext = AeadKey.fromBytesInsecure(dataKey.plaintext).seal(body, aad(name, serial, lineage));

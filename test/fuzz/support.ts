@@ -378,6 +378,7 @@ export const KMS_CODES: ReadonlySet<string> = new Set([
   'UnsupportedOperationException',
   'InvalidArnException',
   'InvalidAliasNameException',
+  'NotAuthorizedException',
   'InvalidMarkerException',
   'InvalidGrantTokenException',
   'MalformedPolicyDocumentException',

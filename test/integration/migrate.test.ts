@@ -94,9 +94,12 @@ describe('keysafe migrate', () => {
     const { stdout } = await migrate('--to', db.url);
     expect(stdout).toMatch(/secret_versions\s+3/);
     expect(stdout).toMatch(/kms_aliases\s+\d+/);
+    // Keysafe's own key ids (sessions, secrets default key, Terraform state key) move too.
+    expect(stdout).toMatch(/kms_internal_keys\s+3/);
 
     const after = await startTestServer({ dataDir, flags: { store: db.url } });
     try {
+      expect(after.logs.some((l) => /(created|adopted) an internal key/.test(l))).toBe(false);
       const kms2 = after.kmsClient();
       const decrypted = await kms2.send(new DecryptCommand({ CiphertextBlob, EncryptionContext: { app: 'm' } }));
       expect(Buffer.from(decrypted.Plaintext!)).toEqual(plaintext);

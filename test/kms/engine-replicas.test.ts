@@ -4,8 +4,7 @@ import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { DAY_MS, ManualClock } from '../../src/core/clock.js';
 import { RootKey, RootKeyring } from '../../src/crypto/index.js';
-import { createKmsEngine, managedKey } from '../../src/kms/index.js';
-import { INTERNAL_KEY_POLICY } from '../../src/kms/managed-key.js';
+import { createKmsEngine, INTERNAL_KEY_POLICY, INTERNAL_KEYS, internalKey } from '../../src/kms/index.js';
 import { openStore, type Store } from '../../src/storage/index.js';
 import { tempDir } from '../support/server.js';
 
@@ -36,17 +35,23 @@ async function twoReplicas() {
 }
 
 describe('replicas sharing a store', () => {
-  it('agree on one managed key when both make it at once, even after one cached the alias as missing', async () => {
+  it('agree on one internal key when both make it at once, even after one cached the alias as missing', async () => {
     const { a, b } = await twoReplicas();
-    const alias = 'alias/keysafe/test';
+    const spec = INTERNAL_KEYS.terraform;
     // Replica a looks first and caches "no such alias"; then both create the key.
-    await expect(a.describeKey(alias)).rejects.toMatchObject({ code: 'NotFoundException' });
-    const [arnA, arnB] = await Promise.all([
-      managedKey(a, alias, { description: 'x' })(),
-      managedKey(b, alias, { description: 'x' })(),
-    ]);
+    await expect(a.describeKey(spec.alias)).rejects.toMatchObject({ code: 'NotFoundException' });
+    const [arnA, arnB] = await Promise.all([internalKey(a, spec)(), internalKey(b, spec)()]);
     expect(arnA).toBe(arnB);
-    expect((await a.describeKey(alias)).policy).toBe(INTERNAL_KEY_POLICY);
+    const key = await a.describeKey(spec.alias);
+    expect(a.arnOf(key.keyId)).toBe(arnA);
+    expect(key.policy).toBe(INTERNAL_KEY_POLICY);
+    expect(key.internalPurpose).toBe('terraform');
+    // The loser's key, if both made one, is on its way out and no longer Keysafe's.
+    const all = (await a.listKeys(10)).items;
+    for (const other of all.filter((k) => k.keyId !== key.keyId)) {
+      expect(other.state).toBe('PendingDeletion');
+      expect(other.internalPurpose).toBeUndefined();
+    }
   });
 
   it('rotate a due key exactly once when both schedulers run at the same moment', async () => {

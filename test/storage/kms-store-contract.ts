@@ -655,5 +655,47 @@ export function describeKmsStoreContract(name: string, open: () => Promise<Store
         expect(none.next).toBeUndefined();
       });
     });
+
+    describe('internal keys', () => {
+      it('records a purpose once: the first writer wins and a second record changes nothing', async () => {
+        const a = await seed();
+        const b = await seed();
+        expect(await kms.getInternalKey('sessions')).toBeUndefined();
+        expect(await kms.recordInternalKey({ purpose: 'sessions', keyId: a.key.keyId, createdAt: T0 })).toBe(true);
+        expect(await kms.recordInternalKey({ purpose: 'sessions', keyId: b.key.keyId, createdAt: T0 + 1 })).toBe(false);
+        expect(await kms.getInternalKey('sessions')).toEqual({
+          purpose: 'sessions',
+          keyId: a.key.keyId,
+          createdAt: T0,
+        });
+        expect(await kms.getInternalKey('terraform')).toBeUndefined();
+      });
+
+      it('agrees on one key when many writers record the same purpose at once', async () => {
+        const keys = await Promise.all(Array.from({ length: 8 }, () => seed()));
+        const won = await Promise.all(
+          keys.map((k) => kms.recordInternalKey({ purpose: 'secretsmanager', keyId: k.key.keyId, createdAt: T0 })),
+        );
+        expect(won.filter(Boolean)).toHaveLength(1);
+        const winner = keys[won.indexOf(true)]!.key.keyId;
+        expect((await kms.getInternalKey('secretsmanager'))?.keyId).toBe(winner);
+      });
+
+      it('refuses to delete a recorded key, and keeps the record', async () => {
+        const a = await seed();
+        await kms.recordInternalKey({ purpose: 'sessions', keyId: a.key.keyId, createdAt: T0 });
+        await expect(kms.deleteKey(a.key.keyId, a.key.revision)).rejects.toThrow();
+        expect(await kms.getKey(a.key.keyId)).toBeDefined();
+        expect((await kms.getInternalKey('sessions'))?.keyId).toBe(a.key.keyId);
+      });
+
+      it('keeps the purpose marker of a key record', async () => {
+        const a = await seed({ internalPurpose: 'terraform' });
+        expect(a.key.internalPurpose).toBe('terraform');
+        const updated = await kms.updateKey({ ...a.key, description: 'x' });
+        expect((await kms.getKey(a.key.keyId))?.internalPurpose).toBe('terraform');
+        expect(updated?.internalPurpose).toBe('terraform');
+      });
+    });
   });
 }

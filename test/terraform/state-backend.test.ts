@@ -5,9 +5,9 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { ManualClock } from '../../src/core/clock.js';
 import { AppError } from '../../src/core/errors.js';
 import { RootKey, RootKeyring } from '../../src/crypto/index.js';
-import { createKmsEngine, managedKey } from '../../src/kms/index.js';
+import { createKmsEngine, INTERNAL_KEYS, internalKey } from '../../src/kms/index.js';
 import { openStore, type Store } from '../../src/storage/index.js';
-import { createTerraformStateBackend, parseLockInfo, TERRAFORM_KMS_ALIAS } from '../../src/terraform/index.js';
+import { createTerraformStateBackend, parseLockInfo } from '../../src/terraform/index.js';
 import { tempDir } from '../support/server.js';
 
 const cleanup: (() => Promise<void>)[] = [];
@@ -29,7 +29,7 @@ async function backend() {
     clock,
     partition: { region: 'us-east-1', accountId: '000000000000' },
   });
-  const keyArn = managedKey(kms, TERRAFORM_KMS_ALIAS, { description: 'test' });
+  const keyArn = internalKey(kms, INTERNAL_KEYS.terraform);
   const tf = createTerraformStateBackend({
     store: store.terraform,
     kms,

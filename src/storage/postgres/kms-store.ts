@@ -1,8 +1,8 @@
 // The PostgreSQL KmsStore: keys (record as JSON text plus the columns the scheduler queries),
 // their wrapped versions and aliases. Revision checks are single conditional statements
 // (`UPDATE … WHERE revision = $n`), atomic under READ COMMITTED.
-import { docOf as keyDoc, page, toAlias, toKey, toKeyVersion as toVersion } from '../rows.js';
-import type { AliasRecord, KeyRecord, KeyVersionRecord, KmsStore, Page } from '../types.js';
+import { docOf as keyDoc, page, toAlias, toInternalKey, toKey, toKeyVersion as toVersion } from '../rows.js';
+import type { AliasRecord, InternalKeyRecord, KeyRecord, KeyVersionRecord, KmsStore, Page } from '../types.js';
 import type { PgDatabase, Queryable } from './pool.js';
 
 const INSERT_VERSION =
@@ -162,5 +162,18 @@ export class PostgresKmsStore implements KmsStore {
             limit + 1,
           ]);
     return page(rows.map(toAlias), limit, (a) => a.name);
+  }
+
+  async getInternalKey(purpose: string): Promise<InternalKeyRecord | undefined> {
+    const { rows } = await this.#db.query('SELECT * FROM kms_internal_keys WHERE purpose = $1', [purpose]);
+    return rows[0] && toInternalKey(rows[0]);
+  }
+
+  async recordInternalKey(r: InternalKeyRecord): Promise<boolean> {
+    const res = await this.#db.query(
+      'INSERT INTO kms_internal_keys (purpose, key_id, created_at) VALUES ($1, $2, $3) ON CONFLICT (purpose) DO NOTHING',
+      [r.purpose, r.keyId, r.createdAt],
+    );
+    return res.rowCount === 1;
   }
 }

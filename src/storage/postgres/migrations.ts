@@ -172,6 +172,18 @@ export const POSTGRES_MIGRATIONS: readonly { version: number; name: string; sql:
         FOR EACH STATEMENT EXECUTE FUNCTION keysafe_notify('auth');
     `,
   },
+  {
+    version: 6,
+    name: 'the keys Keysafe uses for itself, by purpose',
+    // No ON DELETE: a key recorded here cannot be deleted, whatever deletes it.
+    sql: `
+      CREATE TABLE kms_internal_keys (
+        purpose TEXT COLLATE "C" PRIMARY KEY,
+        key_id TEXT COLLATE "C" NOT NULL REFERENCES kms_keys (key_id),
+        created_at BIGINT NOT NULL
+      );
+    `,
+  },
 ];
 
 /**

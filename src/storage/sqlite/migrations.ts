@@ -126,4 +126,16 @@ export const SQLITE_MIGRATIONS: readonly { version: number; name: string; sql: s
       );
     `,
   },
+  {
+    version: 5,
+    name: 'the keys Keysafe uses for itself, by purpose',
+    // No ON DELETE: a key recorded here cannot be deleted, whatever deletes it.
+    sql: `
+      CREATE TABLE kms_internal_keys (
+        purpose TEXT PRIMARY KEY,
+        key_id TEXT NOT NULL REFERENCES kms_keys (key_id),
+        created_at INTEGER NOT NULL
+      );
+    `,
+  },
 ];

@@ -4,8 +4,8 @@ import { dirname } from 'node:path';
 import Database from 'better-sqlite3';
 import { ConfigError } from '../../core/config-error.js';
 import { createLogger, type Logger } from '../../observability/logger.js';
-import { docOf as keyDoc, page, type Row, toAlias, toKey, toKeyVersion as toVersion } from '../rows.js';
-import type { AliasRecord, KeyRecord, KeyVersionRecord, KmsStore, Page, Store } from '../types.js';
+import { docOf as keyDoc, page, type Row, toAlias, toInternalKey, toKey, toKeyVersion as toVersion } from '../rows.js';
+import type { AliasRecord, InternalKeyRecord, KeyRecord, KeyVersionRecord, KmsStore, Page, Store } from '../types.js';
 import { SqliteAuthStore } from './auth-store.js';
 import { SQLITE_MIGRATIONS } from './migrations.js';
 import { SqliteSecretsStore } from './secrets-store.js';
@@ -124,6 +124,10 @@ class SqliteKmsStore implements KmsStore {
       deleteAlias: db.prepare('DELETE FROM kms_aliases WHERE name = ?'),
       listAliases: db.prepare('SELECT * FROM kms_aliases WHERE name > ? ORDER BY name LIMIT ?'),
       listKeyAliases: db.prepare('SELECT * FROM kms_aliases WHERE key_id = ? AND name > ? ORDER BY name LIMIT ?'),
+      getInternalKey: db.prepare('SELECT * FROM kms_internal_keys WHERE purpose = ?'),
+      recordInternalKey: db.prepare(
+        'INSERT INTO kms_internal_keys (purpose, key_id, created_at) VALUES (?, ?, ?) ON CONFLICT (purpose) DO NOTHING',
+      ),
     };
     const s = this.#s;
     this.#insertKeyTx = db.transaction((key: KeyRecord, v: KeyVersionRecord): void => {
@@ -229,5 +233,14 @@ class SqliteKmsStore implements KmsStore {
         : this.#s.listKeyAliases.all(keyId, after, limit + 1)
     ) as Row[];
     return page(rows.map(toAlias), limit, (a) => a.name);
+  }
+
+  async getInternalKey(purpose: string): Promise<InternalKeyRecord | undefined> {
+    const row = this.#s.getInternalKey.get(purpose) as Row | undefined;
+    return row && toInternalKey(row);
+  }
+
+  async recordInternalKey(r: InternalKeyRecord): Promise<boolean> {
+    return this.#s.recordInternalKey.run(r.purpose, r.keyId, r.createdAt).changes === 1;
   }
 }
