@@ -1,4 +1,5 @@
 // The authorization port the domain APIs call before acting: "may the caller do this to that?"
+import type { Identity } from '../auth/index.js';
 import type { AppError } from './errors.js';
 
 export interface AccessCheck {
@@ -13,6 +14,8 @@ export interface AccessCheck {
 }
 
 export interface Access {
+  /** Who is asking (RotateSecret records it: the rotation then acts as this principal). */
+  readonly identity: Identity;
   /** Throws AccessDeniedException naming the action and resource unless the caller may. */
   require(check: AccessCheck): void;
   /** The same decision, for per-item answers (BatchGetSecretValue): the refusal, or undefined if allowed. */

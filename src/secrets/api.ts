@@ -7,7 +7,7 @@ import { blob, epochSeconds, int, parseInput, str } from '../core/wire.js';
 import type { SecretRecord, SecretVersionRecord } from '../storage/index.js';
 import type { SecretsEngine, SecretValue } from './engine.js';
 import { generatePassword } from './random-password.js';
-import type { Rotation } from './rotation.js';
+import { type Rotation, rotationPrincipalOf } from './rotation.js';
 
 export interface SecretsApiContext {
   engine: SecretsEngine;
@@ -445,6 +445,8 @@ export const secretsOperations: Record<string, Handler> = {
       lambdaArn: i.RotationLambdaARN || undefined,
       rules: i.RotationRules,
       rotateImmediately: i.RotateImmediately,
+      // The rotation acts as its caller from now on, never with the server's rights.
+      principal: rotationPrincipalOf(access.identity),
     });
     return { ARN: r.secret.arn, Name: r.secret.name, ...(r.versionId && { VersionId: r.versionId }) };
   },

@@ -9,6 +9,7 @@ import { AuditLog } from '../audit/index.js';
 import { createDirectory, createLogin, createSessions, type Directory } from '../auth/index.js';
 import { type Clock, systemClock } from '../core/clock.js';
 import { ConfigError } from '../core/config-error.js';
+import { AppError } from '../core/errors.js';
 import { RootKeyring } from '../crypto/index.js';
 import { createKmsEngine, type KmsEngine, managedKey } from '../kms/index.js';
 import { createLogger, type Logger } from '../observability/logger.js';
@@ -24,6 +25,7 @@ import { createChangeFeed } from './change-feed.js';
 import { isLoopback, type ServerConfig } from './config.js';
 import { loadOrCreateRootKey } from './root-key-file.js';
 import { rotateRootKeyFile } from './root-key-rotation.js';
+import { createRotationAccess } from './rotation-access.js';
 import { startScheduler } from './scheduler.js';
 import { watchCertificate } from './tls-reload.js';
 
@@ -98,14 +100,6 @@ export async function startServer(config: Readonly<ServerConfig>, options: Start
   });
   const secrets = createSecretsEngine({ store: store.secrets, kms, clock, partition: kms.partition });
   const metrics = new Metrics();
-  const rotation = createRotation({
-    engine: secrets,
-    store: store.secrets,
-    clock,
-    logger,
-    metrics,
-    leaseMs: config.rotationLeaseMs,
-  });
   // Finish a root key rotation that a crash interrupted, before serving.
   await rotateRootKeyFile({
     kms,
@@ -147,6 +141,30 @@ export async function startServer(config: Readonly<ServerConfig>, options: Start
     now: () => clock.now(),
     nowSeconds: () => Math.floor(clock.now() / 1000),
     refreshMs: config.authRefreshMs,
+  });
+  const rotation = createRotation({
+    engine: secrets,
+    store: store.secrets,
+    clock,
+    logger,
+    metrics,
+    leaseMs: config.rotationLeaseMs,
+    // Steps act as the principal that configured the rotation, audited like its requests.
+    authorizer: createRotationAccess({ directory, audit, accountId: config.accountId, now: () => clock.now() }),
+    keys: {
+      keyCheck: async (ref) => {
+        const key = await kms.cachedKey(ref).catch((e: unknown) => {
+          if (e instanceof AppError && e.code === 'NotFoundException') return undefined;
+          throw e;
+        });
+        return key && { resource: kms.arnOf(key.keyId), policy: key.policy };
+      },
+    },
+    webhooks: {
+      allow: config.rotation.webhookAllow,
+      secret: config.rotation.webhookSecret,
+      nowSeconds: () => Math.floor(clock.now() / 1000),
+    },
   });
   const sessionKey = managedKey(kms, SESSION_KEY_ALIAS, {
     description: 'Signs Keysafe session tokens; disabling it ends every session',
