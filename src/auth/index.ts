@@ -1,7 +1,14 @@
 // The auth domain's public surface: workload identity, sessions, policies and SigV4.
 export { type AccessRequest, type Decision, decide } from './authorize.js';
 export { createDirectory, type Directory } from './directory.js';
-export { type AdminIdentity, adminIdentity, type Identity, type RoleIdentity, roleArn } from './identity.js';
+export {
+  type AdminIdentity,
+  adminIdentity,
+  assumedRoleArn,
+  type Identity,
+  type RoleIdentity,
+  roleArn,
+} from './identity.js';
 export { type ApiIssuerConfig, apiIssuerSchema, ISSUER_DEFAULTS, type IssuerConfig, issuerSchema } from './issuers.js';
 export { createLogin, LOGIN_LIMITS, type Login } from './login.js';
 export { compilePolicy, type PolicyKind, policyProblems } from './policy.js';

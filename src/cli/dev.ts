@@ -79,6 +79,7 @@ export async function runDev(args: string[]): Promise<number> {
       lambdaArn: 'keysafe:rotation:random-password?field=password&length=24',
       rules: { AutomaticallyAfterDays: 1 },
       rotateImmediately: false,
+      principal: { kind: 'admin' }, // the demo's own setup, as the admin
     });
   }
 

@@ -1,4 +1,5 @@
 // The authorization port and the resources an operation declares: "may the caller do this to that?"
+import type { Identity } from '../auth/index.js';
 import type { AppError } from './errors.js';
 
 /** Request condition keys, lowercase names (kms:encryptioncontext:<key> keeps the key's case). */
@@ -46,6 +47,8 @@ export type ResourceRef =
     };
 
 export interface Access {
+  /** Who is asking (RotateSecret records it: the rotation then acts as this principal). */
+  readonly identity: Identity;
   /** Throws AccessDeniedException naming the action and resource unless the caller may. */
   require(check: AccessCheck): void;
   /** The same decision, for per-item answers (BatchGetSecretValue): the refusal, or undefined if allowed. */

@@ -9,7 +9,7 @@ import type { SecretRecord, SecretVersionRecord } from '../storage/index.js';
 import type { SecretsEngine, SecretValue } from './engine.js';
 import { AWSCURRENT, AWSPENDING, AWSPREVIOUS } from './labels.js';
 import { generatePassword } from './random-password.js';
-import type { Rotation } from './rotation.js';
+import { type Rotation, rotationPrincipalOf } from './rotation.js';
 
 export interface SecretsApiContext {
   engine: SecretsEngine;
@@ -489,12 +489,14 @@ export const secretsOperations: Record<string, SecretsOperation> = {
   RotateSecret: operation({
     input: RotateSecretInput,
     resources: onSecretId('secretsmanager:RotateSecret'),
-    async run({ rotation }: SecretsApiContext, i) {
+    async run({ rotation }: SecretsApiContext, i, access) {
       const r = await rotation.rotateSecret(i.SecretId, {
         token: i.ClientRequestToken,
         lambdaArn: i.RotationLambdaARN || undefined,
         rules: i.RotationRules,
         rotateImmediately: i.RotateImmediately,
+        // The rotation acts as its caller from now on, never with the server's rights.
+        principal: rotationPrincipalOf(access.identity),
       });
       return { ARN: r.secret.arn, Name: r.secret.name, ...(r.versionId && { VersionId: r.versionId }) };
     },

@@ -361,10 +361,11 @@ export function createSecretsEngine(deps: SecretsEngineDeps) {
       return { secret, version, value };
     },
 
-    async putSecretValue(secretId: string, input: NewVersionInput) {
+    /** `mark` rewrites the secret record in the same commit as the new version (rotation marks its own values). */
+    async putSecretValue(secretId: string, input: NewVersionInput, mark?: (s: SecretRecord) => SecretRecord) {
       let result: { versionId: string; stages: string[] } | undefined;
       const secret = await change(secretId, async (s, stages) => {
-        const planned = await planNewVersion(s, stages, input);
+        const planned = await planNewVersion(mark ? mark(s) : s, stages, input);
         result = planned;
         return planned.change;
       });

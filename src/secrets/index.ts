@@ -2,4 +2,11 @@
 export { type SecretsApiContext, secretsOperations } from './api.js';
 export { createSecretsEngine, type SecretsEngine } from './engine.js';
 export { DEFAULT_KMS_ALIAS } from './envelope.js';
-export { createRotation, type Rotation } from './rotation.js';
+export {
+  createRotation,
+  type Rotation,
+  type RotationAuthorizer,
+  type RotationKeys,
+  rotationPrincipalOf,
+} from './rotation.js';
+export { parseWebhookAllowEntry } from './rotators/webhook.js';

@@ -6,13 +6,26 @@
 // step. A crash leaves the claim to expire and the step runs again: steps are idempotent, as AWS
 // requires of rotation Lambdas. A failed step keeps AWSCURRENT untouched, records the failure and
 // retries with backoff; after MAX_ATTEMPTS it is abandoned and AWSPENDING removed.
+//
+// A rotation acts as the principal that called RotateSecret last (recorded on the secret), never
+// with the server's rights: every read and write a step makes goes through the injected
+// authorizer, which evaluates that principal's policy as it stands now and audits the decision.
+import type { Identity } from '../auth/index.js';
+import { type AccessCheck, encryptionContextKeys } from '../core/access.js';
 import type { Clock } from '../core/clock.js';
 import { AppError } from '../core/errors.js';
 import { backoffDelay } from '../core/retry.js';
 import { newUuid } from '../crypto/index.js';
 import type { Logger } from '../observability/logger.js';
 import type { Metrics } from '../observability/metrics.js';
-import type { RotationStep, SecretRecord, SecretRotationRecord, SecretsStore } from '../storage/index.js';
+import type {
+  RotationPrincipalRecord,
+  RotationStep,
+  SecretRecord,
+  SecretRotationRecord,
+  SecretsStore,
+  SecretVersionRecord,
+} from '../storage/index.js';
 import type { SecretsEngine } from './engine.js';
 import { AWSCURRENT, AWSPENDING, applyStageChanges, type StageChanges, stagesForMove } from './labels.js';
 import { generatePassword } from './random-password.js';
@@ -20,7 +33,7 @@ import { nextRotationAt, type RotationRules, validateRotationRules } from './rot
 import { postgresAlternatingUsers, postgresSingleUser } from './rotators/postgres.js';
 import { randomPasswordRotator } from './rotators/random-password.js';
 import { type RotationContext, RotationStepError, type Rotator } from './rotators/types.js';
-import { webhookRotator } from './rotators/webhook.js';
+import { type WebhookPolicy, webhookAllowed, webhookRefused, webhookRotator } from './rotators/webhook.js';
 
 export const MAX_ATTEMPTS = 5;
 const RETRY_POLICY = { baseMs: 30_000, capMs: 30 * 60_000 };
@@ -33,7 +46,7 @@ const STRATEGY_PREFIX = 'keysafe:rotation:';
  *   keysafe:rotation:postgres:single-user | keysafe:rotation:postgres:alternating-users
  *   keysafe:rotation:webhook:<http(s) URL>
  */
-export function rotatorFor(lambdaArn: string): Rotator {
+export function rotatorFor(lambdaArn: string, webhooks: WebhookPolicy): Rotator {
   const spec = lambdaArn.startsWith(STRATEGY_PREFIX) ? lambdaArn.slice(STRATEGY_PREFIX.length) : undefined;
   if (spec?.startsWith('random-password')) {
     const rest = spec.slice('random-password'.length);
@@ -54,7 +67,8 @@ export function rotatorFor(lambdaArn: string): Rotator {
   if (spec?.startsWith('webhook:')) {
     const url = spec.slice('webhook:'.length);
     if (!/^https?:\/\/[^\s]+$/.test(url)) throw badStrategy(lambdaArn);
-    return webhookRotator(url);
+    if (!webhookAllowed(url, webhooks.allow) || webhooks.secret === undefined) throw webhookRefused();
+    return webhookRotator(url, webhooks);
   }
   throw badStrategy(lambdaArn);
 }
@@ -66,14 +80,49 @@ function badStrategy(value: string): AppError {
   );
 }
 
+/** Authorizes one check as a rotation's principal and appends its audit record (source `rotation`). */
+export interface RotationAuthorizer {
+  /**
+   * Resolves when `principal` may, by its policy as it stands now; otherwise (or with no principal,
+   * or when the decision cannot be audited) throws an AppError whose message names the action and
+   * the resource, never a value.
+   */
+  authorize(principal: RotationPrincipalRecord | undefined, check: AccessCheck): Promise<void>;
+}
+
+/** The KMS key checks a rotation needs: the key's ARN and policy, or undefined when there is no such key. */
+export interface RotationKeys {
+  keyCheck(ref: string): Promise<{ resource: string; policy: string } | undefined>;
+}
+
 export interface RotationDeps {
   engine: SecretsEngine;
   store: SecretsStore;
   clock: Clock;
   logger: Logger;
+  authorizer: RotationAuthorizer;
+  keys: RotationKeys;
+  webhooks: Omit<WebhookPolicy, 'logFailure'>;
   metrics?: Metrics;
   /** How long a claimed step may run before another runner may take it over (after a crash). */
   leaseMs?: number;
+}
+
+/**
+ * What RotateSecret records about its caller: enough to evaluate its policy again at each step,
+ * conditions included (a role session's subject and all its claims, so a condition on a claim
+ * decides as it did for that session, Deny statements too).
+ */
+export function rotationPrincipalOf(identity: Identity): RotationPrincipalRecord {
+  if (identity.kind === 'admin') return { kind: 'admin' };
+  return {
+    kind: 'role',
+    role: identity.role,
+    sessionName: identity.sessionName,
+    subject: identity.subject,
+    claims: { ...identity.claims },
+    sessionIssuedAt: identity.issuedAt,
+  };
 }
 
 export const DEFAULT_ROTATION_LEASE_MS = 5 * 60_000;
@@ -81,9 +130,13 @@ export const DEFAULT_ROTATION_LEASE_MS = 5 * 60_000;
 export type Rotation = ReturnType<typeof createRotation>;
 
 export function createRotation(deps: RotationDeps) {
-  const { engine, store, clock, logger } = deps;
+  const { engine, store, clock, logger, authorizer } = deps;
   const leaseMs = deps.leaseMs ?? DEFAULT_ROTATION_LEASE_MS;
   const running = new Map<string, Promise<void>>();
+  const webhooksFor = (arn: string): WebhookPolicy => ({
+    ...deps.webhooks,
+    logFailure: (d) => logger.warn('rotation webhook failed', { secret: arn, ...d }),
+  });
 
   /** Runs the steps of a secret's rotation in the background; one runner per secret per process. */
   function kick(arn: string): Promise<void> {
@@ -129,10 +182,11 @@ export function createRotation(deps: RotationDeps) {
     const ip = rotation.inProgress!;
     const started = performance.now();
     try {
-      const rotator = rotatorFor(rotation.lambdaArn!);
-      const ctx = contextFor(secret, ip.token);
+      const rotator = rotatorFor(rotation.lambdaArn!, webhooksFor(secret.arn));
+      const ctx = contextFor(secret, ip.token, ip.step);
       if (ip.step === 'finishSecret') {
         await rotator.finishSecret?.(ctx);
+        await authorizer.authorize(rotation.principal, secretCheck(secret, 'secretsmanager:UpdateSecretVersionStage'));
         await finish(secret.arn, ip.token);
         deps.metrics?.observe('rotation.finishSecret', 'ok', (performance.now() - started) / 1000);
         logger.info('secret rotated', { secret: secret.arn, versionId: ip.token });
@@ -241,27 +295,106 @@ export function createRotation(deps: RotationDeps) {
     });
   }
 
-  function contextFor(secret: SecretRecord, token: string): RotationContext {
-    const stringOf = async (v: Awaited<ReturnType<SecretsStore['getVersion']>>) => {
-      if (!v) return undefined;
-      return (await engine.open(v))?.string;
-    };
+  /** The check for `action` on a secret, with its resource policy and the request's condition keys. */
+  function secretCheck(secret: SecretRecord, action: string, context?: Record<string, string>): AccessCheck {
     return {
-      secretArn: secret.arn,
+      action,
+      resource: secret.arn,
+      ...(secret.resourcePolicy !== undefined && {
+        resourcePolicy: { document: secret.resourcePolicy, kind: 'secret' as const },
+      }),
+      ...(context && { context }),
+    };
+  }
+
+  /** kms:<action> on a customer-managed key (none for the managed default key, as AWS's aws/secretsmanager). */
+  async function keyCheck(
+    secret: SecretRecord,
+    ref: string | undefined,
+    action: string,
+    versionId: string,
+  ): Promise<AccessCheck | undefined> {
+    if (secret.kmsKeyId === undefined || ref === undefined) return undefined;
+    const key = await deps.keys.keyCheck(ref);
+    const context = encryptionContextKeys({ SecretARN: secret.arn, SecretVersionId: versionId });
+    return key
+      ? { action, resource: key.resource, resourcePolicy: { document: key.policy, kind: 'kms-key' }, context }
+      : { action, resource: ref, context };
+  }
+
+  function contextFor(claimed: SecretRecord, token: string, step: RotationStep): RotationContext {
+    const principal = claimed.rotation?.principal;
+    const authorize = (check: AccessCheck) => authorizer.authorize(principal, check);
+
+    /** A version's SecretString, read as the principal: GetSecretValue on the secret, kms:Decrypt on its key. */
+    async function read(
+      secret: SecretRecord,
+      version: SecretVersionRecord | undefined,
+      context: Record<string, string>,
+    ): Promise<string | undefined> {
+      await authorize(secretCheck(secret, 'secretsmanager:GetSecretValue', context));
+      if (!version?.ciphertext) return undefined;
+      const decrypt = await keyCheck(secret, version.kmsKeyArn, 'kms:Decrypt', version.versionId);
+      if (decrypt) await authorize(decrypt);
+      return (await engine.open(version))?.string;
+    }
+
+    return {
+      secretArn: claimed.arn,
       token,
-      getValue: async (sel) =>
-        stringOf(
-          'stage' in sel
-            ? await store.getVersionByStage(secret.arn, sel.stage)
-            : await store.getVersion(secret.arn, sel.versionId),
-        ),
+      getValue: (sel) =>
+        'stage' in sel
+          ? store
+              .getVersionByStage(claimed.arn, sel.stage)
+              .then((v) => read(claimed, v, { 'secretsmanager:versionstage': sel.stage }))
+          : store
+              .getVersion(claimed.arn, sel.versionId)
+              .then((v) => read(claimed, v, { 'secretsmanager:versionid': sel.versionId })),
+      getPendingValue: async () => {
+        const version = await store.getVersion(claimed.arn, token);
+        if (!version?.ciphertext) return undefined;
+        // Versions never change once they hold a value, and the mark is set in the same commit as ours.
+        const ip = (await store.getSecretByArn(claimed.arn))?.rotation?.inProgress;
+        if (ip?.token !== token || !ip.pendingMade) {
+          throw new RotationStepError(
+            `${step}: version ${token} holds a value this rotation did not make (a PutSecretValue); a pending value is made by the rotation. Call RotateSecret with a new ClientRequestToken.`,
+          );
+        }
+        return read(claimed, version, { 'secretsmanager:versionid': token });
+      },
       getOtherSecretValue: async (secretId) => {
-        const { value } = await engine.getSecretValue(secretId);
-        if (value.string === undefined) throw new RotationStepError(`the secret ${secretId} has no SecretString`);
-        return value.string;
+        let other: SecretRecord | undefined;
+        try {
+          other = await engine.cachedSecret(secretId);
+        } catch (e) {
+          if (!(e instanceof AppError && e.code === 'ResourceNotFoundException')) throw e;
+        }
+        const context = { 'secretsmanager:versionstage': AWSCURRENT };
+        if (!other) {
+          // Checked against the ARN it would have: a principal without access learns nothing about what exists.
+          await authorize({
+            action: 'secretsmanager:GetSecretValue',
+            resource: engine.arnForMissing(secretId),
+            context,
+          });
+          throw new AppError('ResourceNotFoundException', "Secrets Manager can't find the specified secret.");
+        }
+        await authorize(secretCheck(other, 'secretsmanager:GetSecretValue', context));
+        const live = await engine.findLive(other.arn);
+        const value = await read(live, await store.getVersionByStage(live.arn, AWSCURRENT), context);
+        if (value === undefined) throw new RotationStepError(`the secret ${live.arn} has no SecretString`);
+        return value;
       },
       putPendingValue: async (value) => {
-        await engine.putSecretValue(secret.arn, { value: { string: value }, token, stages: [AWSPENDING] });
+        const current = (await store.getSecretByArn(claimed.arn)) ?? claimed;
+        await authorize(secretCheck(current, 'secretsmanager:PutSecretValue'));
+        const encrypt = await keyCheck(current, current.kmsKeyId, 'kms:GenerateDataKey', token);
+        if (encrypt) await authorize(encrypt);
+        await engine.putSecretValue(claimed.arn, { value: { string: value }, token, stages: [AWSPENDING] }, (s) => {
+          const ip = s.rotation?.inProgress;
+          if (ip?.token !== token) return s;
+          return withRotation(s, { ...s.rotation!, inProgress: { ...ip, pendingMade: true } });
+        });
       },
       generatePassword: (o) =>
         generatePassword({
@@ -275,10 +408,17 @@ export function createRotation(deps: RotationDeps) {
   /** Starts a rotation: an empty AWSPENDING version named by the token, then the steps in the background. */
   async function start(
     secretId: string,
-    input: { token?: string; lambdaArn?: string; rules?: RotationRules; rotateImmediately?: boolean },
+    input: {
+      token?: string;
+      lambdaArn?: string;
+      rules?: RotationRules;
+      rotateImmediately?: boolean;
+      /** The caller of RotateSecret: the rotation acts as it from now on. Absent for scheduled starts. */
+      principal?: RotationPrincipalRecord;
+    },
   ): Promise<{ secret: SecretRecord; versionId?: string }> {
     if (input.rules) validateRotationRules(input.rules);
-    if (input.lambdaArn !== undefined) rotatorFor(input.lambdaArn);
+    if (input.lambdaArn !== undefined) rotatorFor(input.lambdaArn, webhooksFor(''));
     let versionId: string | undefined;
     const secret = await engine.change(secretId, async (s, stages) => {
       const lambdaArn = input.lambdaArn ?? s.rotation?.lambdaArn;
@@ -288,10 +428,13 @@ export function createRotation(deps: RotationDeps) {
           'No Lambda rotation function ARN is associated with this secret.',
         );
       const rules = input.rules ?? s.rotation?.rules;
+      // The strategy may have been configured under another server config (a webhook no longer allowed).
+      rotatorFor(lambdaArn, webhooksFor(s.arn));
       const base: SecretRotationRecord = {
         ...(s.rotation ?? { enabled: false }),
         enabled: rules !== undefined,
         lambdaArn,
+        ...(input.principal && { principal: input.principal }),
       };
       if (rules) base.rules = rules;
       const now = clock.now();
@@ -330,11 +473,19 @@ export function createRotation(deps: RotationDeps) {
         throw new AppError('ResourceExistsException', `A version with ClientRequestToken ${token} already exists.`);
       }
       changes[AWSPENDING] = token;
+      // Retrying a failed rotation with its own token keeps the value that rotation made.
+      const pendingMade = ip?.token === token && ip.pendingMade === true && existing?.ciphertext !== undefined;
       return {
         secret: withRotation(s, {
           ...base,
           ...nextOrNone(rules, now),
-          inProgress: { token, step: 'createSecret', attempts: 0, nextAttemptAt: now },
+          inProgress: {
+            token,
+            step: 'createSecret',
+            attempts: 0,
+            nextAttemptAt: now,
+            ...(pendingMade && { pendingMade }),
+          },
         }),
         ...(!existing && { newVersion: { secretArn: s.arn, versionId: token, createdAt: now, binary: false } }),
         stages: changes,

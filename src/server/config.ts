@@ -3,11 +3,13 @@
 // Precedence: built-in defaults < config file < command-line flags. The environment is read for
 // exactly two things, never silently overriding either: KEYSAFE_ROOT_KEY (the root key itself,
 // base64) and KEYSAFE_LOG_LEVEL.
+import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { z } from 'zod';
 import { type IssuerConfig, issuerSchema, LOGIN_LIMITS, type RoleConfig, roleSchema } from '../auth/index.js';
 import { ConfigError } from '../core/config-error.js';
 import { readConfigDocument } from '../core/config-file.js';
+import { parseWebhookAllowEntry } from '../secrets/index.js';
 
 export const DEFAULTS = {
   listen: '127.0.0.1:8270',
@@ -31,7 +33,12 @@ export const DEFAULTS = {
   terraformMaxStateBytes: 16 * 1024 * 1024,
   /** How many versions of each Terraform state are kept, newest first, for rolling back. */
   terraformKeepVersions: 10,
+  /** Rotation webhooks may go nowhere until the operator lists where. */
+  rotationWebhookAllow: [] as readonly string[],
 } as const;
+
+/** Shortest webhook signing secret accepted (bytes of UTF-8): a 256-bit key written as base64 or hex. */
+const MIN_WEBHOOK_SECRET = 32;
 
 const fileSchema = z
   .object({
@@ -77,6 +84,25 @@ const fileSchema = z
       .object({
         maxStateBytes: z.number().int().min(1024).optional(),
         keepVersions: z.number().int().min(1).max(1000).optional(),
+      })
+      .strict()
+      .optional(),
+    rotation: z
+      .object({
+        /** URL prefixes rotation webhooks may go to: `https://host[:port]` or `https://host[:port]/path/`. */
+        webhookAllow: z
+          .array(
+            z.string().refine((e) => parseWebhookAllowEntry(e) !== undefined, {
+              message:
+                'an http(s) origin, optionally with a path ending in "/" (no wildcard, credentials, query or fragment)',
+            }),
+          )
+          .max(100)
+          .optional(),
+        /** The HMAC-SHA256 key webhook deliveries are signed with, inline… */
+        webhookSecret: z.string().min(MIN_WEBHOOK_SECRET).optional(),
+        /** …or in a file (its content, surrounding whitespace trimmed). */
+        webhookSecretFile: z.string().optional(),
       })
       .strict()
       .optional(),
@@ -137,6 +163,8 @@ export interface ServerConfig {
   audit: { dir: string; maxSegmentBytes: number; sync: boolean };
   authRefreshMs: number;
   terraform: { maxStateBytes: number; keepVersions: number };
+  /** Rotation webhooks: where they may go, and the key that signs them (required when any may go). */
+  rotation: { webhookAllow: readonly string[]; webhookSecret?: string };
 }
 
 export function parseListen(value: string): { host: string; port: number } {
@@ -212,11 +240,42 @@ export function loadServerConfig(flags: ServerFlags, env: NodeJS.ProcessEnv = pr
       maxStateBytes: file.terraform?.maxStateBytes ?? DEFAULTS.terraformMaxStateBytes,
       keepVersions: file.terraform?.keepVersions ?? DEFAULTS.terraformKeepVersions,
     },
+    rotation: { webhookAllow: DEFAULTS.rotationWebhookAllow },
   };
+  config.rotation = rotationConfig(file.rotation);
   const envKey = rootKeyFromEnv(env);
   if (envKey) config.rootKeyFromEnv = envKey;
   if (certFile && keyFile) config.tls = { cert: certFile, key: keyFile };
   return Object.freeze(config);
+}
+
+/** The rotation section: an allow list needs a signing secret, given inline or in a file, not both. */
+function rotationConfig(r: ServerFileConfig['rotation']): ServerConfig['rotation'] {
+  const webhookAllow = Object.freeze([...(r?.webhookAllow ?? DEFAULTS.rotationWebhookAllow)]);
+  if (r?.webhookSecret !== undefined && r.webhookSecretFile !== undefined) {
+    throw new ConfigError('rotation: give webhookSecret or webhookSecretFile, not both');
+  }
+  let webhookSecret = r?.webhookSecret;
+  if (r?.webhookSecretFile !== undefined) {
+    try {
+      webhookSecret = readFileSync(r.webhookSecretFile, 'utf8').trim();
+    } catch (e) {
+      throw new ConfigError(
+        `rotation.webhookSecretFile: cannot read ${r.webhookSecretFile} (${(e as NodeJS.ErrnoException).code ?? 'error'})`,
+      );
+    }
+    if (Buffer.byteLength(webhookSecret) < MIN_WEBHOOK_SECRET) {
+      throw new ConfigError(
+        `rotation.webhookSecretFile: ${r.webhookSecretFile} must hold at least ${MIN_WEBHOOK_SECRET} characters`,
+      );
+    }
+  }
+  if (webhookAllow.length > 0 && webhookSecret === undefined) {
+    throw new ConfigError(
+      'rotation.webhookAllow: webhooks are signed; give rotation.webhookSecret or webhookSecretFile',
+    );
+  }
+  return { webhookAllow, ...(webhookSecret !== undefined && { webhookSecret }) };
 }
 
 export const isLoopback = (host: string): boolean =>

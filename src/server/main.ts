@@ -9,6 +9,7 @@ import { AuditLog } from '../audit/index.js';
 import { createDirectory, createLogin, createSessions, type Directory } from '../auth/index.js';
 import { type Clock, systemClock } from '../core/clock.js';
 import { ConfigError } from '../core/config-error.js';
+import { AppError } from '../core/errors.js';
 import { RootKeyring } from '../crypto/index.js';
 import { createKmsEngine, INTERNAL_KEYS, internalKey, type KmsEngine } from '../kms/index.js';
 import { createLogger, type Logger } from '../observability/logger.js';
@@ -26,6 +27,7 @@ import { createPipeline } from './pipeline.js';
 import { createResourceResolver } from './resources.js';
 import { loadOrCreateRootKey } from './root-key-file.js';
 import { rotateRootKeyFile } from './root-key-rotation.js';
+import { createRotationAccess } from './rotation-access.js';
 import { startScheduler } from './scheduler.js';
 import { watchCertificate } from './tls-reload.js';
 
@@ -101,14 +103,6 @@ export async function startServer(config: Readonly<ServerConfig>, options: Start
   });
   const secrets = createSecretsEngine({ store: store.secrets, kms, clock, partition: kms.partition });
   const metrics = new Metrics();
-  const rotation = createRotation({
-    engine: secrets,
-    store: store.secrets,
-    clock,
-    logger,
-    metrics,
-    leaseMs: config.rotationLeaseMs,
-  });
   // Finish a root key rotation that a crash interrupted, before serving.
   await rotateRootKeyFile({
     kms,
@@ -150,6 +144,30 @@ export async function startServer(config: Readonly<ServerConfig>, options: Start
     now: () => clock.now(),
     nowSeconds: () => Math.floor(clock.now() / 1000),
     refreshMs: config.authRefreshMs,
+  });
+  const rotation = createRotation({
+    engine: secrets,
+    store: store.secrets,
+    clock,
+    logger,
+    metrics,
+    leaseMs: config.rotationLeaseMs,
+    // Steps act as the principal that configured the rotation, audited like its requests.
+    authorizer: createRotationAccess({ directory, audit, accountId: config.accountId, now: () => clock.now() }),
+    keys: {
+      keyCheck: async (ref) => {
+        const key = await kms.cachedKey(ref).catch((e: unknown) => {
+          if (e instanceof AppError && e.code === 'NotFoundException') return undefined;
+          throw e;
+        });
+        return key && { resource: kms.arnOf(key.keyId), policy: key.policy };
+      },
+    },
+    webhooks: {
+      allow: config.rotation.webhookAllow,
+      secret: config.rotation.webhookSecret,
+      nowSeconds: () => Math.floor(clock.now() / 1000),
+    },
   });
   // Tokens are signed and verified only with the key whose id the store records for sessions: a
   // token MAC'd under any other key (one an alias was pointed at, say) is refused outright.

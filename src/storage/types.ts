@@ -163,15 +163,43 @@ export interface RotationRulesRecord {
 
 export type RotationStep = 'createSecret' | 'setSecret' | 'testSecret' | 'finishSecret';
 
+/**
+ * Who a rotation acts as: the caller of the last RotateSecret, kept so that every step is
+ * authorized against that principal's policy as it stands when the step runs. A role keeps its
+ * session's subject and claims (policy conditions read them); the server keeps them in its
+ * database only, never in an answer, a log line or an audit record.
+ */
+export type RotationPrincipalRecord =
+  | { kind: 'admin' }
+  | {
+      kind: 'role';
+      role: string;
+      sessionName: string;
+      subject: string;
+      claims: Record<string, unknown>;
+      /** ms since the epoch, when the session was issued: a revoke-sessions of the role after it ends the rotation too. */
+      sessionIssuedAt: number;
+    };
+
 export interface SecretRotationRecord {
   enabled: boolean;
+  /** Absent for rotations configured before Keysafe recorded it: such a rotation does not run. */
+  principal?: RotationPrincipalRecord;
   /** The strategy: a `keysafe:rotation:…` URI or a webhook URL, shown as RotationLambdaARN. */
   lambdaArn?: string;
   rules?: RotationRulesRecord;
   nextRotationAt?: number;
   lastRotatedAt?: number;
   /** A rotation under way: its token (the AWSPENDING version id) and the step to run next. */
-  inProgress?: { token: string; step: RotationStep; attempts: number; nextAttemptAt: number; testOnly?: boolean };
+  inProgress?: {
+    token: string;
+    step: RotationStep;
+    attempts: number;
+    nextAttemptAt: number;
+    testOnly?: boolean;
+    /** Set in the same commit as the pending value the rotation made: a value at the token without it is a caller's. */
+    pendingMade?: boolean;
+  };
   lastFailure?: { at: number; step: RotationStep; message: string };
 }
 

@@ -19,6 +19,8 @@ import { startPostgres, type TestPostgres } from '../support/postgres.js';
 import { spawnServer } from '../support/process.js';
 import { startTestServer, type TestServer, tempDir } from '../support/server.js';
 
+const WEBHOOK_SECRET = 'test-webhook-secret-0123456789abcdef';
+
 function secretsClient(s: { url: string; admin: { accessKeyId: string; secretAccessKey: string } }) {
   return new SecretsManagerClient({
     endpoint: s.url,
@@ -224,11 +226,13 @@ describe('webhook rotation', () => {
   let url: string;
 
   beforeAll(async () => {
-    server = await startTestServer();
-    sm = secretsClient(server);
     hook = new RotationWebhook();
-    hook.keysafe = sm;
     url = await hook.listen();
+    server = await startTestServer({
+      config: { rotation: { webhookAllow: [new URL(url).origin], webhookSecret: WEBHOOK_SECRET } },
+    });
+    sm = secretsClient(server);
+    hook.keysafe = sm;
   });
   afterAll(async () => {
     sm.destroy();
@@ -256,7 +260,9 @@ describe('webhook rotation', () => {
       })
     ).json()) as { KeysafeRotation: { LastFailure: { Step: string; Message: string }; InProgress: object } };
     expect(described.KeysafeRotation.LastFailure).toMatchObject({ Step: 'testSecret' });
-    expect(described.KeysafeRotation.LastFailure.Message).toContain('422');
+    expect(described.KeysafeRotation.LastFailure.Message).toBe(
+      'testSecret: the rotation webhook did not confirm the step (the server log has the details)',
+    );
     expect(described.KeysafeRotation.InProgress).toMatchObject({ Step: 'testSecret', Attempts: 1 });
     expect(await (await fetch(`${server.url}/metrics`)).text()).toContain(
       'operation="rotation.testSecret",code="failed"',
@@ -289,8 +295,11 @@ describe('a crash in the middle of a rotation', () => {
 
   it('resumes after a restart: the secret stays consistent and the rotation completes', async () => {
     const config = join(dataDir, 'keysafe.yaml');
-    writeFileSync(config, 'rotationLeaseMs: 1500\nschedulerIntervalMs: 200\n');
     const url = await hook.listen();
+    writeFileSync(
+      config,
+      `rotationLeaseMs: 1500\nschedulerIntervalMs: 200\nrotation:\n  webhookAllow: ["${new URL(url).origin}"]\n  webhookSecret: ${WEBHOOK_SECRET}\n`,
+    );
     const first = await spawnServer(dataDir, ['--config', config]);
     hook.keysafe = secretsClient(first);
     await hook.keysafe.send(

@@ -22,6 +22,7 @@ describe('secret schedules', () => {
     await server.rotation.rotateSecret('sched/a', {
       lambdaArn: 'keysafe:rotation:random-password',
       rules: { AutomaticallyAfterDays: 2 },
+      principal: { kind: 'admin' },
     });
     await server.rotation.idle();
     const afterFirst = await current('sched/a');

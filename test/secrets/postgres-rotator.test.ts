@@ -32,6 +32,8 @@ function randomPassword(options: { length?: number; excludeCharacters?: string }
 class FakeSecret {
   readonly versions = new Map<string, { value: string; stages: Set<string> }>();
   readonly generatedOptions: unknown[] = [];
+  /** Versions written through putPendingValue (the rotation's own); others stand for a caller's PutSecretValue. */
+  readonly made = new Set<string>();
 
   constructor(
     initial: Record<string, unknown>,
@@ -55,6 +57,13 @@ class FakeSecret {
       token,
       getValue: async (selector) =>
         'versionId' in selector ? this.versions.get(selector.versionId)?.value : this.byStage(selector.stage)?.value,
+      getPendingValue: async () => {
+        const version = this.versions.get(token);
+        if (version === undefined) return undefined;
+        if (!this.made.has(token))
+          throw new RotationStepError(`version ${token} holds a value this rotation did not make`);
+        return version.value;
+      },
       getOtherSecretValue: async (id) => {
         const value = this.others[id];
         if (value === undefined) throw new Error(`ResourceNotFoundException: ${id}`);
@@ -65,6 +74,7 @@ class FakeSecret {
         if (existing && existing.value !== value) throw new Error('ResourceExistsException');
         for (const v of this.versions.values()) v.stages.delete('AWSPENDING');
         this.versions.set(token, { value, stages: new Set([...(existing?.stages ?? []), 'AWSPENDING']) });
+        this.made.add(token);
       },
       generatePassword: (options) => {
         this.generatedOptions.push(options);
@@ -226,7 +236,7 @@ describe('postgresSingleUser', () => {
     const ctx = secret.context(token);
     await rotator.createSecret(ctx);
     const err = await stepError(rotator.testSecret(ctx));
-    expect(err.message).toMatch(/^testSecret: cannot connect to 127\.0\.0\.1:1 as app: ECONNREFUSED/);
+    expect(err.message).toBe('testSecret: cannot connect to the database server of AWSPENDING (ECONNREFUSED)');
     expect(err.message).not.toContain(JSON.parse(secret.versions.get(token)!.value).password);
   });
 });
@@ -304,8 +314,88 @@ describe('postgresAlternatingUsers', () => {
     await rotator.createSecret(ctx);
 
     const err = await stepError(rotator.setSecret(ctx));
-    expect(err.message).toBe(`setSecret: cannot log in as postgres with the master secret ${MASTER_ARN}`);
+    expect(err.message).toBe('setSecret: cannot log in with the master secret');
     expect(err.message).not.toContain('bad-master-pw');
     expect(err.message).not.toContain(current.password as string);
+  });
+
+  const masterValue = () =>
+    JSON.stringify({ engine: 'postgres', host: pg.host, port: pg.port, username: pg.superuser, password: pg.password });
+
+  it("setSecret refuses a pending user that is neither AWSCURRENT's nor its clone, and touches no role", async () => {
+    const other = new FakeSecret(secret.json('AWSCURRENT'), { [MASTER_ARN]: masterValue() });
+    const ctx = other.context(randomUUID());
+    await ctx.putPendingValue(
+      JSON.stringify({ ...other.json('AWSCURRENT'), username: 'postgres', password: 'Hijack3d' }),
+    );
+
+    const err = await stepError(rotator.setSecret(ctx));
+    expect(err.message).toMatch(/^setSecret: AWSPENDING's user is not one this rotation may change/);
+    expect(await canLogin('postgres', pg.password)).toBe(true);
+    expect(await canLogin('postgres', 'Hijack3d')).toBe(false);
+  });
+
+  it('createSecret refuses a value a caller put at the rotation token instead of using it', async () => {
+    const other = new FakeSecret(secret.json('AWSCURRENT'), { [MASTER_ARN]: masterValue() });
+    const token = randomUUID();
+    other.versions.set(token, {
+      value: JSON.stringify({ ...other.json('AWSCURRENT'), username: 'postgres', password: 'Hijack3d' }),
+      stages: new Set(['AWSPENDING']),
+    });
+    await stepError(rotator.createSecret(other.context(token)));
+    await stepError(rotator.setSecret(other.context(token)));
+    expect(await canLogin('postgres', pg.password)).toBe(true);
+  });
+
+  it("never sets the master's own user or a superuser's password, even when AWSCURRENT names its clone", async () => {
+    await admin.query("CREATE ROLE boss WITH LOGIN SUPERUSER PASSWORD 'boss-password-1'");
+    await admin.query("CREATE ROLE boss_clone WITH LOGIN PASSWORD 'clone-password-1'");
+    await admin.query("CREATE ROLE postgres_clone WITH LOGIN PASSWORD 'clone-password-2'");
+    try {
+      for (const [user, password, target] of [
+        ['postgres_clone', 'clone-password-2', 'postgres'],
+        ['boss_clone', 'clone-password-1', 'boss'],
+      ] as const) {
+        const other = new FakeSecret(appSecret(password, { username: user, masterarn: MASTER_ARN }), {
+          [MASTER_ARN]: masterValue(),
+        });
+        const ctx = other.context(randomUUID());
+        await rotator.createSecret(ctx);
+        expect(other.json('AWSPENDING').username).toBe(target);
+        const err = await stepError(rotator.setSecret(ctx));
+        expect(err.message).toMatch(
+          /^setSecret: (a rotation never changes the master secret's own user|refusing to change the password of superuser boss)$/,
+        );
+      }
+      expect(await canLogin('postgres', pg.password)).toBe(true);
+      expect(await canLogin('boss', 'boss-password-1')).toBe(true);
+    } finally {
+      await admin.query('DROP ROLE boss, boss_clone, postgres_clone');
+    }
+  });
+
+  it('names no host, port or database in any failure', async () => {
+    const elsewhere = JSON.stringify({
+      engine: 'postgres',
+      host: '127.0.0.1',
+      port: 1,
+      username: 'postgres',
+      password: 'x',
+    });
+    const cases: [Record<string, unknown>, Record<string, string>][] = [
+      [appSecret(appPassword, { masterarn: MASTER_ARN, port: 1, dbname: 'secretdb' }), { [MASTER_ARN]: masterValue() }],
+      [secret.json('AWSCURRENT'), { [MASTER_ARN]: elsewhere }],
+      [appSecret(appPassword, { masterarn: MASTER_ARN, dbname: 'secretdb' }), { [MASTER_ARN]: masterValue() }],
+    ];
+    for (const [current, others] of cases) {
+      const other = new FakeSecret(current, others);
+      const ctx = other.context(randomUUID());
+      await rotator.createSecret(ctx);
+      for (const step of [rotator.setSecret, rotator.testSecret]) {
+        const err = await stepError(step(ctx));
+        expect(err.message).not.toMatch(/127\.0\.0\.1|secretdb|:1\b/);
+        expect(err.message).not.toContain(String(pg.port));
+      }
+    }
   });
 });

@@ -14,6 +14,11 @@ describe('server config', () => {
     ['bad-account.yaml', "invalid value for 'accountId'"],
     ['tls-without-key.yaml', "invalid value for 'tls.key'"],
     ['not-yaml.yaml', 'is not valid YAML or JSON'],
+    ['webhook-allow-wildcard.yaml', "invalid value for 'rotation.webhookAllow.0'"],
+    ['webhook-allow-path-without-slash.yaml', "invalid value for 'rotation.webhookAllow.0'"],
+    ['webhook-allow-without-secret.yaml', 'rotation.webhookAllow: webhooks are signed'],
+    ['webhook-secret-short.yaml', "invalid value for 'rotation.webhookSecret'"],
+    ['webhook-secret-twice.yaml', 'give webhookSecret or webhookSecretFile, not both'],
   ])('rejects %s naming the problem', (name, message) => {
     expect(() => loadServerConfig({ config: fixture(name) }, {})).toThrow(ConfigError);
     expect(() => loadServerConfig({ config: fixture(name) }, {})).toThrow(message);
@@ -35,6 +40,10 @@ describe('server config', () => {
     });
     expect(loadServerConfig({ config: fixture('valid.json'), listen: '127.0.0.2:1' }, {}).host).toBe('127.0.0.2');
     expect(Object.isFrozen(config)).toBe(true);
+  });
+
+  it('allows no rotation webhook by default', () => {
+    expect(loadServerConfig({}, {}).rotation).toEqual({ webhookAllow: [] });
   });
 
   it('uses the documented defaults', () => {

@@ -5,12 +5,18 @@
 //   {"engine":"postgres","host":"…","port":5432,"username":"…","password":"…","dbname":"…","masterarn":"…","ssl":true}
 // dbname defaults to "postgres", port to 5432; masterarn is needed only by the alternating-users strategy.
 //
+// A pending value is always the server's own (createSecret copies AWSCURRENT's connection fields and
+// sets a fresh password; a value a caller put at the rotation's token is refused), and the only
+// roles a rotation may touch are AWSCURRENT's user and, alternating, its `_clone`. Failure
+// messages name no host, port or database and carry no server message: only SQLSTATE or error codes.
+//
 // Passwords never reach the server in clear text when it can be avoided: like libpq's
 // PQencryptPasswordConn (psql's \password), the new password is hashed on the client into the
 // verifier format the server's password_encryption asks for, so it cannot show up in server logs
 // (log_statement, log_min_error_statement) or pg_stat_statements.
 import { createHash, createHmac, pbkdf2Sync, randomBytes } from 'node:crypto';
 import { Client, escapeIdentifier, escapeLiteral } from 'pg';
+import { AppError } from '../../core/errors.js';
 import { type RotationContext, RotationStepError, type Rotator } from './types.js';
 
 /** Characters that break connection strings / URLs, as in the AWS templates' EXCLUDE_CHARACTERS default. */
@@ -94,23 +100,32 @@ async function readCurrent(ctx: RotationContext, step: Step): Promise<DbSecret> 
 }
 
 async function readPending(ctx: RotationContext, step: Step): Promise<DbSecret> {
-  const pending = await readVersion(ctx, step, { versionId: ctx.token }, 'AWSPENDING');
-  if (!pending) throw new RotationStepError(`${step}: the secret has no AWSPENDING value for version ${ctx.token}`);
-  return pending;
+  const value = await ctx.getPendingValue();
+  if (value === undefined) {
+    throw new RotationStepError(`${step}: the secret has no AWSPENDING value for version ${ctx.token}`);
+  }
+  return parseSecret(step, 'AWSPENDING', value);
 }
 
 /**
- * A description of an error that is safe to show: the SQLSTATE (or Node error code) and the message,
- * the message only when it contains none of `secrets`.
+ * A description of a database or network error that is safe to show a caller: its SQLSTATE or
+ * Node error code only. Messages are left out: pg's and Node's name hosts, ports, databases and
+ * roles ("connect ECONNREFUSED 10.0.0.5:5432", "database \"x\" does not exist"), which would make
+ * a rotation a probe of the server's network or of another team's database.
  */
-function describeError(err: unknown, secrets: readonly string[]): string {
-  const e = err as { code?: unknown; message?: unknown };
-  const code = typeof e?.code === 'string' ? e.code : undefined;
-  const message = typeof e?.message === 'string' ? e.message : undefined;
-  const leaks = message !== undefined && secrets.some((s) => s !== '' && message.includes(s));
-  const safeMessage = message !== undefined && !leaks ? message : undefined;
-  if (code && safeMessage) return `${code}: ${safeMessage}`;
-  return code ?? safeMessage ?? 'unknown error';
+function describeError(err: unknown): string {
+  const code = (err as { code?: unknown })?.code;
+  return typeof code === 'string' && /^[A-Z0-9_]{1,32}$/.test(code) ? code : 'error';
+}
+
+/**
+ * What an error reading through the rotation context says: Keysafe's own errors carry their code
+ * and message (an AccessDeniedException names the action and the ARN, never a value).
+ */
+function describeReadError(err: unknown): string {
+  if (err instanceof AppError) return `${err.code}: ${err.message}`;
+  if (err instanceof RotationStepError) return err.message;
+  return describeError(err);
 }
 
 /** SQLSTATE class 28: invalid authorization (wrong password, no such role, rejected by pg_hba.conf). */
@@ -123,7 +138,7 @@ function isLoginRefused(err: unknown): boolean {
  * Connects with the secret's credentials. Returns undefined when the server refuses the login (like the
  * AWS templates' get_connection returning None); throws RotationStepError when the server cannot be reached.
  */
-async function connect(step: Step, secret: DbSecret, secrets: readonly string[]): Promise<Client | undefined> {
+async function connect(step: Step, secret: DbSecret, what: string): Promise<Client | undefined> {
   const client = new Client({
     host: secret.host,
     port: secret.port,
@@ -143,9 +158,7 @@ async function connect(step: Step, secret: DbSecret, secrets: readonly string[])
   } catch (err) {
     await client.end().catch(() => {});
     if (isLoginRefused(err)) return undefined;
-    throw new RotationStepError(
-      `${step}: cannot connect to ${secret.host}:${secret.port} as ${secret.username}: ${describeError(err, secrets)}`,
-    );
+    throw new RotationStepError(`${step}: cannot connect to the database server of ${what} (${describeError(err)})`);
   }
 }
 
@@ -155,12 +168,11 @@ async function runQuery(
   sql: string,
   params: unknown[],
   action: string,
-  secrets: readonly string[],
 ): Promise<{ rows: Record<string, unknown>[] }> {
   try {
     return await client.query(sql, params);
   } catch (err) {
-    throw new RotationStepError(`${step}: ${action} failed: ${describeError(err, secrets)}`);
+    throw new RotationStepError(`${step}: ${action} failed (${describeError(err)})`);
   }
 }
 
@@ -182,16 +194,10 @@ function scramSha256Verifier(password: string): string {
  * password itself when the server wants something else or the password is not plain ASCII (the server
  * would SASLprep-normalize it; for ASCII SASLprep is the identity, so the client-side hash is exact).
  */
-async function passwordLiteral(
-  step: Step,
-  client: Client,
-  role: string,
-  password: string,
-  secrets: readonly string[],
-): Promise<string> {
+async function passwordLiteral(step: Step, client: Client, role: string, password: string): Promise<string> {
   const printableAscii = /^[\x20-\x7e]*$/.test(password);
   if (printableAscii) {
-    const { rows } = await runQuery(step, client, 'SHOW password_encryption', [], 'SHOW password_encryption', secrets);
+    const { rows } = await runQuery(step, client, 'SHOW password_encryption', [], 'SHOW password_encryption');
     const method = String(rows[0]?.password_encryption ?? '');
     if (method === 'scram-sha-256') return escapeLiteral(scramSha256Verifier(password));
     if (method === 'md5')
@@ -210,27 +216,22 @@ async function setPassword(
   verb: 'ALTER USER' | 'ALTER ROLE',
   role: string,
   password: string,
-  secrets: readonly string[],
 ): Promise<void> {
-  const literal = await passwordLiteral(step, client, role, password, secrets);
+  const literal = await passwordLiteral(step, client, role, password);
   await runQuery(
     step,
     client,
     `${verb} ${escapeIdentifier(role)} WITH PASSWORD ${literal}`,
     [],
     `setting the password of ${role}`,
-    secrets,
   );
 }
 
 // --- steps shared by both strategies ---
 
-function passwordsOf(...secrets: (DbSecret | undefined)[]): string[] {
-  return secrets.flatMap((s) => (s ? [s.password] : []));
-}
-
+/** The pending value is made here, from AWSCURRENT: same connection fields, the next user, a fresh password. */
 async function createPending(ctx: RotationContext, nextUsername: (current: string) => string): Promise<void> {
-  if ((await ctx.getValue({ versionId: ctx.token })) !== undefined) return;
+  if ((await ctx.getPendingValue()) !== undefined) return;
   const current = await readCurrent(ctx, 'createSecret');
   const next = {
     ...current.raw,
@@ -242,21 +243,20 @@ async function createPending(ctx: RotationContext, nextUsername: (current: strin
 
 async function testPending(ctx: RotationContext): Promise<void> {
   const pending = await readPending(ctx, 'testSecret');
-  const secrets = passwordsOf(pending);
-  const client = await connect('testSecret', pending, secrets);
+  const client = await connect('testSecret', pending, 'AWSPENDING');
   if (!client) {
     throw new RotationStepError(`testSecret: cannot log in as ${pending.username} with AWSPENDING`);
   }
   try {
-    await runQuery('testSecret', client, 'SELECT 1', [], 'SELECT 1', secrets);
+    await runQuery('testSecret', client, 'SELECT 1', [], 'SELECT 1');
   } finally {
     await client.end().catch(() => {});
   }
 }
 
 /** True (and the connection closed) when the pending credentials already log in: setSecret has nothing to do. */
-async function pendingAlreadySet(pending: DbSecret, secrets: readonly string[]): Promise<boolean> {
-  const client = await connect('setSecret', pending, secrets);
+async function pendingAlreadySet(pending: DbSecret): Promise<boolean> {
+  const client = await connect('setSecret', pending, 'AWSPENDING');
   if (!client) return false;
   await client.end().catch(() => {});
   return true;
@@ -266,26 +266,40 @@ function sameServer(a: DbSecret, b: DbSecret): boolean {
   return a.host === b.host && a.port === b.port;
 }
 
+/**
+ * AWSPENDING must be AWSCURRENT's connection with one of the users this strategy may touch.
+ * createSecret makes it so; AWSCURRENT may have been changed since, and then nothing is touched.
+ */
+function requirePendingMatches(current: DbSecret, pending: DbSecret, usernames: readonly string[]): void {
+  if (!sameServer(current, pending) || current.dbname !== pending.dbname) {
+    throw new RotationStepError('setSecret: AWSPENDING is not for the same database server as AWSCURRENT');
+  }
+  if (!usernames.includes(pending.username)) {
+    throw new RotationStepError(
+      `setSecret: AWSPENDING's user is not one this rotation may change (${usernames.join(' or ')})`,
+    );
+  }
+}
+
 // --- single user ---
 
 async function setSingleUser(ctx: RotationContext): Promise<void> {
   const current = await readCurrent(ctx, 'setSecret');
   const pending = await readPending(ctx, 'setSecret');
   const previous = await readVersion(ctx, 'setSecret', { stage: 'AWSPREVIOUS' }, 'AWSPREVIOUS');
-  const secrets = passwordsOf(current, pending, previous);
+  requirePendingMatches(current, pending, [current.username]);
 
-  if (await pendingAlreadySet(pending, secrets)) return;
+  if (await pendingAlreadySet(pending)) return;
 
-  if (current.username !== pending.username) {
-    throw new RotationStepError('setSecret: AWSCURRENT and AWSPENDING have different usernames');
-  }
-  if (!sameServer(current, pending)) {
-    throw new RotationStepError('setSecret: AWSCURRENT and AWSPENDING have different hosts or ports');
-  }
-
-  let client = await connect('setSecret', current, secrets);
-  if (!client && previous && previous.username === pending.username && sameServer(previous, pending)) {
-    client = await connect('setSecret', previous, secrets);
+  let client = await connect('setSecret', current, 'AWSCURRENT');
+  if (
+    !client &&
+    previous &&
+    previous.username === pending.username &&
+    sameServer(previous, pending) &&
+    previous.dbname === pending.dbname
+  ) {
+    client = await connect('setSecret', previous, 'AWSPREVIOUS');
   }
   if (!client) {
     throw new RotationStepError(
@@ -293,7 +307,7 @@ async function setSingleUser(ctx: RotationContext): Promise<void> {
     );
   }
   try {
-    await setPassword('setSecret', client, 'ALTER USER', pending.username, pending.password, secrets);
+    await setPassword('setSecret', client, 'ALTER USER', pending.username, pending.password);
   } finally {
     await client.end().catch(() => {});
   }
@@ -317,12 +331,12 @@ function alternateUsername(current: string): string {
 async function setAlternatingUsers(ctx: RotationContext): Promise<void> {
   const current = await readCurrent(ctx, 'setSecret');
   const pending = await readPending(ctx, 'setSecret');
-  let secrets = passwordsOf(current, pending);
+  requirePendingMatches(current, pending, [current.username, alternateUsername(current.username)]);
 
-  if (await pendingAlreadySet(pending, secrets)) return;
+  if (await pendingAlreadySet(pending)) return;
 
   // As in the AWS template: make sure AWSCURRENT is valid before touching anything.
-  const check = await connect('setSecret', current, secrets);
+  const check = await connect('setSecret', current, 'AWSCURRENT');
   if (!check) {
     throw new RotationStepError(`setSecret: cannot log in as ${current.username} with AWSCURRENT`);
   }
@@ -334,48 +348,50 @@ async function setAlternatingUsers(ctx: RotationContext): Promise<void> {
   const masterArn = current.masterarn;
   let masterValue: string;
   try {
+    // Authorized and audited as the rotation's principal: GetSecretValue on the master (and
+    // kms:Decrypt on its key). A principal that may not read it gets nothing done with it.
     masterValue = await ctx.getOtherSecretValue(masterArn);
   } catch (err) {
-    throw new RotationStepError(
-      `setSecret: cannot read the master secret ${masterArn}: ${describeError(err, secrets)}`,
-    );
+    throw new RotationStepError(`setSecret: cannot read the master secret: ${describeReadError(err)}`);
   }
-  const masterParsed = parseSecret('setSecret', `the master secret ${masterArn}`, masterValue);
+  const masterParsed = parseSecret('setSecret', 'the master secret', masterValue);
   // Log in to the user's database (the AWS template uses the current secret's dbname for the master too).
   const master: DbSecret = { ...masterParsed, dbname: current.dbname };
-  secrets = [...secrets, master.password];
   if (!sameServer(current, master)) {
-    throw new RotationStepError(
-      `setSecret: AWSCURRENT's server ${current.host}:${current.port} is not the master secret's ${master.host}:${master.port}`,
-    );
+    throw new RotationStepError("setSecret: AWSCURRENT's database server is not the master secret's");
+  }
+  if (pending.username === master.username) {
+    throw new RotationStepError("setSecret: a rotation never changes the master secret's own user");
   }
 
-  const client = await connect('setSecret', master, secrets);
+  const client = await connect('setSecret', master, 'the master secret');
   if (!client) {
-    throw new RotationStepError(`setSecret: cannot log in as ${master.username} with the master secret ${masterArn}`);
+    throw new RotationStepError('setSecret: cannot log in with the master secret');
   }
   try {
     const { rows } = await runQuery(
       'setSecret',
       client,
-      'SELECT 1 FROM pg_catalog.pg_roles WHERE rolname = $1',
+      'SELECT rolsuper FROM pg_catalog.pg_roles WHERE rolname = $1',
       [pending.username],
       `looking up role ${pending.username}`,
-      secrets,
     );
     if (rows.length === 0) {
       // A new login role that is a member of the current user's role, so it has the same privileges.
-      const literal = await passwordLiteral('setSecret', client, pending.username, pending.password, secrets);
+      const literal = await passwordLiteral('setSecret', client, pending.username, pending.password);
       await runQuery(
         'setSecret',
         client,
         `CREATE ROLE ${escapeIdentifier(pending.username)} WITH LOGIN PASSWORD ${literal} IN ROLE ${escapeIdentifier(current.username)}`,
         [],
         `creating role ${pending.username}`,
-        secrets,
       );
     } else {
-      await setPassword('setSecret', client, 'ALTER ROLE', pending.username, pending.password, secrets);
+      // A user secret's roles are ordinary ones: a superuser is rotated by its own single-user secret.
+      if (rows[0]?.rolsuper === true) {
+        throw new RotationStepError(`setSecret: refusing to change the password of superuser ${pending.username}`);
+      }
+      await setPassword('setSecret', client, 'ALTER ROLE', pending.username, pending.password);
     }
   } finally {
     await client.end().catch(() => {});

@@ -12,14 +12,14 @@ export interface RandomPasswordOptions {
 export function randomPasswordRotator(options: RandomPasswordOptions): Rotator {
   return {
     async createSecret(ctx: RotationContext) {
-      if ((await ctx.getValue({ versionId: ctx.token })) !== undefined) return;
+      if ((await ctx.getPendingValue()) !== undefined) return;
       const current = await ctx.getValue({ stage: 'AWSCURRENT' });
       const password = ctx.generatePassword(options);
       await ctx.putPendingValue(replaceField(current, options.field, password));
     },
     async setSecret() {},
     async testSecret(ctx: RotationContext) {
-      if ((await ctx.getValue({ versionId: ctx.token })) === undefined) {
+      if ((await ctx.getPendingValue()) === undefined) {
         throw new RotationStepError('testSecret: the pending version has no value');
       }
     },

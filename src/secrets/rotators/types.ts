@@ -5,7 +5,10 @@ export type VersionSelector = { stage: string } | { versionId: string };
 
 /**
  * What a strategy may do, scoped to the one secret being rotated. It mirrors the Secrets
- * Manager calls an AWS rotation Lambda makes, so strategies read like the AWS templates.
+ * Manager calls an AWS rotation Lambda makes, so strategies read like the AWS templates. Every
+ * read and write is authorized and audited as the principal that configured the rotation (the
+ * caller of RotateSecret), never with the server's own rights: a refusal throws
+ * AccessDeniedException naming the action and the resource.
  */
 export interface RotationContext {
   /** The secret's ARN. */
@@ -14,6 +17,12 @@ export interface RotationContext {
   readonly token: string;
   /** SecretString of a version of this secret, or undefined when it has no such version or no value. */
   getValue(selector: VersionSelector): Promise<string | undefined>;
+  /**
+   * The value this rotation stored with putPendingValue, or undefined when it has stored none yet.
+   * Throws RotationStepError when the token's version holds a value the rotation did not make
+   * (a caller's PutSecretValue): a pending value is the server's, never a caller's.
+   */
+  getPendingValue(): Promise<string | undefined>;
   /** AWSCURRENT SecretString of another secret (e.g. the superuser secret named by `masterarn`). */
   getOtherSecretValue(secretId: string): Promise<string>;
   /** Stores `value` as the AWSPENDING version with id `token` (PutSecretValue with VersionStages [AWSPENDING]). */

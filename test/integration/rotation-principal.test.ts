@@ -1,0 +1,237 @@
+// Rotation acts as the principal that configured it: two tenants, a real PostgreSQL, the audit log read back.
+import { randomUUID } from 'node:crypto';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import pg from 'pg';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { listSegments } from '../../src/audit/index.js';
+import { type OidcIssuer, startOidcIssuer } from '../support/oidc-issuer.js';
+import { startPostgres, type TestPostgres } from '../support/postgres.js';
+import { startTestServer, type TestServer } from '../support/server.js';
+
+const teamPolicy = (team: string) => ({
+  Version: '2012-10-17',
+  Statement: [{ Effect: 'Allow', Action: 'secretsmanager:*', Resource: `arn:aws:secretsmanager:*:*:secret:${team}/*` }],
+});
+
+let db: TestPostgres;
+let issuer: OidcIssuer;
+let server: TestServer;
+const tokens = { a: '', b: '' };
+let masterArn = '';
+
+async function login(role: string, serviceAccount: string): Promise<string> {
+  const jwt = await issuer.kubernetesToken({ namespace: role, serviceAccount });
+  const res = await fetch(`${server.url}/v1/auth/login`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json' },
+    body: JSON.stringify({ role, jwt }),
+  });
+  expect(res.status).toBe(200);
+  return ((await res.json()) as { token: string }).token;
+}
+
+/** A Secrets Manager call as a tenant; throws on an error answer. */
+async function call(token: string, operation: string, input: object): Promise<Record<string, unknown>> {
+  const res = await fetch(server.url, {
+    method: 'POST',
+    headers: {
+      authorization: `Bearer ${token}`,
+      'x-amz-target': `secretsmanager.${operation}`,
+      'content-type': 'application/x-amz-json-1.1',
+    },
+    body: JSON.stringify(input),
+  });
+  const body = (await res.json()) as Record<string, unknown>;
+  if (res.status !== 200) throw new Error(`${operation}: ${res.status} ${JSON.stringify(body)}`);
+  return body;
+}
+
+async function lastFailure(token: string, secretId: string): Promise<string> {
+  const d = (await call(token, 'DescribeSecret', { SecretId: secretId })) as {
+    KeysafeRotation?: { LastFailure?: { Message: string } };
+  };
+  return d.KeysafeRotation?.LastFailure?.Message ?? '';
+}
+
+async function canLogin(user: string, password: string): Promise<boolean> {
+  const client = new pg.Client({ host: db.host, port: db.port, user, password, database: 'postgres' });
+  client.on('error', () => {});
+  try {
+    await client.connect();
+    return true;
+  } catch {
+    return false;
+  } finally {
+    await client.end().catch(() => {});
+  }
+}
+
+async function roleExists(name: string): Promise<boolean> {
+  const client = new pg.Client({ connectionString: db.url });
+  await client.connect();
+  try {
+    return (await client.query('SELECT 1 FROM pg_roles WHERE rolname = $1', [name])).rowCount === 1;
+  } finally {
+    await client.end();
+  }
+}
+
+function auditRecords(): { source: string; identity: { role?: string }; action: string; resource?: string }[] {
+  return listSegments(join(server.dataDir, 'audit'))
+    .flatMap((s) => readFileSync(s.path, 'utf8').split('\n').slice(0, -1))
+    .map((line) => JSON.parse(line));
+}
+
+const connection = () => ({ engine: 'postgres', host: db.host, port: db.port, dbname: 'postgres' });
+
+beforeAll(async () => {
+  [db, issuer] = await Promise.all([startPostgres(), startOidcIssuer()]);
+  server = await startTestServer({
+    config: {
+      issuers: [{ name: 'cluster', issuer: issuer.url, audiences: ['keysafe'], discovery: true }],
+      roles: ['team-a', 'team-b'].map((name) => ({
+        name,
+        issuer: 'cluster',
+        subjects: [`system:serviceaccount:${name}:app`],
+        policy: teamPolicy(name),
+      })),
+    },
+  });
+  const admin = new pg.Client({ connectionString: db.url });
+  await admin.connect();
+  await admin.query("CREATE ROLE aapp LOGIN PASSWORD 'team-a-password-1'");
+  await admin.query("CREATE ROLE bapp LOGIN PASSWORD 'team-b-password-1'");
+  await admin.end();
+  tokens.a = await login('team-a', 'app');
+  tokens.b = await login('team-b', 'app');
+  const master = await call(tokens.a, 'CreateSecret', {
+    Name: 'team-a/master',
+    SecretString: JSON.stringify({ ...connection(), username: 'postgres', password: db.password }),
+  });
+  masterArn = master.ARN as string;
+}, 90_000);
+
+afterAll(async () => {
+  await server?.stop();
+  await issuer?.stop();
+  await db?.stop();
+});
+
+describe('PostgreSQL alternating-users rotation as the configuring principal', () => {
+  it("refuses a pending value a tenant put at the rotation's token: the superuser's password is unchanged", async () => {
+    const strategy = 'keysafe:rotation:postgres:alternating-users';
+    const token = randomUUID();
+    // B starts a rotation on a value that fails createSecret, so the rotation waits for a retry …
+    await call(tokens.b, 'CreateSecret', { Name: 'team-b/db', SecretString: 'not json' });
+    await call(tokens.b, 'RotateSecret', {
+      SecretId: 'team-b/db',
+      RotationLambdaARN: strategy,
+      ClientRequestToken: token,
+    });
+    await server.rotation.idle();
+    // … writes her own "pending" value at the rotation's token: the master's superuser, her password …
+    const hijack = { ...connection(), username: 'postgres', password: 'Hijacked-by-team-b-1', masterarn: masterArn };
+    await call(tokens.b, 'PutSecretValue', {
+      SecretId: 'team-b/db',
+      ClientRequestToken: token,
+      SecretString: JSON.stringify(hijack),
+      VersionStages: ['AWSPENDING'],
+    });
+    // … fixes AWSCURRENT and runs the rotation again with the same token.
+    await call(tokens.b, 'PutSecretValue', {
+      SecretId: 'team-b/db',
+      SecretString: JSON.stringify({
+        ...connection(),
+        username: 'bapp',
+        password: 'team-b-password-1',
+        masterarn: masterArn,
+      }),
+    });
+    await call(tokens.b, 'RotateSecret', { SecretId: 'team-b/db', ClientRequestToken: token });
+    await server.rotation.idle();
+
+    expect(await canLogin('postgres', 'Hijacked-by-team-b-1')).toBe(false);
+    expect(await canLogin('postgres', db.password)).toBe(true);
+    const message = await lastFailure(tokens.b, 'team-b/db');
+    expect(message).toMatch(/^createSecret: version .* holds a value this rotation did not make/);
+    expect(message).not.toContain(String(db.port));
+    expect(message).not.toContain(db.host);
+  });
+
+  it("cannot read another team's master secret: refused and audited as the tenant, no role touched, no host named", async () => {
+    await call(tokens.b, 'CreateSecret', {
+      Name: 'team-b/db2',
+      SecretString: JSON.stringify({
+        ...connection(),
+        username: 'bapp',
+        password: 'team-b-password-1',
+        masterarn: masterArn,
+      }),
+    });
+    await call(tokens.b, 'RotateSecret', {
+      SecretId: 'team-b/db2',
+      RotationLambdaARN: 'keysafe:rotation:postgres:alternating-users',
+    });
+    await server.rotation.idle();
+
+    expect(await roleExists('bapp_clone')).toBe(false);
+    const message = await lastFailure(tokens.b, 'team-b/db2');
+    expect(message).toContain('AccessDeniedException');
+    expect(message).toContain(`secretsmanager:GetSecretValue on resource: ${masterArn}`);
+    expect(message).toContain('assumed-role/team-b/');
+    expect(message).not.toContain(String(db.port));
+    expect(message).not.toContain(db.host);
+    const refused = auditRecords().filter(
+      (r) => r.source === 'rotation' && r.resource === masterArn && r.action === 'secretsmanager:GetSecretValue',
+    );
+    expect(refused).toEqual([
+      expect.objectContaining({
+        identity: expect.objectContaining({ type: 'role', role: 'team-b' }),
+        decision: 'deny',
+      }),
+    ]);
+  });
+
+  it("the master's own team rotates with it, each read audited as that team", async () => {
+    await call(tokens.a, 'CreateSecret', {
+      Name: 'team-a/db',
+      SecretString: JSON.stringify({
+        ...connection(),
+        username: 'aapp',
+        password: 'team-a-password-1',
+        masterarn: masterArn,
+      }),
+    });
+    await call(tokens.a, 'RotateSecret', {
+      SecretId: 'team-a/db',
+      RotationLambdaARN: 'keysafe:rotation:postgres:alternating-users',
+    });
+    await server.rotation.idle();
+    const current = JSON.parse(
+      (await call(tokens.a, 'GetSecretValue', { SecretId: 'team-a/db' })).SecretString as string,
+    ) as { username: string; password: string };
+    expect(current.username).toBe('aapp_clone');
+    expect(await canLogin('aapp_clone', current.password)).toBe(true);
+    const reads = auditRecords().filter((r) => r.source === 'rotation' && r.resource === masterArn);
+    expect(reads).toContainEqual(
+      expect.objectContaining({ identity: expect.objectContaining({ role: 'team-a' }), decision: 'allow' }),
+    );
+  });
+
+  it('a rotation configured by a session that was revoked since does not run', async () => {
+    await call(tokens.a, 'CreateSecret', { Name: 'team-a/pw', SecretString: '{"password":"p0"}' });
+    await call(tokens.a, 'RotateSecret', {
+      SecretId: 'team-a/pw',
+      RotationLambdaARN: 'keysafe:rotation:random-password',
+      RotateImmediately: false,
+      RotationRules: { AutomaticallyAfterDays: 1 },
+    });
+    await server.directory.revokeSessions('team-a');
+    await server.rotation.rotateSecret('team-a/pw', {});
+    await server.rotation.idle();
+    const secret = await server.secrets.find('team-a/pw');
+    expect(secret.rotation?.lastFailure?.message).toMatch(/session that configured this rotation was revoked/);
+    expect((await server.secrets.getSecretValue('team-a/pw')).value.string).toBe('{"password":"p0"}');
+  });
+});
