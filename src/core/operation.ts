@@ -9,6 +9,8 @@ import { parseInput } from './wire.js';
 
 export interface Operation<Ctx, I = unknown> {
   input: z.ZodType<I>;
+  /** Refusals that hold for every caller and reveal nothing (reserved names): made before authorizing. */
+  validate?(input: I): void;
   /** Every resource the operation reads or writes, with the action checked on each. Never empty. */
   resources(input: I): ResourceRef[];
   /** Runs once every declared resource is allowed; `access` is for per-item decisions only. */
@@ -18,15 +20,17 @@ export interface Operation<Ctx, I = unknown> {
 /** Declares an operation (infers its input type from the schema). */
 export function operation<Ctx, S extends z.ZodType>(spec: {
   input: S;
+  validate?(input: z.output<S>): void;
   resources(input: z.output<S>): ResourceRef[];
   run(ctx: Ctx, input: z.output<S>, access: Access): Promise<object>;
 }): Operation<Ctx, z.output<S>> {
   return spec as unknown as Operation<Ctx, z.output<S>>;
 }
 
-/** Parse → authorize every declared resource → run. */
+/** Parse → validate → authorize every declared resource → run. */
 export async function invoke<Ctx>(op: Operation<Ctx>, ctx: Ctx, raw: unknown, access: Access): Promise<object> {
   const input = parseInput(op.input, raw);
+  op.validate?.(input);
   await access.authorize(op.resources(input));
   return op.run(ctx, input, access);
 }

@@ -7,7 +7,7 @@ import { type Operation, operation } from '../core/operation.js';
 import { blob, context, decodeMarker, encodeMarker, epochSeconds, int, str } from '../core/wire.js';
 import { parseCiphertextHeader, randomKeyBytesInsecure } from '../crypto/index.js';
 import type { KeyRecord } from '../storage/index.js';
-import type { KmsEngine } from './engine.js';
+import { type KmsEngine, refuseReservedAlias } from './engine.js';
 import {
   DATA_KEY_PAIR_SPECS,
   KEY_SPECS,
@@ -318,6 +318,7 @@ export const kmsOperations: Record<string, KmsOperation> = {
   // the key it points at now and the new key; DeleteAlias on the alias and its key.
   CreateAlias: operation({
     input: CreateAliasInput,
+    validate: (i) => refuseReservedAlias(i.AliasName),
     resources: (i) => [
       { kind: 'alias', action: 'kms:CreateAlias', alias: i.AliasName },
       key('kms:CreateAlias', i.TargetKeyId),
@@ -327,6 +328,7 @@ export const kmsOperations: Record<string, KmsOperation> = {
 
   UpdateAlias: operation({
     input: UpdateAliasInput,
+    validate: (i) => refuseReservedAlias(i.AliasName),
     resources: (i) => [
       { kind: 'alias', action: 'kms:UpdateAlias', alias: i.AliasName },
       { kind: 'alias-target', action: 'kms:UpdateAlias', alias: i.AliasName },
@@ -337,6 +339,7 @@ export const kmsOperations: Record<string, KmsOperation> = {
 
   DeleteAlias: operation({
     input: DeleteAliasInput,
+    validate: (i) => refuseReservedAlias(i.AliasName),
     resources: (i) => [
       { kind: 'alias', action: 'kms:DeleteAlias', alias: i.AliasName },
       { kind: 'alias-target', action: 'kms:DeleteAlias', alias: i.AliasName },

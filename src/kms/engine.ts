@@ -67,6 +67,16 @@ export function isReservedAlias(name: string): boolean {
   );
 }
 
+/** Refuses a reserved alias name, for every caller: checked before any authorization, as AWS does. */
+export function refuseReservedAlias(name: string): void {
+  if (isReservedAlias(name)) {
+    throw new AppError(
+      'NotAuthorizedException',
+      `Alias names that begin with alias/aws/ or alias/keysafe/ are reserved; ${name.slice(0, 256)} cannot be created, updated or deleted.`,
+    );
+  }
+}
+
 /** One message for every decryption failure, so failures reveal nothing about why. */
 const INVALID_CIPHERTEXT = 'The ciphertext is invalid, or does not match its key or encryption context.';
 
@@ -126,15 +136,6 @@ export function createKmsEngine(deps: KmsEngineDeps) {
       throw new AppError(
         'NotAuthorizedException',
         `${arnOf(key.keyId)} is a key Keysafe uses for itself; it cannot be used or changed through the API.`,
-      );
-    }
-  }
-
-  function refuseReservedAlias(name: string): void {
-    if (isReservedAlias(name)) {
-      throw new AppError(
-        'NotAuthorizedException',
-        `Alias names that begin with alias/aws/ or alias/keysafe/ are reserved; ${name} cannot be created, updated or deleted.`,
       );
     }
   }
