@@ -7,9 +7,13 @@ import { requireBound } from './roles.js';
 import type { NewSession } from './sessions.js';
 
 export const LOGIN_LIMITS = {
-  /** Failed logins per minute from one source address before it is refused. */
+  /** Failed logins per minute for one role from one source address before that pair is refused. */
   perSourcePerMinute: 30,
-  /** Failed logins per minute for one role: generous, since a flood could otherwise lock a role out. */
+  /**
+   * Failed logins per minute for one role, from all sources, above which a source that has failed
+   * for it in the last minute is refused at once. A source that has not failed never is: anyone
+   * who can reach the server could otherwise lock the role out.
+   */
   perRolePerMinute: 300,
 } as const;
 
@@ -29,7 +33,7 @@ export function createLogin(
   now: () => number,
   limits: { perSourcePerMinute: number; perRolePerMinute: number } = LOGIN_LIMITS,
 ) {
-  const bySource = new FailureLimiter(limits.perSourcePerMinute, now);
+  const byRoleAndSource = new FailureLimiter(limits.perSourcePerMinute, now);
   const byRole = new FailureLimiter(limits.perRolePerMinute, now);
 
   async function attempt(a: LoginAttempt): Promise<NewSession> {
@@ -56,20 +60,24 @@ export function createLogin(
 
   return {
     /**
-     * Verifies the attempt; failures count against the source and the role, and once either is
-     * over its limit further attempts are refused before any token work.
+     * Verifies the attempt. Failures count against the (role, source) pair, which is refused before
+     * any token work once over its limit; and against the role, which while flooded refuses every
+     * pair that has failed at all. A valid token from a source that has not failed is always tried.
      */
     async login(a: LoginAttempt): Promise<NewSession> {
-      const sourceKey = a.source;
-      const roleKey = a.role.slice(0, 64);
-      if (bySource.blocked(sourceKey) || byRole.blocked(roleKey)) {
+      const known = directory.role(a.role) !== undefined;
+      // Unknown role names share one bucket per source, so spraying names grows nothing.
+      const pairKey = known ? `${a.role}\n${a.source}` : `\n${a.source}`;
+      const pairFailures = byRoleAndSource.failures(pairKey);
+      const flooded = known && byRole.blocked(a.role);
+      if (pairFailures >= limits.perSourcePerMinute || (flooded && pairFailures > 0)) {
         throw new AppError('ThrottlingException', 'Too many failed logins; retry in a minute.');
       }
       try {
         return await attempt(a);
       } catch (e) {
-        bySource.fail(sourceKey);
-        byRole.fail(roleKey);
+        byRoleAndSource.fail(pairKey);
+        if (known) byRole.fail(a.role);
         throw e;
       }
     },

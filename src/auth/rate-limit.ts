@@ -1,39 +1,77 @@
-// Counts failures per key in a sliding one-minute window; refuses a key once it reaches its limit. Pure.
+// Counts failures per key over the last minute in bounded memory; the caller decides what to refuse. Pure.
 
-const WINDOW_MS = 60_000;
-const MAX_KEYS = 100_000;
+/** Failures are counted in 5-second buckets: one falls out of the count 55 to 60 s after it happened. */
+const BUCKET_MS = 5_000;
+const BUCKETS = 12;
+const DEFAULT_MAX_KEYS = 100_000;
+
+interface Entry {
+  /** The bucket number (time / BUCKET_MS) of the last failure. */
+  last: number;
+  /** Failures per bucket, indexed by bucket number modulo BUCKETS. */
+  counts: number[];
+}
 
 export class FailureLimiter {
   readonly #limit: number;
   readonly #now: () => number;
-  readonly #failures = new Map<string, number[]>();
+  readonly #maxKeys: number;
+  // In order of last failure (a failure moves its key to the end), so the first is the stalest.
+  readonly #entries = new Map<string, Entry>();
 
-  constructor(limitPerMinute: number, now: () => number) {
+  /**
+   * At most `maxKeys` keys are tracked, whatever a flood of distinct keys does: when full, the key
+   * whose last failure is oldest is forgotten. Memory per key is fixed, whatever the limit.
+   */
+  constructor(limitPerMinute: number, now: () => number, maxKeys = DEFAULT_MAX_KEYS) {
     this.#limit = limitPerMinute;
     this.#now = now;
+    this.#maxKeys = maxKeys;
   }
 
   /** True when `key` has had `limit` failures within the last minute. */
   blocked(key: string): boolean {
-    return this.#recent(key).length >= this.#limit;
+    return this.failures(key) >= this.#limit;
+  }
+
+  /** Failures of `key` within the last minute. */
+  failures(key: string): number {
+    const entry = this.#entries.get(key);
+    if (!entry) return 0;
+    const now = this.#bucket();
+    if (now - entry.last >= BUCKETS) {
+      this.#entries.delete(key);
+      return 0;
+    }
+    let sum = 0;
+    for (let b = Math.max(0, now - BUCKETS + 1, entry.last - BUCKETS + 1); b <= entry.last; b++) {
+      sum += entry.counts[b % BUCKETS]!;
+    }
+    return sum;
   }
 
   fail(key: string): void {
-    const times = this.#recent(key);
-    times.push(this.#now());
-    if (!this.#failures.has(key)) {
-      // Bounded memory under a flood of distinct keys: forget the oldest.
-      if (this.#failures.size >= MAX_KEYS) this.#failures.delete(this.#failures.keys().next().value!);
-      this.#failures.set(key, times);
+    const now = this.#bucket();
+    let entry = this.#entries.get(key);
+    if (entry) {
+      this.#entries.delete(key);
+      // Clear the buckets that went by since the last failure; they now stand for new time.
+      for (let b = entry.last + 1; b <= Math.min(now, entry.last + BUCKETS); b++) entry.counts[b % BUCKETS] = 0;
+      entry.last = Math.max(entry.last, now);
+    } else {
+      if (this.#entries.size >= this.#maxKeys) this.#entries.delete(this.#entries.keys().next().value!);
+      entry = { last: now, counts: new Array<number>(BUCKETS).fill(0) };
     }
+    entry.counts[now % BUCKETS]!++;
+    this.#entries.set(key, entry);
   }
 
-  #recent(key: string): number[] {
-    const times = this.#failures.get(key);
-    if (!times) return [];
-    const since = this.#now() - WINDOW_MS;
-    while (times.length > 0 && times[0]! <= since) times.shift();
-    if (times.length === 0) this.#failures.delete(key);
-    return times;
+  /** Keys tracked now (expired ones are dropped lazily). */
+  get size(): number {
+    return this.#entries.size;
+  }
+
+  #bucket(): number {
+    return Math.floor(this.#now() / BUCKET_MS);
   }
 }

@@ -161,9 +161,13 @@ export function createSessions(deps: SessionDeps) {
 
   /** Expiry and revocation: checked on every request, cached or not. */
   function requireCurrent(identity: RoleIdentity): RoleIdentity {
-    if (deps.now() >= identity.expiresAt) {
+    const now = deps.now();
+    if (now >= identity.expiresAt) {
       throw new AppError('ExpiredTokenException', 'The security token included in the request is expired');
     }
+    // The server never issues a token from the future: one would outlive every revocation. A minute
+    // of leeway for a replica whose clock runs ahead of this one.
+    if (identity.issuedAt > now + 60_000) throw invalidToken();
     const revokedBefore = deps.revokedBefore(identity.role);
     if (revokedBefore === undefined || identity.issuedAt <= revokedBefore) {
       throw invalidToken();

@@ -48,12 +48,14 @@ const SIGNED_HEADERS = /^[!#$%&'*+.^_`|~0-9a-z-]+(?:;[!#$%&'*+.^_`|~0-9a-z-]+)*$
 const NEEDS_COLLAPSE = /\s\s|[\t\n\v\f\r\u00a0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000\ufeff]/;
 const WHITESPACE_RUN = /\s+/g;
 
-/** True when the request claims SigV4 header authentication. */
 /** Read access to request headers (lowercase names): a fetch Headers or a node header adapter. */
 export interface HeaderReader {
   get(name: string): string | null;
+  /** Every header name the request carries, lowercase. */
+  keys(): Iterable<string>;
 }
 
+/** True when the request claims SigV4 header authentication. */
 export function isSigV4(headers: HeaderReader): boolean {
   return headers.get('authorization')?.startsWith(ALGORITHM) ?? false;
 }
@@ -92,6 +94,14 @@ export function verifySigV4(req: SignedRequest, opts: SigV4Options): SigV4Caller
   if (!auth.names.includes('x-amz-date')) {
     throw invalid("'X-Amz-Date' must be a 'SignedHeader' in the AWS Authorization.");
   }
+  // As AWS requires: an unsigned x-amz-* header could be changed on the way, and X-Amz-Target
+  // names the operation (a signed DescribeSecret must not become GetSecretValue), the security
+  // token the session. Every real signer (smithy, botocore, Go, Java) signs all it sends.
+  for (const name of headers.keys()) {
+    if (name.startsWith('x-amz-') && !auth.names.includes(name)) {
+      throw invalid(`'${displayName(name)}' must be a 'SignedHeader' in the AWS Authorization.`);
+    }
+  }
 
   if (opts.now - signedAt > MAX_SKEW_MS) {
     throw invalid(
@@ -109,11 +119,7 @@ export function verifySigV4(req: SignedRequest, opts: SigV4Options): SigV4Caller
     throw new AppError('UnrecognizedClientException', 'The security token included in the request is invalid.');
   }
 
-  // An unsigned token could be swapped by anyone on the path; every SDK signs it.
   const sessionToken = headers.get('x-amz-security-token');
-  if (sessionToken !== null && !auth.names.includes('x-amz-security-token')) {
-    throw invalid("'X-Amz-Security-Token' must be a 'SignedHeader' in the AWS Authorization.");
-  }
 
   const payloadHash = sha256Hex(req.body);
   const declaredHash = headers.get('x-amz-content-sha256');
@@ -302,6 +308,12 @@ function uriDecode(s: string): string {
 function formatAmzDate(ms: number): string {
   const iso = new Date(ms).toISOString();
   return `${iso.slice(0, 4)}${iso.slice(5, 7)}${iso.slice(8, 13)}${iso.slice(14, 16)}${iso.slice(17, 19)}Z`;
+}
+
+/** x-amz-target → X-Amz-Target, cut short: a header name is a token (no quote, no newline) but may be long. */
+function displayName(name: string): string {
+  const short = name.length > 64 ? `${name.slice(0, 64)}…` : name;
+  return short.replace(/(^|-)([a-z])/g, (_, dash: string, c: string) => dash + c.toUpperCase());
 }
 
 const incomplete = (message: string): AppError => new AppError('IncompleteSignatureException', message);

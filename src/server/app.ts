@@ -59,6 +59,16 @@ export function createApp(deps: AppDeps): Hono<Env> {
     await next();
   });
 
+  // A malformed %-escape in the path or query is refused here, once for every route: decoding it
+  // later threw (a 500) in one place, and was silently taken as literal text in others.
+  app.use(async (c, next) => {
+    if (!hasWellFormedEscapes(c.req.url)) {
+      const error = new AppError('ValidationException', 'The request URL holds a malformed percent-escape.');
+      return c.body(awsErrorBody(error), 400, { 'content-type': 'application/json' });
+    }
+    await next();
+  });
+
   const limitBody = bodyLimit({
     maxSize: deps.maxBodyBytes,
     onError: (c) =>
@@ -107,4 +117,15 @@ export function createApp(deps: AppDeps): Hono<Env> {
 
   app.notFound((c) => c.json({ __type: 'UnknownOperationException', message: 'No such route.' }, 404));
   return app;
+}
+
+/** True when every %-escape in `url` is two hex digits and together they spell UTF-8. */
+function hasWellFormedEscapes(url: string): boolean {
+  if (!url.includes('%')) return true;
+  try {
+    decodeURIComponent(url);
+    return true;
+  } catch {
+    return false;
+  }
 }

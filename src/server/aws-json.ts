@@ -120,7 +120,10 @@ export function createAwsJsonHandler(deps: AwsJsonDeps): (req: IncomingMessage, 
 
   /** SigV4 (admin or STS credentials) or a bearer token (admin or session). */
   function authenticate(req: IncomingMessage, body: Buffer, signingName: string | undefined): Promise<Identity> {
-    const headers: HeaderReader = { get: (name) => header(req.headers, name) ?? null };
+    const headers: HeaderReader = {
+      get: (name) => header(req.headers, name) ?? null,
+      keys: () => Object.keys(req.headers),
+    };
     if (!isSigV4(headers)) return deps.authenticator.bearer(headers.get('authorization') ?? undefined);
     const url = req.url ?? '/';
     const q = url.indexOf('?');

@@ -183,6 +183,35 @@ describe('session tokens', () => {
     await refused(sessions.verifyBearer(before.token), 'UnrecognizedClientException', /invalid/, [before.token]);
   });
 
+  it('refuses a validly signed token issued more than a minute in the future (login and STS)', async () => {
+    const here = setup();
+    // Another replica with the same session key, whose clock runs ahead.
+    const ahead = setup();
+    ahead.clock.advance(30_000);
+    const near = await ahead.sessions.login(newSession());
+    await expect(here.sessions.verifyBearer(near.token)).resolves.toMatchObject({ role: 'web' });
+    // As forged with the session key (issue 14): issued 10 years ahead, valid for years after that.
+    const year = 365 * 86_400_000;
+    ahead.clock.advance(10 * year);
+    const forged = await ahead.sessions.login(newSession({ ttlMs: 20 * year }));
+    await refused(here.sessions.verifyBearer(forged.token), 'UnrecognizedClientException', /invalid/, [forged.token]);
+    const sts = await ahead.sessions.assumeRole(newSession({ ttlMs: 20 * year }));
+    await refused(
+      here.sessions.verifyTemporaryCredentials(sts.credentials.accessKeyId, sts.credentials.sessionToken),
+      'UnrecognizedClientException',
+      /invalid/,
+      [sts.credentials.sessionToken],
+    );
+    // The edge: a minute ahead is taken, a minute and a millisecond is not.
+    const edge = setup();
+    edge.clock.set(here.clock.now() + 60_000);
+    const atEdge = await edge.sessions.login(newSession());
+    edge.clock.advance(1);
+    const pastEdge = await edge.sessions.login(newSession());
+    await expect(here.sessions.verifyBearer(atEdge.token)).resolves.toMatchObject({ role: 'web' });
+    await refused(here.sessions.verifyBearer(pastEdge.token), 'UnrecognizedClientException', /invalid/, []);
+  });
+
   it('refuses the sessions of a role that no longer exists', async () => {
     const { sessions, revocations } = setup();
     const { token } = await sessions.login(newSession());

@@ -396,6 +396,38 @@ describe('verifySigV4 rejections', () => {
     expectRejected(() => verifySigV4(req, opts()), 'InvalidSignatureException', /'X-Amz-Security-Token'/);
   });
 
+  it('rejects a correctly signed request that did not sign x-amz-target, changed or not', async () => {
+    const req = await sdkSign({ unsignable: ['x-amz-target'] });
+    expect(authOf(req)).not.toContain('x-amz-target');
+    for (const target of ['TrentService.Encrypt', 'TrentService.Decrypt']) {
+      expectRejected(
+        () => verifySigV4(withHeaders(req, { 'x-amz-target': target }), opts()),
+        'InvalidSignatureException',
+        "'X-Amz-Target' must be a 'SignedHeader' in the AWS Authorization.",
+      );
+    }
+  });
+
+  it('rejects any x-amz-* header that was not signed, and takes it once signed', async () => {
+    const added = withHeaders(await sdkSign(), { 'x-amz-expected-bucket-owner': '111122223333' });
+    expectRejected(
+      () => verifySigV4(added, opts()),
+      'InvalidSignatureException',
+      "'X-Amz-Expected-Bucket-Owner' must be a 'SignedHeader' in the AWS Authorization.",
+    );
+    const long = withHeaders(await sdkSign(), { [`x-amz-${'a'.repeat(5000)}`]: '1' });
+    expectRejected(() => verifySigV4(long, opts()), 'InvalidSignatureException', /^'X-Amz-Aa{57}…' must be/);
+    const signed = await sdkSign({ headers: { 'x-amz-expected-bucket-owner': '111122223333' } });
+    expect(verifySigV4(signed, opts()).accessKeyId).toBe(AKID);
+  });
+
+  it('does not require headers outside x-amz-* (x-amzn-trace-id, user-agent) to be signed', async () => {
+    const req = withHeaders(await sdkSign({ unsignable: ['content-type', 'content-length'] }), {
+      'x-amzn-trace-id': 'Root=1-5759e988-bd862e3fe1be46a994272793',
+    });
+    expect(verifySigV4(req, opts()).accessKeyId).toBe(AKID);
+  });
+
   it('reports a signed session token to the caller', async () => {
     const req = await sdkSign({ sessionToken: 'FwoGZXIvYXdzEXAMPLE' });
     expect(verifySigV4(req, opts()).sessionToken).toBe('FwoGZXIvYXdzEXAMPLE');

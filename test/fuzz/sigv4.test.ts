@@ -29,7 +29,7 @@ const opts = (services = ['kms']): SigV4Options => ({
 /** Node's header adapter takes any string value (fetch's Headers would refuse some): so does this. */
 function headerReader(headers: Record<string, string>): HeaderReader {
   const map = new Map(Object.entries(headers).map(([k, v]) => [k.toLowerCase(), v]));
-  return { get: (name) => map.get(name) ?? null };
+  return { get: (name) => map.get(name) ?? null, keys: () => map.keys() };
 }
 
 /** Runs the verifier and checks the outcome is a caller or one of SigV4's typed refusals, none leaking the secret. */

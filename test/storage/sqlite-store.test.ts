@@ -1,9 +1,10 @@
 // The SQLite driver: the shared KmsStore and SecretsStore contracts, plus durability across reopen, WAL mode and migrations.
-import { mkdtempSync, rmSync } from 'node:fs';
+import { chmodSync, existsSync, mkdtempSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
 import { afterEach, describe, expect, it } from 'vitest';
+import { createLogger } from '../../src/observability/logger.js';
 import { SQLITE_MIGRATIONS } from '../../src/storage/sqlite/migrations.js';
 import { openSqliteStore } from '../../src/storage/sqlite/sqlite-store.js';
 import type { Store } from '../../src/storage/types.js';
@@ -80,6 +81,53 @@ describe('sqlite store', () => {
       expect(afterClose.pragma('journal_mode', { simple: true })).toBe('wal');
     } finally {
       afterClose.close();
+    }
+  });
+
+  it('creates the database, its -wal and -shm 0600 in a 0700 directory, whatever the umask', async () => {
+    const path = tempDbPath();
+    // The old code relied on the umask: SQLite's own default is 0644 & ~umask.
+    const umask = process.umask(0);
+    let store: Store;
+    try {
+      store = open(path);
+      const key = newKey();
+      await store.kms.insertKey(key, newVersion(key.keyId, 1));
+    } finally {
+      process.umask(umask);
+    }
+    const modeOf = (p: string) => (statSync(p).mode & 0o777).toString(8);
+    expect(existsSync(`${path}-wal`) && existsSync(`${path}-shm`)).toBe(true);
+    expect({
+      dir: modeOf(join(path, '..')),
+      db: modeOf(path),
+      wal: modeOf(`${path}-wal`),
+      shm: modeOf(`${path}-shm`),
+    }).toEqual({ dir: '700', db: '600', wal: '600', shm: '600' });
+  });
+
+  it('tightens a looser database, -wal and -shm at start, and warns of a directory others can write', async () => {
+    const path = tempDbPath();
+    await open(path).close();
+    // An older install: 0644 files, -wal and -shm still there (another connection holds them open).
+    const other = new Database(path);
+    other.pragma('journal_mode = WAL');
+    other.exec('CREATE TABLE IF NOT EXISTS keep_wal (x)');
+    try {
+      const files = [path, `${path}-wal`, `${path}-shm`];
+      for (const f of files) chmodSync(f, 0o644);
+      const dir = join(path, '..');
+      chmodSync(dir, 0o777);
+      const logs: string[] = [];
+      const store = openSqliteStore(path, { logger: createLogger('info', (line) => logs.push(line)) });
+      openStores.push(store);
+      expect(files.map((f) => (statSync(f).mode & 0o777).toString(8))).toEqual(['600', '600', '600']);
+      expect(logs.filter((l) => l.includes('tightened a database file'))).toHaveLength(3);
+      expect(logs.some((l) => l.includes('directory is writable by group or others'))).toBe(true);
+      // The directory itself is left as it is (it may be shared).
+      expect(statSync(dir).mode & 0o777).toBe(0o777);
+    } finally {
+      other.close();
     }
   });
 

@@ -1,5 +1,5 @@
 // The embedded SQLite driver (better-sqlite3, WAL, synchronous=FULL) for every store interface.
-import { mkdirSync } from 'node:fs';
+import { chmodSync, closeSync, constants, mkdirSync, openSync, statSync } from 'node:fs';
 import { dirname } from 'node:path';
 import Database from 'better-sqlite3';
 import { ConfigError } from '../../core/config-error.js';
@@ -18,9 +18,9 @@ export interface SqliteStoreOptions {
 }
 
 export function openSqliteStore(path: string, options: SqliteStoreOptions = {}): Store {
-  if (path !== ':memory:') mkdirSync(dirname(path), { recursive: true });
-  const db = openWritable(path);
   const logger = options.logger ?? createLogger('info');
+  if (path !== ':memory:') preparePrivateFiles(path, logger);
+  const db = openWritable(path);
   return {
     kms: withStorageFaults(new SqliteKmsStore(db), logger),
     secrets: withStorageFaults(new SqliteSecretsStore(db), logger),
@@ -31,6 +31,58 @@ export function openSqliteStore(path: string, options: SqliteStoreOptions = {}):
     },
   };
 }
+
+/**
+ * The database holds every key's wrapped material and all metadata in clear (names, policies,
+ * tags): only the server's user may read it. Its directory is created 0700, a new database file
+ * 0600 before SQLite opens it, and SQLite gives its -wal and -shm files the database file's mode.
+ * Looser files of an older install are tightened (they are the server's own); a directory others
+ * can write to only gets a warning, as it may be shared (`--store sqlite:./x.db` is in the working
+ * directory), and changing its mode could break whatever else uses it.
+ */
+function preparePrivateFiles(path: string, logger: Logger): void {
+  const dir = dirname(path);
+  mkdirSync(dir, { recursive: true, mode: 0o700 });
+  try {
+    // O_EXCL: an existing file (maybe another replica's, just made) is left as it is.
+    closeSync(openSync(path, constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL, 0o600));
+  } catch {
+    // Exists, or cannot be created: openWritable reports the latter with the reason.
+  }
+  for (const file of [path, `${path}-wal`, `${path}-shm`]) {
+    let mode: number;
+    try {
+      mode = statSync(file).mode & 0o777;
+    } catch {
+      continue; // no -wal or -shm yet: SQLite makes them with the database file's mode
+    }
+    if ((mode & 0o077) === 0) continue;
+    try {
+      chmodSync(file, mode & 0o700);
+      logger.warn('tightened a database file that group or others could access', { file, was: octal(mode) });
+    } catch (e) {
+      logger.warn('a database file is accessible by group or others and cannot be tightened', {
+        file,
+        mode: octal(mode),
+        error: (e as NodeJS.ErrnoException).code,
+      });
+    }
+  }
+  try {
+    const mode = statSync(dir).mode & 0o777;
+    // Readable, it shows file names only; writable, others could replace the files or plant a -wal.
+    if ((mode & 0o022) !== 0) {
+      logger.warn('the database directory is writable by group or others; run chmod 700 on it', {
+        dir,
+        mode: octal(mode),
+      });
+    }
+  } catch {
+    // openWritable reports a missing or unreadable directory
+  }
+}
+
+const octal = (mode: number): string => mode.toString(8).padStart(4, '0');
 
 /**
  * Opens and migrates the database, or throws a ConfigError naming the file when it cannot be
