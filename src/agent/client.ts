@@ -76,7 +76,12 @@ export class ServerClient {
     if (version.versionId !== undefined) query.set('versionId', version.versionId);
     if (version.versionStage !== undefined) query.set('versionStage', version.versionStage);
     const q = query.size > 0 ? `?${query}` : '';
-    const path = `/v1/secrets/${secretId.split('/').map(encodeURIComponent).join('/')}${q}`;
+    const segments = secretId.split('/');
+    // URL parsing resolves `.` and `..` segments: `../watch` would send the session to another route.
+    if (segments.some((s) => s === '.' || s === '..')) {
+      throw new AppError('InvalidParameterException', 'A secret ID cannot have "." or ".." between slashes.');
+    }
+    const path = `/v1/secrets/${segments.map(encodeURIComponent).join('/')}${q}`;
     const res = await this.#request(path, { headers: { authorization: `Bearer ${token}` } });
     const { jwe, ...metadata } = JSON.parse(await res.text()) as Record<string, unknown> & {
       jwe: string;

@@ -29,7 +29,7 @@ export const AGENT_DEFAULTS = {
   listenHost: '127.0.0.1',
 } as const;
 
-export type SecretFormat = 'raw' | 'json' | 'env' | 'template';
+export type SecretFormat = 'raw' | 'json' | 'env' | 'shell' | 'template';
 
 export interface AgentSecretConfig {
   /** Secret name or ARN. */
@@ -108,7 +108,7 @@ const secretSchema = z
   .object({
     id: nonEmpty.max(2048),
     path: nonEmpty.optional(),
-    format: z.enum(['raw', 'json', 'env', 'template']).default(AGENT_DEFAULTS.format),
+    format: z.enum(['raw', 'json', 'env', 'shell', 'template']).default(AGENT_DEFAULTS.format),
     template: z.string().optional(),
     mode: z
       .unknown()

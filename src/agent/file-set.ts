@@ -24,20 +24,7 @@
 // nothing in a directory changed nothing at all happens there. Calls for the same directory are
 // serialised within this process; two processes must not manage the same directory.
 import type { Stats } from 'node:fs';
-import {
-  chmod,
-  link,
-  lstat,
-  mkdir,
-  open,
-  readdir,
-  readFile,
-  readlink,
-  rename,
-  rm,
-  stat,
-  symlink,
-} from 'node:fs/promises';
+import { chmod, link, lstat, mkdir, open, readdir, readFile, readlink, rename, rm, symlink } from 'node:fs/promises';
 import { basename, dirname, join, resolve } from 'node:path';
 import { randomHex } from '../crypto/index.js';
 
@@ -130,20 +117,29 @@ async function serialized<T>(key: string, fn: () => Promise<T>): Promise<T> {
   }
 }
 
-/** The generation `..data` points at, if it is an existing directory. */
+/**
+ * The generation `..data` points at: only a bare generation name (no `/`, so inside `dir`) naming a real
+ * directory, not a symlink. Anything else was not made by this module (a link to another directory, a
+ * file): it is never read, followed or linked from, and the swap replaces it. A directory there is refused.
+ */
 async function currentGeneration(dir: string): Promise<string | undefined> {
-  let target: string;
+  const data = join(dir, DATA);
+  let st: Stats;
   try {
-    target = await readlink(join(dir, DATA));
+    st = await lstat(data);
   } catch (e) {
     if (isErrno(e, 'ENOENT')) return undefined;
-    if (isErrno(e, 'EINVAL')) throw new Error(`${join(dir, DATA)} is not a symlink: refusing to manage ${dir}`);
     throw e;
   }
+  // rename(2) cannot put the new link over a directory, and what is in it is not ours to delete.
+  if (st.isDirectory()) throw new Error(`${data} is not a symlink but a directory: refusing to manage ${dir}`);
+  if (!st.isSymbolicLink()) return undefined;
+  const target = await readlink(data);
+  if (!GENERATION.test(target)) return undefined;
   try {
-    return (await stat(resolve(dir, target))).isDirectory() ? target : undefined;
+    return (await lstat(join(dir, target))).isDirectory() ? target : undefined;
   } catch (e) {
-    if (isErrno(e, 'ENOENT', 'ENOTDIR')) return undefined;
+    if (isErrno(e, 'ENOENT')) return undefined;
     throw e;
   }
 }
@@ -188,13 +184,13 @@ async function writeDirectory(dir: string, entries: { name: string; file: FileSe
       );
       if (currentDir !== undefined) await carryOver(currentDir, genDir, new Set(entries.map((e) => e.name)));
       await fsyncDir(genDir);
-      await rm(join(dir, DATA_TMP), { force: true });
+      await rm(join(dir, DATA_TMP), { recursive: true, force: true });
       await symlink(generation, join(dir, DATA_TMP));
       await rename(join(dir, DATA_TMP), join(dir, DATA));
     } catch (e) {
       // ..data still names the old, complete generation; drop the half-built one (ENOSPC, EPERM on chown…).
       await rm(genDir, { recursive: true, force: true }).catch(() => undefined);
-      await rm(join(dir, DATA_TMP), { force: true }).catch(() => undefined);
+      await rm(join(dir, DATA_TMP), { recursive: true, force: true }).catch(() => undefined);
       throw e;
     }
   }

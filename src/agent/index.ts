@@ -2,4 +2,5 @@
 export { type AgentStatus, type CachedSecret, type RunningAgent, startAgent, syncOnce } from './agent.js';
 export { type AgentConfig, isLoopbackHost, loadAgentConfig, parseAgentConfig } from './config.js';
 export { createAgentEndpoint } from './endpoint.js';
+export { LOCAL_TOKEN_MODE, loadLocalToken } from './local-token.js';
 export { envFor, type SecretValue } from './render.js';

@@ -1,7 +1,17 @@
-// Rendering a secret value into file bytes (raw, json, env, template) and into exec environment variables; pure.
+// Rendering a secret value into file bytes (raw, json, env, shell, template) and into exec environment variables; pure.
 //
 // Error messages name formats and JSON field names, never a value: they end up in logs. That is also why
 // JSON.parse's own message (which quotes the input) is never passed on.
+//
+// `env` and `shell` files are read by programs that may run code (a shell sourcing the file), so every
+// value is single-quoted: inside '…' a POSIX shell expands nothing (no `$`, backtick or backslash).
+// - `shell` (sh, bash, dash, `. file`): `export KEY='value'`, each `'` written `'\''`: any value but NUL.
+// - `env` (those shells AND dotenv loaders: Node's util.parseEnv/--env-file, npm dotenv, python-dotenv):
+//   `KEY='value'`. The loaders do not understand `'\''` (worse: after a newline they read the rest of
+//   the value as further variables); python-dotenv turns `\\` into `\`, reads a final `\` as escaping
+//   the closing quote (running on into the next value) and expands `${…}` even in single quotes; they
+//   all rewrite CR. A value holding any of these is refused (its files keep their last content) rather
+//   than written in a form some reader would take differently.
 import { AppError } from '../core/errors.js';
 
 /** A secret version's value as GetSecretValue returns it: SecretString or SecretBinary. */
@@ -11,7 +21,7 @@ export interface SecretValue {
 }
 
 export interface RenderSpec {
-  format: 'raw' | 'json' | 'env' | 'template';
+  format: 'raw' | 'json' | 'env' | 'shell' | 'template';
   template?: string;
 }
 
@@ -93,23 +103,51 @@ function renderTemplate(value: SecretValue, template: string): Buffer {
   return Buffer.from(out, 'utf8');
 }
 
-/** Inside double quotes: backslash, quote, newlines and `$` (no interpolation by dotenv readers or shells). */
-function dotenvQuote(text: string): string {
-  return `"${text.replace(/[\\"$\n\r]/g, (c) => (c === '\n' ? '\\n' : c === '\r' ? '\\r' : `\\${c}`))}"`;
+/**
+ * Variables that make a shell, the dynamic loader or a language runtime load or run code: a secret's
+ * field must not set them in a process that sources its file (the secret's writer would run code there).
+ */
+const CODE_LOADING_NAME =
+  /^(?:LD_\w*|DYLD_\w*|BASH_FUNC_\w*|BASH_ENV|ENV|PATH|IFS|PS4|PROMPT_COMMAND|SHELLOPTS|BASHOPTS|CDPATH|GLOBIGNORE|NODE_OPTIONS|NODE_PATH|PYTHONSTARTUP|PYTHONPATH|PYTHONHOME|PERL5OPT|PERL5LIB|PERLLIB|RUBYOPT|RUBYLIB|JAVA_TOOL_OPTIONS|_JAVA_OPTIONS|JDK_JAVA_OPTIONS|GCONV_PATH)$/;
+
+/** A UTF-16 surrogate without its pair: it would be written as U+FFFD, not as the value. */
+const LONE_SURROGATE = /\p{Cs}/u;
+
+/** What in a value no reader of the format would take back unchanged (undefined: the value is fine). */
+function unrepresentable(text: string, format: 'env' | 'shell'): string | undefined {
+  if (text.includes('\0')) return 'a NUL byte (no environment variable can hold one)';
+  if (LONE_SURROGATE.test(text)) return 'text that is not valid Unicode (an unpaired surrogate)';
+  if (format === 'shell') return undefined;
+  if (text.includes("'")) return 'a single quote (dotenv loaders cannot read one back; use format shell)';
+  if (text.includes('\r')) return 'a carriage return (dotenv loaders rewrite it)';
+  if (text.includes('\\\\')) return 'two backslashes in a row (python-dotenv reads them as one)';
+  // python-dotenv reads `\'` as a quote inside the value: it would run on into the next line's value.
+  if (text.endsWith('\\')) return 'a backslash at the end (python-dotenv reads on past the closing quote)';
+  if (text.includes('${')) return '"${" (python-dotenv expands it)';
+  return undefined;
 }
 
-function renderEnv(value: SecretValue): Buffer {
-  const doc = jsonObject(value, 'format env');
+/** `'…'`: nothing inside is special to a shell but `'` itself, written `'\''` (close, escaped quote, reopen). */
+const singleQuoted = (text: string): string => `'${text.replaceAll("'", "'\\''")}'`;
+
+function renderEnv(value: SecretValue, format: 'env' | 'shell'): Buffer {
+  const doc = jsonObject(value, `format ${format}`);
   const keys = Object.keys(doc).sort();
   let out = '';
   for (const key of keys) {
     if (!ENV_NAME.test(key)) {
       // The key is a field name, not a value, but it may be arbitrary text: name its position only.
       throw new RenderError(
-        `format env: field #${keys.indexOf(key) + 1} is not a variable name ([A-Za-z_][A-Za-z0-9_]*)`,
+        `format ${format}: field #${keys.indexOf(key) + 1} is not a variable name ([A-Za-z_][A-Za-z0-9_]*)`,
       );
     }
-    out += `${key}=${dotenvQuote(scalarText(doc[key], key, 'format env'))}\n`;
+    if (CODE_LOADING_NAME.test(key)) {
+      throw new RenderError(`format ${format}: field ${key} names a variable that makes programs load code`);
+    }
+    const text = scalarText(doc[key], key, `format ${format}`);
+    const problem = unrepresentable(text, format);
+    if (problem !== undefined) throw new RenderError(`format ${format}: field ${key} holds ${problem}`);
+    out += `${format === 'shell' ? 'export ' : ''}${key}=${singleQuoted(text)}\n`;
   }
   return Buffer.from(out, 'utf8');
 }
@@ -126,7 +164,8 @@ export function renderSecret(value: SecretValue, spec: RenderSpec): Buffer {
       jsonObject(value, 'format json');
       return Buffer.from(value.string!, 'utf8');
     case 'env':
-      return renderEnv(value);
+    case 'shell':
+      return renderEnv(value, spec.format);
     case 'template':
       if (spec.template === undefined) throw new RenderError('format template: no template configured');
       return renderTemplate(value, spec.template);
@@ -150,6 +189,7 @@ export function envFor(value: SecretValue, spec: EnvSpec): Record<string, string
       throw new RenderError(`env ${spec.env}: the value is not UTF-8 text`);
     }
     if (text.includes('\0')) throw new RenderError(`env ${spec.env}: the value contains a NUL byte`);
+    if (LONE_SURROGATE.test(text)) throw new RenderError(`env ${spec.env}: the value is not valid Unicode`);
     env[spec.env] = text;
     return env;
   }
@@ -157,6 +197,7 @@ export function envFor(value: SecretValue, spec: EnvSpec): Record<string, string
   for (const [field, name] of Object.entries(spec.env)) {
     const text = scalarText(fieldAt(doc, field), field, `env ${name}`);
     if (text.includes('\0')) throw new RenderError(`env ${name}: field ${field} contains a NUL byte`);
+    if (LONE_SURROGATE.test(text)) throw new RenderError(`env ${name}: field ${field} is not valid Unicode`);
     env[name] = text;
   }
   return env;

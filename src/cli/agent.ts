@@ -1,6 +1,4 @@
 // `keysafe agent`: the sidecar — files on tmpfs, the localhost endpoint, reloads; `--once` for init containers.
-import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
-import { dirname } from 'node:path';
 import { serve } from '@hono/node-server';
 import { parse as parseYaml } from 'yaml';
 import {
@@ -9,6 +7,7 @@ import {
   createAgentEndpoint,
   isLoopbackHost,
   loadAgentConfig,
+  loadLocalToken,
   parseAgentConfig,
   type RunningAgent,
   startAgent,
@@ -17,7 +16,6 @@ import {
 import { ConfigError } from '../core/config-error.js';
 import { describeYamlError, YAML_OPTIONS } from '../core/config-file.js';
 import { AppError } from '../core/errors.js';
-import { randomToken } from '../crypto/index.js';
 import { createLogger, type Logger } from '../observability/logger.js';
 import { parseFlags, untilSignal } from './args.js';
 
@@ -57,8 +55,10 @@ export async function runAgent(args: string[]): Promise<number> {
       return 1;
     }
   }
+  // Checked before anything starts: a token file the agent cannot trust is a configuration error (exit 2).
+  const token = config.listen ? loadLocalToken(config.localTokenFile!) : undefined;
   const agent = await startAgent(config, { logger });
-  const endpoint = config.listen ? await serveEndpoint(config, agent, logger) : undefined;
+  const endpoint = config.listen ? await serveEndpoint(config, agent, logger, token) : undefined;
   await untilSignal();
   await endpoint?.close();
   await agent.stop();
@@ -83,6 +83,7 @@ export async function serveEndpoint(
   config: Readonly<AgentConfig>,
   agent: RunningAgent,
   logger: Logger,
+  token: string = loadLocalToken(config.localTokenFile!),
 ): Promise<{ url: string; close(): Promise<void> }> {
   const listen = config.listen!;
   if (!isLoopbackHost(listen.host)) {
@@ -93,7 +94,6 @@ export async function serveEndpoint(
       },
     );
   }
-  const token = localToken(config.localTokenFile!);
   const maxStaleMs = config.maxStaleSeconds * 1000;
   const app = createAgentEndpoint({
     localToken: () => token,
@@ -140,18 +140,6 @@ export async function serveEndpoint(
     url,
     close: () => new Promise<void>((ok) => server.close(() => ok())),
   };
-}
-
-/** The token callers must send; made (random, 0440) when the file does not exist yet. */
-function localToken(file: string): string {
-  try {
-    return readFileSync(file, 'utf8').trim();
-  } catch {
-    mkdirSync(dirname(file), { recursive: true });
-    const token = randomToken(32);
-    writeFileSync(file, `${token}\n`, { mode: 0o440, flag: 'wx' });
-    return token;
-  }
 }
 
 function agentMetrics(agent: RunningAgent): string {

@@ -103,7 +103,8 @@ export async function runDev(args: string[]): Promise<number> {
     localTokenFile: join(agentDir, 'local-token'),
     secrets: [
       { id: DEMO_SECRET, path: join(secretsDir, 'db.json'), format: 'json' },
-      { id: DEMO_SECRET, path: join(secretsDir, 'db.env'), format: 'env' },
+      // shell, not env: the demo's rotated passwords have AWS's punctuation, and env refuses a ' in a value.
+      { id: DEMO_SECRET, path: join(secretsDir, 'db.sh'), format: 'shell' },
       {
         id: DEMO_SECRET,
         path: join(secretsDir, 'db.url'),
@@ -133,7 +134,7 @@ Try it with the aws CLI (in another shell):
 
 A sidecar agent runs as the workload ${DEMO_SUBJECT} (role ${DEMO_ROLE}, logged in with a JWT
 from a local issuer the server trusts). The demo secret rotates every minute; watch it follow:
-  cat ${join(secretsDir, 'db.json')} ${join(secretsDir, 'db.env')} ${join(secretsDir, 'db.url')}
+  cat ${join(secretsDir, 'db.json')} ${join(secretsDir, 'db.sh')} ${join(secretsDir, 'db.url')}
   curl -s -H "X-Aws-Parameters-Secrets-Token: $(cat ${join(agentDir, 'local-token')})" '${endpoint.url}/secretsmanager/get?secretId=${DEMO_SECRET}'
   rotate now (with the aws exports above): aws secretsmanager rotate-secret --secret-id ${DEMO_SECRET}
 

@@ -2,7 +2,14 @@
 // signalling it when they rotate, forwarding signals, and exiting with its exit code.
 import { type ChildProcess, spawn } from 'node:child_process';
 import { constants } from 'node:os';
-import { type AgentConfig, envFor, loadAgentConfig, type SecretValue, startAgent } from '../agent/index.js';
+import {
+  type AgentConfig,
+  envFor,
+  loadAgentConfig,
+  loadLocalToken,
+  type SecretValue,
+  startAgent,
+} from '../agent/index.js';
 import { ConfigError } from '../core/config-error.js';
 import { createLogger } from '../observability/logger.js';
 import { serveEndpoint } from './agent.js';
@@ -69,6 +76,7 @@ export async function runExec(args: string[]): Promise<number> {
     start();
   };
 
+  const token = config.listen ? loadLocalToken(config.localTokenFile!) : undefined;
   const agent = await startAgent(config, {
     logger: log,
     noReload: true,
@@ -81,7 +89,7 @@ export async function runExec(args: string[]): Promise<number> {
       else void restart();
     },
   });
-  const endpoint = config.listen ? await serveEndpoint(config, agent, log) : undefined;
+  const endpoint = config.listen ? await serveEndpoint(config, agent, log, token) : undefined;
   await agent.firstSync;
   start();
   for (const signal of FORWARDED) process.on(signal, () => child?.kill(signal));

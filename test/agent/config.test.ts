@@ -113,7 +113,7 @@ describe('agent config', () => {
     expect(() => parseAgentConfig({ ...minimal(), secrets: [{ id: 'x', format: 'template' }] })).toThrow(
       "'secrets[0].template': required when format is template",
     );
-    for (const format of ['raw', 'json', 'env']) {
+    for (const format of ['raw', 'json', 'env', 'shell']) {
       expect(() => parseAgentConfig({ ...minimal(), secrets: [{ id: 'x', format, template: '{{a}}' }] })).toThrow(
         "'secrets[0].template': only allowed when format is template",
       );

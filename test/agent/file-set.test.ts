@@ -184,6 +184,76 @@ describe('writeFileSet', () => {
     await expect(writeFileSet([file(join(root, 'd', 'a'), 'v')])).rejects.toThrow('is not a symlink');
   });
 
+  describe('pre-existing ..data and ..-entries it did not make', () => {
+    /** A directory outside the managed one, with what the write will want (same bytes) and more. */
+    function outsideDir(): { outside: string; snapshot: () => string } {
+      const outside = join(root, 'outside');
+      mkdirSync(outside);
+      writeFileSync(join(outside, 'a'), 'v'); // same content as the write: the old code hard-linked it
+      chmodSync(join(outside, 'a'), 0o400);
+      writeFileSync(join(outside, 'private'), 'not yours'); // the old code carried it into the set
+      const snapshot = () =>
+        JSON.stringify(
+          readdirSync(outside)
+            .sort()
+            .map((n) => {
+              const st = lstatSync(join(outside, n));
+              return [n, st.ino, st.nlink, st.mode, st.mtimeMs, readFileSync(join(outside, n), 'utf8')];
+            }),
+        );
+      return { outside, snapshot };
+    }
+
+    it.each([
+      ['an absolute link', (outside: string) => outside],
+      ['a relative link', () => '../outside'],
+      ['a link through a generation-named link', () => '..2020_01_01_00_00_00.000_abcdefabcdef'],
+    ])('replaces ..data that is %s to a directory outside, never reading or linking from it', async (_what, target) => {
+      const { outside, snapshot } = outsideDir();
+      const dir = join(root, 'managed');
+      mkdirSync(dir);
+      symlinkSync(outside, join(dir, '..2020_01_01_00_00_00.000_abcdefabcdef'));
+      symlinkSync(target(outside), join(dir, '..data'));
+      const before = snapshot();
+
+      const result = await writeFileSet([file(join(dir, 'a'), 'v')]);
+      expect(result.changed).toEqual([join(dir, 'a')]);
+      expect(GENERATION.test(dataTarget(dir))).toBe(true);
+      expect(lstatSync(join(dir, dataTarget(dir))).isDirectory()).toBe(true);
+      // Only the file asked for, written anew: no hard link to the outside file, nothing carried over.
+      expect(readdirSync(join(dir, dataTarget(dir)))).toEqual(['a']);
+      expect(statSync(join(dir, 'a')).ino).not.toBe(statSync(join(outside, 'a')).ino);
+      expect(readFileSync(join(dir, 'a'), 'utf8')).toBe('v');
+      expect(snapshot()).toBe(before);
+      // The generation-named link was a leftover to remove: the link went, what it pointed at stayed.
+      expect(existsSync(join(dir, '..2020_01_01_00_00_00.000_abcdefabcdef'))).toBe(false);
+      expect(snapshot()).toBe(before);
+    });
+
+    it('replaces a ..data that is a regular file, and a ..data_tmp that is a directory', async () => {
+      const dir = join(root, 'odd');
+      mkdirSync(join(dir, '..data_tmp'), { recursive: true });
+      writeFileSync(join(dir, '..data_tmp', 'x'), 'x');
+      writeFileSync(join(dir, '..data'), 'not a link');
+      await writeFileSet([file(join(dir, 'a'), 'v')]);
+      expect(GENERATION.test(dataTarget(dir))).toBe(true);
+      expect(readFileSync(join(dir, 'a'), 'utf8')).toBe('v');
+      expect(readdirSync(dir)).not.toContain('..data_tmp');
+    });
+
+    it('replaces a visible file that is a link to outside without writing through it', async () => {
+      const { outside, snapshot } = outsideDir();
+      const dir = join(root, 'visible');
+      mkdirSync(dir);
+      symlinkSync(join(outside, 'private'), join(dir, 'a'));
+      const before = snapshot();
+      await writeFileSet([file(join(dir, 'a'), 'v')]);
+      expect(readlinkSync(join(dir, 'a'))).toBe('..data/a');
+      expect(readFileSync(join(dir, 'a'), 'utf8')).toBe('v');
+      expect(snapshot()).toBe(before);
+    });
+  });
+
   it('cleans up the leftovers of a crashed write on the next change and leaves other files alone', async () => {
     const dir = join(root, 'crash');
     await writeFileSet([file(join(dir, 'a'), 'v1')]);

@@ -62,16 +62,23 @@ describe('renderSecret json', () => {
 });
 
 describe('renderSecret env', () => {
-  it('writes sorted dotenv lines from top-level fields', () => {
+  it('writes sorted single-quoted lines from top-level fields', () => {
     const out = renderSecret(json({ USER: 'app', PORT: 5432, TLS: true, _x: 'y' }), { format: 'env' });
-    expect(text(out)).toBe('PORT="5432"\nTLS="true"\nUSER="app"\n_x="y"\n');
+    expect(text(out)).toBe("PORT='5432'\nTLS='true'\nUSER='app'\n_x='y'\n");
   });
 
-  it('escapes backslashes, quotes, newlines and dollar signs', () => {
-    // biome-ignore lint/suspicious/noTemplateCurlyInString: dotenv's interpolation syntax, meant literally
-    const out = renderSecret(json({ P: 'a\\b"c\nd\re$HOME${X}' }), { format: 'env' });
-    // biome-ignore lint/suspicious/noTemplateCurlyInString: as above
-    expect(text(out)).toBe('P="a\\\\b\\"c\\nd\\re\\$HOME\\${X}"\n');
+  it('writes backslashes, double quotes, newlines, backticks and dollar signs as they are', () => {
+    const out = renderSecret(json({ P: 'a\\b"c\nd`e`$HOME$(x)' }), { format: 'env' });
+    expect(text(out)).toBe("P='a\\b\"c\nd`e`$HOME$(x)'\n");
+  });
+
+  it("refuses a single quote in env, and writes it as '\\'' in shell", () => {
+    const error = renderFailure(() => renderSecret(json({ P: `it's ${CANARY}` }), { format: 'env' }));
+    expect(error.message).toBe(
+      'format env: field P holds a single quote (dotenv loaders cannot read one back; use format shell)',
+    );
+    const out = renderSecret(json({ P: "it's", Q: 'x' }), { format: 'shell' });
+    expect(text(out)).toBe("export P='it'\\''s'\nexport Q='x'\n");
   });
 
   it('writes an empty file for an empty object', () => {

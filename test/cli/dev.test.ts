@@ -49,7 +49,7 @@ describe('keysafe dev', () => {
         .find((l) => l.startsWith('cat '))!;
       const files = shell(cat);
       expect(files).toContain('"username":"app"');
-      expect(files).toContain('username="app"');
+      expect(files).toContain("export username='app'");
       expect(files).toMatch(/postgres:\/\/app:.+@localhost\/app/);
       const curl = out
         .split('\n')

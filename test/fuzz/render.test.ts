@@ -153,22 +153,39 @@ describe('agent renderer under fuzzing', { timeout: fuzzTimeout() }, () => {
     );
   });
 
-  it('format env writes one KEY="…" line per field that a dotenv reader reads back exactly', () => {
+  it('format env and shell write one single-quoted line per field that reads back exactly, or refuse it', () => {
     const name = fc.stringMatching(/^[A-Za-z_][A-Za-z0-9_]{0,7}$/);
     fc.assert(
-      fc.property(fc.dictionary(name, fc.oneof(fc.string({ unit: 'binary', maxLength: 20 }), fc.integer())), (doc) => {
-        const out = renderSecret({ string: JSON.stringify(doc) }, { format: 'env' }).toString('utf8');
-        const lines = out === '' ? [] : out.replace(/\n$/, '').split('\n');
-        expect(lines.length).toBe(Object.keys(doc).length);
-        const read: Record<string, string> = {};
-        for (const line of lines) {
-          const m = /^([A-Za-z_][A-Za-z0-9_]*)="((?:[^"\\]|\\.)*)"$/.exec(line);
-          expect(m, line).not.toBeNull();
-          read[m![1]!] = m![2]!.replace(/\\(.)/g, (_, c: string) => (c === 'n' ? '\n' : c === 'r' ? '\r' : c));
-        }
-        const expected = Object.fromEntries(Object.entries(doc).map(([k, v]) => [k, String(v)]));
-        expect(read).toEqual(expected);
-      }),
+      fc.property(
+        fc.dictionary(name, fc.oneof(fc.string({ unit: 'binary', maxLength: 20 }), fc.integer())),
+        fc.constantFrom('env' as const, 'shell' as const),
+        (doc, format) => {
+          let out: string;
+          try {
+            out = renderSecret({ string: JSON.stringify(doc) }, { format }).toString('utf8');
+          } catch (e) {
+            // Refused only for what the format cannot carry, naming the field, never the value.
+            expect((e as Error).message).toMatch(new RegExp(`^format ${format}: field \\w+ (holds|names) `));
+            const values = Object.values(doc).map(String);
+            const cannot = format === 'shell' ? /\0|\p{Cs}/u : /\0|\p{Cs}|'|\r|\\\\|\\$|\$\{/u;
+            const byName = (e as Error).message.includes('names a variable that makes programs load code');
+            expect(byName || values.some((v) => cannot.test(v))).toBe(true);
+            return;
+          }
+          // A POSIX single-quoted word: '…' with each ' as '\''; no other character is special in it.
+          const prefix = format === 'shell' ? 'export ' : '';
+          const line = new RegExp(`${prefix}([A-Za-z_][A-Za-z0-9_]*)=((?:'[^']*'|\\\\')+)\n`, 'y');
+          const read: Record<string, string> = {};
+          let at = 0;
+          for (line.lastIndex = 0; at < out.length; at = line.lastIndex) {
+            const m = line.exec(out);
+            expect(m, out.slice(at)).not.toBeNull();
+            read[m![1]!] = m![2]!.replace(/'([^']*)'|\\'/g, (_, inside: string | undefined) => inside ?? "'");
+          }
+          const expected = Object.fromEntries(Object.entries(doc).map(([k, v]) => [k, String(v)]));
+          expect(read).toEqual(expected);
+        },
+      ),
       { numRuns: fuzzRuns(300) },
     );
   });

@@ -151,6 +151,6 @@ describe('an injected pod, simulated locally', () => {
       child.on('exit', (code) => resolve({ code, out }));
     });
     expect(run.code, run.out).toBe(0);
-    expect(readFileSync(join(sim.root, 'secrets', 'db'), 'utf8')).toBe('password="s3cret-v1"\nusername="app"\n');
+    expect(readFileSync(join(sim.root, 'secrets', 'db'), 'utf8')).toBe("password='s3cret-v1'\nusername='app'\n");
   });
 });

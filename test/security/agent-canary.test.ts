@@ -154,7 +154,7 @@ afterAll(async () => {
 describe('agent canary', () => {
   it('writes the value to the files and reloads the consumer', async () => {
     expect(JSON.parse(file('secrets', 'db.json')).password).toBe(`${CANARY}-v0`);
-    expect(file('secrets', 'db.env')).toContain(`password="${CANARY}-v0"`);
+    expect(file('secrets', 'db.env')).toContain(`password='${CANARY}-v0'`);
     expect(file('secrets', 'db.url')).toBe(`postgres://app:${CANARY}-v0@db/app`);
     expect(file('secrets', 'raw')).toBe(`${CANARY}-raw`);
     expect(file('secrets', 'bin')).toBe(`${CANARY}-bin`);
