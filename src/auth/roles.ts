@@ -24,7 +24,8 @@ export function parseDuration(text: string): number {
 }
 
 const MIN_SESSION_MS = 60_000;
-const MAX_SESSION_MS = 12 * 3_600_000;
+/** The longest session any role, login or STS, may have (AWS's 12 hours). */
+export const MAX_SESSION_MS = 12 * 3_600_000;
 
 export const roleSchema = z
   .object({

@@ -8,6 +8,7 @@
 import { AppError } from '../core/errors.js';
 import { constantTimeEqual, randomBase32, randomToken } from '../crypto/index.js';
 import { assumedRoleArn, type RoleIdentity, roleArn } from './identity.js';
+import { MAX_SESSION_MS } from './roles.js';
 
 const PREFIX = 'ks1.';
 /** Sessions refused after this size: the claims ride along, and headers must stay small. */
@@ -168,6 +169,9 @@ export function createSessions(deps: SessionDeps) {
     // The server never issues a token from the future: one would outlive every revocation. A minute
     // of leeway for a replica whose clock runs ahead of this one.
     if (identity.issuedAt > now + 60_000) throw invalidToken();
+    // Nor one that lives longer than the longest session a role may have: a token minted with the
+    // session key (a leaked root key, a past bug) would otherwise outlive the key's rotation.
+    if (identity.expiresAt - identity.issuedAt > MAX_SESSION_MS) throw invalidToken();
     const revokedBefore = deps.revokedBefore(identity.role);
     if (revokedBefore === undefined || identity.issuedAt <= revokedBefore) {
       throw invalidToken();

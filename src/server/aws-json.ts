@@ -13,7 +13,14 @@ import { type SecretsApiContext, secretsOperations } from '../secrets/index.js';
 import type { Authenticator } from './authenticate.js';
 import { awsErrorBody } from './http-errors.js';
 import { Exchange, type Pipeline } from './pipeline.js';
-import { assumeRoleWithWebIdentity, getCallerIdentity, type StsDeps, stsAction, stsError } from './sts.js';
+import {
+  assumeRoleWithWebIdentity,
+  getCallerIdentity,
+  requestedRoleArn,
+  type StsDeps,
+  stsAction,
+  stsError,
+} from './sts.js';
 
 export interface AwsJsonDeps {
   kms: KmsEngine;
@@ -106,7 +113,7 @@ export function createAwsJsonHandler(deps: AwsJsonDeps): (req: IncomingMessage, 
     if (name === 'AssumeRoleWithWebIdentity') {
       // Anonymous by design: the web identity token is what is checked, against the role's trust.
       x.label = 'sts:AssumeRoleWithWebIdentity';
-      x.resource = form.get('RoleArn')?.slice(0, 2048);
+      x.resource = requestedRoleArn(form);
       x.decision = 'deny';
       const answer = await assumeRoleWithWebIdentity(deps.sts, form, x.source, x.requestId);
       x.identity = answer.identity;

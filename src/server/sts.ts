@@ -24,6 +24,12 @@ export interface StsAnswer {
   resource?: string;
 }
 
+/** The request's RoleArn when it is one (the audit record's resource), never other text it sent. */
+export function requestedRoleArn(form: URLSearchParams): string | undefined {
+  const arn = form.get('RoleArn') ?? '';
+  return ROLE_ARN.test(arn) ? arn : undefined;
+}
+
 export type StsAction = 'AssumeRoleWithWebIdentity' | 'GetCallerIdentity';
 
 export function stsAction(form: URLSearchParams): StsAction {

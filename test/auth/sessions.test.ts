@@ -212,6 +212,22 @@ describe('session tokens', () => {
     await refused(here.sessions.verifyBearer(pastEdge.token), 'UnrecognizedClientException', /invalid/, []);
   });
 
+  it('refuses a validly signed token that lives longer than 12 hours, the longest session a role may have', async () => {
+    const { sessions } = setup();
+    const longest = await sessions.login(newSession({ ttlMs: 12 * 3_600_000 }));
+    await expect(sessions.verifyBearer(longest.token)).resolves.toMatchObject({ role: 'web' });
+    // As forged with the session key: issued now, valid for years.
+    const forged = await sessions.login(newSession({ ttlMs: 12 * 3_600_000 + 1 }));
+    await refused(sessions.verifyBearer(forged.token), 'UnrecognizedClientException', /invalid/, [forged.token]);
+    const sts = await sessions.assumeRole(newSession({ ttlMs: 10 * 365 * 86_400_000 }));
+    await refused(
+      sessions.verifyTemporaryCredentials(sts.credentials.accessKeyId, sts.credentials.sessionToken),
+      'UnrecognizedClientException',
+      /invalid/,
+      [sts.credentials.sessionToken],
+    );
+  });
+
   it('refuses the sessions of a role that no longer exists', async () => {
     const { sessions, revocations } = setup();
     const { token } = await sessions.login(newSession());
