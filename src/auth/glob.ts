@@ -4,11 +4,11 @@
 // seconds on a 130-character value). A pattern is cut at its stars into segments of fixed length
 // in characters; the first must match at the start of the value, the last at its end, and each
 // middle one is found leftmost after the previous one, which is exact because no segment's length
-// varies. Surrogate-free literal segments (nearly every ARN and action glob) use startsWith,
-// indexOf and endsWith; a segment with `?` is found with a bit-parallel shift-and: one pass over
-// the value at ceil(length / 32) word operations per character. So a pattern costs O(value ×
-// (1 + pattern / 32)) at worst, whatever its shape. A character is a code point: `?` takes a
-// surrogate pair whole, and a lone surrogate counts as one.
+// varies. Patterns without `?` (nearly every ARN and action glob) use startsWith, indexOf and
+// endsWith; in a pattern with `?` each segment is found with a bit-parallel shift-and: one pass
+// over the value at ceil(length / 32) word operations per character. So a pattern costs
+// O(value × (1 + pattern / 32)) at worst, whatever its shape. A character is a code point: `?`
+// takes a surrogate pair whole, and a lone surrogate counts as one.
 
 /** Looks a variable up for substitution; undefined when the request has no such value. */
 export type VariableLookup = (name: string) => string | readonly string[] | undefined;
@@ -32,7 +32,8 @@ export interface Glob {
 }
 
 const VARIABLE = /\$\{([^}]*)\}/g;
-const SURROGATE = /[\ud800-\udfff]/;
+/** Half of a surrogate pair without its other half: text searched by code unit could split a pair there. */
+const LONE_SURROGATE = /[\ud800-\udbff](?![\udc00-\udfff])|(?<![\ud800-\udbff])[\udc00-\udfff]/;
 
 /** A pattern as tokens: literal text, a `*`, a `?`, or a variable substituted as literal text. */
 type Token = { lit: string } | { star: true } | { one: true } | { name: string };
@@ -74,8 +75,10 @@ export function compileGlobs(patterns: readonly string[], caseInsensitive: boole
       return (value, lookup) => {
         const parts = pieces(tokens, lookup, fold);
         if (parts === undefined) return false;
-        if (!parts.some((p) => SURROGATE.test(p))) return matchStars(parts, fold(value));
-        return compileResolved(parts.map((p) => [p]))(fold(value));
+        if (!parts.some((p) => LONE_SURROGATE.test(p))) return matchStars(parts, fold(value));
+        // A lone surrogate substituted from a claim: rare, matched by code point, bounded like `?` patterns.
+        const resolved = parts.map((p) => [p]);
+        return lengthOf(resolved) > MAX_PATTERN_LENGTH ? undefined : compileResolved(resolved)(fold(value));
       };
     }
     return (value, lookup) => {
@@ -179,7 +182,8 @@ function pieces(tokens: Token[], lookup: VariableLookup, fold: (s: string) => st
 
 /**
  * `parts` joined by stars matches `value`: prefix, suffix, and the middles in order, each leftmost.
- * Exact in code points when no part has a surrogate: a match then starts and ends between characters.
+ * Exact in code points when every part is well-formed UTF-16: a part found by code unit then
+ * starts and ends between characters (it starts with no low half and ends with no high half).
  */
 function matchStars(parts: readonly string[], value: string): boolean {
   if (parts.length === 1) return value === parts[0];
@@ -200,7 +204,7 @@ function matchStars(parts: readonly string[], value: string): boolean {
 /** A matcher for a resolved pattern (literals already folded; the value is folded by the caller). */
 function compileResolved(resolved: Resolved): (value: string) => boolean {
   const plain = resolved.map((s) => s.join(''));
-  if (resolved.every((s) => !s.includes(null)) && !plain.some((p) => SURROGATE.test(p))) {
+  if (resolved.every((s) => !s.includes(null)) && !plain.some((p) => LONE_SURROGATE.test(p))) {
     return (value) => matchStars(plain, value);
   }
   const segments = resolved.map((s) => new Segment(s));
@@ -337,6 +341,12 @@ class ShiftAnd {
     }
     const state = this.#state;
     state.fill(0);
+    const other = this.#other;
+    const any = this.#any;
+    const hit = this.#hit;
+    const last = words - 1;
+    // Words past `top` are zero: a state reaches word w only after 32·w characters have matched.
+    let top = 0;
     for (let i = from; i < limit; ) {
       const u = value.charCodeAt(i);
       let masks: Int32Array;
@@ -347,16 +357,19 @@ class ShiftAnd {
         i++;
       } else {
         const c = value.codePointAt(i)!;
-        masks = this.#other.get(c) ?? this.#any;
+        masks = other.get(c) ?? any;
         i += c > 0xffff ? 2 : 1;
       }
       let carry = 1;
-      for (let w = 0; w < words; w++) {
+      const end = top < last ? top + 1 : last;
+      for (let w = 0; w <= end; w++) {
         const s = state[w]!;
         state[w] = ((s << 1) | carry) & masks[at + w]!;
         carry = s >>> 31;
       }
-      if ((state[words - 1]! & this.#hit) !== 0) return i;
+      while (top < end && state[top + 1] !== 0) top++;
+      while (top > 0 && state[top] === 0) top--;
+      if ((state[last]! & hit) !== 0) return i;
     }
     return -1;
   }

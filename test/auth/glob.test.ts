@@ -313,6 +313,10 @@ describe('pattern and policy limits', () => {
         'identity',
         ACCOUNT,
       );
+    // The same bound for a `*`-only pattern whose substituted claim holds a lone surrogate (matched by code point).
+    const lone: VariableLookup = (name) => (name === 'x' ? `\udca5${'a'.repeat(2000)}` : undefined);
+    expect(compileGlobs(['*${x}'], false).test('b', lone)).toBeUndefined();
+    expect(compileGlobs(['*${x}', 'b'], false).test('b', lone)).toBe(true);
     for (const operator of ['StringLike', 'StringNotLike']) {
       expect(evaluatePolicy(condition('Deny', operator), request(huge)).deny, operator).toBe(true);
       expect(evaluatePolicy(condition('Allow', operator), request(huge)).allow, operator).toBe(false);
