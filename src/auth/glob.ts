@@ -32,8 +32,19 @@ export interface Glob {
 }
 
 const VARIABLE = /\$\{([^}]*)\}/g;
-/** Half of a surrogate pair without its other half: text searched by code unit could split a pair there. */
-const LONE_SURROGATE = /[\ud800-\udbff](?![\udc00-\udfff])|(?<![\ud800-\udbff])[\udc00-\udfff]/;
+/**
+ * Holds half of a surrogate pair without its other half: text searched by code unit could split a
+ * pair there. A loop rather than a RegExp: it runs on substituted pieces per request.
+ */
+function hasLoneSurrogate(text: string): boolean {
+  for (let i = 0; i < text.length; i++) {
+    const u = text.charCodeAt(i);
+    if (u < 0xd800 || u > 0xdfff) continue;
+    if (u > 0xdbff || !isLow(text.charCodeAt(i + 1))) return true;
+    i++;
+  }
+  return false;
+}
 
 /** A pattern as tokens: literal text, a `*`, a `?`, or a variable substituted as literal text. */
 type Token = { lit: string } | { star: true } | { one: true } | { name: string };
@@ -67,21 +78,25 @@ export function compileGlobs(patterns: readonly string[], caseInsensitive: boole
   const matchers = tokenized.map((tokens): Matcher => {
     const withOne = tokens.some((x) => 'one' in x);
     if (!tokens.some((x) => 'name' in x)) {
-      const fixed = compileResolved(resolve(tokens, () => undefined, fold)!);
+      const resolved = resolve(tokens, () => undefined, fold)!;
+      const plain = starsOnly(resolved);
+      if (plain) return (value) => matchStars(plain, fold(value));
+      const fixed = compileResolved(resolved);
       return (value) => fixed(fold(value));
     }
-    if (!withOne) {
+    const loneInPattern = tokens.some((t) => 'lit' in t && hasLoneSurrogate(t.lit));
+    if (!withOne && !loneInPattern) {
       // `*`-only with variables (e.g. a namespace claim in an ARN): the pieces per request, no compiling.
       return (value, lookup) => {
         const parts = pieces(tokens, lookup, fold);
         if (parts === undefined) return false;
-        if (!parts.some((p) => LONE_SURROGATE.test(p))) return matchStars(parts, fold(value));
-        // A lone surrogate substituted from a claim: rare, matched by code point, bounded like `?` patterns.
-        const resolved = parts.map((p) => [p]);
-        return lengthOf(resolved) > MAX_PATTERN_LENGTH ? undefined : compileResolved(resolved)(fold(value));
+        if (parts !== LONE_SURROGATE_IN_VALUE) return matchStars(parts, fold(value));
+        // A claim with half a surrogate pair: rare, so matched by code point below.
+        return resolvedMatch(value, lookup);
       };
     }
-    return (value, lookup) => {
+    return resolvedMatch;
+    function resolvedMatch(value: string, lookup: VariableLookup): boolean | undefined {
       const resolved = resolve(tokens, lookup, fold);
       if (resolved === undefined) return false;
       if (lengthOf(resolved) > MAX_PATTERN_LENGTH) return undefined;
@@ -93,8 +108,9 @@ export function compileGlobs(patterns: readonly string[], caseInsensitive: boole
         compiled.set(key, match);
       }
       return match(fold(value));
-    };
+    }
   });
+  if (matchers.length === 1) return { hasVariables, test: matchers[0]! };
   return {
     hasVariables,
     test: (value, lookup) => {
@@ -161,7 +177,13 @@ function keyOf(resolved: Resolved): string {
   return resolved.map((s) => s.map((p) => (p === null ? '?' : p.replace(/[\\*?]/g, '\\$&'))).join('')).join('*');
 }
 
-/** The literal pieces between stars (first and last may be empty); undefined if a variable is missing. */
+/** What `pieces` answers when a substituted value holds half a surrogate pair. */
+const LONE_SURROGATE_IN_VALUE: string[] = [];
+
+/**
+ * The literal pieces between stars (first and last may be empty) of a pattern without `?`;
+ * undefined if a variable is missing, LONE_SURROGATE_IN_VALUE if a value holds half a pair.
+ */
 function pieces(tokens: Token[], lookup: VariableLookup, fold: (s: string) => string): string[] | undefined {
   const out: string[] = [];
   let current = '';
@@ -173,11 +195,19 @@ function pieces(tokens: Token[], lookup: VariableLookup, fold: (s: string) => st
     else if ('name' in t) {
       const v = lookup(t.name);
       if (typeof v !== 'string') return undefined;
+      if (hasLoneSurrogate(v)) return LONE_SURROGATE_IN_VALUE;
       current += v;
     }
   }
   out.push(fold(current));
   return out;
+}
+
+/** The pieces of a resolved pattern without `?` whose text is well-formed (see matchStars), else undefined. */
+function starsOnly(resolved: Resolved): string[] | undefined {
+  if (resolved.some((s) => s.includes(null))) return undefined;
+  const plain = resolved.map((s) => s.join(''));
+  return plain.some(hasLoneSurrogate) ? undefined : plain;
 }
 
 /**
@@ -203,10 +233,8 @@ function matchStars(parts: readonly string[], value: string): boolean {
 
 /** A matcher for a resolved pattern (literals already folded; the value is folded by the caller). */
 function compileResolved(resolved: Resolved): (value: string) => boolean {
-  const plain = resolved.map((s) => s.join(''));
-  if (resolved.every((s) => !s.includes(null)) && !plain.some((p) => LONE_SURROGATE.test(p))) {
-    return (value) => matchStars(plain, value);
-  }
+  const plain = starsOnly(resolved);
+  if (plain) return (value) => matchStars(plain, value);
   const segments = resolved.map((s) => new Segment(s));
   if (segments.length === 1) return (value) => segments[0]!.matchAt(value, 0) === value.length;
   const first = segments[0]!;
