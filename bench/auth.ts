@@ -9,7 +9,7 @@
 //                                   (default 0.5 s × 3)
 //   BENCH_AUDIT_SYNC=1              fsync the audit log as in production (default: written, not fsynced)
 //   BENCH_PIN=0                     do not pin server and load generator to separate CPUs
-//   BENCH_ONLY=bearer,sigv4,login,verify,authz   run only those sections (e.g. under node --cpu-prof)
+//   BENCH_ONLY=bearer,sigv4,login,verify,authz,patterns   run only those sections (e.g. under node --cpu-prof)
 //
 // A real local OIDC issuer (test/support/oidc-issuer.ts, found by discovery) signs Kubernetes-shaped
 // RS256 tokens; the role `bench-reader` is bound to them and carries an IAM-style policy with
@@ -18,7 +18,9 @@
 // SigV4 and STS temporary credentials (ASIA key + X-Amz-Security-Token) against SigV4 with the
 // admin's keys; (3) POST /v1/auth/login against a bare node:http server doing the same jose
 // verification; (4) Keysafe's TrustedIssuer.verify against a bare jose.jwtVerify, in-process; (5) the
-// server's authentication + authorization calls alone, in-process, role session against admin token.
+// server's authentication + authorization calls alone, in-process, role session against admin token;
+// (6) the role's policy headed by a worst-case wildcard pattern on a 10 KB request value, against the
+// same policy on a normal request (issue 14: such a pattern once held the event loop for seconds).
 import { strict as assert } from 'node:assert';
 import { createHash, createHmac, randomBytes } from 'node:crypto';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
@@ -29,8 +31,10 @@ import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { SignatureV4 } from '@smithy/signature-v4';
 import { createLocalJWKSet, type JSONWebKeySet, jwtVerify } from 'jose';
+import { MAX_PATTERN_LENGTH } from '../src/auth/glob.js';
 import { createLogin, createSessions } from '../src/auth/index.js';
 import { type IssuerConfig, TrustedIssuer } from '../src/auth/issuers.js';
+import { compilePolicy, evaluatePolicy } from '../src/auth/policy.js';
 import { createLogger } from '../src/observability/logger.js';
 import { RequestAccess } from '../src/server/access.js';
 import { createAuthenticator } from '../src/server/authenticate.js';
@@ -835,6 +839,104 @@ async function authorizationFigure(
   );
 }
 
+// --- 6: wildcard patterns at their worst, in-process -------------------------------------------
+
+/** Figure 6's request value (a VersionStage far past the API's 256, to bound what any value costs). */
+const WORST_VALUE_CHARS = 10_240;
+/** The limit on one evaluation with a worst-case pattern. */
+const WORST_GOAL_MS = 1;
+
+/**
+ * The role's policy (figure 5's) evaluated for a normal GetSecretValue, against the same policy
+ * headed by a Deny whose StringLike pattern is as costly as patterns get, on a 10 KB VersionStage
+ * of `a`s that the pattern almost matches everywhere: the finding's `*a*a*a*a*a?b` (130 characters
+ * held a RegExp matcher for 4 s), a pattern of as many `*a?` as the limit allows, and the longest
+ * `?` run the limit allows, which the bit-parallel matcher carries over 32 words per character.
+ */
+async function patternFigure(): Promise<void> {
+  const principals = [`arn:aws:iam::${ACCOUNT}:role/${ROLE}`, `arn:aws:sts::${ACCOUNT}:assumed-role/${ROLE}/web`];
+  const resource = `arn:aws:secretsmanager:${REGION}:${ACCOUNT}:secret:${NAMES[42]}-AbCdEf`;
+  const keys = (stage: string): Record<string, string> => ({
+    'secretsmanager:versionstage': stage,
+    'jwt:kubernetes.io.namespace': NAMESPACE,
+    'aws:principalarn': principals[0]!,
+  });
+  const request = (k: Record<string, string>) => ({
+    action: 'secretsmanager:GetSecretValue',
+    resource,
+    principals,
+    lookup: (name: string) => k[name.toLowerCase()],
+  });
+  const normal = request(keys('AWSCURRENT'));
+  const long = request(keys('a'.repeat(WORST_VALUE_CHARS)));
+  const role = compilePolicy(POLICY, 'identity', ACCOUNT);
+  const headedBy = (pattern: string) =>
+    compilePolicy(
+      {
+        ...POLICY,
+        Statement: [
+          {
+            Sid: 'WorstCasePattern',
+            Effect: 'Deny',
+            Action: 'secretsmanager:*',
+            Resource: '*',
+            Condition: { StringLike: { 'secretsmanager:VersionStage': pattern } },
+          },
+          ...POLICY.Statement,
+        ],
+      },
+      'identity',
+      ACCOUNT,
+    );
+  const finding = '*a*a*a*a*a?b';
+  const runs = Math.floor((MAX_PATTERN_LENGTH - 3) / 3);
+  const many = `${'*a?'.repeat(runs)}*b*`;
+  const pairs = MAX_PATTERN_LENGTH / 2 - 2;
+  const longest = `*${'a?'.repeat(pairs)}b*`;
+  const subjects = [finding, many, longest].map((pattern) => {
+    const policy = headedBy(pattern);
+    // The pattern must be evaluated and miss, so that every evaluation scans the whole value.
+    const what = `${pattern.slice(0, 16)}…`;
+    assert.equal(evaluatePolicy(policy, normal).allow, true, `${what}: a normal request is allowed`);
+    assert.equal(evaluatePolicy(policy, long).deny, false, `${what} misses the long value`);
+    const hit = request(keys(`${'a'.repeat(WORST_VALUE_CHARS)}xb${pattern.endsWith('*') ? 'y' : ''}`));
+    assert.equal(evaluatePolicy(policy, hit).deny, true, `${what} matches a value that ends right`);
+    return () => evaluatePolicy(policy, long);
+  });
+  assert.equal(evaluatePolicy(role, normal).allow, true, 'the role policy allows a normal request');
+  const [base, ...worst] = await measureInterleaved(IN_PROCESS, [
+    { kind: 'sync', fn: () => evaluatePolicy(role, normal) },
+    ...subjects.map((fn) => ({ kind: 'sync' as const, fn })),
+  ]);
+  const us = (m: Measurement) => 1e6 / m.opsPerSec;
+  const figures = [
+    `Policy evaluation, worst-case pattern: StringLike "${finding}" (the finding), ${WORST_VALUE_CHARS / 1024} KB value`,
+    `  · many stars and ?: "*a?" × ${runs} + "*b*" (${many.length} characters)`,
+    `  · the costliest pattern the limit allows: "*" + "a?" × ${pairs} + "b*" (${longest.length} characters)`,
+  ];
+  worst.forEach((m, i) => {
+    rows.push({
+      id: '6',
+      figure: figures[i]!,
+      subject: `${us(m!).toFixed(1)} µs${spreadSuffix(m!)}`,
+      baseline: `${us(base!).toFixed(2)} µs${spreadSuffix(base!)}`,
+      baselineName: 'the role policy on a normal GetSecretValue',
+      ratio: `${(us(m!) / us(base!)).toFixed(0)}×`,
+      goal: `< ${WORST_GOAL_MS} ms`,
+      met: us(m!) < WORST_GOAL_MS * 1000 ? 'YES' : 'NO',
+    });
+  });
+  notes.push(
+    `6: evaluatePolicy in-process, one call at a time, interleaved with the role policy (${POLICY.Statement.length} ` +
+      'statements) on a normal request (spread in ops/s); the worst-case policies are the same headed by a Deny ' +
+      `with the pattern, on a VersionStage of ${WORST_VALUE_CHARS.toLocaleString('en-US')} "a"s that it misses ` +
+      '(checked before the runs), so every evaluation scans the whole value and walks on through the role policy. ' +
+      `Patterns are at most ${MAX_PATTERN_LENGTH} characters; matching is O(value × (1 + pattern / 32)), without ` +
+      `backtracking (a RegExp took 4 s on the finding's pattern and 130 characters). ${IN_PROCESS.runs} run(s) × ` +
+      `${IN_PROCESS.runMs / 1000} s.`,
+  );
+}
+
 // --- main ------------------------------------------------------------------------------------
 
 /** The server's own request counters, warm-ups and probes included. */
@@ -934,6 +1036,7 @@ async function main(): Promise<void> {
     if (enabled('login')) logins = await loginFigure(load, server, issuer, tokens, all);
     if (enabled('verify')) await verifyFigure(issuer, tokens, logins);
     if (enabled('authz')) await authorizationFigure(server, issuer, roleUs);
+    if (enabled('patterns')) await patternFigure();
     const foreign = foreignCpuNote(all);
     if (foreign) notes.push(foreign);
     await requestTotals(server);

@@ -5,7 +5,7 @@
 // (resource policies only), Condition. Condition operators: String(Not)Equals(IgnoreCase),
 // String(Not)Like, Bool, Null, each optionally …IfExists and ForAnyValue:/ForAllValues:.
 import { AppError } from '../core/errors.js';
-import { compileGlobs, type Glob, substitute, type VariableLookup } from './glob.js';
+import { compileGlobs, type Glob, MAX_PATTERN_LENGTH, substitute, type VariableLookup } from './glob.js';
 
 /** Where the document is attached: an identity (role) policy has no Principal; a resource policy needs one. */
 export type PolicyKind = 'identity' | 'resource';
@@ -59,7 +59,9 @@ export function evaluatePolicy(policy: CompiledPolicy, req: PolicyRequest): Poli
   let delegated = false;
   for (const s of policy.statements) {
     if (s.actions.test(req.action, req.lookup) === s.notAction) continue;
-    if (s.resources.test(req.resource, req.lookup) === s.notResource) continue;
+    const inResource = s.resources.test(req.resource, req.lookup);
+    // A pattern too long to evaluate once substituted: a Deny applies, an Allow does not.
+    if (inResource === undefined ? s.allow : inResource === s.notResource) continue;
     let viaAccount = false;
     if (s.principal !== undefined && s.principal !== 'any') {
       const { account, arns } = s.principal;
@@ -94,6 +96,9 @@ const CACHE_MAX = 2000;
  */
 export function compilePolicy(document: string | object, kind: PolicyKind, accountId: string): CompiledPolicy {
   const text = typeof document === 'string' ? document : JSON.stringify(document);
+  if (text.length > MAX_POLICY_LENGTH[kind]) {
+    throw malformed(`The policy is longer than ${MAX_POLICY_LENGTH[kind]} characters.`);
+  }
   const scope = `${kind}\0${accountId}`;
   let cache = caches.get(scope);
   if (!cache) {
@@ -136,6 +141,20 @@ function stringList(v: unknown, what: string): string[] {
   }
   return list as string[];
 }
+
+/** Wildcard patterns are bounded so that matching one stays cheap whatever the request sends. */
+function checkPatterns(patterns: readonly string[], what: string): void {
+  if (patterns.some((p) => p.length > MAX_PATTERN_LENGTH)) {
+    throw malformed(`${what}: a pattern is longer than ${MAX_PATTERN_LENGTH} characters.`);
+  }
+}
+
+/**
+ * AWS's document limits, which also bound how many patterns one evaluation matches: an identity
+ * (role) policy 10,240 characters written without white space, as IAM counts; a resource policy
+ * 32,768 (a key policy's limit; secret resource policies are held to 20,480 by their API).
+ */
+export const MAX_POLICY_LENGTH: Record<PolicyKind, number> = { identity: 10_240, resource: 32_768 };
 
 const DOCUMENT_KEYS = new Set(['Version', 'Id', 'Statement']);
 const STATEMENT_KEYS = new Set([
@@ -190,6 +209,8 @@ function parseStatement(s: unknown, n: number, kind: PolicyKind, accountId: stri
   }
   // A resource policy applies to the resource it is attached to; Resource there is informational.
   const resources = stringList(s.Resource ?? s.NotResource ?? '*', `${at}: Resource`);
+  checkPatterns(actions, `${at}: Action`);
+  checkPatterns(resources, `${at}: Resource`);
   const statement: Statement = {
     allow: s.Effect === 'Allow',
     actions: compileGlobs(actions, true),
@@ -221,18 +242,18 @@ function parsePrincipal(p: unknown, at: string, accountId: string): PrincipalMat
 type Compare = (actual: string, expected: readonly string[], like: (value: string) => boolean) => boolean;
 
 const equalsIgnoreCase: Compare = (a, e) => e.some((x) => x.toLowerCase() === a.toLowerCase());
-const OPERATORS: Record<string, { negated: boolean; compare: Compare }> = {
+const OPERATORS: Record<string, { negated: boolean; like?: true; compare: Compare }> = {
   stringequals: { negated: false, compare: (a, e) => e.includes(a) },
   stringnotequals: { negated: true, compare: (a, e) => e.includes(a) },
   stringequalsignorecase: { negated: false, compare: equalsIgnoreCase },
   stringnotequalsignorecase: { negated: true, compare: equalsIgnoreCase },
-  stringlike: { negated: false, compare: (a, _e, like) => like(a) },
+  stringlike: { negated: false, like: true, compare: (a, _e, like) => like(a) },
   // IAM's ArnEquals and ArnLike both take wildcards; ARNs compare as text here.
-  arnequals: { negated: false, compare: (a, _e, like) => like(a) },
-  arnlike: { negated: false, compare: (a, _e, like) => like(a) },
-  arnnotequals: { negated: true, compare: (a, _e, like) => like(a) },
-  arnnotlike: { negated: true, compare: (a, _e, like) => like(a) },
-  stringnotlike: { negated: true, compare: (a, _e, like) => like(a) },
+  arnequals: { negated: false, like: true, compare: (a, _e, like) => like(a) },
+  arnlike: { negated: false, like: true, compare: (a, _e, like) => like(a) },
+  arnnotequals: { negated: true, like: true, compare: (a, _e, like) => like(a) },
+  arnnotlike: { negated: true, like: true, compare: (a, _e, like) => like(a) },
+  stringnotlike: { negated: true, like: true, compare: (a, _e, like) => like(a) },
   bool: { negated: false, compare: (a, e) => e.some((x) => x.toLowerCase() === a.toLowerCase()) },
 };
 
@@ -280,6 +301,7 @@ function parseCondition(operatorName: string, key: string, rawValues: unknown, a
   const op = Object.hasOwn(OPERATORS, lowered) ? OPERATORS[lowered] : undefined;
   if (!op) throw malformed(`${at}: unsupported condition operator ${operatorName}.`);
   const hasVariables = values.some((v) => v.includes('${'));
+  if (op.like) checkPatterns(values, `${at}: Condition ${operatorName} ${key.slice(0, 128)}`);
   const glob = compileGlobs(values, false);
 
   return {
@@ -294,15 +316,25 @@ function parseCondition(operatorName: string, key: string, rawValues: unknown, a
         if (resolved.some((v) => v === undefined)) return unknown;
         expected = resolved as string[];
       }
-      const like = (value: string) => glob.test(value, lookup);
+      // A pattern too long to evaluate once substituted leaves the condition unknown, as a missing variable does.
+      let indeterminate = false;
+      const like = (value: string) => {
+        const r = glob.test(value, lookup);
+        if (r === undefined) indeterminate = true;
+        return r === true;
+      };
       const matchesOne = (a: string): boolean => op.compare(a, expected, like);
       const actuals = typeof actual === 'string' ? [actual] : actual;
-      if (set === 'all') return actuals.every((a) => matchesOne(a) !== op.negated);
+      let answer: boolean;
+      if (set === 'all') answer = actuals.every((a) => matchesOne(a) !== op.negated);
       // ForAnyValue: true when some value matches (negated: when some value matches none).
-      if (set === 'any') return actuals.some((a) => matchesOne(a) !== op.negated);
-      // Single-valued keys: true when the value matches; negated: when it does not.
-      const any = actuals.some(matchesOne);
-      return op.negated ? !any : any;
+      else if (set === 'any') answer = actuals.some((a) => matchesOne(a) !== op.negated);
+      else {
+        // Single-valued keys: true when the value matches; negated: when it does not.
+        const any = actuals.some(matchesOne);
+        answer = op.negated ? !any : any;
+      }
+      return indeterminate ? unknown : answer;
     },
   };
 }

@@ -1,7 +1,7 @@
 // Roles: which workloads (issuer, bound subjects and claims) may act as a role, for how long, with what policy.
 import { z } from 'zod';
 import { AppError } from '../core/errors.js';
-import { globMatches } from './glob.js';
+import { globMatches, MAX_PATTERN_LENGTH } from './glob.js';
 import { claimAt, claimValues } from './identity.js';
 import { type CompiledPolicy, compilePolicy } from './policy.js';
 
@@ -27,18 +27,21 @@ const MIN_SESSION_MS = 60_000;
 /** The longest session any role, login or STS, may have (AWS's 12 hours). */
 export const MAX_SESSION_MS = 12 * 3_600_000;
 
+/** A glob on a claim: bounded as policy patterns are, so that matching one stays cheap. */
+const pattern = z.string().min(1).max(MAX_PATTERN_LENGTH);
+
 export const roleSchema = z
   .object({
     name: z.string().regex(/^[\w+=,.@-]{1,64}$/, 'IAM role name characters (letters, digits, +=,.@_-), 1–64'),
     issuer: z.string().min(1),
     /** Glob patterns on the token's `sub`. */
-    subjects: z.array(z.string().min(1)).min(1),
+    subjects: z.array(pattern).min(1),
     /** Claim path → required value(s); globs allowed. e.g. {"kubernetes.io.namespace": "shop"} */
     claims: z
       .unknown()
       // z.record skips a "__proto__" key: that bound claim would vanish and the role bind less.
       .refine((c) => !(c && typeof c === 'object' && Object.hasOwn(c, '__proto__')), '"__proto__" is not a claim path')
-      .pipe(z.record(z.string().min(1), z.union([z.string(), z.array(z.string()).min(1)])))
+      .pipe(z.record(z.string().min(1), z.union([pattern, z.array(pattern).min(1)])))
       .optional(),
     sessionTtl: z
       .string()
