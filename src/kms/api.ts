@@ -79,7 +79,8 @@ export function keyMetadata(engine: KmsEngine, k: KeyRecord) {
     ...(k.deletionAt !== undefined && { DeletionDate: epochSeconds(k.deletionAt) }),
     ...(k.pendingWindowInDays !== undefined && { PendingDeletionWindowInDays: k.pendingWindowInDays }),
     Origin: 'AWS_KMS',
-    KeyManager: 'CUSTOMER',
+    // Keysafe's own keys are to a customer what AWS managed keys are: AWS says AWS for those.
+    KeyManager: k.internalPurpose === undefined ? 'CUSTOMER' : 'AWS',
     CustomerMasterKeySpec: k.keySpec,
     KeySpec: k.keySpec,
     ...algorithmsOf(k),

@@ -563,6 +563,13 @@ export function createSecretsEngine(deps: SecretsEngineDeps) {
   async function requireEncryptKey(ref: string): Promise<void> {
     try {
       const key = await kms.describeKey(ref);
+      // Keysafe's own keys (the default key included) are never named: they serve the server only.
+      if (key.internalPurpose !== undefined) {
+        throw new AppError(
+          'InvalidParameterException',
+          'The KMS key is one Keysafe keeps for itself; name a key of yours, or omit KmsKeyId for the default key.',
+        );
+      }
       if (key.keyUsage !== 'ENCRYPT_DECRYPT' || key.keySpec !== 'SYMMETRIC_DEFAULT') {
         throw new AppError('InvalidParameterException', 'The KMS key must be a symmetric encryption key.');
       }

@@ -162,6 +162,26 @@ describe('secrets under a customer-managed key', () => {
   });
 });
 
+describe("Keysafe's own keys", () => {
+  it("are never named as a secret's KmsKeyId, by the admin either, and describe themselves as AWS-managed", async () => {
+    const admin = ws.server.admin.token;
+    for (const alias of ['alias/keysafe/secretsmanager', 'alias/keysafe/sessions']) {
+      const a = await call(
+        'secretsmanager.CreateSecret',
+        { Name: 'ops/on-internal', SecretString: 'x', KmsKeyId: alias },
+        admin,
+      );
+      expect(a.json.__type, a.text).toBe('InvalidParameterException');
+      const d = await ok('TrentService.DescribeKey', { KeyId: alias }, admin);
+      expect((d.KeyMetadata as { KeyManager: string }).KeyManager).toBe('AWS');
+    }
+    const gone = await call('secretsmanager.DescribeSecret', { SecretId: 'ops/on-internal' }, admin);
+    expect(gone.json.__type).toBe('ResourceNotFoundException');
+    const own = await ok('TrentService.DescribeKey', { KeyId: aliceKey.id }, admin);
+    expect((own.KeyMetadata as { KeyManager: string }).KeyManager).toBe('CUSTOMER');
+  });
+});
+
 describe('BatchGetSecretValue with Filters', () => {
   it('needs ListSecrets', async () => {
     const put = await http('PUT', '/v1/admin/roles/carol', ws.server.admin.token, {

@@ -27,20 +27,27 @@ export const kmsAlias: ResourceDefinition = {
     description: 'An alias (alias/NAME) of a Keysafe KMS key.',
     attributes: {
       id: attr.string('The alias name.', { computed: true }),
-      name: attr.string('The alias, starting with alias/ (not alias/aws/).', { required: true, forceNew: true }),
+      name: attr.string('The alias, starting with alias/ (not alias/aws/ or alias/keysafe/, which are reserved).', {
+        required: true,
+        forceNew: true,
+      }),
       target_key_id: attr.string('Key id or ARN the alias points at.', { required: true }),
       arn: attr.string('The alias ARN.', { computed: true }),
     },
   },
   validate(config) {
     const name = str(config.name);
-    if (name === undefined || (/^alias\/[a-zA-Z0-9/_-]{1,250}$/.test(name) && !name.startsWith('alias/aws/')))
+    // alias/aws/ and alias/keysafe/ are reserved (the server refuses them too): said at plan time.
+    if (
+      name === undefined ||
+      (/^alias\/[a-zA-Z0-9/_-]{1,250}$/.test(name) && !/^alias\/(aws|keysafe)(\/|$)/.test(name))
+    )
       return [];
     return [
       {
         severity: 'error',
         summary: 'Invalid name',
-        detail: `An alias name starts with "alias/" (not "alias/aws/") followed by letters, digits, /, _ or -; got "${name}".`,
+        detail: `An alias name starts with "alias/" (not "alias/aws/" or "alias/keysafe/") followed by letters, digits, /, _ or -; got "${name}".`,
         path: ['name'],
       },
     ];
