@@ -26,6 +26,9 @@ const REPAIR = { baseMs: 500, capMs: 5_000 };
 /** How often the agent checks that the files it wrote are still there. */
 const FILE_CHECK_MS = 1_000;
 
+/** Secrets fetched for a local caller that are kept beyond the configured ones (the AWS agent's default cache size). */
+export const ON_DEMAND_MAX = 1_000;
+
 export interface CachedSecret {
   /** GetSecretValue's JSON for AWSCURRENT, and pre-serialized for the endpoint. */
   body: Record<string, unknown>;
@@ -411,11 +414,28 @@ export async function startAgent(config: Readonly<AgentConfig>, options: AgentOp
     return Math.max(0, Math.floor((now() - Math.max(secret.fetchedAt, disconnectedAt)) / 1000));
   }
 
+  // Secrets a local caller asked for beyond the configured ones are kept (and refreshed) too, as
+  // the AWS agent's cache does, but no more than ON_DEMAND_MAX: the least recently asked goes first.
+  const configuredIds = new Set(config.secrets.map((s) => s.id));
+  const onDemand = new Set<string>();
+  function keepOnDemand(secretId: string, entry: CachedSecret): void {
+    cache.set(secretId, entry);
+    if (configuredIds.has(secretId)) return;
+    onDemand.delete(secretId);
+    onDemand.add(secretId);
+    if (onDemand.size > ON_DEMAND_MAX) {
+      const oldest = onDemand.values().next().value!;
+      onDemand.delete(oldest);
+      cache.delete(oldest);
+    }
+  }
+
   return {
     peek: (secretId) => cache.get(secretId),
     async get(secretId, version = {}) {
       const cached = cache.get(secretId);
       if (cached && version.versionId === undefined && (version.versionStage ?? 'AWSCURRENT') === 'AWSCURRENT') {
+        if (onDemand.delete(secretId)) onDemand.add(secretId); // the least recently asked goes first
         return cached;
       }
       // Not kept yet, or another version: fetch it live (the AWS agent does the same).
@@ -426,7 +446,7 @@ export async function startAgent(config: Readonly<AgentConfig>, options: AgentOp
         versionId: fetched.versionId,
         fetchedAt: now(),
       };
-      if (version.versionId === undefined && version.versionStage === undefined) cache.set(secretId, entry);
+      if (version.versionId === undefined && version.versionStage === undefined) keepOnDemand(secretId, entry);
       return entry;
     },
     ageSeconds,
