@@ -13,6 +13,12 @@ export interface AccessCheck {
   /** The resource's own policy (KMS key policy, secret resource policy), if it has one. */
   resourcePolicy?: { document: string; kind: 'kms-key' | 'secret' };
   context?: ConditionKeys;
+  /**
+   * The resource as the request named it (an alias ARN, a secret ARN without its suffix), when that
+   * differs from `resource`: what a refusal names, so that it never tells whether a resource exists
+   * or what an alias points at.
+   */
+  named?: string;
 }
 
 /**

@@ -30,7 +30,7 @@ export class RequestAccess implements Access {
     const why = d.reason === 'explicit-deny' ? 'with an explicit deny in a policy' : 'because no policy allows it';
     return new AppError(
       'AccessDeniedException',
-      `User: ${identity.arn} is not authorized to perform: ${check.action} on resource: ${check.resource} ${why}`,
+      `User: ${identity.arn} is not authorized to perform: ${check.action} on resource: ${check.named ?? check.resource} ${why}`,
     );
   }
 

@@ -81,8 +81,11 @@ export function createResourceResolver(kms: KmsEngine, secrets: SecretsEngine): 
         if (ref.key === undefined)
           return { action: ref.action, resource: '*', ...(ref.context && { context: ref.context }) };
         const key = await findKey(ref.key);
-        if (key) return keyCheck(ref.action, key, ref.context);
-        return { action: ref.action, resource: refArn(ref.key), ...(ref.context && { context: ref.context }) };
+        const named = refArn(ref.key);
+        if (!key) return { action: ref.action, resource: named, ...(ref.context && { context: ref.context }) };
+        const check = keyCheck(ref.action, key, ref.context);
+        if (named !== check.resource) check.named = named;
+        return check;
       }
       case 'alias':
         return { action: ref.action, resource: aliasArn(kms.partition, ref.alias) };
@@ -92,10 +95,9 @@ export function createResourceResolver(kms: KmsEngine, secrets: SecretsEngine): 
       }
       case 'secret': {
         const secret = await findSecret(ref.secret);
-        const check: AccessCheck = {
-          action: ref.action,
-          resource: secret ? secret.arn : secrets.arnForMissing(ref.secret),
-        };
+        const named = secrets.arnForMissing(ref.secret);
+        const check: AccessCheck = { action: ref.action, resource: secret ? secret.arn : named };
+        if (secret && named !== secret.arn) check.named = named;
         if (secret?.resourcePolicy !== undefined)
           check.resourcePolicy = { document: secret.resourcePolicy, kind: 'secret' };
         if (ref.context) check.context = ref.context;

@@ -89,16 +89,25 @@ function storeDigest(): string {
   return hash.digest('hex');
 }
 
-/** A denied pair: the action and the ARN (or '*') the refusal must name. */
-type Denial = [action: string, resource: string];
+/**
+ * A denied pair: the action and the ARN (or '*') the policy denies; the refusal names it, or `named`
+ * (what the request named, e.g. an alias) when given: a refusal never tells what an alias points at.
+ */
+type Denial = [action: string, resource: string, named?: string];
 interface AwsCase {
   input: () => Record<string, unknown>;
   denies: () => Denial[];
 }
 
-const onKey = (action: string, key: () => Key, input: () => Record<string, unknown> = () => ({ KeyId: key().id })) => ({
+/** `action` on a key; `named` is the alias the request names it by, which the refusal names instead. */
+const onKey = (
+  action: string,
+  key: () => Key,
+  input: () => Record<string, unknown> = () => ({ KeyId: key().id }),
+  named?: string,
+): AwsCase => ({
   input,
-  denies: (): Denial[] => [[action, key().arn]],
+  denies: (): Denial[] => [named ? [action, key().arn, named] : [action, key().arn]],
 });
 const onAny = (action: string, input: () => Record<string, unknown> = () => ({})): AwsCase => ({
   input,
@@ -123,6 +132,7 @@ const KMS: Record<string, AwsCase> = {
     'kms:DescribeKey',
     () => keys.sym,
     () => ({ KeyId: 'alias/matrix-sym' }),
+    aliasArn('alias/matrix-sym'),
   ),
   ListKeys: onAny('kms:ListKeys'),
   UpdateKeyDescription: onKey(
@@ -165,6 +175,7 @@ const KMS: Record<string, AwsCase> = {
     'kms:Encrypt',
     () => keys.sym,
     () => ({ KeyId: 'alias/matrix-sym', Plaintext: MESSAGE }),
+    aliasArn('alias/matrix-sym'),
   ),
   Decrypt: onKey(
     'kms:Decrypt',
@@ -501,13 +512,13 @@ const UNDECLARED: Record<string, string> = {
 
 async function expectRefused(
   send: () => Promise<{ status: number; text: string; json: Record<string, unknown> }>,
-  [action, resource]: Denial,
+  [action, resource, named]: Denial,
 ): Promise<void> {
   await denyOnly(action, resource);
   const before = storeDigest();
   const answer = await send();
   expect(answer.json.__type, answer.text).toBe('AccessDeniedException');
-  expect(String(answer.json.message)).toContain(`perform: ${action} on resource: ${resource} `);
+  expect(String(answer.json.message)).toContain(`perform: ${action} on resource: ${named ?? resource} `);
   expect(storeDigest(), 'a refused call changed the store').toBe(before);
 }
 
