@@ -10,6 +10,11 @@
 // A rotation acts as the principal that called RotateSecret last (recorded on the secret), never
 // with the server's rights: every read and write a step makes goes through the injected
 // authorizer, which evaluates that principal's policy as it stands now and audits the decision.
+//
+// A strategy that acts on a destination named in the value (PostgreSQL: server, database, user,
+// master secret) has it pinned by that same RotateSecret, read as its caller; every step refuses an
+// AWSCURRENT or AWSPENDING that names another. Otherwise whoever may only PutSecretValue could point
+// a rotation configured by a more privileged principal at another team's master secret and role.
 import type { Identity } from '../auth/index.js';
 import { type AccessCheck, encryptionContextKeys } from '../core/access.js';
 import type { Clock } from '../core/clock.js';
@@ -19,6 +24,7 @@ import { newUuid } from '../crypto/index.js';
 import type { Logger } from '../observability/logger.js';
 import type { Metrics } from '../observability/metrics.js';
 import type {
+  RotationConnectionPin,
   RotationPrincipalRecord,
   RotationStep,
   SecretRecord,
@@ -31,6 +37,7 @@ import { AWSCURRENT, AWSPENDING, applyStageChanges, type StageChanges, stagesFor
 import { generatePassword } from './random-password.js';
 import { nextRotationAt, type RotationRules, validateRotationRules } from './rotation-schedule.js';
 import { postgresAlternatingUsers, postgresSingleUser } from './rotators/postgres.js';
+import { changedPinFields } from './rotators/postgres-connection.js';
 import { randomPasswordRotator } from './rotators/random-password.js';
 import { type RotationContext, RotationStepError, type Rotator } from './rotators/types.js';
 import { type WebhookPolicy, webhookAllowed, webhookRefused, webhookRotator } from './rotators/webhook.js';
@@ -183,7 +190,15 @@ export function createRotation(deps: RotationDeps) {
     const started = performance.now();
     try {
       const rotator = rotatorFor(rotation.lambdaArn!, webhooksFor(secret.arn));
-      const ctx = contextFor(secret, ip.token, ip.step);
+      const ctx = contextFor(secret, ip.token, ip.step, rotator);
+      if (rotator.connectionOf) {
+        // Before anything is done: AWSCURRENT and AWSPENDING still name the pinned connection (the
+        // context checks every later read of them again, so the step acts on what was checked).
+        if ((await ctx.getValue({ stage: AWSCURRENT })) === undefined) {
+          throw new RotationStepError(`${ip.step}: the secret has no AWSCURRENT value`);
+        }
+        await ctx.getPendingValue();
+      }
       if (ip.step === 'finishSecret') {
         await rotator.finishSecret?.(ctx);
         await authorizer.authorize(rotation.principal, secretCheck(secret, 'secretsmanager:UpdateSecretVersionStage'));
@@ -322,34 +337,67 @@ export function createRotation(deps: RotationDeps) {
       : { action, resource: ref, context };
   }
 
-  function contextFor(claimed: SecretRecord, token: string, step: RotationStep): RotationContext {
+  /** A version's SecretString, read as `principal`: GetSecretValue on the secret, kms:Decrypt on its key. */
+  async function readAs(
+    principal: RotationPrincipalRecord | undefined,
+    secret: SecretRecord,
+    version: SecretVersionRecord | undefined,
+    context: Record<string, string>,
+  ): Promise<string | undefined> {
+    await authorizer.authorize(principal, secretCheck(secret, 'secretsmanager:GetSecretValue', context));
+    if (!version?.ciphertext) return undefined;
+    const decrypt = await keyCheck(secret, version.kmsKeyArn, 'kms:Decrypt', version.versionId);
+    if (decrypt) await authorizer.authorize(principal, decrypt);
+    return (await engine.open(version))?.string;
+  }
+
+  /**
+   * Refuses a value of this secret (AWSCURRENT or AWSPENDING) that does not name the connection
+   * RotateSecret pinned, or any value when nothing was pinned. Names fields, never their values.
+   */
+  function checkPinned(rotator: Rotator, pin: RotationConnectionPin | undefined, step: RotationStep) {
+    return (what: string, value: string | undefined): void => {
+      if (value === undefined || !rotator.connectionOf) return;
+      if (!pin) {
+        throw new RotationStepError(
+          `${step}: the secret's connection (host/port/dbname/username/masterarn) was not pinned when this rotation was configured; call RotateSecret again to rotate with the current one`,
+        );
+      }
+      const changed = changedPinFields(pin, rotator.connectionOf(value, step, what));
+      if (changed.length > 0) {
+        throw new RotationStepError(
+          `${step}: the secret's connection (host/port/dbname/username/masterarn) changed since RotateSecret (${what}: ${changed.join(', ')}); call RotateSecret again to rotate with the new one`,
+        );
+      }
+    };
+  }
+
+  function contextFor(claimed: SecretRecord, token: string, step: RotationStep, rotator: Rotator): RotationContext {
     const principal = claimed.rotation?.principal;
     const authorize = (check: AccessCheck) => authorizer.authorize(principal, check);
-
-    /** A version's SecretString, read as the principal: GetSecretValue on the secret, kms:Decrypt on its key. */
-    async function read(
-      secret: SecretRecord,
-      version: SecretVersionRecord | undefined,
-      context: Record<string, string>,
-    ): Promise<string | undefined> {
-      await authorize(secretCheck(secret, 'secretsmanager:GetSecretValue', context));
-      if (!version?.ciphertext) return undefined;
-      const decrypt = await keyCheck(secret, version.kmsKeyArn, 'kms:Decrypt', version.versionId);
-      if (decrypt) await authorize(decrypt);
-      return (await engine.open(version))?.string;
-    }
+    const read = (secret: SecretRecord, version: SecretVersionRecord | undefined, context: Record<string, string>) =>
+      readAs(principal, secret, version, context);
+    const pinned = checkPinned(rotator, claimed.rotation?.connection, step);
 
     return {
       secretArn: claimed.arn,
       token,
-      getValue: (sel) =>
-        'stage' in sel
-          ? store
-              .getVersionByStage(claimed.arn, sel.stage)
-              .then((v) => read(claimed, v, { 'secretsmanager:versionstage': sel.stage }))
-          : store
-              .getVersion(claimed.arn, sel.versionId)
-              .then((v) => read(claimed, v, { 'secretsmanager:versionid': sel.versionId })),
+      getValue: async (sel) => {
+        if ('versionId' in sel) {
+          const version = await store.getVersion(claimed.arn, sel.versionId);
+          const value = await read(claimed, version, { 'secretsmanager:versionid': sel.versionId });
+          // By id, AWSCURRENT and the pending version are checked as they are by stage.
+          if (version?.stages.includes(AWSCURRENT)) pinned(AWSCURRENT, value);
+          else if (sel.versionId === token) pinned(AWSPENDING, value);
+          return value;
+        }
+        const value = await read(claimed, await store.getVersionByStage(claimed.arn, sel.stage), {
+          'secretsmanager:versionstage': sel.stage,
+        });
+        if (sel.stage === AWSCURRENT) pinned(AWSCURRENT, value);
+        else if (sel.stage === AWSPENDING) pinned(AWSPENDING, value);
+        return value;
+      },
       getPendingValue: async () => {
         const version = await store.getVersion(claimed.arn, token);
         if (!version?.ciphertext) return undefined;
@@ -360,7 +408,9 @@ export function createRotation(deps: RotationDeps) {
             `${step}: version ${token} holds a value this rotation did not make (a PutSecretValue); a pending value is made by the rotation. Call RotateSecret with a new ClientRequestToken.`,
           );
         }
-        return read(claimed, version, { 'secretsmanager:versionid': token });
+        const value = await read(claimed, version, { 'secretsmanager:versionid': token });
+        pinned(AWSPENDING, value);
+        return value;
       },
       getOtherSecretValue: async (secretId) => {
         let other: SecretRecord | undefined;
@@ -405,6 +455,37 @@ export function createRotation(deps: RotationDeps) {
     };
   }
 
+  /**
+   * RotateSecret's pin, for a strategy that names its destination in the value: AWSCURRENT's
+   * connection, read as the caller (authorized and audited as the steps' reads are), and the
+   * version it was read from. Undefined when the strategy has nothing to pin.
+   */
+  async function pinConnection(
+    secretId: string,
+    lambdaArn: string | undefined,
+    principal: RotationPrincipalRecord,
+  ): Promise<{ pin: RotationConnectionPin; versionId: string } | undefined> {
+    const secret = await engine.findLive(secretId);
+    const arn = lambdaArn ?? secret.rotation?.lambdaArn;
+    const rotator = arn === undefined ? undefined : rotatorFor(arn, webhooksFor(secret.arn));
+    if (!rotator?.connectionOf) return undefined;
+    const version = await store.getVersionByStage(secret.arn, AWSCURRENT);
+    const value = await readAs(principal, secret, version, { 'secretsmanager:versionstage': AWSCURRENT });
+    if (value === undefined || !version) {
+      // Pinning needs the connection; AWS's own strategies need a value to rotate too.
+      throw new AppError(
+        'InvalidRequestException',
+        'The secret has no AWSCURRENT SecretString. A PostgreSQL rotation pins the connection AWSCURRENT names (host, port, dbname, username, and masterarn for alternating users) when RotateSecret is called: put that value first.',
+      );
+    }
+    try {
+      return { pin: rotator.connectionOf(value, 'RotateSecret', AWSCURRENT), versionId: version.versionId };
+    } catch (e) {
+      if (e instanceof RotationStepError) throw new AppError('InvalidRequestException', e.message);
+      throw e;
+    }
+  }
+
   /** Starts a rotation: an empty AWSPENDING version named by the token, then the steps in the background. */
   async function start(
     secretId: string,
@@ -419,6 +500,8 @@ export function createRotation(deps: RotationDeps) {
   ): Promise<{ secret: SecretRecord; versionId?: string }> {
     if (input.rules) validateRotationRules(input.rules);
     if (input.lambdaArn !== undefined) rotatorFor(input.lambdaArn, webhooksFor(''));
+    // Only RotateSecret (which names its caller) pins; a scheduled start keeps the pin it had.
+    const pinned = input.principal && (await pinConnection(secretId, input.lambdaArn, input.principal));
     let versionId: string | undefined;
     const secret = await engine.change(secretId, async (s, stages) => {
       const lambdaArn = input.lambdaArn ?? s.rotation?.lambdaArn;
@@ -429,13 +512,26 @@ export function createRotation(deps: RotationDeps) {
         );
       const rules = input.rules ?? s.rotation?.rules;
       // The strategy may have been configured under another server config (a webhook no longer allowed).
-      rotatorFor(lambdaArn, webhooksFor(s.arn));
+      const rotator = rotatorFor(lambdaArn, webhooksFor(s.arn));
       const base: SecretRotationRecord = {
         ...(s.rotation ?? { enabled: false }),
         enabled: rules !== undefined,
         lambdaArn,
         ...(input.principal && { principal: input.principal }),
       };
+      if (input.principal) {
+        // The pin goes with the principal: both are this caller's, or the rotation does not run.
+        delete base.connection;
+        if (rotator.connectionOf) {
+          if (!pinned || stages[AWSCURRENT] !== pinned.versionId) {
+            throw new AppError(
+              'InvalidRequestException',
+              "The secret's AWSCURRENT version or rotation strategy changed while RotateSecret read it; call RotateSecret again.",
+            );
+          }
+          base.connection = pinned.pin;
+        }
+      }
       if (rules) base.rules = rules;
       const now = clock.now();
       if (input.rotateImmediately === false) {

@@ -181,10 +181,29 @@ export type RotationPrincipalRecord =
       sessionIssuedAt: number;
     };
 
+/**
+ * Where and on whom a PostgreSQL rotation acts, read from AWSCURRENT by RotateSecret (as its
+ * caller): every step refuses a value that names another connection, so a caller that may only
+ * PutSecretValue cannot point a rotation configured by someone else at another database or role.
+ * Connection names only, never a password; kept in the database, never in an answer or a log line.
+ */
+export interface RotationConnectionPin {
+  host: string;
+  port: number;
+  dbname: string;
+  /** AWSCURRENT's user; for alternating users without a trailing `_clone` (the pair's base name). */
+  username: string;
+  ssl: boolean;
+  /** The master secret (alternating users only). */
+  masterarn?: string;
+}
+
 export interface SecretRotationRecord {
   enabled: boolean;
   /** Absent for rotations configured before Keysafe recorded it: such a rotation does not run. */
   principal?: RotationPrincipalRecord;
+  /** A PostgreSQL strategy's connection, pinned by the RotateSecret that recorded `principal`. */
+  connection?: RotationConnectionPin;
   /** The strategy: a `keysafe:rotation:…` URI or a webhook URL, shown as RotationLambdaARN. */
   lambdaArn?: string;
   rules?: RotationRulesRecord;

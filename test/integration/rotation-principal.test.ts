@@ -2,9 +2,16 @@
 import { randomUUID } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
+import {
+  CreateSecretCommand,
+  RotateSecretCommand,
+  SecretsManagerClient,
+  SecretsManagerServiceException,
+} from '@aws-sdk/client-secrets-manager';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { listSegments } from '../../src/audit/index.js';
+import { DAY_MS } from '../../src/core/clock.js';
 import { type OidcIssuer, startOidcIssuer } from '../support/oidc-issuer.js';
 import { startPostgres, type TestPostgres } from '../support/postgres.js';
 import { startTestServer, type TestServer } from '../support/server.js';
@@ -17,7 +24,7 @@ const teamPolicy = (team: string) => ({
 let db: TestPostgres;
 let issuer: OidcIssuer;
 let server: TestServer;
-const tokens = { a: '', b: '' };
+const tokens = { a: '', b: '', writer: '' };
 let masterArn = '';
 
 async function login(role: string, serviceAccount: string): Promise<string> {
@@ -90,12 +97,30 @@ beforeAll(async () => {
   server = await startTestServer({
     config: {
       issuers: [{ name: 'cluster', issuer: issuer.url, audiences: ['keysafe'], discovery: true }],
-      roles: ['team-a', 'team-b'].map((name) => ({
-        name,
-        issuer: 'cluster',
-        subjects: [`system:serviceaccount:${name}:app`],
-        policy: teamPolicy(name),
-      })),
+      roles: [
+        ...['team-a', 'team-b'].map((name) => ({
+          name,
+          issuer: 'cluster',
+          subjects: [`system:serviceaccount:${name}:app`],
+          policy: teamPolicy(name),
+        })),
+        {
+          // A deploy job of team A: it may write new values into team A's app secrets, nothing else.
+          name: 'team-a-writer',
+          issuer: 'cluster',
+          subjects: ['system:serviceaccount:team-a-writer:app'],
+          policy: {
+            Version: '2012-10-17',
+            Statement: [
+              {
+                Effect: 'Allow',
+                Action: 'secretsmanager:PutSecretValue',
+                Resource: 'arn:aws:secretsmanager:*:*:secret:team-a/app-*',
+              },
+            ],
+          },
+        },
+      ],
     },
   });
   const admin = new pg.Client({ connectionString: db.url });
@@ -105,6 +130,7 @@ beforeAll(async () => {
   await admin.end();
   tokens.a = await login('team-a', 'app');
   tokens.b = await login('team-b', 'app');
+  tokens.writer = await login('team-a-writer', 'app');
   const master = await call(tokens.a, 'CreateSecret', {
     Name: 'team-a/master',
     SecretString: JSON.stringify({ ...connection(), username: 'postgres', password: db.password }),
@@ -122,8 +148,12 @@ describe('PostgreSQL alternating-users rotation as the configuring principal', (
   it("refuses a pending value a tenant put at the rotation's token: the superuser's password is unchanged", async () => {
     const strategy = 'keysafe:rotation:postgres:alternating-users';
     const token = randomUUID();
-    // B starts a rotation on a value that fails createSecret, so the rotation waits for a retry …
-    await call(tokens.b, 'CreateSecret', { Name: 'team-b/db', SecretString: 'not json' });
+    // B starts a rotation on a value that fails createSecret (a user name with no room for
+    // `_clone`), so the rotation waits for a retry …
+    await call(tokens.b, 'CreateSecret', {
+      Name: 'team-b/db',
+      SecretString: JSON.stringify({ ...connection(), username: 'b'.repeat(60), password: 'x', masterarn: masterArn }),
+    });
     await call(tokens.b, 'RotateSecret', {
       SecretId: 'team-b/db',
       RotationLambdaARN: strategy,
@@ -138,7 +168,7 @@ describe('PostgreSQL alternating-users rotation as the configuring principal', (
       SecretString: JSON.stringify(hijack),
       VersionStages: ['AWSPENDING'],
     });
-    // … fixes AWSCURRENT and runs the rotation again with the same token.
+    // … fixes AWSCURRENT and runs the rotation again with the same token (which pins the new connection).
     await call(tokens.b, 'PutSecretValue', {
       SecretId: 'team-b/db',
       SecretString: JSON.stringify({
@@ -233,5 +263,136 @@ describe('PostgreSQL alternating-users rotation as the configuring principal', (
     const secret = await server.secrets.find('team-a/pw');
     expect(secret.rotation?.lastFailure?.message).toMatch(/session that configured this rotation was revoked/);
     expect((await server.secrets.getSecretValue('team-a/pw')).value.string).toBe('{"password":"p0"}');
+  });
+});
+
+describe("a PostgreSQL rotation's connection is pinned by RotateSecret", () => {
+  const ALTERNATING = 'keysafe:rotation:postgres:alternating-users';
+  let sm: SecretsManagerClient;
+  let bMasterArn = '';
+  const scheduled = { RotateImmediately: false, RotationRules: { AutomaticallyAfterDays: 1 } };
+  const appValue = (username: string, password: string, master = masterArn) =>
+    JSON.stringify({ ...connection(), username, password, masterarn: master });
+  /** The scheduler's run at a time the daily schedules are due (the rotation itself runs on the real clock). */
+  const runScheduleDue = async () => {
+    await server.rotation.runDue(Date.now() + 2 * DAY_MS);
+    await server.rotation.idle();
+  };
+
+  beforeAll(async () => {
+    tokens.a = await login('team-a', 'app'); // the earlier test revoked team A's sessions
+    sm = new SecretsManagerClient({
+      endpoint: server.url,
+      region: 'us-east-1',
+      credentials: { accessKeyId: server.admin.accessKeyId, secretAccessKey: server.admin.secretAccessKey },
+      maxAttempts: 1,
+    });
+    const admin = new pg.Client({ connectionString: db.url });
+    await admin.connect();
+    await admin.query("CREATE ROLE asvc LOGIN PASSWORD 'team-a-svc-1'");
+    await admin.query("CREATE ROLE anew LOGIN PASSWORD 'team-a-new-1'");
+    // Team B's ordinary role, already rotated with alternating users: both of its users exist.
+    await admin.query("CREATE ROLE bsvc LOGIN PASSWORD 'team-b-svc-1'");
+    await admin.query("CREATE ROLE bsvc_clone LOGIN PASSWORD 'team-b-svc-clone-1' IN ROLE bsvc");
+    await admin.end();
+    const bMaster = await call(tokens.b, 'CreateSecret', {
+      Name: 'team-b/master',
+      SecretString: JSON.stringify({ ...connection(), username: 'postgres', password: db.password }),
+    });
+    bMasterArn = bMaster.ARN as string;
+  });
+
+  afterAll(() => sm?.destroy());
+
+  it("a caller with only PutSecretValue cannot point the admin's rotation at another team's master and role", async () => {
+    await call(tokens.a, 'CreateSecret', { Name: 'team-a/app-db', SecretString: appValue('asvc', 'team-a-svc-1') });
+    await sm.send(new RotateSecretCommand({ SecretId: 'team-a/app-db', RotationLambdaARN: ALTERNATING, ...scheduled }));
+    // Team A's deploy job points the secret at team B's master and at B's role's clone (whose
+    // password it learned somewhere), so that the rotation, acting as the admin, would set B's password.
+    await call(tokens.writer, 'PutSecretValue', {
+      SecretId: 'team-a/app-db',
+      SecretString: appValue('bsvc_clone', 'team-b-svc-clone-1', bMasterArn),
+    });
+    await runScheduleDue();
+
+    const message = await lastFailure(tokens.a, 'team-a/app-db');
+    expect(message).toBe(
+      "createSecret: the secret's connection (host/port/dbname/username/masterarn) changed since RotateSecret (AWSCURRENT: username, masterarn); call RotateSecret again to rotate with the new one",
+    );
+    expect(await canLogin('bsvc', 'team-b-svc-1')).toBe(true);
+    expect(await canLogin('bsvc_clone', 'team-b-svc-clone-1')).toBe(true);
+    expect(await canLogin('asvc', 'team-a-svc-1')).toBe(true);
+    expect(await roleExists('asvc_clone')).toBe(false);
+    expect(auditRecords().filter((r) => r.resource === bMasterArn && r.source === 'rotation')).toEqual([]);
+  });
+
+  it("after a legitimate change, the admin's RotateSecret again pins the new connection and rotations succeed", async () => {
+    await call(tokens.a, 'CreateSecret', { Name: 'team-a/app-db2', SecretString: appValue('asvc', 'team-a-svc-1') });
+    await sm.send(
+      new RotateSecretCommand({ SecretId: 'team-a/app-db2', RotationLambdaARN: ALTERNATING, ...scheduled }),
+    );
+    // Team A moves its app to a new role: until RotateSecret is called again, rotations refuse it.
+    await call(tokens.writer, 'PutSecretValue', {
+      SecretId: 'team-a/app-db2',
+      SecretString: appValue('anew', 'team-a-new-1'),
+    });
+    await runScheduleDue();
+    expect(await lastFailure(tokens.a, 'team-a/app-db2')).toMatch(
+      /changed since RotateSecret \(AWSCURRENT: username\); call RotateSecret again/,
+    );
+    expect(await roleExists('anew_clone')).toBe(false);
+
+    await sm.send(new RotateSecretCommand({ SecretId: 'team-a/app-db2' }));
+    await server.rotation.idle();
+    const first = JSON.parse(
+      (await call(tokens.a, 'GetSecretValue', { SecretId: 'team-a/app-db2' })).SecretString as string,
+    ) as { username: string; password: string };
+    expect(first.username).toBe('anew_clone');
+    expect(await canLogin('anew_clone', first.password)).toBe(true);
+    expect(await lastFailure(tokens.a, 'team-a/app-db2')).toBe('');
+
+    // The pin is the pair's base name: the next scheduled rotation switches back to `anew`.
+    await runScheduleDue();
+    const second = JSON.parse(
+      (await call(tokens.a, 'GetSecretValue', { SecretId: 'team-a/app-db2' })).SecretString as string,
+    ) as { username: string; password: string };
+    expect(second.username).toBe('anew');
+    expect(await canLogin('anew', second.password)).toBe(true);
+    expect(await canLogin('anew', 'team-a-new-1')).toBe(false);
+  });
+
+  it('a rotation recorded with a principal but no pinned connection does not run', async () => {
+    await call(tokens.a, 'CreateSecret', { Name: 'team-a/app-db3', SecretString: appValue('asvc', 'team-a-svc-1') });
+    await sm.send(
+      new RotateSecretCommand({ SecretId: 'team-a/app-db3', RotationLambdaARN: ALTERNATING, ...scheduled }),
+    );
+    // As a rotation configured before Keysafe pinned connections was stored.
+    await server.secrets.change('team-a/app-db3', async (s) => {
+      const { connection: _, ...rotation } = s.rotation!;
+      return { secret: { ...s, rotation }, events: [] };
+    });
+    await runScheduleDue();
+    expect(await lastFailure(tokens.a, 'team-a/app-db3')).toMatch(
+      /^createSecret: the secret's connection \(host\/port\/dbname\/username\/masterarn\) was not pinned .*; call RotateSecret again/,
+    );
+    expect(await roleExists('asvc_clone')).toBe(false);
+    expect(await canLogin('asvc', 'team-a-svc-1')).toBe(true);
+  });
+
+  it('RotateSecret with a PostgreSQL strategy is refused when AWSCURRENT names no connection', async () => {
+    await call(tokens.a, 'CreateSecret', { Name: 'team-a/app-db4', SecretString: 'not json' });
+    await sm.send(new CreateSecretCommand({ Name: 'team-a/app-db5' }));
+    for (const [secretId, message] of [
+      ['team-a/app-db4', 'RotateSecret: AWSCURRENT is not valid JSON'],
+      ['team-a/app-db5', 'The secret has no AWSCURRENT SecretString'],
+    ] as const) {
+      const refused = await sm
+        .send(new RotateSecretCommand({ SecretId: secretId, RotationLambdaARN: ALTERNATING }))
+        .catch((e: unknown) => e);
+      expect(refused).toBeInstanceOf(SecretsManagerServiceException);
+      expect(refused).toMatchObject({ name: 'InvalidRequestException', message: expect.stringContaining(message) });
+      const described = await call(tokens.a, 'DescribeSecret', { SecretId: secretId });
+      expect(described.RotationLambdaARN).toBeUndefined();
+    }
   });
 });

@@ -7,7 +7,9 @@
 //
 // A pending value is always the server's own (createSecret copies AWSCURRENT's connection fields and
 // sets a fresh password; a value a caller put at the rotation's token is refused), and the only
-// roles a rotation may touch are AWSCURRENT's user and, alternating, its `_clone`. Failure
+// roles a rotation may touch are AWSCURRENT's user and, alternating, its `_clone`. Which server,
+// database, user and master secret those are is pinned by RotateSecret (connectionOf): the runner
+// refuses every step whose AWSCURRENT or AWSPENDING names another (a later PutSecretValue). Failure
 // messages name no host, port or database and carry no server message: only SQLSTATE or error codes.
 //
 // Passwords never reach the server in clear text when it can be avoided: like libpq's
@@ -17,71 +19,17 @@
 import { createHash, createHmac, pbkdf2Sync, randomBytes } from 'node:crypto';
 import { Client, escapeIdentifier, escapeLiteral } from 'pg';
 import { AppError } from '../../core/errors.js';
+import { CLONE_SUFFIX, connectionPinOf, type DbSecret, parseSecret } from './postgres-connection.js';
 import { type RotationContext, RotationStepError, type Rotator } from './types.js';
 
 /** Characters that break connection strings / URLs, as in the AWS templates' EXCLUDE_CHARACTERS default. */
 const EXCLUDE_CHARACTERS = '/@"\'\\';
 const CONNECT_TIMEOUT_MS = 5_000;
 const QUERY_TIMEOUT_MS = 30_000;
-const CLONE_SUFFIX = '_clone';
 /** PostgreSQL's NAMEDATALEN - 1: longer identifiers are silently truncated. */
 const MAX_IDENTIFIER_BYTES = 63;
-const SUPPORTED_ENGINES = new Set(['postgres', 'aurora-postgresql']);
 
 type Step = 'createSecret' | 'setSecret' | 'testSecret';
-
-/** The parsed secret JSON. `raw` keeps every field (unknown ones included) so createSecret copies them through. */
-interface DbSecret {
-  raw: Record<string, unknown>;
-  host: string;
-  port: number;
-  username: string;
-  password: string;
-  dbname: string;
-  ssl: boolean;
-  masterarn: string | undefined;
-}
-
-function parseSecret(step: Step, what: string, value: string): DbSecret {
-  let raw: unknown;
-  try {
-    raw = JSON.parse(value);
-  } catch {
-    throw new RotationStepError(`${step}: ${what} is not valid JSON`);
-  }
-  if (typeof raw !== 'object' || raw === null || Array.isArray(raw)) {
-    throw new RotationStepError(`${step}: ${what} is not a JSON object`);
-  }
-  const obj = raw as Record<string, unknown>;
-  if (typeof obj.engine !== 'string' || !SUPPORTED_ENGINES.has(obj.engine)) {
-    throw new RotationStepError(`${step}: ${what} must have "engine": "postgres"`);
-  }
-  for (const field of ['host', 'username', 'password'] as const) {
-    if (typeof obj[field] !== 'string' || obj[field] === '') {
-      throw new RotationStepError(`${step}: ${what} has no "${field}" string`);
-    }
-  }
-  const port = obj.port === undefined ? 5432 : Number(obj.port);
-  if (!Number.isInteger(port) || port < 1 || port > 65535) {
-    throw new RotationStepError(`${step}: ${what} has an invalid "port"`);
-  }
-  if (obj.dbname !== undefined && (typeof obj.dbname !== 'string' || obj.dbname === '')) {
-    throw new RotationStepError(`${step}: ${what} has an invalid "dbname"`);
-  }
-  if (obj.masterarn !== undefined && typeof obj.masterarn !== 'string') {
-    throw new RotationStepError(`${step}: ${what} has an invalid "masterarn"`);
-  }
-  return {
-    raw: obj,
-    host: obj.host as string,
-    port,
-    username: obj.username as string,
-    password: obj.password as string,
-    dbname: (obj.dbname as string | undefined) ?? 'postgres',
-    ssl: obj.ssl === true || obj.ssl === 'true',
-    masterarn: obj.masterarn as string | undefined,
-  };
-}
 
 async function readVersion(
   ctx: RotationContext,
@@ -406,6 +354,7 @@ export function postgresSingleUser(): Rotator {
     createSecret: (ctx) => createPending(ctx, (username) => username),
     setSecret: setSingleUser,
     testSecret: testPending,
+    connectionOf: (value, where, what) => connectionPinOf(parseSecret(where, what, value), false),
   };
 }
 
@@ -419,5 +368,6 @@ export function postgresAlternatingUsers(): Rotator {
     createSecret: (ctx) => createPending(ctx, alternateUsername),
     setSecret: setAlternatingUsers,
     testSecret: testPending,
+    connectionOf: (value, where, what) => connectionPinOf(parseSecret(where, what, value), true),
   };
 }

@@ -1,4 +1,5 @@
 // The contract between the rotation runner and a rotation strategy (the AWS rotation Lambda's four steps).
+import type { RotationConnectionPin } from '../../storage/index.js';
 
 /** A stage or a version id to read. */
 export type VersionSelector = { stage: string } | { versionId: string };
@@ -42,6 +43,14 @@ export interface Rotator {
   testSecret(ctx: RotationContext): Promise<void>;
   /** Optional hook before the runner moves AWSCURRENT (the webhook strategy calls the endpoint). */
   finishSecret?(ctx: RotationContext): Promise<void>;
+  /**
+   * For a strategy that acts on a destination named in the secret's value (a database server and
+   * role): the fields that name it. RotateSecret pins them, read as its caller; the runner then
+   * refuses every step whose AWSCURRENT or AWSPENDING names another, so a caller that may only
+   * PutSecretValue cannot redirect a rotation someone else configured. Throws RotationStepError,
+   * prefixed with `where` and naming `what` and the field (never a value), when the value names none.
+   */
+  connectionOf?(value: string, where: string, what: string): RotationConnectionPin;
 }
 
 /** A failed step. The message must not contain secret values (it is shown in DescribeSecret). */
