@@ -1,7 +1,7 @@
 // The AWS KMS JSON operations: parse the AWS-shaped input, call the engine, shape the AWS output.
 import { z } from 'zod';
 import { compilePolicy } from '../auth/index.js';
-import { type ConditionKeys, encryptionContextKeys, type ResourceRef } from '../core/access.js';
+import { type Access, type ConditionKeys, encryptionContextKeys, type ResourceRef } from '../core/access.js';
 import { AppError } from '../core/errors.js';
 import { type Operation, operation } from '../core/operation.js';
 import { blob, context, decodeMarker, encodeMarker, epochSeconds, int, str } from '../core/wire.js';
@@ -271,9 +271,10 @@ export const kmsOperations: Record<string, KmsOperation> = {
   ListKeys: operation({
     input: ListKeysInput,
     resources: () => [anyResource('kms:ListKeys')],
-    async run(engine: KmsEngine, i) {
+    async run(engine: KmsEngine, i, access) {
       const { items, next } = await engine.listKeys(i.Limit ?? 100, decodeMarker(i.Marker));
-      return { Keys: items.map((k) => ({ KeyId: k.keyId, KeyArn: engine.arnOf(k.keyId) })), ...truncation(next) };
+      const shown = await mayDescribe(access, items, (k) => k.keyId);
+      return { Keys: shown.map((k) => ({ KeyId: k.keyId, KeyArn: engine.arnOf(k.keyId) })), ...truncation(next) };
     },
   }),
 
@@ -351,10 +352,10 @@ export const kmsOperations: Record<string, KmsOperation> = {
   ListAliases: operation({
     input: ListAliasesInput,
     resources: () => [anyResource('kms:ListAliases')],
-    async run(engine: KmsEngine, i) {
+    async run(engine: KmsEngine, i, access) {
       const { items, next } = await engine.listAliases(i.Limit ?? 50, decodeMarker(i.Marker), i.KeyId);
       return {
-        Aliases: items.map((a) => ({
+        Aliases: (await mayDescribe(access, items, (a) => a.keyId)).map((a) => ({
           AliasName: a.name,
           AliasArn: `arn:aws:kms:${engine.partition.region}:${engine.partition.accountId}:${a.name}`,
           TargetKeyId: a.keyId,
@@ -614,6 +615,18 @@ export const kmsOperations: Record<string, KmsOperation> = {
   DeriveSharedSecret: unsupported('DeriveSharedSecret', 'DeriveSharedSecret (KEY_AGREEMENT keys)'),
   GetKeyLastUsage: unsupported('GetKeyLastUsage', 'GetKeyLastUsage'),
 };
+
+/**
+ * The listed items whose key the caller may describe: a tenant lists its own keys and aliases, never
+ * another's (a Keysafe choice; AWS lists a whole account). A page may come out short.
+ */
+async function mayDescribe<T>(access: Access, items: T[], keyIdOf: (item: T) => string): Promise<T[]> {
+  const shown: T[] = [];
+  for (const item of items) {
+    if ((await access.refusalOf([key('kms:DescribeKey', keyIdOf(item))])) === undefined) shown.push(item);
+  }
+  return shown;
+}
 
 function generateDataKey(withPlaintext: boolean): KmsOperation {
   const action = withPlaintext ? 'kms:GenerateDataKey' : 'kms:GenerateDataKeyWithoutPlaintext';

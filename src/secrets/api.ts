@@ -1,7 +1,7 @@
 // The AWS Secrets Manager JSON operations: parse AWS-shaped input, call the engine, shape AWS output.
 import { z } from 'zod';
 import { compilePolicy, policyProblems as iamPolicyProblems } from '../auth/index.js';
-import type { ConditionKeys, ResourceRef } from '../core/access.js';
+import type { Access, ConditionKeys, ResourceRef } from '../core/access.js';
 import { AppError } from '../core/errors.js';
 import { type Operation, operation } from '../core/operation.js';
 import { blob, epochSeconds, int, str } from '../core/wire.js';
@@ -274,6 +274,19 @@ const sealWith = (id: string, key?: string): ResourceRef => ({
   ...(key !== undefined && { key }),
 });
 
+/**
+ * A version's value and its output. The key the value was read under is checked again: the declared
+ * check saw the version the label named then, and a label moved since may name one sealed under a
+ * customer-managed key the caller may not use.
+ */
+async function readValue(engine: SecretsEngine, access: Access, id: string, versionId?: string, stage?: string) {
+  const { secret: s, version, value } = await engine.getSecretValue(id, versionId, stage);
+  if (version.kmsKeyArn !== undefined && version.kmsKeyArn !== (await engine.defaultKey())) {
+    await access.authorize([{ kind: 'secret-key', action: 'kms:Decrypt', secret: s.arn, key: version.kmsKeyArn }]);
+  }
+  return valueOutput(s, version, value);
+}
+
 const unsupported = (action: string, what: string): SecretsOperation =>
   operation({
     input: z.object({}).loose(),
@@ -309,10 +322,8 @@ export const secretsOperations: Record<string, SecretsOperation> = {
   GetSecretValue: operation({
     input: GetSecretValueInput,
     resources: (i) => readVersion(i.SecretId, i.VersionId, i.VersionStage),
-    async run({ engine }: SecretsApiContext, i) {
-      const { secret: s, version, value } = await engine.getSecretValue(i.SecretId, i.VersionId, i.VersionStage);
-      return valueOutput(s, version, value);
-    },
+    run: async ({ engine }: SecretsApiContext, i, access) =>
+      readValue(engine, access, i.SecretId, i.VersionId, i.VersionStage),
   }),
 
   BatchGetSecretValue: operation({
@@ -351,8 +362,7 @@ export const secretsOperations: Record<string, SecretsOperation> = {
             Errors.push({ SecretId: id, ErrorCode: refused.code, Message: refused.message });
             continue;
           }
-          const { secret: s, version, value } = await engine.getSecretValue(id);
-          SecretValues.push(valueOutput(s, version, value));
+          SecretValues.push(await readValue(engine, access, id));
         } catch (e) {
           if (!(e instanceof AppError)) throw e;
           Errors.push({ SecretId: id, ErrorCode: e.code, Message: e.message });
@@ -414,8 +424,14 @@ export const secretsOperations: Record<string, SecretsOperation> = {
   ListSecrets: operation({
     input: ListSecretsInput,
     resources: () => [anyResource('secretsmanager:ListSecrets')],
-    async run({ engine }: SecretsApiContext, i) {
-      const found = await listMatching(engine, i.Filters, i.IncludePlannedDeletion ?? false);
+    async run({ engine }: SecretsApiContext, i, access) {
+      // Only the secrets the caller may describe: a tenant lists its own, never another's (a Keysafe
+      // choice; AWS lists a whole account), and the filters are no oracle.
+      const found: SecretRecord[] = [];
+      for (const s of await listMatching(engine, i.Filters, i.IncludePlannedDeletion ?? false)) {
+        const check = { kind: 'secret', action: 'secretsmanager:DescribeSecret', secret: s.arn } as const;
+        if ((await access.refusalOf([check])) === undefined) found.push(s);
+      }
       const key = (s: SecretRecord): string | number =>
         i.SortBy === 'name' ? s.name : i.SortBy === 'last-changed-date' ? s.lastChangedAt : s.createdAt;
       const dir = i.SortOrder === 'desc' ? -1 : 1;

@@ -26,6 +26,8 @@ export interface AgentRouteDeps extends RouteDeps {
   watchHeartbeatMs: number;
 }
 const MAX_KEYS = 10_000;
+/** Watch streams one session may hold at once. */
+const MAX_STREAMS_PER_SESSION = 4;
 
 export function registerAgentRoutes(app: Hono<Env>, route: Route, deps: AgentRouteDeps): void {
   const keys = new Map<string, Promise<CryptoKey | Uint8Array>>();
@@ -85,19 +87,32 @@ export function registerAgentRoutes(app: Hono<Env>, route: Route, deps: AgentRou
 
   // Watching declares no resource of its own: each event is filtered by the caller's GetSecretValue
   // on its secret (mayRead), so a watcher learns of no change it could not read.
+  /** Open watch streams by session token. */
+  const streams = new Map<string, number>();
   app.get('/v1/watch', async (c) => {
     const x = exchangeOf(c);
     let cursor = 0;
     const opened = await deps.pipeline.run(x, 'native', async () => {
       await admitBearer(deps, c, x, 'keysafe:Watch', 'agent');
+      // An agent needs one stream (two while it reconnects): a workload session may not open many.
+      if (
+        x.identity?.kind === 'role' &&
+        (streams.get(c.req.header('authorization') ?? '') ?? 0) >= MAX_STREAMS_PER_SESSION
+      ) {
+        throw new AppError(
+          'ThrottlingException',
+          `A session may hold at most ${MAX_STREAMS_PER_SESSION} watch streams.`,
+        );
+      }
       x.decision = 'allow';
       const given = c.req.query('cursor') ?? c.req.header('last-event-id');
       cursor = given !== undefined && /^\d{1,15}$/.test(given) ? Number(given) : await deps.changeFeed.latest();
     });
     if (!opened.ok) return jsonAnswer(c, opened.status, awsErrorBody(opened.error));
     const access = x.access!;
-    const authorization = c.req.header('authorization');
+    const authorization = c.req.header('authorization') ?? '';
 
+    streams.set(authorization, (streams.get(authorization) ?? 0) + 1);
     return streamSSE(c, async (stream) => {
       let subscription = deps.changeFeed.subscribe(cursor);
       stream.onAbort(() => subscription.close());
@@ -138,6 +153,9 @@ export function registerAgentRoutes(app: Hono<Env>, route: Route, deps: AgentRou
       } finally {
         clearInterval(heartbeat);
         subscription.close();
+        const left = (streams.get(authorization) ?? 1) - 1;
+        if (left > 0) streams.set(authorization, left);
+        else streams.delete(authorization);
       }
     });
   });

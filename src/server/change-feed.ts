@@ -8,6 +8,9 @@ import type { SecretEvent, SecretsStore } from '../storage/index.js';
 
 const BATCH = 500;
 
+/** Live events held for one watcher that is not reading; beyond, it gets `reset`. */
+const MAX_BUFFERED = 10_000;
+
 export interface Subscription {
   /** Events after the subscriber's cursor, then live ones, in cursor order. */
   next(): Promise<SecretEvent[] | 'reset'>;
@@ -67,10 +70,18 @@ export function createChangeFeed(store: SecretsStore, onChange: (listener: () =>
       let buffered: SecretEvent[] = [];
       let wake: (() => void) | undefined;
       let closed = false;
+      let checked = false;
       let caughtUp = false;
+      let overflowed = false;
       const subscriber = {
         push(events: SecretEvent[]) {
-          buffered.push(...events);
+          // A watcher that stops reading is told to reload rather than made to hold everything.
+          if (buffered.length + events.length > MAX_BUFFERED) {
+            overflowed = true;
+            buffered = [];
+          } else {
+            buffered.push(...events);
+          }
           wake?.();
         },
         end() {
@@ -82,22 +93,30 @@ export function createChangeFeed(store: SecretsStore, onChange: (listener: () =>
 
       return {
         async next() {
-          if (!caughtUp) {
-            caughtUp = true;
+          if (!checked) {
+            checked = true;
             const { oldest, latest } = await store.eventCursors();
             // Events after the cursor were trimmed away, or the cursor is from the future (the
             // database was restored from an older backup): the watcher must reload everything.
-            if (cursor > latest || (cursor < latest && (oldest === undefined || oldest > cursor + 1))) return 'reset';
-            const missed: SecretEvent[] = [];
-            for (;;) {
-              const page = await store.eventsAfter(cursor, BATCH);
-              missed.push(...page);
-              if (page.length > 0) cursor = page[page.length - 1]!.cursor;
-              if (page.length < BATCH) break;
+            if (cursor > latest || (cursor < latest && (oldest === undefined || oldest > cursor + 1))) {
+              caughtUp = true;
+              return 'reset';
             }
-            if (missed.length > 0) return missed;
+          }
+          // Catching up one page at a time: a watcher from an old cursor never holds the whole feed.
+          if (!caughtUp) {
+            const page = await store.eventsAfter(cursor, BATCH);
+            if (page.length < BATCH) caughtUp = true;
+            if (page.length > 0) {
+              cursor = page[page.length - 1]!.cursor;
+              return page;
+            }
           }
           while (!closed) {
+            if (overflowed) {
+              overflowed = false;
+              return 'reset';
+            }
             const fresh = buffered.filter((e) => e.cursor > cursor);
             buffered = [];
             if (fresh.length > 0) {

@@ -1,11 +1,7 @@
 // The connection a PostgreSQL rotation pins at RotateSecret, and which fields of a later value differ from it.
 import { describe, expect, it } from 'vitest';
 import { postgresAlternatingUsers, postgresSingleUser } from '../../src/secrets/rotators/postgres.js';
-import {
-  baseUsername,
-  changedPinFields,
-  parseSecret,
-} from '../../src/secrets/rotators/postgres-connection.js';
+import { baseUsername, changedPinFields, parseSecret } from '../../src/secrets/rotators/postgres-connection.js';
 import { RotationStepError } from '../../src/secrets/rotators/types.js';
 
 const MASTER = 'arn:aws:secretsmanager:us-east-1:000000000000:secret:team-a/master-AbCdEf';

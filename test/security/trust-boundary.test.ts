@@ -34,7 +34,14 @@ const tenantPolicy = (team: string) => ({
     { Effect: 'Allow', Action: ['secretsmanager:ListSecrets', 'secretsmanager:BatchGetSecretValue'], Resource: '*' },
     {
       Effect: 'Allow',
-      Action: ['kms:CreateKey', 'kms:CreateAlias', 'kms:UpdateAlias', 'kms:DeleteAlias'],
+      Action: [
+        'kms:CreateKey',
+        'kms:CreateAlias',
+        'kms:UpdateAlias',
+        'kms:DeleteAlias',
+        'kms:ListKeys',
+        'kms:ListAliases',
+      ],
       Resource: '*',
     },
   ],
@@ -159,6 +166,79 @@ describe('secrets under a customer-managed key', () => {
     expect(a.text).not.toContain('bob-sealed');
     const own = await ok('secretsmanager.GetSecretValue', { SecretId: 'bob/sealed' }, tokens.bob);
     expect(own.SecretString).toBe('bob-sealed');
+  });
+});
+
+describe('refusals and lists tell nothing about what other tenants hold', () => {
+  it('a refusal names what the request named: the same for a secret that exists and one that does not', async () => {
+    const exists = await call('secretsmanager.GetSecretValue', { SecretId: 'bob/db' }, tokens.alice);
+    const missing = await call('secretsmanager.GetSecretValue', { SecretId: 'bob/nothing' }, tokens.alice);
+    expect(exists.json.__type).toBe('AccessDeniedException');
+    expect(missing.json.__type).toBe('AccessDeniedException');
+    expect(exists.json.message).toMatch(
+      /on resource: arn:aws:secretsmanager:us-east-1:000000000000:secret:bob\/db because/,
+    );
+    expect(missing.json.message).toMatch(
+      /on resource: arn:aws:secretsmanager:us-east-1:000000000000:secret:bob\/nothing because/,
+    );
+  });
+
+  it('a refusal on an alias names the alias, never the key behind it', async () => {
+    const exists = await call('TrentService.DescribeKey', { KeyId: 'alias/bob-app' }, tokens.alice);
+    const missing = await call('TrentService.DescribeKey', { KeyId: 'alias/bob-nothing' }, tokens.alice);
+    expect(exists.json.__type).toBe('AccessDeniedException');
+    expect(exists.text).not.toContain(bobKey.id);
+    expect(exists.json.message).toContain('on resource: arn:aws:kms:us-east-1:000000000000:alias/bob-app because');
+    expect(missing.json.message).toContain('on resource: arn:aws:kms:us-east-1:000000000000:alias/bob-nothing because');
+  });
+
+  it('ListSecrets, ListKeys and ListAliases show a tenant only what it may describe', async () => {
+    const secrets = await ok(
+      'secretsmanager.ListSecrets',
+      { Filters: [{ Key: 'name', Values: ['bob/'] }] },
+      tokens.alice,
+    );
+    expect(secrets.SecretList).toEqual([]);
+    const own = await ok('secretsmanager.ListSecrets', {}, tokens.alice);
+    expect(JSON.stringify(own)).not.toContain('bob/');
+    const keys = (await ok('TrentService.ListKeys', {}, tokens.alice)).Keys as { KeyId: string }[];
+    expect(keys.map((k) => k.KeyId)).toContain(aliceKey.id);
+    expect(keys.map((k) => k.KeyId)).not.toContain(bobKey.id);
+    const aliases = await ok('TrentService.ListAliases', {}, tokens.alice);
+    expect(JSON.stringify(aliases)).not.toContain('bob-app');
+    expect(JSON.stringify(aliases)).not.toContain('alias/keysafe/');
+    const all = await ok('TrentService.ListAliases', {}, ws.server.admin.token);
+    expect(JSON.stringify(all)).toContain('alias/bob-app');
+  });
+});
+
+describe('watch streams', () => {
+  it('a workload session holds at most 4 at once', async () => {
+    const { exportJWK, generateKeyPair } = await import('jose');
+    const { publicKey } = await generateKeyPair('ECDH-ES', { crv: 'P-256' });
+    const jwt = await ws.issuer.kubernetesToken({ namespace: 'alice', serviceAccount: 'app' });
+    const login = await http('POST', '/v1/auth/login', undefined, {
+      role: 'alice',
+      jwt,
+      publicKey: await exportJWK(publicKey),
+    });
+    const token = login.json.token as string;
+    const controllers: AbortController[] = [];
+    const open = async () => {
+      const controller = new AbortController();
+      controllers.push(controller);
+      const res = await fetch(`${ws.server.url}/v1/watch?cursor=0`, {
+        headers: { authorization: `Bearer ${token}` },
+        signal: controller.signal,
+      });
+      return res.status;
+    };
+    try {
+      for (let i = 0; i < 4; i++) expect(await open()).toBe(200);
+      expect(await open()).toBe(429);
+    } finally {
+      for (const c of controllers) c.abort();
+    }
   });
 });
 
