@@ -2,7 +2,13 @@
 import { mkdirSync, renameSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { ISSUER_DEFAULTS, type IssuerConfig, TrustedIssuer } from '../../src/auth/issuers.js';
+import {
+  apiIssuerSchema,
+  ISSUER_DEFAULTS,
+  type IssuerConfig,
+  issuerSchema,
+  TrustedIssuer,
+} from '../../src/auth/issuers.js';
 import { compileRole, requireBound, roleSchema } from '../../src/auth/roles.js';
 import { AppError } from '../../src/core/errors.js';
 import { createLogger } from '../../src/observability/logger.js';
@@ -477,6 +483,19 @@ describe('trusted issuer behind https with a private CA and a bearer token (a cl
       expect(bad.logs.join('\n')).not.toContain('sa-token-2');
     } finally {
       for (const l of [advertised, impostor, issuerHost]) l.server.close();
+    }
+  });
+});
+
+describe('issuer settings are bounded', () => {
+  it('refuses a refresh interval under a second (a fetch per login) and a token lifetime over 31 days', () => {
+    const base = { name: 'bounded', issuer: 'https://issuer.example', audiences: ['keysafe'], discovery: true };
+    for (const schema of [issuerSchema, apiIssuerSchema]) {
+      expect(schema.safeParse({ ...base, minRefreshSeconds: 0 }).success).toBe(false);
+      expect(schema.safeParse({ ...base, maxTokenLifetimeSeconds: 32 * 86_400 }).success).toBe(false);
+      expect(schema.safeParse({ ...base, minRefreshSeconds: 1, maxTokenLifetimeSeconds: 31 * 86_400 }).success).toBe(
+        true,
+      );
     }
   });
 });
