@@ -3,6 +3,7 @@
 // `server` may list several addresses: a connection failure moves to the next one, and the next
 // call starts there. Transient failures (network, 5xx, 429) are TransientError for the one retry
 // policy; refusals (401/403/404, bad token) are permanent AppErrors with the server's code.
+import { createParser, type EventSourceMessage } from 'eventsource-parser';
 import { type CryptoKey, compactDecrypt, exportJWK, generateKeyPair, type JWK } from 'jose';
 import { type HttpRequest, type HttpResponse, send } from '../client/http.js';
 import { AppError, type ErrorCode } from '../core/errors.js';
@@ -114,7 +115,10 @@ export class ServerClient {
       signal,
       false,
     );
-    let buffer = '';
+    // The server-sent events parser (any line ending, multi-line data, ids, comments) hands over whole
+    // events; each is turned into a message and awaited in order before the next chunk is read.
+    const received: EventSourceMessage[] = [];
+    const parser = createParser({ onEvent: (event) => received.push(event) });
     // A server that died without closing the connection (power loss, a partition) sends nothing
     // more: after three missed heartbeats the stream is given up, and the agent reconnects or
     // moves on to the next server.
@@ -124,10 +128,9 @@ export class ServerClient {
     try {
       for await (const chunk of res.body) {
         silent.refresh();
-        buffer += chunk as string;
-        for (let end = buffer.indexOf('\n\n'); end >= 0; end = buffer.indexOf('\n\n')) {
-          const message = parseEvent(buffer.slice(0, end));
-          buffer = buffer.slice(end + 2);
+        parser.feed(chunk as string);
+        for (let event = received.shift(); event; event = received.shift()) {
+          const message = toWatchMessage(event);
           if (message?.kind === 'hello' && message.heartbeatMs) {
             clearTimeout(silent);
             silent = giveUpAfter(3 * message.heartbeatMs);
@@ -175,14 +178,9 @@ export class ServerClient {
   }
 }
 
-function parseEvent(block: string): WatchMessage | undefined {
-  let event = 'message';
-  let data = '';
-  for (const line of block.split('\n')) {
-    if (line.startsWith('event: ')) event = line.slice(7);
-    else if (line.startsWith('data: ')) data += line.slice(6);
-  }
-  if (data === '') return undefined; // a comment (heartbeat)
+/** A watch message from one server-sent event; other event types and empty data are not messages. */
+function toWatchMessage({ event, data }: EventSourceMessage): WatchMessage | undefined {
+  if (data === '') return undefined;
   const parsed = JSON.parse(data) as { cursor: number; heartbeatMs?: number } & ChangeEvent;
   if (event === 'change') return { kind: 'change', event: parsed };
   if (event === 'hello') return { kind: 'hello', cursor: parsed.cursor, heartbeatMs: parsed.heartbeatMs };

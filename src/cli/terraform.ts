@@ -1,6 +1,6 @@
 // `keysafe terraform install`: puts the Keysafe Terraform provider where Terraform finds it offline
 // (an implied local mirror: `terraform.d/plugins/` of the working directory, or `~/.terraform.d/plugins/`).
-import { chmodSync, existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { chmodSync, cpSync, existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { homedir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -22,7 +22,7 @@ working directory), or under ~/.terraform.d/plugins/ with --global. Then, in you
   }
   provider "keysafe" {}   # address/token, or env KEYSAFE_ADDR and KEYSAFE_TOKEN
 
-The provider is a Node.js program (a single bundled file run by a small wrapper script).
+The provider is a Node.js program (one bundled file and its protocol's .proto files, run by a small wrapper script).
 `;
 
 const FLAGS = { dir: { type: 'string' }, global: { type: 'boolean' } } as const;
@@ -51,8 +51,11 @@ export async function installProvider(pluginsDir: string): Promise<InstallResult
   const version = keysafeVersion();
   const packageDir = join(pluginsDir, PROVIDER_SOURCE, version, terraformPlatform());
   const entry = fileURLToPath(new URL('../terraform/provider/main.js', import.meta.url));
-  if (!existsSync(entry)) {
-    throw new Error(`the provider's entry point ${entry} is missing: run \`npm run build\` first`);
+  const protoDir = fileURLToPath(new URL('../terraform/provider/proto', import.meta.url));
+  if (!existsSync(entry) || !existsSync(protoDir)) {
+    throw new Error(
+      `the provider's entry point ${entry} or its protocol files are missing: run \`npm run build\` first`,
+    );
   }
   rmSync(packageDir, { recursive: true, force: true });
   mkdirSync(packageDir, { recursive: true });
@@ -68,10 +71,16 @@ export async function installProvider(pluginsDir: string): Promise<InstallResult
       platform: 'node',
       target: 'node20',
       format: 'cjs',
+      // CommonJS has no import.meta: give the bundle its own URL, so that the provider finds ./proto beside it.
+      define: { 'import.meta.url': '__keysafeBundleUrl' },
+      // (The banner precedes esbuild's own "use strict", so it repeats it: the bundle stays strict code.)
+      banner: { js: "'use strict';var __keysafeBundleUrl = require('node:url').pathToFileURL(__filename).href;" },
       minify: true,
       legalComments: 'none',
       logLevel: 'error',
     });
+    // The plugin protocol's .proto files are read at start, beside the bundle.
+    cpSync(protoDir, join(packageDir, 'proto'), { recursive: true });
     bundled = true;
   } catch (e) {
     if ((e as { code?: string }).code !== 'ERR_MODULE_NOT_FOUND') throw e;

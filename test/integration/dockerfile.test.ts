@@ -302,6 +302,38 @@ describe('the runtime image, rebuilt from its COPY lines with production depende
     }
   }, 30_000);
 
+  it('installs the Terraform provider without esbuild: it runs from dist/ and loads its .proto files there', async () => {
+    const out = run('terraform', 'install', '--dir', join(root, 'tf'));
+    expect(out.status, out.stderr).toBe(0);
+    expect(out.stdout).toMatch(/unbundled/);
+    const packageDir = / in (\S+)/.exec(out.stdout)![1]!;
+    const wrapper = readdirSync(packageDir).find((n) => n.startsWith('terraform-provider-keysafe_v'))!;
+    const child = spawn(join(packageDir, wrapper), [], {
+      env: {
+        ...env(),
+        TF_PLUGIN_MAGIC_COOKIE: 'd602bf8f470bc67ca7faa0386276bbdd4330efaf76d1a219cb4d6991ca9872b2',
+        PLUGIN_PROTOCOL_VERSIONS: '6',
+      },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    children.push(child);
+    let stderr = '';
+    child.stderr!.on('data', (b) => {
+      stderr += b;
+    });
+    // go-plugin's handshake line comes only after every service is loaded and the socket is bound.
+    const firstLine = await new Promise<string>((resolve) => {
+      let stdout = '';
+      child.stdout!.on('data', (b) => {
+        stdout += b;
+        if (stdout.includes('\n')) resolve(stdout.split('\n')[0]!);
+      });
+      child.on('exit', () => resolve(stdout));
+    });
+    child.kill('SIGTERM');
+    expect(firstLine, stderr).toMatch(/^1\|6\|unix\|\S+\|grpc$/);
+  }, 20_000);
+
   it('starts a server that becomes ready and stops on SIGTERM, writing only to its data directory', async () => {
     const snapshot = () =>
       JSON.stringify(
