@@ -15,6 +15,7 @@ export { type EncryptionContext, encodeEncryptionContext } from './encryption-co
 export { DecryptionError } from './errors.js';
 export { constantTimeEqual, hmacSha256, hmacSha256Hex, sha256Hex } from './hash.js';
 export { type MacAlgorithm, MacKey } from './mac.js';
+export { md5PasswordVerifier, scramSha256Verifier } from './postgres-verifiers.js';
 export {
   fillRandom,
   newUuid,
