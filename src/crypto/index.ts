@@ -26,3 +26,4 @@ export {
   randomToken,
 } from './random.js';
 export { RootKey, RootKeyring, type WrappedMaterial } from './root-key.js';
+export { createSelfSignedCert, type SelfSignedCert } from './self-signed-cert.js';

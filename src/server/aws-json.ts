@@ -3,8 +3,7 @@
 // It runs on node:http directly rather than through Hono: this is the hot path, and building a
 // web Request/Response per call costs more than the KMS operation itself (bench/kms.ts).
 import type { IncomingHttpHeaders, IncomingMessage, ServerResponse } from 'node:http';
-import { type HeaderReader, type Identity, isSigV4 } from '../auth/index.js';
-import type { SignedRequest } from '../auth/sigv4.js';
+import { type HeaderReader, type Identity, isSigV4, type SignedRequest } from '../auth/index.js';
 import { AppError } from '../core/errors.js';
 import { awsErrorBody } from '../core/http-errors.js';
 import { invoke, type Operation } from '../core/operation.js';
