@@ -17,9 +17,9 @@
 // synchronous answer (no promise) when the source answers synchronously from memory.
 import { type Context, Hono } from 'hono';
 import { AppError } from '../core/errors.js';
+import { awsErrorBody, nativeStatusOf, statusOf } from '../core/http-errors.js';
 import { constantTimeEqual } from '../crypto/index.js';
 import type { Logger } from '../observability/logger.js';
-import { awsErrorBody, nativeStatusOf, statusOf } from '../server/http-errors.js';
 
 export interface SecretVersionQuery {
   versionId?: string;

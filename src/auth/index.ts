@@ -14,4 +14,4 @@ export { createLogin, LOGIN_LIMITS, type Login } from './login.js';
 export { compilePolicy, type PolicyKind, policyProblems } from './policy.js';
 export { type RoleConfig, roleSchema } from './roles.js';
 export { type AgentPublicKey, createSessions, type Sessions, type StsCredentials } from './sessions.js';
-export { type HeaderReader, isSigV4, type SigV4Caller, verifySigV4 } from './sigv4.js';
+export { type HeaderReader, isSigV4, type SignedRequest, type SigV4Caller, verifySigV4 } from './sigv4.js';

@@ -67,7 +67,12 @@ const issuerFields = {
   // Symmetric algorithms are refused outright: with a public key as the HMAC secret, anyone could sign.
   algorithms: z.array(z.enum(ASYMMETRIC_ALGORITHMS)).min(1).optional(),
   clockSkewSeconds: z.number().int().min(0).max(600).optional(),
-  maxTokenLifetimeSeconds: z.number().int().min(60).max(31 * 86_400).optional(),
+  maxTokenLifetimeSeconds: z
+    .number()
+    .int()
+    .min(60)
+    .max(31 * 86_400)
+    .optional(),
   maxTokenBytes: z
     .number()
     .int()

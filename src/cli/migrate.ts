@@ -2,7 +2,7 @@
 import { join } from 'node:path';
 import { ConfigError } from '../core/config-error.js';
 import { DEFAULTS } from '../server/config.js';
-import { migrateSqliteToPostgres } from '../storage/migrate.js';
+import { migrateSqliteToPostgres } from '../storage/index.js';
 import { parseFlags } from './args.js';
 
 const USAGE = `usage: keysafe migrate --to postgres://… [--from sqlite:PATH | --data-dir DIR]

@@ -1,4 +1,4 @@
-// Typed application errors with stable codes; the HTTP mapping lives in server/http-errors.ts only.
+// Typed application errors with stable codes; the HTTP mapping lives in core/http-errors.ts only.
 
 /** Every error code Keysafe answers with. For the AWS APIs these are AWS's exception names. */
 const ERROR_CODES = [

@@ -15,6 +15,7 @@ export { type EncryptionContext, encodeEncryptionContext } from './encryption-co
 export { DecryptionError } from './errors.js';
 export { constantTimeEqual, hmacSha256, hmacSha256Hex, sha256Hex } from './hash.js';
 export { type MacAlgorithm, MacKey } from './mac.js';
+export { md5PasswordVerifier, scramSha256Verifier } from './postgres-verifiers.js';
 export {
   fillRandom,
   newUuid,
@@ -25,3 +26,4 @@ export {
   randomToken,
 } from './random.js';
 export { RootKey, RootKeyring, type WrappedMaterial } from './root-key.js';
+export { createSelfSignedCert, type SelfSignedCert } from './self-signed-cert.js';

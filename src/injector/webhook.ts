@@ -5,7 +5,7 @@ import { createServer, type Server } from 'node:https';
 import type { AddressInfo } from 'node:net';
 import { ConfigError } from '../core/config-error.js';
 import type { Logger } from '../observability/logger.js';
-import { watchCertificate } from '../server/tls-reload.js';
+import { watchCertificate } from '../tls/reload.js';
 import { INJECTOR_DEFAULTS, type InjectorDefaults, mutate, type PodLike } from './mutate.js';
 
 /** An API server's request body is at most 3 MiB (etcd's limit); more is not an AdmissionReview. */

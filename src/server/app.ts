@@ -4,6 +4,7 @@ import { bodyLimit } from 'hono/body-limit';
 import { z } from 'zod';
 import { type AgentPublicKey, type Directory, type Login, roleArn, type Sessions } from '../auth/index.js';
 import { AppError } from '../core/errors.js';
+import { awsErrorBody } from '../core/http-errors.js';
 import { newUuid } from '../crypto/index.js';
 import type { Metrics } from '../observability/metrics.js';
 import type { SecretsApiContext } from '../secrets/index.js';
@@ -11,7 +12,6 @@ import { registerAdminRoutes } from './admin-routes.js';
 import { registerAgentRoutes } from './agent-routes.js';
 import { commonHeaders } from './aws-json.js';
 import type { ChangeFeed } from './change-feed.js';
-import { awsErrorBody } from './http-errors.js';
 import { type Env, exchangeOf, jsonAnswer, makeRoute, type RouteDeps } from './route.js';
 import { registerTerraformRoutes, TERRAFORM_PATH_PREFIX, type TerraformRouteDeps } from './terraform-routes.js';
 

@@ -1,6 +1,5 @@
 // Who sent a request: SigV4 (the admin's keys or STS temporary credentials), or a token as Bearer or Basic password.
-import { adminIdentity, type Identity, type Sessions, verifySigV4 } from '../auth/index.js';
-import type { SignedRequest } from '../auth/sigv4.js';
+import { adminIdentity, type Identity, type Sessions, type SignedRequest, verifySigV4 } from '../auth/index.js';
 import { AppError } from '../core/errors.js';
 import { constantTimeEqual } from '../crypto/index.js';
 import type { AdminCredentials } from './admin-credentials.js';

@@ -3,15 +3,14 @@
 // It runs on node:http directly rather than through Hono: this is the hot path, and building a
 // web Request/Response per call costs more than the KMS operation itself (bench/kms.ts).
 import type { IncomingHttpHeaders, IncomingMessage, ServerResponse } from 'node:http';
-import { type HeaderReader, type Identity, isSigV4 } from '../auth/index.js';
-import type { SignedRequest } from '../auth/sigv4.js';
+import { type HeaderReader, type Identity, isSigV4, type SignedRequest } from '../auth/index.js';
 import { AppError } from '../core/errors.js';
+import { awsErrorBody } from '../core/http-errors.js';
 import { invoke, type Operation } from '../core/operation.js';
 import { newUuid } from '../crypto/index.js';
 import { type KmsEngine, kmsOperations } from '../kms/index.js';
 import { type SecretsApiContext, secretsOperations } from '../secrets/index.js';
 import type { Authenticator } from './authenticate.js';
-import { awsErrorBody } from './http-errors.js';
 import { Exchange, type Pipeline } from './pipeline.js';
 import {
   assumeRoleWithWebIdentity,

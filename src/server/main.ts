@@ -17,6 +17,7 @@ import { Metrics } from '../observability/metrics.js';
 import { createRotation, createSecretsEngine, type Rotation, type SecretsEngine } from '../secrets/index.js';
 import { openStore, type Store } from '../storage/index.js';
 import { createTerraformStateBackend } from '../terraform/index.js';
+import { watchCertificate } from '../tls/reload.js';
 import { type AdminCredentials, loadOrCreateAdminCredentials } from './admin-credentials.js';
 import { createApp } from './app.js';
 import { createAuthenticator } from './authenticate.js';
@@ -29,7 +30,6 @@ import { loadOrCreateRootKey } from './root-key-file.js';
 import { rotateRootKeyFile } from './root-key-rotation.js';
 import { createRotationAccess } from './rotation-access.js';
 import { startScheduler } from './scheduler.js';
-import { watchCertificate } from './tls-reload.js';
 
 export interface RunningServer {
   /** Base URL, e.g. http://127.0.0.1:8270 */

@@ -7,11 +7,11 @@
 import type { AuditLog } from '../audit/index.js';
 import type { Directory, Identity } from '../auth/index.js';
 import { AppError } from '../core/errors.js';
+import { type Api, statusOf, toAppError } from '../core/http-errors.js';
 import type { Logger } from '../observability/logger.js';
 import type { Metrics } from '../observability/metrics.js';
 import { RequestAccess } from './access.js';
 import { auditRecord } from './audit-trail.js';
-import { type Api, statusOf, toAppError } from './http-errors.js';
 import type { ResolveResource } from './resources.js';
 
 export const UNRECOGNIZED = 'unrecognized';

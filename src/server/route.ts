@@ -2,9 +2,9 @@
 import type { HttpBindings } from '@hono/node-server';
 import type { Context } from 'hono';
 import type { ResourceRef } from '../core/access.js';
+import { awsErrorBody } from '../core/http-errors.js';
 import type { RequestAccess } from './access.js';
 import type { Authenticator } from './authenticate.js';
-import { awsErrorBody } from './http-errors.js';
 import { Exchange, type Pipeline } from './pipeline.js';
 
 export type Env = { Bindings: HttpBindings; Variables: { requestId: string } };

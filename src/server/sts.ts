@@ -2,8 +2,8 @@
 // GetCallerIdentity, so AWS SDKs configured by AWS_WEB_IDENTITY_TOKEN_FILE talk to Keysafe as is.
 import type { Identity, Login, RoleIdentity, Sessions, StsCredentials } from '../auth/index.js';
 import { AppError } from '../core/errors.js';
+import { statusOf, stsCodeOf } from '../core/http-errors.js';
 import { sha256Hex } from '../crypto/index.js';
-import { statusOf, stsCodeOf } from './http-errors.js';
 
 const NS = 'https://sts.amazonaws.com/doc/2011-06-15/';
 const ROLE_ARN = /^arn:aws:iam::(\d{12}):role\/([\w+=,.@-]{1,64})$/;

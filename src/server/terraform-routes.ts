@@ -9,8 +9,8 @@ import type { Context, Hono } from 'hono';
 import { bodyLimit } from 'hono/body-limit';
 import type { ResourceRef } from '../core/access.js';
 import { AppError } from '../core/errors.js';
+import { awsErrorBody } from '../core/http-errors.js';
 import { isValidStateName, type TerraformStateBackend } from '../terraform/index.js';
-import { awsErrorBody } from './http-errors.js';
 import { type Admitted, type Env, exchangeOf, type RouteDeps } from './route.js';
 
 /** Paths under here have their own body limit (states outgrow maxBodyBytes). */

@@ -5,6 +5,7 @@ import { openPostgresStore } from './postgres/postgres-store.js';
 import { openSqliteStore } from './sqlite/sqlite-store.js';
 import type { Store } from './types.js';
 
+export { type MigrationCounts, migrateSqliteToPostgres } from './migrate.js';
 export type * from './types.js';
 export { secretDueAt } from './types.js';
 

@@ -16,9 +16,9 @@
 // PQencryptPasswordConn (psql's \password), the new password is hashed on the client into the
 // verifier format the server's password_encryption asks for, so it cannot show up in server logs
 // (log_statement, log_min_error_statement) or pg_stat_statements.
-import { createHash, createHmac, pbkdf2Sync, randomBytes } from 'node:crypto';
 import { Client, escapeIdentifier, escapeLiteral } from 'pg';
 import { AppError } from '../../core/errors.js';
+import { md5PasswordVerifier, scramSha256Verifier } from '../../crypto/index.js';
 import { CLONE_SUFFIX, connectionPinOf, type DbSecret, parseSecret } from './postgres-connection.js';
 import { type RotationContext, RotationStepError, type Rotator } from './types.js';
 
@@ -124,18 +124,7 @@ async function runQuery(
   }
 }
 
-// --- client-side password hashing (mirrors libpq's PQencryptPasswordConn) ---
-
-const SCRAM_ITERATIONS = 4096;
-
-function scramSha256Verifier(password: string): string {
-  const salt = randomBytes(16);
-  const salted = pbkdf2Sync(Buffer.from(password, 'utf8'), salt, SCRAM_ITERATIONS, 32, 'sha256');
-  const clientKey = createHmac('sha256', salted).update('Client Key').digest();
-  const storedKey = createHash('sha256').update(clientKey).digest();
-  const serverKey = createHmac('sha256', salted).update('Server Key').digest();
-  return `SCRAM-SHA-256$${SCRAM_ITERATIONS}:${salt.toString('base64')}$${storedKey.toString('base64')}:${serverKey.toString('base64')}`;
-}
+// --- client-side password hashing (mirrors libpq's PQencryptPasswordConn; the verifiers are in src/crypto) ---
 
 /**
  * The `PASSWORD '…'` literal for `role`: a verifier in the server's password_encryption format, or the
@@ -148,12 +137,7 @@ async function passwordLiteral(step: Step, client: Client, role: string, passwor
     const { rows } = await runQuery(step, client, 'SHOW password_encryption', [], 'SHOW password_encryption');
     const method = String(rows[0]?.password_encryption ?? '');
     if (method === 'scram-sha-256') return escapeLiteral(scramSha256Verifier(password));
-    if (method === 'md5')
-      return escapeLiteral(
-        `md5${createHash('md5')
-          .update(password + role)
-          .digest('hex')}`,
-      );
+    if (method === 'md5') return escapeLiteral(md5PasswordVerifier(password, role));
   }
   return escapeLiteral(password);
 }

@@ -5,7 +5,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import * as grpc from '@grpc/grpc-js';
-import { createSelfSignedCert } from '../../crypto/self-signed-cert.js';
+import { createSelfSignedCert } from '../../crypto/index.js';
 import { type ProviderHandlers, safely } from './framework.js';
 import { loadProtocol } from './protocol.js';
 

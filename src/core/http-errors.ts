@@ -1,5 +1,5 @@
 // The one place error codes become HTTP statuses (AWS JSON, native, STS) and AWS JSON error bodies.
-import { AppError, type ErrorCode } from '../core/errors.js';
+import { AppError, type ErrorCode } from './errors.js';
 
 /** Which protocol answers: AWS JSON 1.1 (POST /), the native routes (/v1/…), or STS's query protocol. */
 export type Api = 'aws' | 'native' | 'sts';
