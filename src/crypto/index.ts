@@ -12,6 +12,7 @@ export {
 } from './asymmetric.js';
 export { CIPHERTEXT_OVERHEAD, openCiphertext, parseCiphertextHeader, sealCiphertext } from './ciphertext.js';
 export { type EncryptionContext, encodeEncryptionContext } from './encryption-context.js';
+export { openEnvelope, purposeAad, sealEnvelope } from './envelope.js';
 export { DecryptionError } from './errors.js';
 export { constantTimeEqual, hmacSha256, hmacSha256Hex, sha256Hex } from './hash.js';
 export { type MacAlgorithm, MacKey } from './mac.js';

@@ -1,5 +1,6 @@
 // The root of trust: wraps every KMS key version's material under the root key (AES-256-GCM).
 import { AEAD_KEY_BYTES, AeadKey, keyFingerprint } from './aead.js';
+import { purposeAad } from './envelope.js';
 import { randomKeyBytesInsecure } from './random.js';
 
 export interface WrappedMaterial {
@@ -48,7 +49,7 @@ export class RootKey {
 
 // Binds a wrapped blob to its key id and version: swapping rows in the database fails to open.
 function materialAad(keyId: string, version: number): Buffer {
-  return Buffer.from(`keysafe:key-material:v1\0${keyId}\0${version}`, 'utf8');
+  return purposeAad('keysafe:key-material:v1', keyId, version);
 }
 
 /**

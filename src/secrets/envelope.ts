@@ -1,6 +1,6 @@
 // Envelope encryption of secret values: a fresh KMS data key per version, bound to the ARN and version id.
 import { AppError } from '../core/errors.js';
-import { AeadKey } from '../crypto/index.js';
+import { openEnvelope, purposeAad, sealEnvelope } from '../crypto/index.js';
 import { INTERNAL_KEYS, internalKey, type KmsEngine } from '../kms/index.js';
 import type { SecretRecord, SecretVersionRecord } from '../storage/index.js';
 import type { SecretReadCache, SecretValue } from './read-cache.js';
@@ -13,7 +13,6 @@ export function createSecretEnvelope(kms: KmsEngine, cache: SecretReadCache) {
   const defaultKey = internalKey(kms, INTERNAL_KEYS.secretsmanager);
 
   const encryptionContext = (arn: string, versionId: string) => ({ SecretARN: arn, SecretVersionId: versionId });
-  const valueAad = (arn: string, versionId: string) => Buffer.from(`keysafe:secret-value:v1\0${arn}\0${versionId}`);
 
   async function seal(secret: SecretRecord, versionId: string, value: SecretValue) {
     const plaintext = value.binary ?? Buffer.from(value.string!, 'utf8');
@@ -28,8 +27,7 @@ export function createSecretEnvelope(kms: KmsEngine, cache: SecretReadCache) {
     } catch (e) {
       throw kmsFailure('EncryptionFailure', e, "Secrets Manager can't encrypt the secret value with the KMS key");
     }
-    const ciphertext = AeadKey.fromBytesInsecure(dataKey.plaintext).seal(plaintext, valueAad(secret.arn, versionId));
-    dataKey.plaintext.fill(0);
+    const ciphertext = sealEnvelope(dataKey.plaintext, plaintext, secretValueAad(secret.arn, versionId));
     return { kmsKeyArn: dataKey.keyId, wrappedKey: dataKey.ciphertext, ciphertext, binary: value.binary !== undefined };
   }
 
@@ -51,25 +49,26 @@ export function createSecretEnvelope(kms: KmsEngine, cache: SecretReadCache) {
         "Secrets Manager can't decrypt the protected secret text using the provided KMS key",
       );
     }
+    let plaintext: Buffer;
     try {
-      const plaintext = AeadKey.fromBytesInsecure(dataKey).open(
-        version.ciphertext,
-        valueAad(version.secretArn, version.versionId),
-      );
-      const value: SecretValue = version.binary ? { binary: plaintext } : { string: plaintext.toString('utf8') };
-      cache.putValue(version.secretArn, version.versionId, value);
-      return value;
+      plaintext = openEnvelope(dataKey, version.ciphertext, secretValueAad(version.secretArn, version.versionId));
     } catch {
       throw new AppError(
         'DecryptionFailure',
         "Secrets Manager can't decrypt the protected secret text: it failed authentication.",
       );
-    } finally {
-      dataKey.fill(0);
     }
+    const value: SecretValue = version.binary ? { binary: plaintext } : { string: plaintext.toString('utf8') };
+    cache.putValue(version.secretArn, version.versionId, value);
+    return value;
   }
 
   return { seal, open, defaultKey };
+}
+
+/** Binds a sealed value to its secret and version: a row moved to another one fails to open. */
+export function secretValueAad(arn: string, versionId: string): Buffer {
+  return purposeAad('keysafe:secret-value:v1', arn, versionId);
 }
 
 /** Turns a KMS failure into the Secrets Manager error, keeping the KMS reason (never a value). */

@@ -7,7 +7,7 @@
 // logged, and never part of an error message.
 import { z } from 'zod';
 import { AppError } from '../core/errors.js';
-import { AeadKey } from '../crypto/index.js';
+import { openEnvelope, purposeAad, sealEnvelope } from '../crypto/index.js';
 import type { KmsEngine } from '../kms/index.js';
 import type {
   TerraformLockRecord,
@@ -98,6 +98,11 @@ function stateHeader(body: Buffer): { serial: number; lineage: string } {
   return parsed.data;
 }
 
+/** Binds a stored version to its state, serial and lineage: a version moved elsewhere fails to open. */
+export function stateAad(name: string, serial: number, lineage: string): Buffer {
+  return purposeAad('keysafe:terraform-state:v1', name, serial, lineage);
+}
+
 export interface TerraformStateBackendDeps {
   store: TerraformStateStore;
   kms: KmsEngine;
@@ -117,8 +122,6 @@ export function createTerraformStateBackend(deps: TerraformStateBackendDeps) {
     TerraformStateSerial: String(serial),
     TerraformStateLineage: lineage,
   });
-  const aad = (name: string, serial: number, lineage: string) =>
-    Buffer.from(`keysafe:terraform-state:v1\0${name}\0${serial}\0${lineage}`);
 
   async function open(v: {
     name: string;
@@ -129,11 +132,9 @@ export function createTerraformStateBackend(deps: TerraformStateBackendDeps) {
   }): Promise<Buffer> {
     const { plaintext: dataKey } = await kms.internal.decrypt(v.wrappedKey, context(v.name, v.serial, v.lineage));
     try {
-      return AeadKey.fromBytesInsecure(dataKey).open(v.ciphertext, aad(v.name, v.serial, v.lineage));
+      return openEnvelope(dataKey, v.ciphertext, stateAad(v.name, v.serial, v.lineage));
     } catch {
       throw new AppError('DecryptionFailure', `The stored state ${v.name} failed authentication.`);
-    } finally {
-      dataKey.fill(0);
     }
   }
 
@@ -155,12 +156,7 @@ export function createTerraformStateBackend(deps: TerraformStateBackendDeps) {
       const lock = await store.getLock(name);
       if (lock && lock.id !== lockId) return { ok: false, reason: 'locked', lock };
       const dataKey = await kms.internal.generateDataKey(await deps.keyArn(), 32, context(name, serial, lineage));
-      let ciphertext: Buffer;
-      try {
-        ciphertext = AeadKey.fromBytesInsecure(dataKey.plaintext).seal(body, aad(name, serial, lineage));
-      } finally {
-        dataKey.plaintext.fill(0);
-      }
+      const ciphertext = sealEnvelope(dataKey.plaintext, body, stateAad(name, serial, lineage));
       const result = await store.putState(
         {
           name,

@@ -2,6 +2,7 @@
 // round-trips, and no single flipped bit in a ciphertext, signature, MAC, message or encryption
 // context is ever accepted. Failures are the documented AWS error codes, never a crash, never a
 // key or plaintext in the message. FUZZ_RUNS scales every property (npm run fuzz uses 5000).
+import { createCipheriv, randomBytes } from 'node:crypto';
 import { rmSync } from 'node:fs';
 import { join } from 'node:path';
 import fc from 'fast-check';
@@ -555,6 +556,28 @@ describe('secret value envelope (data key under KMS, value under the data key)',
       ),
       { numRuns: SLOW_RUNS },
     );
+  });
+
+  it('opens a version stored in the v1 layout, sealed here with node:crypto rather than the envelope', async () => {
+    const versionId = '0f1e2d3c-4b5a-6978-8796-a5b4c3d2e1f0';
+    const value = 'sealed before the refactor \u00e9';
+    // The KMS half is the engine's; the local half follows the documented layout byte for byte
+    const dataKey = await kms.generateDataKey(keyOf('sym'), 32, { SecretARN: arn, SecretVersionId: versionId });
+    const nonce = randomBytes(12);
+    const cipher = createCipheriv('aes-256-gcm', dataKey.plaintext, nonce, { authTagLength: 16 });
+    cipher.setAAD(Buffer.from(`keysafe:secret-value:v1\0${arn}\0${versionId}`));
+    const ciphertext = Buffer.concat([nonce, cipher.update(value, 'utf8'), cipher.final(), cipher.getAuthTag()]);
+    const version: SecretVersionRecord = {
+      secretArn: arn,
+      versionId,
+      createdAt: 0,
+      stages: [],
+      kmsKeyArn: dataKey.keyId,
+      wrappedKey: dataKey.ciphertext,
+      ciphertext,
+      binary: false,
+    };
+    expect(await newEnvelope().open(version)).toEqual({ string: value });
   });
 });
 

@@ -2,7 +2,7 @@
 // published vectors (NIST/McGrew-Viega GCM, RFC 4231, FIPS 180-2, RFC 6979, RFC 8032, the AWS SigV4
 // suite) plus Wycheproof-style invalid cases derived from them, and Keysafe's own v1 formats.
 // The vectors live in test/fixtures/vectors/*.json, each with its source.
-import { createHash, createPrivateKey } from 'node:crypto';
+import { createDecipheriv, createHash, createPrivateKey } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { verifySigV4 } from '../../src/auth/sigv4.js';
@@ -17,11 +17,15 @@ import {
   type MacAlgorithm,
   MacKey,
   openCiphertext,
+  openEnvelope,
   parseCiphertextHeader,
   RootKey,
   type SigningAlgorithm,
+  sealEnvelope,
   sha256Hex,
 } from '../../src/crypto/index.js';
+import { secretValueAad } from '../../src/secrets/envelope.js';
+import { stateAad } from '../../src/terraform/state-backend.js';
 
 function load<T>(name: string): T & { source: string } {
   const data = JSON.parse(readFileSync(new URL(`../fixtures/vectors/${name}`, import.meta.url), 'utf8'));
@@ -320,6 +324,15 @@ interface Formats {
     material: string;
     wrapped: string;
   };
+  secretValueEnvelope: EnvelopeCase & { secretArn: string; versionId: string };
+  terraformStateEnvelope: EnvelopeCase & { name: string; serial: number; lineage: string };
+}
+interface EnvelopeCase {
+  dataKey: string;
+  nonce: string;
+  aad: string;
+  plaintextUtf8: string;
+  sealed: string;
 }
 const formats = load<Formats>('keysafe-formats.json');
 
@@ -351,5 +364,39 @@ describe("Keysafe's v1 formats (what is already stored must keep opening)", () =
     for (let bit = 0; bit < hex(w.wrapped).length * 8; bit++) {
       expect(() => root.unwrap(w.keyId, w.version, flip(hex(w.wrapped), bit))).toThrow(DecryptionError);
     }
+  });
+});
+
+describe('envelope-encrypted items as stored before src/crypto/envelope.ts (secret values, Terraform states)', () => {
+  const s = formats.secretValueEnvelope;
+  const t = formats.terraformStateEnvelope;
+  const cases = [
+    ['secret value', s, secretValueAad(s.secretArn, s.versionId)],
+    ['Terraform state', t, stateAad(t.name, t.serial, t.lineage)],
+  ] as const;
+
+  it.each(cases)('%s: its caller builds the documented AAD, and the stored bytes open', (_name, c, aad) => {
+    expect(aad.toString('hex')).toBe(c.aad);
+    const dataKey = hex(c.dataKey);
+    expect(openEnvelope(dataKey, hex(c.sealed), aad).toString('utf8')).toBe(c.plaintextUtf8);
+    expect(dataKey.equals(Buffer.alloc(32))).toBe(true); // zeroed after use
+    for (let bit = 0; bit < hex(c.sealed).length * 8; bit += 7) {
+      expect(() => openEnvelope(hex(c.dataKey), flip(hex(c.sealed), bit), aad)).toThrow(DecryptionError);
+    }
+    expect(() => openEnvelope(hex(c.dataKey), hex(c.sealed), flip(aad, aad.length * 8 - 1))).toThrow(DecryptionError);
+    // A wrong-sized key is the same opaque failure, not a TypeError that names key sizes
+    expect(() => openEnvelope(hex(c.dataKey).subarray(1), hex(c.sealed), aad)).toThrow(DecryptionError);
+  });
+
+  it.each(cases)('%s: what is sealed now opens with node:crypto by the documented layout', (_name, c, aad) => {
+    const dataKey = hex(c.dataKey);
+    const sealed = sealEnvelope(dataKey, Buffer.from(c.plaintextUtf8, 'utf8'), aad);
+    expect(dataKey.equals(Buffer.alloc(32))).toBe(true); // zeroed after use
+    expect(sealed).toHaveLength(hex(c.sealed).length);
+    const decipher = createDecipheriv('aes-256-gcm', hex(c.dataKey), sealed.subarray(0, 12), { authTagLength: 16 });
+    decipher.setAAD(hex(c.aad));
+    decipher.setAuthTag(sealed.subarray(-16));
+    const body = Buffer.concat([decipher.update(sealed.subarray(12, -16)), decipher.final()]);
+    expect(body.toString('utf8')).toBe(c.plaintextUtf8);
   });
 });

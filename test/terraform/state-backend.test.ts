@@ -1,4 +1,5 @@
 // The state backend's envelope encryption and input checks, on a real KMS engine and SQLite store.
+import { createCipheriv, randomBytes } from 'node:crypto';
 import { rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
@@ -83,6 +84,33 @@ describe('terraform state backend', () => {
     });
     expect(await store.terraform.listStateVersions('app')).toHaveLength(2);
     expect((await tf.read('app'))!.body.toString()).toContain('"b"');
+  });
+
+  it('reads a version stored in the v1 layout, sealed here with node:crypto rather than the backend', async () => {
+    const { store, kms, keyArn, tf } = await backend();
+    const [name, serial, lineage] = ['team-a/net', 7, 'L-old'];
+    const body = stateJson(serial, 'sealed-before-the-refactor', lineage);
+    // The KMS half is the engine's; the local half follows the documented layout byte for byte
+    const context = { TerraformState: name, TerraformStateSerial: String(serial), TerraformStateLineage: lineage };
+    const dataKey = await kms.internal.generateDataKey(await keyArn(), 32, context);
+    const nonce = randomBytes(12);
+    const cipher = createCipheriv('aes-256-gcm', dataKey.plaintext, nonce, { authTagLength: 16 });
+    cipher.setAAD(Buffer.from(`keysafe:terraform-state:v1\0${name}\0${serial}\0${lineage}`));
+    const ciphertext = Buffer.concat([nonce, cipher.update(body), cipher.final(), cipher.getAuthTag()]);
+    await store.terraform.putState(
+      {
+        name,
+        serial,
+        lineage,
+        createdAt: 0,
+        size: body.length,
+        kmsKeyArn: dataKey.keyId,
+        wrappedKey: dataKey.ciphertext,
+        ciphertext,
+      },
+      { keep: 10 },
+    );
+    expect((await tf.read(name))!.body.equals(body)).toBe(true);
   });
 
   it('refuses to open a version moved to another state name', async () => {
