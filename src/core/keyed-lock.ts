@@ -23,12 +23,13 @@ export function keyedLock() {
 
 /**
  * Calls `attempt` (read, decide, conditional write) until it returns a result; undefined means its
- * write lost a revision check. Returns undefined if every attempt lost.
+ * write lost a revision check. Returns undefined if every attempt lost. `n` is the attempt's index,
+ * so the first one may reuse a record the caller has just read.
  */
-export async function retryConflicts<T>(attempt: () => Promise<T | undefined>): Promise<T | undefined> {
+export async function retryConflicts<T>(attempt: (n: number) => Promise<T | undefined>): Promise<T | undefined> {
   for (let n = 0; n < MAX_ATTEMPTS; n++) {
     if (n > 0) await sleep(Math.random() * 2 ** Math.min(n, 7)); // jitter, not a secret
-    const result = await attempt();
+    const result = await attempt(n);
     if (result !== undefined) return result;
   }
   return undefined;

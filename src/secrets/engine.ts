@@ -451,11 +451,12 @@ export function createSecretsEngine(deps: SecretsEngineDeps) {
         throw new AppError('InvalidParameterException', 'RecoveryWindowInDays must be between 7 and 30 days.');
       }
       if (force) {
-        for (let attempt = 0; attempt < 8; attempt++) {
-          const s = attempt === 0 ? secret : await find(secretId);
-          if (await purge(s, now)) return { secret: s, deletionDate: now };
-        }
-        throw new AppError('InternalServiceError', 'The secret is being changed concurrently; try again.');
+        const purged = await retryConflicts(async (n) => {
+          const s = n === 0 ? secret : await find(secretId);
+          return (await purge(s, now)) ? s : undefined;
+        });
+        if (!purged) throw new AppError('InternalServiceError', 'The secret is being changed concurrently; try again.');
+        return { secret: purged, deletionDate: now };
       }
       if (secret.deletedAt !== undefined) throw new AppError('InvalidRequestException', MARKED_FOR_DELETION);
       const purgeAt = now + (recoveryWindowInDays ?? 30) * DAY_MS;

@@ -19,6 +19,7 @@ import type { Identity } from '../auth/index.js';
 import { type AccessCheck, encryptionContextKeys } from '../core/access.js';
 import type { Clock } from '../core/clock.js';
 import { AppError } from '../core/errors.js';
+import { retryConflicts } from '../core/keyed-lock.js';
 import { backoffDelay } from '../core/retry.js';
 import { newUuid } from '../crypto/index.js';
 import type { Logger } from '../observability/logger.js';
@@ -233,9 +234,10 @@ export function createRotation(deps: RotationDeps) {
     const lastFailure = { at: clock.now(), step: ip.step, message };
     logger.warn('rotation step failed', { secret: secret.arn, step: ip.step, attempts, message });
     const abandon = attempts >= MAX_ATTEMPTS;
-    for (let attempt = 0; attempt < 8; attempt++) {
-      const current = attempt === 0 ? secret : await store.getSecretByArn(secret.arn);
-      if (!current?.rotation?.inProgress || current.rotation.inProgress.token !== ip.token) return;
+    // Done when recorded, or when the rotation moved on without this failure; undefined retries a lost write
+    await retryConflicts(async (n) => {
+      const current = n === 0 ? secret : await store.getSecretByArn(secret.arn);
+      if (!current?.rotation?.inProgress || current.rotation.inProgress.token !== ip.token) return true;
       const base = current.rotation;
       const next: SecretRotationRecord = abandon
         ? { ...withoutInProgress(base), lastFailure, ...nextOrNone(base.rules, clock.now()) }
@@ -257,8 +259,8 @@ export function createRotation(deps: RotationDeps) {
         },
         clock.now(),
       );
-      if (saved) return;
-    }
+      return saved ? true : undefined;
+    });
   }
 
   /** Rewrites the rotation record if the same rotation is still at `step`; false when it moved on. */
@@ -268,14 +270,17 @@ export function createRotation(deps: RotationDeps) {
     step: RotationStep,
     update: (r: SecretRotationRecord) => SecretRotationRecord,
   ): Promise<boolean> {
-    for (let attempt = 0; attempt < 8; attempt++) {
+    const done = await retryConflicts(async () => {
       const current = await store.getSecretByArn(arn);
       const ip = current?.rotation?.inProgress;
       if (!current || ip?.token !== token || ip.step !== step) return false;
-      if (await engine.commit({ secret: withRotation(current, update(current.rotation!)), events: [] }, clock.now()))
-        return true;
-    }
-    return false;
+      const saved = await engine.commit(
+        { secret: withRotation(current, update(current.rotation!)), events: [] },
+        clock.now(),
+      );
+      return saved ? true : undefined;
+    });
+    return done ?? false;
   }
 
   async function pendingRemoval(arn: string, token: string): Promise<StageChanges | undefined> {

@@ -1,7 +1,7 @@
 // The scheduler runs its jobs only while it holds the lease, at once when it gets it, then on its interval.
 import { describe, expect, it } from 'vitest';
 import { coalesced } from '../../src/core/coalesce.js';
-import { keyedLock } from '../../src/core/keyed-lock.js';
+import { keyedLock, retryConflicts } from '../../src/core/keyed-lock.js';
 import { createLogger } from '../../src/observability/logger.js';
 import { startScheduler } from '../../src/server/scheduler.js';
 import { parseChange } from '../../src/storage/postgres/coordination.js';
@@ -104,6 +104,28 @@ describe('keyedLock', () => {
     expect(results.map((r) => r.status)).toEqual(['rejected', 'fulfilled', 'fulfilled']);
     expect(log.indexOf('a2+')).toBeGreaterThan(log.indexOf('a1-')); // a failure does not break the queue
     expect(log.indexOf('b1+')).toBeLessThan(log.indexOf('a1-'));
+  });
+});
+
+describe('retryConflicts', () => {
+  it('retries while an attempt lost its revision check (undefined), passing each attempt its index', async () => {
+    const seen: number[] = [];
+    const result = await retryConflicts(async (n) => {
+      seen.push(n);
+      return n < 2 ? undefined : false; // a decided answer, even false, ends the retries
+    });
+    expect(result).toBe(false);
+    expect(seen).toEqual([0, 1, 2]);
+  });
+
+  it('gives up with undefined after a bounded number of lost attempts, for the caller to report', async () => {
+    let attempts = 0;
+    const result = await retryConflicts(async () => {
+      attempts++;
+      return undefined;
+    });
+    expect(result).toBeUndefined();
+    expect(attempts).toBe(12);
   });
 });
 
