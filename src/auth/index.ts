@@ -15,3 +15,4 @@ export { compilePolicy, type PolicyKind, policyProblems } from './policy.js';
 export { type RoleConfig, roleSchema } from './roles.js';
 export { type AgentPublicKey, createSessions, type Sessions, type StsCredentials } from './sessions.js';
 export { type HeaderReader, isSigV4, type SignedRequest, type SigV4Caller, verifySigV4 } from './sigv4.js';
+export type { AuthEntry, AuthEntryKind, AuthStore } from './store.js';

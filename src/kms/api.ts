@@ -6,17 +6,9 @@ import { AppError } from '../core/errors.js';
 import { type Operation, operation } from '../core/operation.js';
 import { blob, context, decodeMarker, encodeMarker, epochSeconds, int, str } from '../core/wire.js';
 import { parseCiphertextHeader, randomKeyBytesInsecure } from '../crypto/index.js';
-import type { KeyRecord } from '../storage/index.js';
 import { type KmsEngine, refuseReservedAlias } from './engine.js';
-import {
-  DATA_KEY_PAIR_SPECS,
-  KEY_SPECS,
-  KEY_USAGES,
-  type KeySpec,
-  type KeyUsage,
-  SIGNING_ALGORITHMS,
-  SPEC_INFO,
-} from './key-specs.js';
+import { DATA_KEY_PAIR_SPECS, KEY_SPECS, KEY_USAGES, SIGNING_ALGORITHMS, SPEC_INFO } from './key-specs.js';
+import type { KeyRecord } from './store.js';
 
 type KmsOperation = Operation<KmsEngine>;
 
@@ -60,7 +52,7 @@ function dryRunDone(flag: boolean | undefined): void {
 }
 
 function algorithmsOf(k: KeyRecord) {
-  const algorithms = SPEC_INFO[k.keySpec as KeySpec].usages[k.keyUsage as KeyUsage] ?? [];
+  const algorithms = SPEC_INFO[k.keySpec].usages[k.keyUsage] ?? [];
   if (k.keyUsage === 'ENCRYPT_DECRYPT') return { EncryptionAlgorithms: algorithms };
   if (k.keyUsage === 'SIGN_VERIFY') return { SigningAlgorithms: algorithms };
   return { MacAlgorithms: algorithms };

@@ -26,18 +26,11 @@ import {
   sealCiphertext,
 } from '../crypto/index.js';
 import type { Logger } from '../observability/logger.js';
-import type {
-  AliasRecord,
-  InternalKeyRecord,
-  KeyRecord,
-  KeyVersionRecord,
-  KmsStore,
-  Page,
-  Tag,
-} from '../storage/index.js';
+import type { Page } from '../storage/index.js';
 import { createKeyCache } from './key-cache.js';
 import { type KeySpec, type KeyUsage, SPEC_INFO } from './key-specs.js';
 import { generateMaterialInsecure } from './material.js';
+import type { AliasRecord, InternalKeyRecord, KeyRecord, KeyVersionRecord, KmsStore, Tag } from './store.js';
 
 export interface KmsEngineDeps {
   store: KmsStore;
@@ -159,7 +152,7 @@ export function createKmsEngine(deps: KmsEngineDeps) {
     const key = await getKey(ref);
     if (!asServer) refuseInternal(key);
     requireUsable(key, 'ENCRYPT_DECRYPT', operation);
-    if (SPEC_INFO[key.keySpec as KeySpec].kind !== 'symmetric') {
+    if (SPEC_INFO[key.keySpec].kind !== 'symmetric') {
       throw new AppError(
         'InvalidKeyUsageException',
         `${arnOf(key.keyId)} key spec is ${key.keySpec} which is not valid for ${operation}.`,
@@ -175,7 +168,7 @@ export function createKmsEngine(deps: KmsEngineDeps) {
   }
 
   function requireAlgorithm(key: KeyRecord, algorithm: string): void {
-    const allowed = SPEC_INFO[key.keySpec as KeySpec].usages[key.keyUsage as KeyUsage] ?? [];
+    const allowed = SPEC_INFO[key.keySpec].usages[key.keyUsage] ?? [];
     if (!allowed.includes(algorithm)) {
       throw new AppError(
         'InvalidKeyUsageException',
@@ -220,7 +213,7 @@ export function createKmsEngine(deps: KmsEngineDeps) {
         if (rotationType === 'AUTOMATIC' && current.rotationEnabled) {
           next.nextRotationAt = clock.now() + (current.rotationPeriodInDays ?? DEFAULT_ROTATION_DAYS) * DAY_MS;
         }
-        const bytes = generateMaterialInsecure(current.keySpec as KeySpec);
+        const bytes = generateMaterialInsecure(current.keySpec);
         return store.addKeyVersion(next, wrapVersion(keyId, version, bytes, rotationType));
       }),
     );
@@ -250,7 +243,7 @@ export function createKmsEngine(deps: KmsEngineDeps) {
     const key = await getKey(ref);
     refuseInternal(key);
     requireUsable(key, 'ENCRYPT_DECRYPT', operation);
-    if (SPEC_INFO[key.keySpec as KeySpec].kind === 'symmetric') {
+    if (SPEC_INFO[key.keySpec].kind === 'symmetric') {
       const alg = algorithm ?? SYMMETRIC_DEFAULT;
       requireAlgorithm(key, alg);
       return { keyId: arnOf(key.keyId), ciphertext: await sealSymmetric(key, plaintext, context), algorithm: alg };
@@ -334,7 +327,7 @@ export function createKmsEngine(deps: KmsEngineDeps) {
     }
     if (!asServer) refuseInternal(key);
     requireUsable(key, 'ENCRYPT_DECRYPT', 'Decrypt');
-    if (SPEC_INFO[key.keySpec as KeySpec].kind !== 'symmetric' || header.keyVersion > key.currentVersion) {
+    if (SPEC_INFO[key.keySpec].kind !== 'symmetric' || header.keyVersion > key.currentVersion) {
       throw new AppError('InvalidCiphertextException', INVALID_CIPHERTEXT);
     }
     try {
@@ -668,7 +661,7 @@ export function createKmsEngine(deps: KmsEngineDeps) {
       const key = await getKey(ref);
       if (key.state === 'Disabled') throw new AppError('DisabledException', `${arnOf(key.keyId)} is disabled.`);
       requireNotPendingDeletion(key);
-      if (SPEC_INFO[key.keySpec as KeySpec].kind !== 'asymmetric') {
+      if (SPEC_INFO[key.keySpec].kind !== 'asymmetric') {
         throw new AppError('UnsupportedOperationException', `${arnOf(key.keyId)} key type is not asymmetric.`);
       }
       const asym = (await material(key, key.currentVersion)) as AsymmetricKey;
@@ -736,7 +729,7 @@ export function createKmsEngine(deps: KmsEngineDeps) {
 
     async listKeyRotations(ref: string): Promise<{ key: KeyRecord; rotations: KeyVersionRecord[] }> {
       const key = await getKey(ref, true);
-      if (SPEC_INFO[key.keySpec as KeySpec].kind !== 'symmetric') {
+      if (SPEC_INFO[key.keySpec].kind !== 'symmetric') {
         throw new AppError('UnsupportedOperationException', `${arnOf(key.keyId)} does not support rotation.`);
       }
       const rotations = (await store.listKeyVersions(key.keyId)).filter((v) => v.rotationType !== undefined);
@@ -798,7 +791,7 @@ export function createKmsEngine(deps: KmsEngineDeps) {
             currentVersion: version,
             nextRotationAt: now + (key.rotationPeriodInDays ?? DEFAULT_ROTATION_DAYS) * DAY_MS,
           };
-          const bytes = generateMaterialInsecure(key.keySpec as KeySpec);
+          const bytes = generateMaterialInsecure(key.keySpec);
           const saved = await store.addKeyVersion(next, wrapVersion(key.keyId, version, bytes, 'AUTOMATIC'));
           if (saved) {
             rotated++;
@@ -850,14 +843,14 @@ export function createKmsEngine(deps: KmsEngineDeps) {
   function requireRotatable(k: KeyRecord): void {
     if (k.state === 'Disabled') throw new AppError('DisabledException', `${arnOf(k.keyId)} is disabled.`);
     requireNotPendingDeletion(k);
-    if (SPEC_INFO[k.keySpec as KeySpec].kind !== 'symmetric') {
+    if (SPEC_INFO[k.keySpec].kind !== 'symmetric') {
       throw new AppError('UnsupportedOperationException', `${arnOf(k.keyId)} does not support automatic rotation.`);
     }
   }
 }
 
 function kindOf(k: KeyRecord): string {
-  return SPEC_INFO[k.keySpec as KeySpec].kind;
+  return SPEC_INFO[k.keySpec].kind;
 }
 
 function mergeTags(existing: readonly Tag[], added: readonly Tag[]): Tag[] {

@@ -16,3 +16,12 @@ export {
   internalKey,
   madeByKeysafe,
 } from './managed-key.js';
+export type {
+  AliasRecord,
+  InternalKeyRecord,
+  KeyRecord,
+  KeyState,
+  KeyVersionRecord,
+  KmsStore,
+  Tag,
+} from './store.js';

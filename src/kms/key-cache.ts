@@ -7,9 +7,8 @@ import { aliasArn, keyArn, type Partition, parseKeyRef } from '../core/arn.js';
 import type { Clock } from '../core/clock.js';
 import { AppError } from '../core/errors.js';
 import { DecryptionError, type RootKeyring } from '../crypto/index.js';
-import type { KeyRecord, KmsStore } from '../storage/index.js';
-import type { KeySpec } from './key-specs.js';
 import { loadMaterialInsecure, type Material } from './material.js';
+import type { KeyRecord, KmsStore } from './store.js';
 
 const MAX_CACHED_MATERIALS = 10_000;
 
@@ -93,7 +92,7 @@ export function createKeyCache({ store, rootKeys, clock, partition, ttlMs }: Key
       if (!row) throw new DecryptionError();
       const root = rootKeys.get(row.rootKeyId);
       if (!root) throw new AppError('KMSInternalException', 'key material is wrapped under an unknown root key');
-      const loaded = loadMaterialInsecure(key.keySpec as KeySpec, root.unwrap(key.keyId, version, row.wrappedMaterial));
+      const loaded = loadMaterialInsecure(key.keySpec, root.unwrap(key.keyId, version, row.wrappedMaterial));
       if (materials.size >= MAX_CACHED_MATERIALS) materials.delete(materials.keys().next().value!);
       materials.set(id, loaded);
       return loaded;

@@ -1,7 +1,7 @@
 // Keys Keysafe makes for itself (session signing, default secrets key, Terraform state key), found by the key id recorded in the store.
 import { AppError } from '../core/errors.js';
-import type { KeyRecord } from '../storage/index.js';
 import type { CreateKeyInput, KmsEngine } from './engine.js';
+import type { KeyRecord } from './store.js';
 
 /**
  * The key policy of Keysafe's own keys: no principal may use them through the API. The engine

@@ -5,11 +5,11 @@ import type { Access, ConditionKeys, ResourceRef } from '../core/access.js';
 import { AppError } from '../core/errors.js';
 import { type Operation, operation } from '../core/operation.js';
 import { blob, epochSeconds, int, str } from '../core/wire.js';
-import type { SecretRecord, SecretVersionRecord } from '../storage/index.js';
 import type { SecretsEngine, SecretValue } from './engine.js';
 import { AWSCURRENT, AWSPENDING, AWSPREVIOUS } from './labels.js';
 import { generatePassword } from './random-password.js';
 import { type Rotation, rotationPrincipalOf } from './rotation.js';
+import type { SecretRecord, SecretVersionRecord } from './store.js';
 
 export interface SecretsApiContext {
   engine: SecretsEngine;

@@ -6,15 +6,6 @@ import { AppError } from '../core/errors.js';
 import { keyedLock, retryConflicts } from '../core/keyed-lock.js';
 import { constantTimeEqual, newUuid, randomIndex } from '../crypto/index.js';
 import type { KmsEngine } from '../kms/index.js';
-import type {
-  SecretChange,
-  SecretEventType,
-  SecretRecord,
-  SecretRotationRecord,
-  SecretsStore,
-  SecretTag,
-  SecretVersionRecord,
-} from '../storage/index.js';
 import { createSecretEnvelope } from './envelope.js';
 import {
   AWSCURRENT,
@@ -29,6 +20,15 @@ import {
   stagesForNewVersion,
 } from './labels.js';
 import { SecretReadCache, type SecretValue } from './read-cache.js';
+import type {
+  SecretChange,
+  SecretEventType,
+  SecretRecord,
+  SecretRotationRecord,
+  SecretsStore,
+  SecretTag,
+  SecretVersionRecord,
+} from './store.js';
 
 export type { SecretValue };
 

@@ -2,8 +2,8 @@
 import { AppError } from '../core/errors.js';
 import { openEnvelope, purposeAad, sealEnvelope } from '../crypto/index.js';
 import { INTERNAL_KEYS, internalKey, type KmsEngine } from '../kms/index.js';
-import type { SecretRecord, SecretVersionRecord } from '../storage/index.js';
 import type { SecretReadCache, SecretValue } from './read-cache.js';
+import type { SecretRecord, SecretVersionRecord } from './store.js';
 
 /** The managed default key's alias, the analogue of aws/secretsmanager. */
 export const DEFAULT_KMS_ALIAS = INTERNAL_KEYS.secretsmanager.alias;

@@ -10,3 +10,18 @@ export {
   rotationPrincipalOf,
 } from './rotation.js';
 export { parseWebhookAllowEntry } from './rotators/webhook.js';
+export {
+  type RotationConnectionPin,
+  type RotationPrincipalRecord,
+  type RotationRulesRecord,
+  type RotationStep,
+  type SecretChange,
+  type SecretEvent,
+  type SecretEventType,
+  type SecretRecord,
+  type SecretRotationRecord,
+  type SecretsStore,
+  type SecretTag,
+  type SecretVersionRecord,
+  secretDueAt,
+} from './store.js';

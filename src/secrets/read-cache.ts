@@ -1,5 +1,5 @@
 // The GetSecretValue read caches, grouped per secret so a write drops all of a secret's entries at once.
-import type { SecretRecord, SecretVersionRecord } from '../storage/index.js';
+import type { SecretRecord, SecretVersionRecord } from './store.js';
 
 /** A secret value as the API carries it: exactly one of the two. */
 export interface SecretValue {

@@ -24,15 +24,6 @@ import { backoffDelay } from '../core/retry.js';
 import { newUuid } from '../crypto/index.js';
 import type { Logger } from '../observability/logger.js';
 import type { Metrics } from '../observability/metrics.js';
-import type {
-  RotationConnectionPin,
-  RotationPrincipalRecord,
-  RotationStep,
-  SecretRecord,
-  SecretRotationRecord,
-  SecretsStore,
-  SecretVersionRecord,
-} from '../storage/index.js';
 import type { SecretsEngine } from './engine.js';
 import { AWSCURRENT, AWSPENDING, applyStageChanges, type StageChanges, stagesForMove } from './labels.js';
 import { generatePassword } from './random-password.js';
@@ -42,6 +33,15 @@ import { changedPinFields } from './rotators/postgres-connection.js';
 import { randomPasswordRotator } from './rotators/random-password.js';
 import { type RotationContext, RotationStepError, type Rotator } from './rotators/types.js';
 import { type WebhookPolicy, webhookAllowed, webhookRefused, webhookRotator } from './rotators/webhook.js';
+import type {
+  RotationConnectionPin,
+  RotationPrincipalRecord,
+  RotationStep,
+  SecretRecord,
+  SecretRotationRecord,
+  SecretsStore,
+  SecretVersionRecord,
+} from './store.js';
 
 export const MAX_ATTEMPTS = 5;
 const RETRY_POLICY = { baseMs: 30_000, capMs: 30 * 60_000 };

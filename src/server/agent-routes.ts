@@ -11,8 +11,8 @@ import type { Access } from '../core/access.js';
 import { AppError } from '../core/errors.js';
 import { awsErrorBody } from '../core/http-errors.js';
 import { parseInput } from '../core/wire.js';
+import type { SecretEvent } from '../secrets/index.js';
 import { type SecretsApiContext, secretsOperations } from '../secrets/index.js';
-import type { SecretEvent } from '../storage/index.js';
 import type { ChangeFeed } from './change-feed.js';
 import { admitBearer, type Env, exchangeOf, jsonAnswer, type Route, type RouteDeps } from './route.js';
 

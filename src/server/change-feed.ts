@@ -4,7 +4,7 @@
 // the feed reads what came after the last cursor it saw and hands it to every subscriber. A new
 // subscriber first catches up from its own cursor, with live events buffered meanwhile, so it
 // neither misses nor repeats one.
-import type { SecretEvent, SecretsStore } from '../storage/index.js';
+import type { SecretEvent, SecretsStore } from '../secrets/index.js';
 
 const BATCH = 500;
 

@@ -5,9 +5,8 @@
 import type { AccessCheck, ConditionKeys, ResourceRef } from '../core/access.js';
 import { aliasArn, keyArn, parseKeyRef } from '../core/arn.js';
 import { AppError } from '../core/errors.js';
-import type { KmsEngine } from '../kms/index.js';
-import type { SecretsEngine } from '../secrets/index.js';
-import type { KeyRecord, SecretRecord } from '../storage/index.js';
+import type { KeyRecord, KmsEngine } from '../kms/index.js';
+import type { SecretRecord, SecretsEngine } from '../secrets/index.js';
 
 /** The check a declared resource asks for, or undefined when there is nothing to check. */
 export type ResolveResource = (ref: ResourceRef) => Promise<AccessCheck | undefined>;

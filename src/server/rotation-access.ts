@@ -4,8 +4,7 @@ import { adminIdentity, assumedRoleArn, type Directory, decide, type Identity, r
 import type { AccessCheck } from '../core/access.js';
 import { AppError } from '../core/errors.js';
 import { newUuid } from '../crypto/index.js';
-import type { RotationAuthorizer } from '../secrets/index.js';
-import type { RotationPrincipalRecord } from '../storage/index.js';
+import type { RotationAuthorizer, RotationPrincipalRecord } from '../secrets/index.js';
 import { auditRecord } from './audit-trail.js';
 
 export interface RotationAccessDeps {

@@ -7,7 +7,6 @@ import type { Store } from './types.js';
 
 export { type MigrationCounts, migrateSqliteToPostgres } from './migrate.js';
 export type * from './types.js';
-export { secretDueAt } from './types.js';
 
 export async function openStore(url: string, options: { logger?: Logger } = {}): Promise<Store> {
   if (url.startsWith('sqlite:')) return openSqliteStore(url.slice('sqlite:'.length), options);

@@ -1,17 +1,12 @@
 // Rows → records, shared by the SQLite and PostgreSQL drivers: both store the same columns.
+import type { AliasRecord, InternalKeyRecord, KeyRecord, KeyVersionRecord } from '../kms/index.js';
+import type { SecretEvent, SecretRecord, SecretVersionRecord } from '../secrets/index.js';
 import type {
-  AliasRecord,
-  InternalKeyRecord,
-  KeyRecord,
-  KeyVersionRecord,
-  Page,
-  SecretEvent,
-  SecretRecord,
-  SecretVersionRecord,
   TerraformLockRecord,
   TerraformStateVersionInfo,
   TerraformStateVersionRecord,
-} from './types.js';
+} from '../terraform/index.js';
+import type { Page } from './types.js';
 
 export type Row = Record<string, unknown>;
 

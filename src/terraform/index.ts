@@ -12,3 +12,11 @@ export {
   type TerraformStateBackend,
   type TerraformStateBackendDeps,
 } from './state-backend.js';
+export type {
+  TerraformLockRecord,
+  TerraformPutResult,
+  TerraformStateStore,
+  TerraformStateVersionInfo,
+  TerraformStateVersionRecord,
+  TerraformUnlockResult,
+} from './store.js';

@@ -15,7 +15,7 @@ import type {
   TerraformStateStore,
   TerraformStateVersionInfo,
   TerraformUnlockResult,
-} from '../storage/index.js';
+} from './store.js';
 
 /** The managed KMS key that encrypts Terraform state. */
 export const TERRAFORM_KMS_ALIAS = 'alias/keysafe/terraform';

@@ -20,8 +20,9 @@ import {
 import { createKmsEngine, type KeySpec, type KeyUsage, type KmsEngine } from '../../src/kms/index.js';
 import { generateMaterialInsecure, loadMaterialInsecure } from '../../src/kms/material.js';
 import { createSecretEnvelope } from '../../src/secrets/envelope.js';
+import type { SecretRecord, SecretVersionRecord } from '../../src/secrets/index.js';
 import { SecretReadCache, type SecretValue } from '../../src/secrets/read-cache.js';
-import { openStore, type SecretRecord, type SecretVersionRecord, type Store } from '../../src/storage/index.js';
+import { openStore, type Store } from '../../src/storage/index.js';
 import { type OidcIssuer, startOidcIssuer } from '../support/oidc-issuer.js';
 import { startTestServer, type TestServer, tempDir } from '../support/server.js';
 

@@ -1,8 +1,8 @@
 // The GetSecretValue read cache: expiry, per-secret invalidation and its bound.
 import { describe, expect, it } from 'vitest';
 import { ManualClock } from '../../src/core/clock.js';
+import type { SecretRecord, SecretVersionRecord } from '../../src/secrets/index.js';
 import { SecretReadCache } from '../../src/secrets/read-cache.js';
-import type { SecretRecord, SecretVersionRecord } from '../../src/storage/index.js';
 
 const secret = (arn: string, name = arn.split(':').at(-1)!): SecretRecord => ({
   arn,

@@ -1,7 +1,8 @@
 // The KmsStore contract every storage driver must pass, written against the interface only.
 import { randomUUID } from 'node:crypto';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import type { AliasRecord, KeyRecord, KeyVersionRecord, KmsStore, Store } from '../../src/storage/types.js';
+import type { AliasRecord, KeyRecord, KeyVersionRecord, KmsStore } from '../../src/kms/index.js';
+import type { Store } from '../../src/storage/types.js';
 
 /** 2026-01-01T00:00:00Z, in ms. */
 const T0 = Date.UTC(2026, 0, 1);

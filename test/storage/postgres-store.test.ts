@@ -4,9 +4,10 @@
 import { randomUUID } from 'node:crypto';
 import pg from 'pg';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import type { SecretChange, SecretRecord } from '../../src/secrets/index.js';
 import { POSTGRES_MIGRATIONS } from '../../src/storage/postgres/migrations.js';
 import { openPostgresStore } from '../../src/storage/postgres/postgres-store.js';
-import type { SecretChange, SecretRecord, Store, StoreChange } from '../../src/storage/types.js';
+import type { Store, StoreChange } from '../../src/storage/types.js';
 import { startPostgres, type TestPostgres } from '../support/postgres.js';
 import { describeKmsStoreContract, newKey, newVersion } from './kms-store-contract.js';
 import { describeSecretsStoreContract } from './secrets-store-contract.js';

@@ -1,12 +1,12 @@
 // The TerraformStateStore contract every storage driver must pass, written against the interface only.
 import { randomUUID } from 'node:crypto';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import type { Store } from '../../src/storage/types.js';
 import type {
-  Store,
   TerraformLockRecord,
   TerraformStateStore,
   TerraformStateVersionRecord,
-} from '../../src/storage/types.js';
+} from '../../src/terraform/index.js';
 
 /** 2026-01-01T00:00:00Z, in ms. */
 const T0 = Date.UTC(2026, 0, 1);

@@ -1,5 +1,5 @@
 // The PostgreSQL secret's JSON shape, parsed, and the connection a rotation pins from it (pure, no I/O).
-import type { RotationConnectionPin } from '../../storage/index.js';
+import type { RotationConnectionPin } from '../store.js';
 import { RotationStepError } from './types.js';
 
 export const CLONE_SUFFIX = '_clone';

@@ -1,5 +1,5 @@
 // The contract between the rotation runner and a rotation strategy (the AWS rotation Lambda's four steps).
-import type { RotationConnectionPin } from '../../storage/index.js';
+import type { RotationConnectionPin } from '../store.js';
 
 /** A stage or a version id to read. */
 export type VersionSelector = { stage: string } | { versionId: string };

@@ -1,5 +1,5 @@
 // The PostgreSQL AuthStore: admin-managed issuers and roles, and per-role session revocations.
-import type { AuthEntry, AuthEntryKind, AuthStore } from '../types.js';
+import type { AuthEntry, AuthEntryKind, AuthStore } from '../../auth/index.js';
 import type { PgDatabase } from './pool.js';
 
 export class PostgresAuthStore implements AuthStore {

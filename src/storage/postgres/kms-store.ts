@@ -1,8 +1,10 @@
 // The PostgreSQL KmsStore: keys (record as JSON text plus the columns the scheduler queries),
 // their wrapped versions and aliases. Revision checks are single conditional statements
 // (`UPDATE … WHERE revision = $n`), atomic under READ COMMITTED.
+
+import type { AliasRecord, InternalKeyRecord, KeyRecord, KeyVersionRecord, KmsStore } from '../../kms/index.js';
 import { docOf as keyDoc, page, toAlias, toInternalKey, toKey, toKeyVersion as toVersion } from '../rows.js';
-import type { AliasRecord, InternalKeyRecord, KeyRecord, KeyVersionRecord, KmsStore, Page } from '../types.js';
+import type { Page } from '../types.js';
 import type { PgDatabase, Queryable } from './pool.js';
 
 const INSERT_VERSION =

@@ -5,7 +5,6 @@
 // the same read see exactly one win. Events take their cursors from the one-row
 // secret_event_head, whose row lock is held to commit: cursors follow commit order, gap-free.
 
-import { docOf as secretDoc, toSecretEvent as toEvent, toSecret, toSecretVersion } from '../rows.js';
 import {
   type SecretChange,
   type SecretEvent,
@@ -13,7 +12,8 @@ import {
   type SecretsStore,
   type SecretVersionRecord,
   secretDueAt,
-} from '../types.js';
+} from '../../secrets/index.js';
+import { docOf as secretDoc, toSecretEvent as toEvent, toSecret, toSecretVersion } from '../rows.js';
 import type { PgDatabase, Queryable, Row } from './pool.js';
 
 const toVersion = (row: Row) => toSecretVersion(row, (row.stages as string[] | null) ?? [], row.is_binary === true);

@@ -5,7 +5,6 @@
 // also covers rows that do not exist yet (the first write, the first lock), which row locks
 // cannot; so the lock, lineage and serial checks and the write are one atomic step per state.
 
-import { toStateInfo as toInfo, toLock, toStateVersion as toVersion } from '../rows.js';
 import type {
   TerraformLockRecord,
   TerraformPutResult,
@@ -13,7 +12,8 @@ import type {
   TerraformStateVersionInfo,
   TerraformStateVersionRecord,
   TerraformUnlockResult,
-} from '../types.js';
+} from '../../terraform/index.js';
+import { toStateInfo as toInfo, toLock, toStateVersion as toVersion } from '../rows.js';
 import { LOCK_CLASS_TERRAFORM, type PgDatabase, type Queryable } from './pool.js';
 
 /** Serialises every writer of the state `name` until the transaction ends. */

@@ -1,6 +1,6 @@
 // The SQLite AuthStore: admin-managed issuers and roles, and per-role session revocations.
 import type Database from 'better-sqlite3';
-import type { AuthEntry, AuthEntryKind, AuthStore } from '../types.js';
+import type { AuthEntry, AuthEntryKind, AuthStore } from '../../auth/index.js';
 
 export class SqliteAuthStore implements AuthStore {
   readonly #list: Database.Statement;

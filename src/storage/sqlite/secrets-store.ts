@@ -1,6 +1,5 @@
 // The SQLite SecretsStore: secrets, versions, one row per staging label, and the change feed.
 import type Database from 'better-sqlite3';
-import { type Row, docOf as secretDoc, toSecretEvent as toEvent, toSecret, toSecretVersion } from '../rows.js';
 import {
   type SecretChange,
   type SecretEvent,
@@ -8,7 +7,8 @@ import {
   type SecretsStore,
   type SecretVersionRecord,
   secretDueAt,
-} from '../types.js';
+} from '../../secrets/index.js';
+import { type Row, docOf as secretDoc, toSecretEvent as toEvent, toSecret, toSecretVersion } from '../rows.js';
 
 const toVersion = (row: Row) =>
   toSecretVersion(row, JSON.parse((row.stages as string | null) ?? '[]') as string[], row.is_binary === 1);

@@ -3,9 +3,10 @@ import { chmodSync, closeSync, constants, mkdirSync, openSync, statSync } from '
 import { dirname } from 'node:path';
 import Database from 'better-sqlite3';
 import { ConfigError } from '../../core/config-error.js';
+import type { AliasRecord, InternalKeyRecord, KeyRecord, KeyVersionRecord, KmsStore } from '../../kms/index.js';
 import { createLogger, type Logger } from '../../observability/logger.js';
 import { docOf as keyDoc, page, type Row, toAlias, toInternalKey, toKey, toKeyVersion as toVersion } from '../rows.js';
-import type { AliasRecord, InternalKeyRecord, KeyRecord, KeyVersionRecord, KmsStore, Page, Store } from '../types.js';
+import type { Page, Store } from '../types.js';
 import { SqliteAuthStore } from './auth-store.js';
 import { SQLITE_MIGRATIONS } from './migrations.js';
 import { SqliteSecretsStore } from './secrets-store.js';

@@ -1,6 +1,5 @@
 // The SQLite TerraformStateStore: encrypted state versions, and the locks Terraform takes around them.
 import type Database from 'better-sqlite3';
-import { type Row, toStateInfo as toInfo, toLock, toStateVersion as toVersion } from '../rows.js';
 import type {
   TerraformLockRecord,
   TerraformPutResult,
@@ -8,7 +7,8 @@ import type {
   TerraformStateVersionInfo,
   TerraformStateVersionRecord,
   TerraformUnlockResult,
-} from '../types.js';
+} from '../../terraform/index.js';
+import { type Row, toStateInfo as toInfo, toLock, toStateVersion as toVersion } from '../rows.js';
 
 export class SqliteTerraformStore implements TerraformStateStore {
   readonly #s;

@@ -1,0 +1,110 @@
+// The KMS domain's records and the store port its engine writes through (storage drivers implement it).
+//
+// Each method is atomic on its own. Concurrent writers are serialised by optimistic
+// concurrency: a record carries a `revision`, and an update names the revision it read; the
+// driver applies it only if the stored revision still matches (otherwise `false`), so two
+// server replicas racing on the same key never both win.
+import type { Page } from '../storage/index.js';
+import type { KeySpec, KeyUsage } from './key-specs.js';
+
+export type KeyState = 'Enabled' | 'Disabled' | 'PendingDeletion';
+
+export interface Tag {
+  TagKey: string;
+  TagValue: string;
+}
+
+export interface KeyRecord {
+  keyId: string;
+  /** Bumped by the driver on every successful update. */
+  revision: number;
+  createdAt: number;
+  description: string;
+  keyUsage: KeyUsage;
+  keySpec: KeySpec;
+  state: KeyState;
+  /** When a PendingDeletion key is deleted (ms). */
+  deletionAt?: number;
+  pendingWindowInDays?: number;
+  currentVersion: number;
+  rotationEnabled: boolean;
+  rotationPeriodInDays?: number;
+  /** When automatic rotation is next due (ms); persisted so restarts neither lose nor repeat it. */
+  nextRotationAt?: number;
+  onDemandRotations: number;
+  policy: string;
+  tags: Tag[];
+  /** Set on Keysafe's own keys only (the purpose it made the key for): no API caller may use or change them. */
+  internalPurpose?: string;
+}
+
+export interface KeyVersionRecord {
+  keyId: string;
+  version: number;
+  /** Fingerprint of the root key that wrapped `wrappedMaterial`. */
+  rootKeyId: string;
+  wrappedMaterial: Buffer;
+  createdAt: number;
+  rotationType?: 'AUTOMATIC' | 'ON_DEMAND';
+}
+
+export interface AliasRecord {
+  name: string;
+  keyId: string;
+  createdAt: number;
+  updatedAt: number;
+}
+
+/** Which key Keysafe uses for one of its own purposes: written once, never through an alias. */
+export interface InternalKeyRecord {
+  purpose: string;
+  keyId: string;
+  createdAt: number;
+}
+
+export interface KmsStore {
+  /** Inserts a new key with its first version. */
+  insertKey(key: KeyRecord, firstVersion: KeyVersionRecord): Promise<void>;
+  getKey(keyId: string): Promise<KeyRecord | undefined>;
+  /** Keys ordered by key id, after the cursor. */
+  listKeys(limit: number, after?: string): Promise<Page<KeyRecord>>;
+  /**
+   * Replaces the key if its stored revision is still `key.revision`; returns the stored
+   * record (with its new revision), or undefined on a conflict or when the key is gone.
+   */
+  updateKey(key: KeyRecord): Promise<KeyRecord | undefined>;
+  /** updateKey and the insertion of a new version, in one transaction. */
+  addKeyVersion(key: KeyRecord, version: KeyVersionRecord): Promise<KeyRecord | undefined>;
+  getKeyVersion(keyId: string, version: number): Promise<KeyVersionRecord | undefined>;
+  listKeyVersions(keyId: string): Promise<KeyVersionRecord[]>;
+  /** Deletes the key, its versions and aliases if its revision still matches. */
+  deleteKey(keyId: string, expectedRevision: number): Promise<boolean>;
+  /** Keys with work due at `now`: enabled keys whose rotation is due, pending keys whose window ended. */
+  dueKeys(now: number, limit: number): Promise<KeyRecord[]>;
+  /** Versions wrapped under any root key other than `rootKeyId`, for re-wrapping. */
+  versionsNotWrappedBy(rootKeyId: string, limit: number): Promise<KeyVersionRecord[]>;
+  /** Swaps a version's wrapping if it is still wrapped under `fromRootKeyId`. */
+  rewrapKeyVersion(
+    keyId: string,
+    version: number,
+    fromRootKeyId: string,
+    next: { rootKeyId: string; wrappedMaterial: Buffer },
+  ): Promise<boolean>;
+
+  /** Returns false when the alias name is taken. */
+  createAlias(alias: AliasRecord): Promise<boolean>;
+  getAlias(name: string): Promise<AliasRecord | undefined>;
+  /** Points an existing alias at another key; false when the alias does not exist. */
+  updateAlias(name: string, keyId: string, updatedAt: number): Promise<boolean>;
+  deleteAlias(name: string): Promise<boolean>;
+  /** Aliases ordered by name, optionally only those of one key. */
+  listAliases(limit: number, after?: string, keyId?: string): Promise<Page<AliasRecord>>;
+
+  /** The key recorded for one of Keysafe's own purposes. */
+  getInternalKey(purpose: string): Promise<InternalKeyRecord | undefined>;
+  /**
+   * Records the key for a purpose unless one is recorded already (false then: read the winner's).
+   * A record is never changed or removed, and its key cannot be deleted while it stands.
+   */
+  recordInternalKey(record: InternalKeyRecord): Promise<boolean>;
+}
