@@ -105,7 +105,8 @@ export function stateAad(name: string, serial: number, lineage: string): Buffer 
 
 export interface TerraformStateBackendDeps {
   store: TerraformStateStore;
-  kms: KmsEngine;
+  /** Only the internal data-key calls: the backend never acts as an API caller. */
+  kms: Pick<KmsEngine, 'internal'>;
   /** ARN of the KMS key new versions are encrypted under (created on first use). */
   keyArn: () => Promise<string>;
   now: () => number;
