@@ -4,6 +4,7 @@ import type { Clock } from '../core/clock.js';
 import { DAY_MS } from '../core/clock.js';
 import { AppError } from '../core/errors.js';
 import { keyedLock, retryConflicts } from '../core/keyed-lock.js';
+import type { SecretValue } from '../core/secret-value.js';
 import { constantTimeEqual, newUuid, randomIndex } from '../crypto/index.js';
 import type { KmsEngine } from '../kms/index.js';
 import { createSecretEnvelope } from './envelope.js';
@@ -19,7 +20,7 @@ import {
   stagesForMove,
   stagesForNewVersion,
 } from './labels.js';
-import { SecretReadCache, type SecretValue } from './read-cache.js';
+import { SecretReadCache } from './read-cache.js';
 import type {
   SecretChange,
   SecretEventType,
