@@ -9,6 +9,8 @@ import type { SecretRecord, SecretVersionRecord } from './store.js';
 /** The managed default key's alias, the analogue of aws/secretsmanager. */
 export const DEFAULT_KMS_ALIAS = INTERNAL_KEYS.secretsmanager.alias;
 
+export type SecretEnvelope = ReturnType<typeof createSecretEnvelope>;
+
 export function createSecretEnvelope(kms: KmsEngine, cache: SecretReadCache) {
   /** The default key (shown as alias/keysafe/secretsmanager), found by its recorded id; made on first use. */
   const defaultKey = internalKey(kms, INTERNAL_KEYS.secretsmanager);
