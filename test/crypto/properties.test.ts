@@ -688,7 +688,7 @@ describe('server keys stay out of workload reach (real server, real HTTP)', () =
     await issuer?.stop();
   });
 
-  // BUG (src/server/main.ts:151, src/kms/managed-key.ts): alias/keysafe/sessions is created with the default
+  // BUG (src/server/services.ts openSessions, src/kms/managed-key.ts): alias/keysafe/sessions is created with the default
   // key policy (the account may use it), so a role allowed kms:GenerateMac on "*" MACs a session token body of
   // its choosing and becomes any role, with any claims. Fix: give the managed keys a key policy that names no
   // principal (the engine uses them directly), and re-apply it to existing ones at start.
