@@ -3,12 +3,12 @@
 // The session logs in with the workload's JWT; the watch follows the change stream and asks sync to
 // fetch what changed; sync writes the files and reloads the consumer; health answers readiness. During an
 // outage the last good values stay on disk and in the endpoint, with their age.
+import type { SecretValue } from '../core/secret-value.js';
 import type { Logger } from '../observability/logger.js';
 import { newAgentKeyPair, ServerClient } from './client.js';
 import type { AgentConfig } from './config.js';
 import { AgentHealth, type AgentStatus } from './health.js';
 import { createReloader, type Reloader } from './reload.js';
-import type { SecretValue } from './render.js';
 import { type CachedSecret, cachedSecret, SecretCache } from './secret-cache.js';
 import { WorkloadSession } from './session.js';
 import { SecretSync } from './sync.js';

@@ -1,8 +1,9 @@
 // From fetched secrets to the file set: the value in a GetSecretValue answer, and each configured file rendered.
+import type { SecretValue } from '../core/secret-value.js';
 import type { AgentSecretConfig } from './config.js';
 import { explain } from './explain.js';
 import type { FileSetEntry } from './file-set.js';
-import { renderSecret, type SecretValue } from './render.js';
+import { renderSecret } from './render.js';
 
 /** GetSecretValue JSON → the value (SecretBinary arrives base64). */
 export function secretValueOf(body: Record<string, unknown>): SecretValue {

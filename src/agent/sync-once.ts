@@ -2,12 +2,12 @@
 import { readFile } from 'node:fs/promises';
 import { AppError } from '../core/errors.js';
 import { withRetry } from '../core/retry.js';
+import type { SecretValue } from '../core/secret-value.js';
 import type { Logger } from '../observability/logger.js';
 import { type FetchedSecret, newAgentKeyPair, ServerClient } from './client.js';
 import type { AgentConfig } from './config.js';
 import { explain } from './explain.js';
 import { writeFileSet } from './file-set.js';
-import type { SecretValue } from './render.js';
 import { renderAll, secretValueOf } from './secret-files.js';
 
 /**

@@ -3,6 +3,7 @@
 // behind the agent's back) is redone with backoff; meanwhile the last good values stay on disk.
 import { stat } from 'node:fs/promises';
 import { backoffDelay, TransientError } from '../core/retry.js';
+import type { SecretValue } from '../core/secret-value.js';
 import type { Logger } from '../observability/logger.js';
 import type { FetchedSecret, ServerClient } from './client.js';
 import type { AgentSecretConfig } from './config.js';
@@ -10,7 +11,6 @@ import { explain, isSessionRefused } from './explain.js';
 import { writeFileSet } from './file-set.js';
 import type { AgentHealth } from './health.js';
 import type { Reloader } from './reload.js';
-import type { SecretValue } from './render.js';
 import { cachedSecret, type SecretCache } from './secret-cache.js';
 import { renderAll, secretValueOf } from './secret-files.js';
 import type { WorkloadSession } from './session.js';

@@ -9,6 +9,7 @@ import fc from 'fast-check';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { systemClock } from '../../src/core/clock.js';
 import { AppError, type ErrorCode } from '../../src/core/errors.js';
+import type { SecretValue } from '../../src/core/secret-value.js';
 import {
   AeadKey,
   AsymmetricKey,
@@ -21,7 +22,7 @@ import { createKmsEngine, type KeySpec, type KeyUsage, type KmsEngine } from '..
 import { generateMaterialInsecure, loadMaterialInsecure } from '../../src/kms/material.js';
 import { createSecretEnvelope } from '../../src/secrets/envelope.js';
 import type { SecretRecord, SecretVersionRecord } from '../../src/secrets/index.js';
-import { SecretReadCache, type SecretValue } from '../../src/secrets/read-cache.js';
+import { SecretReadCache } from '../../src/secrets/read-cache.js';
 import { openStore, type Store } from '../../src/storage/index.js';
 import { type OidcIssuer, startOidcIssuer } from '../support/oidc-issuer.js';
 import { startTestServer, type TestServer, tempDir } from '../support/server.js';
