@@ -9,6 +9,7 @@ import { z } from 'zod';
 import { ConfigError } from '../core/config-error.js';
 import { readConfigDocument } from '../core/config-file.js';
 import type { LogLevel } from '../observability/logger.js';
+import { describeIssues } from './config-issues.js';
 import { templateFields } from './render.js';
 
 export const AGENT_DEFAULTS = {
@@ -263,29 +264,6 @@ export function parseAgentListen(value: string): { host: string; port: number } 
 /** True for addresses only this host can reach. The caller logs a warning when listening elsewhere. */
 export const isLoopbackHost = (host: string): boolean =>
   host === 'localhost' || host === '::1' || /^127\.\d{1,3}\.\d{1,3}\.\d{1,3}$/.test(host);
-
-/** `['secrets', 0, 'mode']` → `secrets[0].mode`. */
-function keyPath(path: readonly PropertyKey[]): string {
-  let out = '';
-  for (const part of path) {
-    if (typeof part === 'number') out += `[${part}]`;
-    else out += out === '' ? String(part) : `.${String(part)}`;
-  }
-  return out;
-}
-
-function describeIssues(issues: readonly z.core.$ZodIssue[], source: string): string {
-  const lines = issues.slice(0, 5).map((issue) => {
-    if (issue.code === 'unrecognized_keys') {
-      const keys = issue.keys.map((k) => `'${keyPath([...issue.path, k])}'`).join(', ');
-      return `unknown key ${keys}`;
-    }
-    const key = keyPath(issue.path);
-    return key === '' ? issue.message : `invalid value for '${key}': ${issue.message}`;
-  });
-  const more = issues.length > 5 ? `; and ${issues.length - 5} more` : '';
-  return `${source}: ${lines.join('; ')}${more}`;
-}
 
 export interface ParseOptions {
   /** Relative paths in the config are resolved against this directory (default: the working directory). */

@@ -20,11 +20,9 @@ import { AppError } from '../core/errors.js';
 import { awsErrorBody, nativeStatusOf, statusOf } from '../core/http-errors.js';
 import { constantTimeEqual } from '../crypto/index.js';
 import type { Logger } from '../observability/logger.js';
+import { NO_VERSION, parseQuery, type SecretVersionQuery, versionQuery } from './endpoint-query.js';
 
-export interface SecretVersionQuery {
-  versionId?: string;
-  versionStage?: string;
-}
+export { parseQuery, type SecretVersionQuery } from './endpoint-query.js';
 
 /** One secret version as the agent holds it. */
 export interface ServedSecret {
@@ -61,122 +59,14 @@ const SECRETS_PREFIX = '/v1/secrets/';
 const JSON_HEADERS = { 'content-type': 'application/json', 'cache-control': 'no-store' } as const;
 const TEXT_HEADERS = { 'content-type': 'text/plain; charset=utf-8', 'cache-control': 'no-store' } as const;
 const METRICS_HEADERS = { 'content-type': 'text/plain; version=0.0.4; charset=utf-8' } as const;
-const NO_VERSION: SecretVersionQuery = Object.freeze({});
 const INTERNAL = new AppError('InternalFailure', 'The agent encountered an internal error.');
 
 const text = (body: string, status: number) => new Response(body, { status, headers: TEXT_HEADERS });
 
-/** What `?a=b&…` asked for, or the AWS agent's 400 message. */
-interface SecretQuery extends SecretVersionQuery {
-  secretId?: string;
-}
-
 export function createAgentEndpoint(deps: AgentEndpointDeps): Hono {
-  const { source, logger } = deps;
   const app = new Hono();
-
-  /** The AWS agent's request checks, in its order; undefined when the request may proceed. */
-  const refuse = (c: Context): Response | undefined => {
-    if (header(c, 'x-forwarded-for') !== undefined || header(c, 'forwarded') !== undefined) {
-      return text('Forwarded', 400);
-    }
-    const expected = deps.localToken();
-    const aws = header(c, 'x-aws-parameters-secrets-token');
-    const vault = aws === undefined ? header(c, 'x-vault-token') : undefined;
-    const presented = aws ?? vault;
-    // An empty expected token (a misconfiguration) would match an empty header: refuse everything instead.
-    if (presented === undefined || expected === '' || !constantTimeEqual(presented, expected)) {
-      return text('Bad Token', 403);
-    }
-    if (c.req.method !== 'GET') return text('Not allowed', 405);
-    return undefined;
-  };
-
-  const failure = (e: unknown, native: boolean): Response => {
-    let error: AppError;
-    if (e instanceof AppError) {
-      error = e;
-    } else {
-      // Not an AppError: a bug. Its message might quote data (a JSON.parse error quotes its input), so only
-      // the name is logged and the client gets an opaque fault.
-      logger?.error('agent endpoint failed unexpectedly', { error: e instanceof Error ? e.name : typeof e });
-      error = INTERNAL;
-    }
-    return new Response(awsErrorBody(error), {
-      status: native ? nativeStatusOf(error) : statusOf(error),
-      headers: JSON_HEADERS,
-    });
-  };
-
-  const answer = (
-    secretId: string,
-    query: SecretVersionQuery,
-    ok: (s: ServedSecret) => Response,
-    native: boolean,
-  ): Response | Promise<Response> => {
-    let result: ServedSecret | Promise<ServedSecret>;
-    try {
-      result = source.get(secretId, query);
-    } catch (e) {
-      return failure(e, native);
-    }
-    if (typeof (result as Promise<ServedSecret>).then === 'function') {
-      return (result as Promise<ServedSecret>).then(ok, (e: unknown) => failure(e, native));
-    }
-    return ok(result as ServedSecret);
-  };
-
-  const lambdaStyle = (s: ServedSecret) =>
-    new Response(s.json ?? JSON.stringify(s.body), { status: 200, headers: JSON_HEADERS });
-
-  app.all('/secretsmanager/get', (c) => {
-    const refused = refuse(c);
-    if (refused) return refused;
-    const query = parseQuery(c.req.url, true);
-    if (typeof query === 'string') return text(query, 400);
-    const { secretId } = query;
-    if (secretId === undefined || secretId === '') return text('missing parameter secretId', 400);
-    return answer(secretId, versionQuery(query), lambdaStyle, false);
-  });
-
-  app.all(`${SECRETS_PREFIX}*`, (c) => {
-    const refused = refuse(c);
-    if (refused) return refused;
-    const url = c.req.url;
-    const pathStart = url.indexOf('/', url.indexOf('//') + 2);
-    // The router matched the decodeURI'd path; only the literal prefix is ours (not `/v1/%73ecrets/`).
-    if (!url.startsWith(SECRETS_PREFIX, pathStart)) return text('Not found', 404);
-    const queryStart = url.indexOf('?', pathStart);
-    const rawId = url.slice(pathStart + SECRETS_PREFIX.length, queryStart === -1 ? undefined : queryStart);
-    let secretId: string;
-    try {
-      // decodeURIComponent, not the router's decodeURI: `app%2Fdb` and `app/db` name the same secret.
-      secretId = rawId.includes('%') ? decodeURIComponent(rawId) : rawId;
-    } catch {
-      return text('malformed secret ID', 400);
-    }
-    if (secretId === '') return text('missing secret ID', 400);
-    const query = queryStart === -1 ? NO_VERSION : parseQuery(url, false);
-    if (typeof query === 'string') return text(query, 400);
-    const ifNoneMatch = header(c, 'if-none-match');
-    return answer(
-      secretId,
-      versionQuery(query),
-      (s) => {
-        const etag = `"${s.versionId}"`;
-        const age = Math.max(0, Math.floor((deps.now() - s.fetchedAt) / 1000));
-        if (ifNoneMatch === etag) {
-          return new Response(null, { status: 304, headers: { etag, age: `${age}`, 'cache-control': 'no-store' } });
-        }
-        return new Response(s.json ?? JSON.stringify(s.body), {
-          status: 200,
-          headers: { 'content-type': 'application/json', 'cache-control': 'no-store', etag, age: `${age}` },
-        });
-      },
-      true,
-    );
-  });
-
+  app.all('/secretsmanager/get', (c) => lambdaGet(c, deps));
+  app.all(`${SECRETS_PREFIX}*`, (c) => nativeGet(c, deps));
   app.all('/healthz', (c) =>
     c.req.method === 'GET'
       ? new Response('{"status":"ok"}', { status: 200, headers: JSON_HEADERS })
@@ -196,16 +86,112 @@ export function createAgentEndpoint(deps: AgentEndpointDeps): Hono {
       ? new Response(deps.metrics(), { status: 200, headers: METRICS_HEADERS })
       : text('Not allowed', 405),
   );
-
   app.notFound(() => text('Not found', 404));
-  app.onError((e) => failure(e, true));
+  app.onError((e) => failure(e, true, deps.logger));
   return app;
 }
 
-/** Only what the source needs to pick a version; the shared empty object for AWSCURRENT. */
-function versionQuery({ versionId, versionStage }: SecretQuery): SecretVersionQuery {
-  if (versionId === undefined) return versionStage === undefined ? NO_VERSION : { versionStage };
-  return versionStage === undefined ? { versionId } : { versionId, versionStage };
+const lambdaStyle = (s: ServedSecret) =>
+  new Response(s.json ?? JSON.stringify(s.body), { status: 200, headers: JSON_HEADERS });
+
+/** `GET /secretsmanager/get?secretId=…`: the AWS agent's route, its answers byte for byte. */
+function lambdaGet(c: Context, deps: AgentEndpointDeps): Response | Promise<Response> {
+  const refused = refuse(c, deps);
+  if (refused) return refused;
+  const query = parseQuery(c.req.url, true);
+  if (typeof query === 'string') return text(query, 400);
+  const { secretId } = query;
+  if (secretId === undefined || secretId === '') return text('missing parameter secretId', 400);
+  return answer(deps, secretId, versionQuery(query), lambdaStyle, false);
+}
+
+/** `GET /v1/secrets/<id>`: Keysafe's route, with ETag, Age and If-None-Match. */
+function nativeGet(c: Context, deps: AgentEndpointDeps): Response | Promise<Response> {
+  const refused = refuse(c, deps);
+  if (refused) return refused;
+  const url = c.req.url;
+  const pathStart = url.indexOf('/', url.indexOf('//') + 2);
+  // The router matched the decodeURI'd path; only the literal prefix is ours (not `/v1/%73ecrets/`).
+  if (!url.startsWith(SECRETS_PREFIX, pathStart)) return text('Not found', 404);
+  const queryStart = url.indexOf('?', pathStart);
+  const rawId = url.slice(pathStart + SECRETS_PREFIX.length, queryStart === -1 ? undefined : queryStart);
+  let secretId: string;
+  try {
+    // decodeURIComponent, not the router's decodeURI: `app%2Fdb` and `app/db` name the same secret.
+    secretId = rawId.includes('%') ? decodeURIComponent(rawId) : rawId;
+  } catch {
+    return text('malformed secret ID', 400);
+  }
+  if (secretId === '') return text('missing secret ID', 400);
+  const query = queryStart === -1 ? NO_VERSION : parseQuery(url, false);
+  if (typeof query === 'string') return text(query, 400);
+  const ifNoneMatch = header(c, 'if-none-match');
+  return answer(deps, secretId, versionQuery(query), (s) => nativeStyle(s, ifNoneMatch, deps.now()), true);
+}
+
+function nativeStyle(s: ServedSecret, ifNoneMatch: string | undefined, now: number): Response {
+  const etag = `"${s.versionId}"`;
+  const age = Math.max(0, Math.floor((now - s.fetchedAt) / 1000));
+  if (ifNoneMatch === etag) {
+    return new Response(null, { status: 304, headers: { etag, age: `${age}`, 'cache-control': 'no-store' } });
+  }
+  return new Response(s.json ?? JSON.stringify(s.body), {
+    status: 200,
+    headers: { 'content-type': 'application/json', 'cache-control': 'no-store', etag, age: `${age}` },
+  });
+}
+
+/** The AWS agent's request checks, in its order; undefined when the request may proceed. */
+function refuse(c: Context, deps: AgentEndpointDeps): Response | undefined {
+  if (header(c, 'x-forwarded-for') !== undefined || header(c, 'forwarded') !== undefined) {
+    return text('Forwarded', 400);
+  }
+  const expected = deps.localToken();
+  const aws = header(c, 'x-aws-parameters-secrets-token');
+  const vault = aws === undefined ? header(c, 'x-vault-token') : undefined;
+  const presented = aws ?? vault;
+  // An empty expected token (a misconfiguration) would match an empty header: refuse everything instead.
+  if (presented === undefined || expected === '' || !constantTimeEqual(presented, expected)) {
+    return text('Bad Token', 403);
+  }
+  if (c.req.method !== 'GET') return text('Not allowed', 405);
+  return undefined;
+}
+
+/** The source's answer through `ok`, synchronously when the source answers from memory. */
+function answer(
+  deps: AgentEndpointDeps,
+  secretId: string,
+  query: SecretVersionQuery,
+  ok: (s: ServedSecret) => Response,
+  native: boolean,
+): Response | Promise<Response> {
+  let result: ServedSecret | Promise<ServedSecret>;
+  try {
+    result = deps.source.get(secretId, query);
+  } catch (e) {
+    return failure(e, native, deps.logger);
+  }
+  if (typeof (result as Promise<ServedSecret>).then === 'function') {
+    return (result as Promise<ServedSecret>).then(ok, (e: unknown) => failure(e, native, deps.logger));
+  }
+  return ok(result as ServedSecret);
+}
+
+function failure(e: unknown, native: boolean, logger: Logger | undefined): Response {
+  let error: AppError;
+  if (e instanceof AppError) {
+    error = e;
+  } else {
+    // Not an AppError: a bug. Its message might quote data (a JSON.parse error quotes its input), so only
+    // the name is logged and the client gets an opaque fault.
+    logger?.error('agent endpoint failed unexpectedly', { error: e instanceof Error ? e.name : typeof e });
+    error = INTERNAL;
+  }
+  return new Response(awsErrorBody(error), {
+    status: native ? nativeStatusOf(error) : statusOf(error),
+    headers: JSON_HEADERS,
+  });
 }
 
 /** A request header, read from node's IncomingMessage when served by @hono/node-server (no Headers object). */
@@ -217,44 +203,4 @@ function header(c: Context, name: string): string | undefined {
     return Array.isArray(v) ? v.join(', ') : v;
   }
   return c.req.raw.headers.get(name) ?? undefined;
-}
-
-/**
- * The query of `url` as the AWS agent reads it: secretId (lambda style only), versionId, versionStage,
- * refreshNow (validated, then ignored: pushed changes keep the agent current). Last occurrence wins.
- * Returns the AWS agent's 400 message for anything else.
- */
-export function parseQuery(url: string, allowSecretId: boolean): SecretQuery | string {
-  const q = url.indexOf('?');
-  const out: SecretQuery = {};
-  if (q === -1) return out;
-  let start = q + 1;
-  while (start <= url.length) {
-    let end = url.indexOf('&', start);
-    if (end === -1) end = url.length;
-    if (end > start) {
-      const eq = url.indexOf('=', start);
-      const hasValue = eq !== -1 && eq < end;
-      const key = decodeComponent(url.slice(start, hasValue ? eq : end));
-      const value = hasValue ? decodeComponent(url.slice(eq + 1, end)) : '';
-      if (key === undefined || value === undefined) return 'malformed query';
-      if (key === 'secretId' && allowSecretId) out.secretId = value;
-      else if (key === 'versionId') out.versionId = value;
-      else if (key === 'versionStage') out.versionStage = value;
-      else if (key === 'refreshNow') {
-        if (!/^(true|false|1|0)$/i.test(value)) return 'invalid refreshNow value';
-      } else return `unknown parameter: ${key.slice(0, 64)}`;
-    }
-    start = end + 1;
-  }
-  return out;
-}
-
-function decodeComponent(s: string): string | undefined {
-  if (!s.includes('%') && !s.includes('+')) return s;
-  try {
-    return decodeURIComponent(s.replaceAll('+', ' '));
-  } catch {
-    return undefined;
-  }
 }
