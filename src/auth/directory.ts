@@ -6,7 +6,8 @@
 import { coalesced } from '../core/coalesce.js';
 import { AppError } from '../core/errors.js';
 import type { Logger } from '../observability/logger.js';
-import { type ApiIssuerConfig, apiIssuerSchema, type IssuerConfig, TrustedIssuer } from './issuers.js';
+import { type ApiIssuerConfig, apiIssuerSchema, type IssuerConfig } from './issuer-config.js';
+import { TrustedIssuer } from './issuers.js';
 import { compileRole, type Role, type RoleConfig, roleSchema } from './roles.js';
 import type { AuthEntryKind, AuthStore } from './store.js';
 

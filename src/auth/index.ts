@@ -9,7 +9,13 @@ export {
   type RoleIdentity,
   roleArn,
 } from './identity.js';
-export { type ApiIssuerConfig, apiIssuerSchema, ISSUER_DEFAULTS, type IssuerConfig, issuerSchema } from './issuers.js';
+export {
+  type ApiIssuerConfig,
+  apiIssuerSchema,
+  ISSUER_DEFAULTS,
+  type IssuerConfig,
+  issuerSchema,
+} from './issuer-config.js';
 export { createLogin, LOGIN_LIMITS, type Login } from './login.js';
 export { compilePolicy, type PolicyKind, policyProblems } from './policy.js';
 export { type RoleConfig, roleSchema } from './roles.js';

@@ -2,13 +2,8 @@
 import { mkdirSync, renameSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import {
-  apiIssuerSchema,
-  ISSUER_DEFAULTS,
-  type IssuerConfig,
-  issuerSchema,
-  TrustedIssuer,
-} from '../../src/auth/issuers.js';
+import { apiIssuerSchema, ISSUER_DEFAULTS, type IssuerConfig, issuerSchema } from '../../src/auth/issuer-config.js';
+import { TrustedIssuer } from '../../src/auth/issuers.js';
 import { compileRole, requireBound, roleSchema } from '../../src/auth/roles.js';
 import { AppError } from '../../src/core/errors.js';
 import { createLogger } from '../../src/observability/logger.js';
