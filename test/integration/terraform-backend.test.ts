@@ -7,16 +7,16 @@ import { randomUUID } from 'node:crypto';
 import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { type OidcIssuer, startOidcIssuer } from '../support/oidc-issuer.js';
-import { startTestServer, type TestServer, tempDir } from '../support/server.js';
+import { type TestServer, tempDir } from '../support/server.js';
 import { requireTerraform } from '../support/terraform.js';
+import { policyOf, startWorkloadServer, type WorkloadServer } from '../support/workload.js';
 
 const HAVE_TERRAFORM = requireTerraform('the Terraform http backend tests');
 
 const KEEP_VERSIONS = 3;
 const MAX_STATE_BYTES = 3 * 1024 * 1024;
 
-let issuer: OidcIssuer;
+let workload: WorkloadServer;
 let server: TestServer;
 let work: string;
 let cliConfig: string;
@@ -25,40 +25,24 @@ let ciToken: string;
 
 describe.skipIf(!HAVE_TERRAFORM)('terraform http state backend', () => {
   beforeAll(async () => {
-    issuer = await startOidcIssuer();
-    server = await startTestServer({
-      config: {
-        issuers: [{ name: 'cluster', issuer: issuer.url, audiences: ['keysafe'], discovery: true }],
-        roles: [
-          {
-            name: 'ci',
-            issuer: 'cluster',
-            subjects: ['system:serviceaccount:infra:terraform'],
-            policy: {
-              Version: '2012-10-17',
-              Statement: [
-                {
-                  Effect: 'Allow',
-                  Action: ['terraform:GetState', 'terraform:PutState', 'terraform:LockState', 'terraform:UnlockState'],
-                  Resource: ['arn:aws:keysafe:*:*:terraform-state/infra/*'],
-                },
-              ],
+    workload = await startWorkloadServer({
+      roles: [
+        {
+          name: 'ci',
+          subjects: ['system:serviceaccount:infra:terraform'],
+          policy: policyOf([
+            {
+              Effect: 'Allow',
+              Action: ['terraform:GetState', 'terraform:PutState', 'terraform:LockState', 'terraform:UnlockState'],
+              Resource: ['arn:aws:keysafe:*:*:terraform-state/infra/*'],
             },
-          },
-        ],
-        terraform: { keepVersions: KEEP_VERSIONS, maxStateBytes: MAX_STATE_BYTES },
-      },
+          ]),
+        },
+      ],
+      config: { terraform: { keepVersions: KEEP_VERSIONS, maxStateBytes: MAX_STATE_BYTES } },
     });
-    const res = await fetch(`${server.url}/v1/auth/login`, {
-      method: 'POST',
-      headers: { 'content-type': 'application/json' },
-      body: JSON.stringify({
-        role: 'ci',
-        jwt: await issuer.kubernetesToken({ namespace: 'infra', serviceAccount: 'terraform' }),
-      }),
-    });
-    expect(res.status).toBe(200);
-    ciToken = ((await res.json()) as { token: string }).token;
+    server = workload.server;
+    ciToken = await workload.session('ci', { namespace: 'infra', serviceAccount: 'terraform' });
     work = tempDir('keysafe-terraform-');
     // An empty CLI config: nothing from the machine's own, no registry, no plugin cache.
     cliConfig = join(work, 'terraformrc');
@@ -66,8 +50,7 @@ describe.skipIf(!HAVE_TERRAFORM)('terraform http state backend', () => {
   });
 
   afterAll(async () => {
-    await server?.stop();
-    await issuer?.stop();
+    await workload?.stop();
     if (work) rmSync(work, { recursive: true, force: true });
   });
 

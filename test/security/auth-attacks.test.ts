@@ -4,7 +4,7 @@ import { randomUUID } from 'node:crypto';
 import { readdirSync, readFileSync } from 'node:fs';
 import { request } from 'node:http';
 import { join } from 'node:path';
-import { CreateSecretCommand, SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
+import { CreateSecretCommand } from '@aws-sdk/client-secrets-manager';
 import { Hash } from '@smithy/core/serde';
 import { SignatureV4 } from '@smithy/signature-v4';
 import { type CryptoKey, decodeJwt, exportSPKI, importJWK, type JWTPayload, SignJWT } from 'jose';
@@ -12,6 +12,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ManualClock } from '../../src/core/clock.js';
 import { newSigningKey, type OidcIssuer, type SigningKey, startOidcIssuer } from '../support/oidc-issuer.js';
 import { startTestServer, type TestServer } from '../support/server.js';
+import { bearerCall, login as loginAt } from '../support/session.js';
+import { policyOf, trustConfig } from '../support/workload.js';
 
 const MAX_LIFETIME = 7200;
 const MAX_BYTES = 4096;
@@ -26,42 +28,30 @@ let rogue: SigningKey;
 /** Every token and credential secret the suite sent: none may show up in a log line or audit record. */
 const sent: string[] = [];
 
-const policy = (resource: string) => ({
-  Version: '2012-10-17',
-  Statement: [{ Effect: 'Allow', Action: 'secretsmanager:GetSecretValue', Resource: resource }],
-});
+const policy = (resource: string) =>
+  policyOf([{ Effect: 'Allow', Action: 'secretsmanager:GetSecretValue', Resource: resource }]);
 
 function serverConfig(login: { perSourcePerMinute: number; perRolePerMinute: number }) {
-  return {
-    issuers: [
-      {
-        name: 'cluster',
-        issuer: oidc.url,
-        audiences: ['keysafe'],
-        discovery: true,
-        clockSkewSeconds: SKEW,
-        maxTokenLifetimeSeconds: MAX_LIFETIME,
-        maxTokenBytes: MAX_BYTES,
-        minRefreshSeconds: MIN_REFRESH,
-      },
-    ],
-    roles: [
-      {
-        name: 'web',
-        issuer: 'cluster',
-        subjects: [WEB_SUB],
-        claims: { 'kubernetes.io.namespace': 'shop', 'kubernetes.io.serviceaccount.name': 'web' },
-        policy: policy('arn:aws:secretsmanager:*:*:secret:shop/web/*'),
-      },
-      {
-        name: 'api',
-        issuer: 'cluster',
-        subjects: ['system:serviceaccount:shop:api'],
-        policy: policy('arn:aws:secretsmanager:*:*:secret:shop/api/*'),
-      },
-    ],
-    login,
+  const roles = [
+    {
+      name: 'web',
+      subjects: [WEB_SUB],
+      claims: { 'kubernetes.io.namespace': 'shop', 'kubernetes.io.serviceaccount.name': 'web' },
+      policy: policy('arn:aws:secretsmanager:*:*:secret:shop/web/*'),
+    },
+    {
+      name: 'api',
+      subjects: ['system:serviceaccount:shop:api'],
+      policy: policy('arn:aws:secretsmanager:*:*:secret:shop/api/*'),
+    },
+  ];
+  const issuerSettings = {
+    clockSkewSeconds: SKEW,
+    maxTokenLifetimeSeconds: MAX_LIFETIME,
+    maxTokenBytes: MAX_BYTES,
+    minRefreshSeconds: MIN_REFRESH,
   };
+  return { ...trustConfig(oidc.url, roles, { issuerSettings }), login };
 }
 
 beforeAll(async () => {
@@ -72,13 +62,8 @@ beforeAll(async () => {
     clock,
     config: serverConfig({ perSourcePerMinute: 10_000, perRolePerMinute: 10_000 }),
   });
-  const admin = new SecretsManagerClient({
-    endpoint: server.url,
-    region: 'us-east-1',
-    credentials: { accessKeyId: server.admin.accessKeyId, secretAccessKey: server.admin.secretAccessKey },
-    // The SDK corrects its clock from the server's Date header; the ManualClock equals real time here.
-    maxAttempts: 1,
-  });
+  // The SDK corrects its clock from the server's Date header; the ManualClock equals real time here.
+  const admin = server.secretsClient();
   await admin.send(new CreateSecretCommand({ Name: 'shop/web/db', SecretString: 'web-password' }));
   await admin.send(new CreateSecretCommand({ Name: 'shop/api/db', SecretString: 'api-password' }));
 });
@@ -137,28 +122,12 @@ async function answer(res: Response): Promise<Answer> {
 
 async function login(role: string, jwt: string, target: TestServer = server): Promise<Answer> {
   sent.push(jwt);
-  return answer(
-    await fetch(`${target.url}/v1/auth/login`, {
-      method: 'POST',
-      headers: { 'content-type': 'application/json' },
-      body: JSON.stringify({ role, jwt }),
-    }),
-  );
+  return answer(await loginAt(target.url, { role, jwt }));
 }
 
 async function getSecretWithBearer(token: string, secretId: string): Promise<Answer> {
   sent.push(token);
-  return answer(
-    await fetch(server.url, {
-      method: 'POST',
-      headers: {
-        authorization: `Bearer ${token}`,
-        'x-amz-target': 'secretsmanager.GetSecretValue',
-        'content-type': 'application/x-amz-json-1.1',
-      },
-      body: JSON.stringify({ SecretId: secretId }),
-    }),
-  );
+  return answer(await bearerCall(server.url, token, 'secretsmanager.GetSecretValue', { SecretId: secretId }));
 }
 
 /**

@@ -4,8 +4,9 @@
 import { request } from 'node:http';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ManualClock } from '../../src/core/clock.js';
-import { type OidcIssuer, startOidcIssuer } from '../support/oidc-issuer.js';
-import { startTestServer, type TestServer } from '../support/server.js';
+import type { OidcIssuer } from '../support/oidc-issuer.js';
+import type { TestServer } from '../support/server.js';
+import { policyOf, startWorkloadServer } from '../support/workload.js';
 
 const PER_SOURCE = 3;
 const PER_ROLE = 5;
@@ -14,27 +15,23 @@ let oidc: OidcIssuer;
 let server: TestServer;
 let clock: ManualClock;
 
-const policy = (resource: string) => ({
-  Version: '2012-10-17',
-  Statement: [{ Effect: 'Allow', Action: 'secretsmanager:GetSecretValue', Resource: resource }],
-});
-
 beforeAll(async () => {
-  oidc = await startOidcIssuer();
   clock = new ManualClock(Math.floor(Date.now() / 1000) * 1000);
-  server = await startTestServer({
+  ({ issuer: oidc, server } = await startWorkloadServer({
     clock,
-    config: {
-      issuers: [{ name: 'cluster', issuer: oidc.url, audiences: ['keysafe'], discovery: true }],
-      roles: ['web', 'api'].map((name) => ({
-        name,
-        issuer: 'cluster',
-        subjects: [`system:serviceaccount:shop:${name}`],
-        policy: policy(`arn:aws:secretsmanager:*:*:secret:shop/${name}/*`),
-      })),
-      login: { perSourcePerMinute: PER_SOURCE, perRolePerMinute: PER_ROLE },
-    },
-  });
+    roles: ['web', 'api'].map((name) => ({
+      name,
+      subjects: [`system:serviceaccount:shop:${name}`],
+      policy: policyOf([
+        {
+          Effect: 'Allow',
+          Action: 'secretsmanager:GetSecretValue',
+          Resource: `arn:aws:secretsmanager:*:*:secret:shop/${name}/*`,
+        },
+      ]),
+    })),
+    config: { login: { perSourcePerMinute: PER_SOURCE, perRolePerMinute: PER_ROLE } },
+  }));
 });
 
 afterAll(async () => {

@@ -24,6 +24,12 @@ export const APP_SECRETS_READER = {
   Resource: 'arn:aws:secretsmanager:*:*:secret:app/*',
 };
 
+export const SHOP_WEB_READER = {
+  Effect: 'Allow',
+  Action: ['secretsmanager:GetSecretValue'],
+  Resource: ['arn:aws:secretsmanager:*:*:secret:shop/web/*'],
+};
+
 export const ANY_SECRET_READER = { Effect: 'Allow', Action: 'secretsmanager:GetSecretValue', Resource: '*' };
 
 export interface WebRoleOptions {
