@@ -7,7 +7,11 @@ import { execFileSync, spawn } from 'node:child_process';
 import { copyFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { DescribeKeyCommand, GetKeyRotationStatusCommand, type KMSClient } from '@aws-sdk/client-kms';
-import { DescribeSecretCommand, GetSecretValueCommand, SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
+import {
+  DescribeSecretCommand,
+  GetSecretValueCommand,
+  type SecretsManagerClient,
+} from '@aws-sdk/client-secrets-manager';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { CLI } from '../support/process.js';
 import { startTestServer, type TestServer, tempDir } from '../support/server.js';
@@ -69,12 +73,7 @@ describe.skipIf(!HAVE_TERRAFORM)('terraform example basic', () => {
   beforeAll(async () => {
     server = await startTestServer();
     kms = server.kmsClient();
-    sm = new SecretsManagerClient({
-      endpoint: server.url,
-      region: 'us-east-1',
-      credentials: { accessKeyId: server.admin.accessKeyId, secretAccessKey: server.admin.secretAccessKey },
-      maxAttempts: 1,
-    });
+    sm = server.secretsClient();
     work = tempDir('keysafe-tf-example-');
     writeFileSync(join(work, 'terraformrc'), '');
     copyFileSync(EXAMPLE, join(work, 'main.tf'));

@@ -13,7 +13,7 @@ import {
   DescribeSecretCommand,
   GetSecretValueCommand,
   ResourceNotFoundException,
-  SecretsManagerClient,
+  type SecretsManagerClient,
 } from '@aws-sdk/client-secrets-manager';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { CLI } from '../support/process.js';
@@ -180,12 +180,7 @@ describe.skipIf(!HAVE_TERRAFORM)('terraform provider keysafe', () => {
   beforeAll(async () => {
     server = await startTestServer();
     kms = server.kmsClient();
-    sm = new SecretsManagerClient({
-      endpoint: server.url,
-      region: 'us-east-1',
-      credentials: { accessKeyId: server.admin.accessKeyId, secretAccessKey: server.admin.secretAccessKey },
-      maxAttempts: 1,
-    });
+    sm = server.secretsClient();
     work = tempDir('keysafe-tf-provider-');
     cliConfig = join(work, 'terraformrc');
     writeFileSync(cliConfig, '');

@@ -2,7 +2,7 @@
 // signed is refused over real HTTP before any operation runs, so a signed DescribeSecret cannot become
 // GetSecretValue.
 import { request } from 'node:http';
-import { CreateSecretCommand, SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
+import { CreateSecretCommand } from '@aws-sdk/client-secrets-manager';
 import { Hash } from '@smithy/core/serde';
 import { SignatureV4 } from '@smithy/signature-v4';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -13,13 +13,7 @@ let server: TestServer;
 
 beforeAll(async () => {
   server = await startTestServer();
-  const client = new SecretsManagerClient({
-    endpoint: server.url,
-    region: 'us-east-1',
-    credentials: { accessKeyId: server.admin.accessKeyId, secretAccessKey: server.admin.secretAccessKey },
-    maxAttempts: 1,
-  });
-  await client.send(new CreateSecretCommand({ Name: 'bound/db', SecretString: VALUE }));
+  await server.secretsClient().send(new CreateSecretCommand({ Name: 'bound/db', SecretString: VALUE }));
 });
 
 afterAll(async () => {
