@@ -22,7 +22,7 @@ import type { OidcIssuer } from '../support/oidc-issuer.js';
 import { CLI, type ServerProcess, spawnServer } from '../support/process.js';
 import { ACCOUNT, roleArn } from '../support/sdk.js';
 import { startTestServer, type TestServer, tempDir } from '../support/server.js';
-import { bearerCall, login as loginAt } from '../support/session.js';
+import { bearerCall, login as loginAt, webIdentityRequest } from '../support/session.js';
 import { SHOP_WEB_READER, startWorkloadServer } from '../support/workload.js';
 
 const run = promisify(execFile);
@@ -101,17 +101,7 @@ describe('audit records from a running server', () => {
   }
 
   async function assumeRole(jwt: string) {
-    const res = await fetch(server.url, {
-      method: 'POST',
-      headers: { 'content-type': 'application/x-www-form-urlencoded' },
-      body: new URLSearchParams({
-        Action: 'AssumeRoleWithWebIdentity',
-        Version: '2011-06-15',
-        RoleArn: WEB_ARN,
-        RoleSessionName: 'audit-test',
-        WebIdentityToken: jwt,
-      }).toString(),
-    });
+    const res = await webIdentityRequest(server.url, 'web', 'audit-test', jwt);
     return { status: res.status, requestId: res.headers.get('x-amzn-requestid')!, xml: await res.text() };
   }
 

@@ -10,7 +10,7 @@ import { RootKey } from '../../src/crypto/index.js';
 import { newSigningKey, type OidcIssuer } from '../support/oidc-issuer.js';
 import { secretsClient } from '../support/sdk.js';
 import type { TestServer } from '../support/server.js';
-import { login as loginAt } from '../support/session.js';
+import { login as loginAt, webIdentityRequest } from '../support/session.js';
 import { policyOf, startWorkloadServer } from '../support/workload.js';
 
 const CANARY = 'canary-7f3d9b2e-do-not-leak';
@@ -225,17 +225,7 @@ describe('canary', () => {
       return { status: res.status, body: JSON.parse(text) as Record<string, string> };
     };
     const sts = async (jwt: string) => {
-      const res = await fetch(server.url, {
-        method: 'POST',
-        headers: { 'content-type': 'application/x-www-form-urlencoded' },
-        body: new URLSearchParams({
-          Action: 'AssumeRoleWithWebIdentity',
-          Version: '2011-06-15',
-          RoleArn: 'arn:aws:iam::000000000000:role/app',
-          RoleSessionName: 'canary',
-          WebIdentityToken: jwt,
-        }).toString(),
-      });
+      const res = await webIdentityRequest(server.url, 'app', 'canary', jwt);
       const xml = await res.text();
       if (res.status !== 200) bodies.push(xml);
       return { status: res.status, xml };

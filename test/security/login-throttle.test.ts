@@ -1,11 +1,11 @@
 // Failed logins are throttled per (role, source address): a flood of failures from some sources never
 // refuses a valid token from a source that has not failed, on POST /v1/auth/login and STS alike.
 // Clients bind distinct loopback addresses (127.0.0.x) so the server sees distinct sources.
-import { request } from 'node:http';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ManualClock } from '../../src/core/clock.js';
 import type { OidcIssuer } from '../support/oidc-issuer.js';
 import type { TestServer } from '../support/server.js';
+import { postRaw } from '../support/sigv4.js';
 import { policyOf, startWorkloadServer } from '../support/workload.js';
 
 const PER_SOURCE = 3;
@@ -43,33 +43,8 @@ const token = (serviceAccount: string, audience = 'keysafe') =>
   oidc.kubernetesToken({ issuedAt: Math.floor(clock.now() / 1000), serviceAccount, audience });
 
 /** POSTs `body` to `path` from the loopback address `from`. */
-function post(
-  from: string,
-  path: string,
-  contentType: string,
-  body: string,
-): Promise<{ status: number; text: string }> {
-  const url = new URL(server.url);
-  return new Promise((resolve, reject) => {
-    const req = request(
-      {
-        host: url.hostname,
-        port: Number(url.port),
-        localAddress: from,
-        method: 'POST',
-        path,
-        headers: { 'content-type': contentType, 'content-length': String(Buffer.byteLength(body)) },
-      },
-      (res) => {
-        const chunks: Buffer[] = [];
-        res.on('data', (c: Buffer) => chunks.push(c));
-        res.on('end', () => resolve({ status: res.statusCode ?? 0, text: Buffer.concat(chunks).toString('utf8') }));
-      },
-    );
-    req.on('error', reject);
-    req.end(body);
-  });
-}
+const post = (from: string, path: string, contentType: string, body: string) =>
+  postRaw(server.url, { 'content-type': contentType }, body, { path, localAddress: from });
 
 /** The outcome of a native login: 'ok' or the error's code. */
 async function login(from: string, role: string, jwt: string): Promise<string> {

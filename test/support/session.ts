@@ -1,5 +1,7 @@
-// A workload's session over plain HTTP: the login that gives a bearer token, and AWS JSON calls made with one.
+// A workload's session over plain HTTP: the login that gives a bearer token, AWS JSON calls made with one,
+// and STS web identity as the SDKs send it.
 import { expect } from 'vitest';
+import { roleArn } from './sdk.js';
 
 export interface LoginRequest {
   role: string;
@@ -35,5 +37,20 @@ export function bearerCall(url: string, token: string, target: string, input: un
       'content-type': 'application/x-amz-json-1.1',
     },
     body: JSON.stringify(input),
+  });
+}
+
+/** STS AssumeRoleWithWebIdentity over the query protocol, as the SDKs send it, as plain HTTP. */
+export function webIdentityRequest(url: string, role: string, sessionName: string, jwt: string): Promise<Response> {
+  return fetch(url, {
+    method: 'POST',
+    headers: { 'content-type': 'application/x-www-form-urlencoded' },
+    body: new URLSearchParams({
+      Action: 'AssumeRoleWithWebIdentity',
+      Version: '2011-06-15',
+      RoleArn: roleArn(role),
+      RoleSessionName: sessionName,
+      WebIdentityToken: jwt,
+    }).toString(),
   });
 }
