@@ -10,12 +10,13 @@ import { setTimeout as delay } from 'node:timers/promises';
 import { watch } from 'chokidar';
 import { AppError } from '../core/errors.js';
 import { backoffDelay, TransientError, withRetry } from '../core/retry.js';
+import type { SecretValue } from '../core/secret-value.js';
 import type { Logger } from '../observability/logger.js';
 import { type ChangeEvent, type FetchedSecret, newAgentKeyPair, ServerClient, type WatchMessage } from './client.js';
 import type { AgentConfig, AgentSecretConfig } from './config.js';
 import { writeFileSet } from './file-set.js';
 import { createReloader, type Reloader } from './reload.js';
-import { renderSecret, type SecretValue } from './render.js';
+import { renderSecret } from './render.js';
 
 /** Renew the session once this share of its lifetime has passed. */
 const RENEW_AT = 2 / 3;

@@ -5,6 +5,7 @@
 // policy; refusals (401/403/404, bad token) are permanent AppErrors with the server's code.
 import { createParser, type EventSourceMessage } from 'eventsource-parser';
 import { type CryptoKey, compactDecrypt, exportJWK, generateKeyPair, type JWK } from 'jose';
+import { HttpTimeoutError } from '../client/errors.js';
 import { type HttpRequest, type HttpResponse, send } from '../client/http.js';
 import { AppError, type ErrorCode } from '../core/errors.js';
 import { TransientError } from '../core/retry.js';
@@ -150,16 +151,18 @@ export class ServerClient {
   /** One HTTP call on the current server; a connection failure moves on to the next server. */
   async #request(path: string, init: HttpRequest, signal?: AbortSignal, timeout = true): Promise<HttpResponse> {
     const server = this.server;
-    const deadline = timeout ? AbortSignal.timeout(REQUEST_TIMEOUT_MS) : undefined;
-    const signals = [signal, deadline].filter((s): s is AbortSignal => s !== undefined);
     let res: HttpResponse;
     try {
-      res = await send(new URL(path, server), { ...init, signal: AbortSignal.any(signals) });
+      res = await send(new URL(path, server), {
+        ...init,
+        ...(signal && { signal }),
+        ...(timeout && { timeoutMs: REQUEST_TIMEOUT_MS }),
+      });
     } catch (e) {
       if (signal?.aborted) throw e;
       this.#current = (this.#current + 1) % this.servers.length;
-      // node:http says only "The operation was aborted" when the deadline passes: say which.
-      const why = deadline?.aborted ? `no answer within ${REQUEST_TIMEOUT_MS / 1000} s` : (e as Error).message;
+      const why =
+        e instanceof HttpTimeoutError ? `no answer within ${REQUEST_TIMEOUT_MS / 1000} s` : (e as Error).message;
       throw new TransientError(`cannot reach ${server}: ${why}`);
     }
     if (res.status >= 200 && res.status < 300) return res;

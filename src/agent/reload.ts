@@ -11,6 +11,8 @@ import { type ChildProcess, spawn } from 'node:child_process';
 import { readdir, readFile } from 'node:fs/promises';
 import { constants as osConstants } from 'node:os';
 import { basename } from 'node:path';
+import { HttpTimeoutError } from '../client/errors.js';
+import { type HttpResponse, send } from '../client/http.js';
 import { ConfigError } from '../core/config-error.js';
 import { backoffDelay, DEFAULT_RETRY, type RetryPolicy } from '../core/retry.js';
 import type { Logger } from '../observability/logger.js';
@@ -402,7 +404,7 @@ function httpTarget(address: string, timeoutMs: number): ReloadTarget {
     throw new ConfigError('onChange.http: not a URL');
   }
   if (url.protocol !== 'http:' && url.protocol !== 'https:') throw new ConfigError('onChange.http: an http(s) URL');
-  // fetch refuses credentials in the URL: send them as Basic auth. Logs name only origin and path,
+  // Credentials in the URL go as Basic auth, taken out of the URL itself. Logs name only origin and path,
   // since the userinfo or the query may carry a token.
   const headers: Record<string, string> = { 'user-agent': 'keysafe-agent' };
   if (url.username || url.password) {
@@ -412,26 +414,20 @@ function httpTarget(address: string, timeoutMs: number): ReloadTarget {
     url.username = '';
     url.password = '';
   }
-  const target = url.href;
   const shown = `${url.origin}${url.pathname}`;
   return {
     name: 'http',
     async run(abort) {
-      let res: Response;
+      let res: HttpResponse;
       try {
-        res = await fetch(target, {
-          method: 'POST',
-          headers,
-          redirect: 'manual',
-          signal: AbortSignal.any([abort, AbortSignal.timeout(timeoutMs)]),
-        });
+        // A redirect is an answer like any other non-2xx: a failure, not followed.
+        res = await send(url, { method: 'POST', headers, redirect: 'manual', signal: abort, timeoutMs });
       } catch (e) {
-        if (e instanceof Error && e.name === 'TimeoutError') {
+        if (e instanceof HttpTimeoutError)
           throw new ReloadFailure(`POST ${shown} did not answer within ${timeoutMs} ms`);
-        }
         throw new ReloadFailure(`POST ${shown} failed (${errnoCode(e)})`);
       }
-      await res.body?.cancel().catch(() => undefined);
+      res.discard();
       if (res.status < 200 || res.status > 299) throw new ReloadFailure(`POST ${shown} answered ${res.status}`);
     },
   };

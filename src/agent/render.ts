@@ -13,12 +13,7 @@
 //   all rewrite CR. A value holding any of these is refused (its files keep their last content) rather
 //   than written in a form some reader would take differently.
 import { AppError } from '../core/errors.js';
-
-/** A secret version's value as GetSecretValue returns it: SecretString or SecretBinary. */
-export interface SecretValue {
-  string?: string;
-  binary?: Buffer;
-}
+import type { SecretValue } from '../core/secret-value.js';
 
 export interface RenderSpec {
   format: 'raw' | 'json' | 'env' | 'shell' | 'template';

@@ -31,72 +31,25 @@ interface Entry<T> {
 
 export type Directory = Awaited<ReturnType<typeof createDirectory>>;
 
-export async function createDirectory(deps: DirectoryDeps) {
-  const issuers = new Map<string, Entry<TrustedIssuer>>();
-  const roles = new Map<string, Entry<Role>>();
-  let revocations = new Map<string, number>();
+/** The entries in force, as the directory holds them in memory. */
+interface Entries {
+  issuers: Map<string, Entry<TrustedIssuer>>;
+  roles: Map<string, Entry<Role>>;
+  revocations: Map<string, number>;
   /** Stored issuer documents already reported as invalid (refresh runs every second). */
-  const refusedIssuers = new Set<string>();
+  refusedIssuers: Set<string>;
+}
 
-  const newIssuer = (c: IssuerConfig) => new TrustedIssuer(c, { logger: deps.logger, now: deps.nowSeconds });
-
-  for (const c of deps.issuers) {
-    const issuer = newIssuer(c);
-    await issuer.start();
-    issuers.set(c.name, { value: issuer, source: 'config', doc: JSON.stringify(c) });
-  }
-  for (const c of deps.roles) {
-    roles.set(c.name, { value: compileRole(c, deps.accountId), source: 'config', doc: JSON.stringify(c) });
-  }
+export async function createDirectory(deps: DirectoryDeps) {
+  const entries: Entries = { issuers: new Map(), roles: new Map(), revocations: new Map(), refusedIssuers: new Set() };
+  const { issuers, roles } = entries;
+  await loadConfigured(deps, entries);
 
   /** Brings the API-managed entries in line with the store; runs never overlap. */
   const refresh = coalesced(async (): Promise<void> => {
-    const storedIssuers = await deps.store.listAuthEntries('issuer');
-    const seen = new Set<string>();
-    for (const e of storedIssuers) {
-      seen.add(e.name);
-      const current = issuers.get(e.name);
-      if (current?.source === 'config' || current?.doc === e.doc) continue;
-      // Stored issuers come from the admin API and get its rules: a stored file option (an older
-      // version's, or a database writer's) would make the server read and send its own files.
-      const parsed = apiIssuerSchema.safeParse(parseJson(e.doc));
-      if (!parsed.success) {
-        const key = `${e.name}\n${e.doc}`;
-        if (!refusedIssuers.has(key)) {
-          refusedIssuers.add(key);
-          deps.logger.warn('ignoring a stored issuer that no longer validates', { issuer: e.name });
-        }
-        continue;
-      }
-      const issuer = newIssuer(parsed.data);
-      await issuer.start();
-      await current?.value.close();
-      issuers.set(e.name, { value: issuer, source: 'api', doc: e.doc });
-    }
-    for (const [name, entry] of issuers) {
-      if (entry.source === 'api' && !seen.has(name)) {
-        issuers.delete(name);
-        await entry.value.close();
-      }
-    }
-    const storedRoles = await deps.store.listAuthEntries('role');
-    seen.clear();
-    for (const e of storedRoles) {
-      seen.add(e.name);
-      const current = roles.get(e.name);
-      if (current?.source === 'config' || current?.doc === e.doc) continue;
-      try {
-        roles.set(e.name, {
-          value: compileRole(roleSchema.parse(JSON.parse(e.doc)), deps.accountId),
-          source: 'api',
-          doc: e.doc,
-        });
-      } catch {
-        deps.logger.warn('ignoring a stored role that no longer validates', { role: e.name });
-      }
-    }
-    for (const [name, entry] of roles) if (entry.source === 'api' && !seen.has(name)) roles.delete(name);
-    revocations = await deps.store.listRevocations();
+    await syncIssuers(deps, entries);
+    await syncRoles(deps, entries);
+    entries.revocations = await deps.store.listRevocations();
   });
 
   await refresh();
@@ -105,18 +58,8 @@ export async function createDirectory(deps: DirectoryDeps) {
   }, deps.refreshMs);
   timer.unref();
 
-  function requireApiManaged(kind: AuthEntryKind, name: string): void {
-    const entry = kind === 'issuer' ? issuers.get(name) : roles.get(name);
-    if (entry?.source === 'config') {
-      throw new AppError(
-        'ValidationException',
-        `The ${kind} ${name} is defined in the server config file; change it there.`,
-      );
-    }
-  }
-
   async function put(kind: AuthEntryKind, name: string, doc: object): Promise<void> {
-    requireApiManaged(kind, name);
+    requireApiManaged(entries, kind, name);
     await deps.store.putAuthEntry({ kind, name, doc: JSON.stringify(doc), updatedAt: deps.now() });
     await refresh();
   }
@@ -126,7 +69,8 @@ export async function createDirectory(deps: DirectoryDeps) {
     role: (name: string): Role | undefined => roles.get(name)?.value,
 
     /** ms before which the role's sessions are refused; undefined when the role does not exist. */
-    revokedBefore: (role: string): number | undefined => (roles.has(role) ? (revocations.get(role) ?? 0) : undefined),
+    revokedBefore: (role: string): number | undefined =>
+      roles.has(role) ? (entries.revocations.get(role) ?? 0) : undefined,
 
     listIssuers: () => [...issuers.values()].map((e) => ({ ...e.value.config, source: e.source })),
     listRoles: () => [...roles.values()].map((e) => ({ ...e.value.config, source: e.source })),
@@ -146,7 +90,7 @@ export async function createDirectory(deps: DirectoryDeps) {
     },
 
     async remove(kind: AuthEntryKind, name: string): Promise<void> {
-      requireApiManaged(kind, name);
+      requireApiManaged(entries, kind, name);
       if (!(await deps.store.deleteAuthEntry(kind, name))) {
         throw new AppError('ResourceNotFoundException', `No ${kind} named ${name}.`);
       }
@@ -171,6 +115,84 @@ export async function createDirectory(deps: DirectoryDeps) {
       for (const e of issuers.values()) await e.value.close();
     },
   };
+}
+
+const newIssuer = (deps: DirectoryDeps, c: IssuerConfig) =>
+  new TrustedIssuer(c, { logger: deps.logger, now: deps.nowSeconds });
+
+/** The config file's issuers (started) and roles. */
+async function loadConfigured(deps: DirectoryDeps, { issuers, roles }: Entries): Promise<void> {
+  for (const c of deps.issuers) {
+    const issuer = newIssuer(deps, c);
+    await issuer.start();
+    issuers.set(c.name, { value: issuer, source: 'config', doc: JSON.stringify(c) });
+  }
+  for (const c of deps.roles) {
+    roles.set(c.name, { value: compileRole(c, deps.accountId), source: 'config', doc: JSON.stringify(c) });
+  }
+}
+
+/** The stored issuers, started when new or changed; API issuers no longer stored are closed. */
+async function syncIssuers(deps: DirectoryDeps, { issuers, refusedIssuers }: Entries): Promise<void> {
+  const storedIssuers = await deps.store.listAuthEntries('issuer');
+  const seen = new Set<string>();
+  for (const e of storedIssuers) {
+    seen.add(e.name);
+    const current = issuers.get(e.name);
+    if (current?.source === 'config' || current?.doc === e.doc) continue;
+    // Stored issuers come from the admin API and get its rules: a stored file option (an older
+    // version's, or a database writer's) would make the server read and send its own files.
+    const parsed = apiIssuerSchema.safeParse(parseJson(e.doc));
+    if (!parsed.success) {
+      const key = `${e.name}\n${e.doc}`;
+      if (!refusedIssuers.has(key)) {
+        refusedIssuers.add(key);
+        deps.logger.warn('ignoring a stored issuer that no longer validates', { issuer: e.name });
+      }
+      continue;
+    }
+    const issuer = newIssuer(deps, parsed.data);
+    await issuer.start();
+    await current?.value.close();
+    issuers.set(e.name, { value: issuer, source: 'api', doc: e.doc });
+  }
+  for (const [name, entry] of issuers) {
+    if (entry.source === 'api' && !seen.has(name)) {
+      issuers.delete(name);
+      await entry.value.close();
+    }
+  }
+}
+
+/** The stored roles, compiled when new or changed; API roles no longer stored are dropped. */
+async function syncRoles(deps: DirectoryDeps, { roles }: Entries): Promise<void> {
+  const storedRoles = await deps.store.listAuthEntries('role');
+  const seen = new Set<string>();
+  for (const e of storedRoles) {
+    seen.add(e.name);
+    const current = roles.get(e.name);
+    if (current?.source === 'config' || current?.doc === e.doc) continue;
+    try {
+      roles.set(e.name, {
+        value: compileRole(roleSchema.parse(JSON.parse(e.doc)), deps.accountId),
+        source: 'api',
+        doc: e.doc,
+      });
+    } catch {
+      deps.logger.warn('ignoring a stored role that no longer validates', { role: e.name });
+    }
+  }
+  for (const [name, entry] of roles) if (entry.source === 'api' && !seen.has(name)) roles.delete(name);
+}
+
+function requireApiManaged({ issuers, roles }: Entries, kind: AuthEntryKind, name: string): void {
+  const entry = kind === 'issuer' ? issuers.get(name) : roles.get(name);
+  if (entry?.source === 'config') {
+    throw new AppError(
+      'ValidationException',
+      `The ${kind} ${name} is defined in the server config file; change it there.`,
+    );
+  }
 }
 
 /** A stored document, or undefined when it is not JSON (then it fails validation like any other bad entry). */

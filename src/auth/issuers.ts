@@ -8,7 +8,8 @@ import { basename, dirname, resolve } from 'node:path';
 import { watch } from 'chokidar';
 import { createLocalJWKSet, decodeProtectedHeader, errors, type JSONWebKeySet, type JWTPayload, jwtVerify } from 'jose';
 import { z } from 'zod';
-import { ResponseTooLargeError, send } from '../client/http.js';
+import { ResponseTooLargeError } from '../client/errors.js';
+import { send } from '../client/http.js';
 import { AppError } from '../core/errors.js';
 import type { Logger } from '../observability/logger.js';
 
@@ -281,13 +282,13 @@ export class TrustedIssuer {
       url.origin === configured.origin || (ca !== undefined && url.protocol === 'https:');
     const get = async (url: URL, what: string): Promise<unknown> => {
       const res = await send(url, {
-        signal: AbortSignal.timeout(FETCH_TIMEOUT_MS),
+        timeoutMs: FETCH_TIMEOUT_MS,
         ...(ca && { ca }),
         ...(token && mayCarryToken(url) && { headers: { authorization: `Bearer ${token}` } }),
       });
-      // node:http follows no redirect: a 3xx is a failure here, and the token goes nowhere else.
+      // No redirect is followed (the client's default): a 3xx is a failure here, and the token goes nowhere else.
       if (res.status !== 200) {
-        res.body.destroy();
+        res.discard();
         throw new IssuerKeysError(`GET ${shortUrl(url)}: HTTP ${res.status}`);
       }
       let text: string;

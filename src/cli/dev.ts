@@ -7,8 +7,8 @@ import { exportJWK, generateKeyPair, importJWK, type JWK, SignJWT } from 'jose';
 import { parseAgentConfig, startAgent } from '../agent/index.js';
 import { newUuid, randomToken } from '../crypto/index.js';
 import { createLogger } from '../observability/logger.js';
-import { loadServerConfig } from '../server/config.js';
-import { startServer } from '../server/main.js';
+import { loadServerConfig, type ServerConfig } from '../server/config.js';
+import { type RunningServer, startServer } from '../server/main.js';
 import { serveEndpoint } from './agent.js';
 import { parseFlags, untilSignal } from './args.js';
 
@@ -42,7 +42,20 @@ export async function runDev(args: string[]): Promise<number> {
   const base = loadServerConfig({ listen: values.listen, dataDir: values['data-dir'] ?? './keysafe-dev' });
   const issuerDir = join(base.dataDir, 'dev-issuer');
   const signer = await devIssuer(issuerDir);
-  const config = Object.freeze({
+  const config = devConfig(base, issuerDir);
+  const server = await startServer(config);
+  await seedDemo(server);
+  const workload = await startWorkload(server, base.dataDir, signer, values['agent-listen'] ?? '127.0.0.1:2773');
+  process.stdout.write(welcome(server, config, workload));
+  await untilSignal();
+  await workload.stop();
+  await server.close();
+  return 0;
+}
+
+/** The server config with the demo's issuer and role, and a short scheduler interval. */
+function devConfig(base: ServerConfig, issuerDir: string): Readonly<ServerConfig> {
+  return Object.freeze({
     ...base,
     schedulerIntervalMs: 5_000,
     issuers: [{ name: 'dev-cluster', issuer: ISSUER, audiences: ['keysafe'], jwksFile: join(issuerDir, 'jwks.json') }],
@@ -66,7 +79,10 @@ export async function runDev(args: string[]): Promise<number> {
       },
     ],
   });
-  const server = await startServer(config);
+}
+
+/** The demo key and the demo secret with its rotation, unless an earlier run made them. */
+async function seedDemo(server: RunningServer): Promise<void> {
   const aliases = await server.kms.listAliases(1000);
   if (!aliases.items.some((a) => a.name === DEMO_ALIAS)) {
     const key = await server.kms.createKey({ description: 'keysafe dev demo key' });
@@ -82,9 +98,24 @@ export async function runDev(args: string[]): Promise<number> {
       principal: { kind: 'admin' }, // the demo's own setup, as the admin
     });
   }
+}
 
-  // The workload's side: a projected-token stand-in, refreshed well before it expires.
-  const agentDir = resolve(base.dataDir, 'agent');
+interface Workload {
+  agentDir: string;
+  secretsDir: string;
+  endpointUrl: string;
+  stop(): Promise<void>;
+}
+
+/** The workload's side: a token file, the demo secret rotating every minute, and a sidecar agent with its endpoint. */
+async function startWorkload(
+  server: RunningServer,
+  dataDir: string,
+  signer: { token(): Promise<string> },
+  listen: string,
+): Promise<Workload> {
+  // A projected-token stand-in, refreshed well before it expires.
+  const agentDir = resolve(dataDir, 'agent');
   mkdirSync(agentDir, { recursive: true });
   const tokenFile = join(agentDir, 'token');
   const writeToken = async () => writeFileSync(tokenFile, await signer.token(), { mode: 0o600 });
@@ -99,7 +130,7 @@ export async function runDev(args: string[]): Promise<number> {
   const agentConfig = parseAgentConfig({
     server: server.url,
     auth: { role: DEMO_ROLE, tokenFile },
-    listen: values['agent-listen'] ?? '127.0.0.1:2773',
+    listen,
     localTokenFile: join(agentDir, 'local-token'),
     secrets: [
       { id: DEMO_SECRET, path: join(secretsDir, 'db.json'), format: 'json' },
@@ -118,9 +149,27 @@ export async function runDev(args: string[]): Promise<number> {
   const agent = await startAgent(agentConfig, { logger: agentLogger });
   const endpoint = await serveEndpoint(agentConfig, agent, agentLogger);
   await agent.firstSync;
+  return {
+    agentDir,
+    secretsDir,
+    endpointUrl: endpoint.url,
+    async stop() {
+      clearInterval(tokenTimer);
+      clearInterval(rotateTimer);
+      await endpoint.close();
+      await agent.stop();
+    },
+  };
+}
 
+/** What to try first. */
+function welcome(
+  server: RunningServer,
+  config: Readonly<ServerConfig>,
+  { agentDir, secretsDir, endpointUrl }: Workload,
+) {
   const credentials = resolve(server.adminCredentialsFile);
-  process.stdout.write(`
+  return `
 Keysafe is running: ${server.url}
   admin credentials: ${credentials}
   data:              ${resolve(config.dataDir)}
@@ -135,18 +184,11 @@ Try it with the aws CLI (in another shell):
 A sidecar agent runs as the workload ${DEMO_SUBJECT} (role ${DEMO_ROLE}, logged in with a JWT
 from a local issuer the server trusts). The demo secret rotates every minute; watch it follow:
   cat ${join(secretsDir, 'db.json')} ${join(secretsDir, 'db.sh')} ${join(secretsDir, 'db.url')}
-  curl -s -H "X-Aws-Parameters-Secrets-Token: $(cat ${join(agentDir, 'local-token')})" '${endpoint.url}/secretsmanager/get?secretId=${DEMO_SECRET}'
+  curl -s -H "X-Aws-Parameters-Secrets-Token: $(cat ${join(agentDir, 'local-token')})" '${endpointUrl}/secretsmanager/get?secretId=${DEMO_SECRET}'
   rotate now (with the aws exports above): aws secretsmanager rotate-secret --secret-id ${DEMO_SECRET}
 
 Press Ctrl-C to stop.
-`);
-  await untilSignal();
-  clearInterval(tokenTimer);
-  clearInterval(rotateTimer);
-  await endpoint.close();
-  await agent.stop();
-  await server.close();
-  return 0;
+`;
 }
 
 /** A local JWT issuer for the demo: an RS256 key kept in `dir` (private key 0600, JWKS beside it). */

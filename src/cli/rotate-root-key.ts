@@ -1,6 +1,7 @@
 // `keysafe rotate-root-key`: asks the running server to re-wrap all material under a new root key.
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { send } from '../client/http.js';
 import { ConfigError } from '../core/config-error.js';
 import { DEFAULTS } from '../server/config.js';
 import { parseFlags } from './args.js';
@@ -27,12 +28,15 @@ export async function runRotateRootKey(args: string[]): Promise<number> {
     throw new ConfigError(`cannot read ${join(dataDir, 'admin-credentials.json')}; pass --data-dir`);
   }
   const server = values.server ?? `http://${DEFAULTS.listen}`;
-  const res = await fetch(new URL('/v1/admin/rotate-root-key', server), {
+  // As fetch did before: redirects followed, no answer within 300 s a failure.
+  const res = await send(new URL('/v1/admin/rotate-root-key', server), {
     method: 'POST',
     headers: { authorization: `Bearer ${token}` },
+    redirect: 'follow',
+    timeoutMs: 300_000,
   });
-  const body = (await res.json()) as Record<string, unknown>;
-  if (!res.ok) {
+  const body = JSON.parse(await res.text()) as Record<string, unknown>;
+  if (res.status < 200 || res.status > 299) {
     process.stderr.write(`keysafe: root key rotation failed: ${body.__type}: ${body.message}\n`);
     return 1;
   }

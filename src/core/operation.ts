@@ -27,6 +27,27 @@ export function operation<Ctx, S extends z.ZodType>(spec: {
   return spec as unknown as Operation<Ctx, z.output<S>>;
 }
 
+/**
+ * Builds operations of the common shape on one kind of resource (a KMS key, a secret): one action on the
+ * resource the request names (`target` says which), one call, then `{}`, or `answer`'s projection of what
+ * the call returned.
+ */
+export function singleCallOperations<Ctx, Named>(target: (action: string, input: Named) => ResourceRef) {
+  return <I extends Named, R>(
+    action: string,
+    input: z.ZodType<I>,
+    call: (ctx: Ctx, input: I) => Promise<R>,
+    answer?: (result: R, ctx: Ctx, input: I) => object,
+  ): Operation<Ctx, I> => ({
+    input,
+    resources: (i) => [target(action, i)],
+    async run(ctx, i) {
+      const result = await call(ctx, i);
+      return answer ? answer(result, ctx, i) : {};
+    },
+  });
+}
+
 /** Parse → validate → authorize every declared resource → run. */
 export async function invoke<Ctx>(op: Operation<Ctx>, ctx: Ctx, raw: unknown, access: Access): Promise<object> {
   const input = parseInput(op.input, raw);

@@ -97,42 +97,99 @@ const isTrue = (v: string | undefined) => v !== undefined && ['true', 'yes', 'on
  * error (a typo such as `secrets-db` would otherwise silently deliver nothing).
  */
 export function parseAnnotations(annotations: Readonly<Record<string, string>>): InjectionSpec {
-  const own = Object.entries(annotations).filter(([k]) => k.startsWith(PREFIX));
-  const secrets = new Map<string, SecretSpec>();
-  const extras: { kind: string; name: string; key: string; value: string }[] = [];
-  for (const [key, value] of own) {
-    const suffix = key.slice(PREFIX.length);
-    if (SIMPLE_KEYS.has(suffix)) continue;
-    const m = PER_SECRET.exec(suffix);
-    if (!m) throw new AnnotationError(key, 'unknown keysafe.dev annotation (see the README table)');
-    const [, kind, name] = m as unknown as [string, string, string];
-    if (!FILE_NAME.test(name)) {
-      throw new AnnotationError(key, `"${name}" is not a valid file name ([A-Za-z0-9][A-Za-z0-9._-]*)`);
-    }
-    if (kind === 'secret') {
-      if (value.trim() === '') throw new AnnotationError(key, 'must name a secret (name or ARN)');
-      secrets.set(name, { name, id: value.trim() });
-    } else {
-      extras.push({ kind, name, key, value });
-    }
+  const secrets = parseSecrets(annotations);
+  const get = (suffix: string) => {
+    const v = annotations[PREFIX + suffix];
+    return v === undefined ? undefined : v.trim();
+  };
+  const role = get('role');
+  if (!role) throw new AnnotationError(`${PREFIX}role`, 'required: the Keysafe role the pod logs in as');
+
+  const mode = get('mode') ?? 'sidecar';
+  if (mode !== 'sidecar' && mode !== 'init-only') {
+    throw new AnnotationError(`${PREFIX}mode`, 'expected sidecar or init-only');
   }
-  for (const { kind, name, key, value } of extras) {
-    const secret = secrets.get(name);
-    if (!secret) throw new AnnotationError(key, `no ${PREFIX}secret-${name} annotation to go with it`);
-    if (kind === 'format') {
-      if (!['raw', 'json', 'env', 'template'].includes(value)) {
-        throw new AnnotationError(key, 'expected raw, json, env or template');
+  const spec: InjectionSpec = { role, secrets, mode, resources: {} };
+  for (const [suffix, apply] of OPTIONAL) {
+    const value = get(suffix);
+    if (value !== undefined) apply(spec, value, PREFIX + suffix);
+  }
+  return spec;
+}
+
+type Apply = (spec: InjectionSpec, value: string, key: string) => void;
+
+const quantity =
+  (field: keyof ResourceSpec): Apply =>
+  (spec, v, key) => {
+    if (!QUANTITY.test(v)) throw new AnnotationError(key, 'expected a Kubernetes quantity such as 50m or 64Mi');
+    spec.resources[field] = v;
+  };
+
+/** The optional annotations, in the order they are checked: each validates its (trimmed) value into the spec. */
+const OPTIONAL: readonly (readonly [suffix: string, apply: Apply])[] = [
+  [
+    'on-change',
+    (spec, v, key) => {
+      if (spec.mode === 'init-only') {
+        throw new AnnotationError(key, 'needs mode sidecar: an init-only agent exits before any change');
       }
-      secret.format = value as SecretFormat;
-    } else if (kind === 'template') {
-      secret.template = value;
-    } else if (kind === 'mode') {
-      if (!/^0?[0-7]{3}$/.test(value)) throw new AnnotationError(key, 'expected an octal mode such as "0400"');
-      secret.mode = value;
-    } else {
-      secret.env = parseEnv(key, value);
-    }
-  }
+      spec.onChange = parseOnChange(v);
+    },
+  ],
+  [
+    'server',
+    (spec, v, key) => {
+      let ok = false;
+      try {
+        const url = new URL(v);
+        ok = url.protocol === 'http:' || url.protocol === 'https:';
+      } catch {}
+      if (!ok) throw new AnnotationError(key, 'expected an http:// or https:// URL');
+      spec.server = v;
+    },
+  ],
+  [
+    'image',
+    (spec, v, key) => {
+      if (v === '' || /\s/.test(v)) throw new AnnotationError(key, 'expected an image reference');
+      spec.image = v;
+    },
+  ],
+  [
+    'run-as-user',
+    (spec, v, key) => {
+      if (!/^\d{1,10}$/.test(v) || Number(v) === 0 || Number(v) > 2 ** 31 - 1) {
+        throw new AnnotationError(key, 'expected a non-zero uid (the agent never runs as root)');
+      }
+      spec.runAsUser = Number(v);
+    },
+  ],
+  ['cpu-request', quantity('cpuRequest')],
+  ['memory-request', quantity('memoryRequest')],
+  ['cpu-limit', quantity('cpuLimit')],
+  ['memory-limit', quantity('memoryLimit')],
+  [
+    'audience',
+    (spec, v, key) => {
+      if (v === '') throw new AnnotationError(key, 'must not be empty');
+      spec.audience = v;
+    },
+  ],
+  [
+    'token-expiration-seconds',
+    (spec, v, key) => {
+      const n = /^\d{1,9}$/.test(v) ? Number(v) : Number.NaN;
+      if (!(n >= 600)) throw new AnnotationError(key, 'expected a number of seconds, at least 600');
+      spec.tokenExpirationSeconds = n;
+    },
+  ],
+];
+
+/** The `secret-<name>` annotations and their `format-`, `template-`, `mode-` and `env-` companions, by file name. */
+function parseSecrets(annotations: Readonly<Record<string, string>>): SecretSpec[] {
+  const { secrets, extras } = collectSecrets(annotations);
+  for (const extra of extras) applyExtra(secrets, extra);
   for (const secret of secrets.values()) {
     const at = `${PREFIX}template-${secret.name}`;
     if (secret.template !== undefined && secret.format === undefined) secret.format = 'template';
@@ -149,79 +206,56 @@ export function parseAnnotations(annotations: Readonly<Record<string, string>>):
       'at least one secret is required (e.g. keysafe.dev/secret-db: app/db)',
     );
   }
+  return [...secrets.values()].sort((a, b) => a.name.localeCompare(b.name));
+}
 
-  const get = (suffix: string) => {
-    const v = annotations[PREFIX + suffix];
-    return v === undefined ? undefined : v.trim();
-  };
-  const role = get('role');
-  if (!role) throw new AnnotationError(`${PREFIX}role`, 'required: the Keysafe role the pod logs in as');
+interface Extra {
+  kind: string;
+  name: string;
+  key: string;
+  value: string;
+}
 
-  const mode = get('mode') ?? 'sidecar';
-  if (mode !== 'sidecar' && mode !== 'init-only') {
-    throw new AnnotationError(`${PREFIX}mode`, 'expected sidecar or init-only');
-  }
-  const spec: InjectionSpec = {
-    role,
-    secrets: [...secrets.values()].sort((a, b) => a.name.localeCompare(b.name)),
-    mode,
-    resources: {},
-  };
-  const onChange = get('on-change');
-  if (onChange !== undefined) {
-    if (mode === 'init-only') {
-      throw new AnnotationError(`${PREFIX}on-change`, 'needs mode sidecar: an init-only agent exits before any change');
+/** The secrets named, and the per-secret annotations to apply once all are known; unknown keys refused. */
+function collectSecrets(annotations: Readonly<Record<string, string>>) {
+  const own = Object.entries(annotations).filter(([k]) => k.startsWith(PREFIX));
+  const secrets = new Map<string, SecretSpec>();
+  const extras: Extra[] = [];
+  for (const [key, value] of own) {
+    const suffix = key.slice(PREFIX.length);
+    if (SIMPLE_KEYS.has(suffix)) continue;
+    const m = PER_SECRET.exec(suffix);
+    if (!m) throw new AnnotationError(key, 'unknown keysafe.dev annotation (see the README table)');
+    const [, kind, name] = m as unknown as [string, string, string];
+    if (!FILE_NAME.test(name)) {
+      throw new AnnotationError(key, `"${name}" is not a valid file name ([A-Za-z0-9][A-Za-z0-9._-]*)`);
     }
-    spec.onChange = parseOnChange(onChange);
-  }
-  const server = get('server');
-  if (server !== undefined) {
-    let ok = false;
-    try {
-      const url = new URL(server);
-      ok = url.protocol === 'http:' || url.protocol === 'https:';
-    } catch {}
-    if (!ok) throw new AnnotationError(`${PREFIX}server`, 'expected an http:// or https:// URL');
-    spec.server = server;
-  }
-  const image = get('image');
-  if (image !== undefined) {
-    if (image === '' || /\s/.test(image)) throw new AnnotationError(`${PREFIX}image`, 'expected an image reference');
-    spec.image = image;
-  }
-  const user = get('run-as-user');
-  if (user !== undefined) {
-    if (!/^\d{1,10}$/.test(user) || Number(user) === 0 || Number(user) > 2 ** 31 - 1) {
-      throw new AnnotationError(`${PREFIX}run-as-user`, 'expected a non-zero uid (the agent never runs as root)');
+    if (kind === 'secret') {
+      if (value.trim() === '') throw new AnnotationError(key, 'must name a secret (name or ARN)');
+      secrets.set(name, { name, id: value.trim() });
+    } else {
+      extras.push({ kind, name, key, value });
     }
-    spec.runAsUser = Number(user);
   }
-  for (const [suffix, field] of [
-    ['cpu-request', 'cpuRequest'],
-    ['memory-request', 'memoryRequest'],
-    ['cpu-limit', 'cpuLimit'],
-    ['memory-limit', 'memoryLimit'],
-  ] as const) {
-    const v = get(suffix);
-    if (v === undefined) continue;
-    if (!QUANTITY.test(v))
-      throw new AnnotationError(PREFIX + suffix, 'expected a Kubernetes quantity such as 50m or 64Mi');
-    spec.resources[field] = v;
-  }
-  const audience = get('audience');
-  if (audience !== undefined) {
-    if (audience === '') throw new AnnotationError(`${PREFIX}audience`, 'must not be empty');
-    spec.audience = audience;
-  }
-  const expiration = get('token-expiration-seconds');
-  if (expiration !== undefined) {
-    const n = /^\d{1,9}$/.test(expiration) ? Number(expiration) : Number.NaN;
-    if (!(n >= 600)) {
-      throw new AnnotationError(`${PREFIX}token-expiration-seconds`, 'expected a number of seconds, at least 600');
+  return { secrets, extras };
+}
+
+function applyExtra(secrets: Map<string, SecretSpec>, { kind, name, key, value }: Extra): void {
+  const secret = secrets.get(name);
+  if (!secret) throw new AnnotationError(key, `no ${PREFIX}secret-${name} annotation to go with it`);
+  if (kind === 'format') {
+    if (!['raw', 'json', 'env', 'template'].includes(value)) {
+      throw new AnnotationError(key, 'expected raw, json, env or template');
     }
-    spec.tokenExpirationSeconds = n;
+    secret.format = value as SecretFormat;
+  } else if (kind === 'template') {
+    secret.template = value;
+  } else if (kind === 'mode') {
+    if (!/^0?[0-7]{3}$/.test(value)) throw new AnnotationError(key, 'expected an octal mode such as "0400"');
+    secret.mode = value;
+  } else {
+    secret.env = parseEnv(key, value);
   }
-  return spec;
 }
 
 /** `DB_URL`, or `username=DB_USER,password=DB_PASSWORD` taking fields of a JSON secret. */

@@ -1,12 +1,15 @@
 // Envelope encryption of secret values: a fresh KMS data key per version, bound to the ARN and version id.
 import { AppError } from '../core/errors.js';
+import type { SecretValue } from '../core/secret-value.js';
 import { openEnvelope, purposeAad, sealEnvelope } from '../crypto/index.js';
 import { INTERNAL_KEYS, internalKey, type KmsEngine } from '../kms/index.js';
-import type { SecretReadCache, SecretValue } from './read-cache.js';
+import type { SecretReadCache } from './read-cache.js';
 import type { SecretRecord, SecretVersionRecord } from './store.js';
 
 /** The managed default key's alias, the analogue of aws/secretsmanager. */
 export const DEFAULT_KMS_ALIAS = INTERNAL_KEYS.secretsmanager.alias;
+
+export type SecretEnvelope = ReturnType<typeof createSecretEnvelope>;
 
 export function createSecretEnvelope(kms: KmsEngine, cache: SecretReadCache) {
   /** The default key (shown as alias/keysafe/secretsmanager), found by its recorded id; made on first use. */

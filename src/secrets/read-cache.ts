@@ -1,11 +1,6 @@
 // The GetSecretValue read caches, grouped per secret so a write drops all of a secret's entries at once.
+import type { SecretValue } from '../core/secret-value.js';
 import type { SecretRecord, SecretVersionRecord } from './store.js';
-
-/** A secret value as the API carries it: exactly one of the two. */
-export interface SecretValue {
-  string?: string;
-  binary?: Buffer;
-}
 
 interface Entry {
   record?: { secret: SecretRecord; at: number };

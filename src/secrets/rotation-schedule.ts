@@ -80,6 +80,16 @@ export function nextRotationAt(rules: RotationRules, after: number): number {
   }
 }
 
+/** The next window as a record field, or none when the schedule has ended (a cron limited to past years). */
+export function nextRotationOrNone(rules: RotationRules | undefined, after: number): { nextRotationAt?: number } {
+  if (!rules) return {};
+  try {
+    return { nextRotationAt: nextRotationAt(rules, after) };
+  } catch {
+    return {};
+  }
+}
+
 /** Length of the rotation window in ms (Duration, or the AWS default). */
 export function windowLength(rules: RotationRules): number {
   const schedule = parseSchedule(rules);

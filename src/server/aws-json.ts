@@ -11,7 +11,7 @@ import { newUuid } from '../crypto/index.js';
 import { type KmsEngine, kmsOperations } from '../kms/index.js';
 import { type SecretsApiContext, secretsOperations } from '../secrets/index.js';
 import type { Authenticator } from './authenticate.js';
-import { Exchange, type Pipeline } from './pipeline.js';
+import { type Answer, Exchange, type Pipeline } from './pipeline.js';
 import {
   assumeRoleWithWebIdentity,
   getCallerIdentity,
@@ -73,74 +73,19 @@ export function createAwsJsonHandler(deps: AwsJsonDeps): (req: IncomingMessage, 
       target === '' && (header(req.headers, 'content-type') ?? '').startsWith('application/x-www-form-urlencoded');
     const answer = await pipeline.run(x, sts ? 'sts' : 'aws', async (): Promise<string> => {
       const raw = await readBody(req, deps.maxBodyBytes);
-      if (sts) return stsCall(req, raw, x);
+      if (sts) return stsCall(deps, req, raw, x);
       const dot = target.indexOf('.');
       const prefix = target.slice(0, dot);
       const name = target.slice(dot + 1);
       const service = Object.hasOwn(services, prefix) ? services[prefix] : undefined;
-      const identity = await authenticate(req, raw, service?.signingName);
+      const identity = await authenticate(deps.authenticator, req, raw, service?.signingName);
       const op = service && Object.hasOwn(service.operations, name) ? service.operations[name] : undefined;
       if (!service || !op)
         throw new AppError('UnknownOperationException', 'The requested operation is not recognized.');
       const access = pipeline.admit(x, identity, `${prefix}.${name}`);
       return JSON.stringify(await invoke(op as Operation<unknown>, service.context, parseJson(raw), access));
     });
-    let body: string;
-    if (answer.ok) body = answer.value;
-    else if (sts) body = stsError(answer.error, x.requestId).xml;
-    else body = awsErrorBody(answer.error);
-    // An unread oversized body would otherwise be parsed as the next request.
-    if (!answer.ok && answer.error.code === 'RequestEntityTooLargeException') res.setHeader('connection', 'close');
-    // A flat [name, value, …] list: node:http takes it without walking an object's keys.
-    res.writeHead(answer.status, [
-      'date',
-      dateHeader(),
-      'x-amzn-requestid',
-      x.requestId,
-      'content-type',
-      sts ? XML : AWS_JSON,
-      'content-length',
-      String(Buffer.byteLength(body)),
-    ]);
-    res.end(body);
-  }
-
-  /** STS's query protocol: AssumeRoleWithWebIdentity (the token is the authentication) or GetCallerIdentity. */
-  async function stsCall(req: IncomingMessage, raw: Buffer, x: Exchange): Promise<string> {
-    const form = new URLSearchParams(raw.toString('utf8'));
-    const name = stsAction(form);
-    if (name === 'AssumeRoleWithWebIdentity') {
-      // Anonymous by design: the web identity token is what is checked, against the role's trust.
-      x.label = 'sts:AssumeRoleWithWebIdentity';
-      x.resource = requestedRoleArn(form);
-      x.decision = 'deny';
-      const answer = await assumeRoleWithWebIdentity(deps.sts, form, x.source, x.requestId);
-      x.identity = answer.identity;
-      x.decision = 'allow';
-      return answer.xml;
-    }
-    const identity = await authenticate(req, raw, 'sts');
-    pipeline.admit(x, identity, 'sts:GetCallerIdentity');
-    return getCallerIdentity(deps.sts, identity, x.requestId).xml;
-  }
-
-  /** SigV4 (admin or STS credentials) or a bearer token (admin or session). */
-  function authenticate(req: IncomingMessage, body: Buffer, signingName: string | undefined): Promise<Identity> {
-    const headers: HeaderReader = {
-      get: (name) => header(req.headers, name) ?? null,
-      keys: () => Object.keys(req.headers),
-    };
-    if (!isSigV4(headers)) return deps.authenticator.bearer(headers.get('authorization') ?? undefined);
-    const url = req.url ?? '/';
-    const q = url.indexOf('?');
-    const signed: SignedRequest = {
-      method: req.method ?? 'POST',
-      path: q < 0 ? url : url.slice(0, q),
-      query: q < 0 ? '' : url.slice(q + 1),
-      headers,
-      body,
-    };
-    return deps.authenticator.sigV4(signed, signingName ? [signingName] : []);
+    writeAnswer(res, answer, x.requestId, sts);
   }
 
   return (req, res) => {
@@ -149,6 +94,71 @@ export function createAwsJsonHandler(deps: AwsJsonDeps): (req: IncomingMessage, 
       res.destroy();
     });
   };
+}
+
+/** Writes the answer: the operation's JSON, or the error as AWS JSON (STS: XML). */
+function writeAnswer(res: ServerResponse, answer: Answer<string>, requestId: string, sts: boolean): void {
+  let body: string;
+  if (answer.ok) body = answer.value;
+  else if (sts) body = stsError(answer.error, requestId).xml;
+  else body = awsErrorBody(answer.error);
+  // An unread oversized body would otherwise be parsed as the next request.
+  if (!answer.ok && answer.error.code === 'RequestEntityTooLargeException') res.setHeader('connection', 'close');
+  // A flat [name, value, …] list: node:http takes it without walking an object's keys.
+  res.writeHead(answer.status, [
+    'date',
+    dateHeader(),
+    'x-amzn-requestid',
+    requestId,
+    'content-type',
+    sts ? XML : AWS_JSON,
+    'content-length',
+    String(Buffer.byteLength(body)),
+  ]);
+  res.end(body);
+}
+
+/** STS's query protocol: AssumeRoleWithWebIdentity (the token is the authentication) or GetCallerIdentity. */
+async function stsCall(deps: AwsJsonDeps, req: IncomingMessage, raw: Buffer, x: Exchange): Promise<string> {
+  const form = new URLSearchParams(raw.toString('utf8'));
+  const name = stsAction(form);
+  if (name === 'AssumeRoleWithWebIdentity') {
+    // Anonymous by design: the web identity token is what is checked, against the role's trust.
+    x.label = 'sts:AssumeRoleWithWebIdentity';
+    x.resource = requestedRoleArn(form);
+    x.decision = 'deny';
+    const answer = await assumeRoleWithWebIdentity(deps.sts, form, x.source, x.requestId);
+    x.identity = answer.identity;
+    x.decision = 'allow';
+    return answer.xml;
+  }
+  const identity = await authenticate(deps.authenticator, req, raw, 'sts');
+  deps.pipeline.admit(x, identity, 'sts:GetCallerIdentity');
+  return getCallerIdentity(deps.sts, identity, x.requestId).xml;
+}
+
+/** SigV4 (admin or STS credentials) or a bearer token (admin or session). */
+function authenticate(
+  authenticator: Authenticator,
+  req: IncomingMessage,
+  body: Buffer,
+  signingName: string | undefined,
+): Promise<Identity> {
+  const headers: HeaderReader = {
+    get: (name) => header(req.headers, name) ?? null,
+    keys: () => Object.keys(req.headers),
+  };
+  if (!isSigV4(headers)) return authenticator.bearer(headers.get('authorization') ?? undefined);
+  const url = req.url ?? '/';
+  const q = url.indexOf('?');
+  const signed: SignedRequest = {
+    method: req.method ?? 'POST',
+    path: q < 0 ? url : url.slice(0, q),
+    query: q < 0 ? '' : url.slice(q + 1),
+    headers,
+    body,
+  };
+  return authenticator.sigV4(signed, signingName ? [signingName] : []);
 }
 
 /** The peer address: the audit's `source` and the login rate limit's key. */

@@ -19,11 +19,17 @@ export interface Subscription {
 
 export type ChangeFeed = ReturnType<typeof createChangeFeed>;
 
+/** The feed's side of a subscription: where it delivers live events. */
+interface Subscriber {
+  push(events: SecretEvent[]): void;
+  end(): void;
+}
+
 export function createChangeFeed(store: SecretsStore, onChange: (listener: () => void) => () => void) {
   let seen = 0;
   let reading: Promise<void> | undefined;
   let again = false;
-  const subscribers = new Set<{ push(events: SecretEvent[]): void; end(): void }>();
+  const subscribers = new Set<Subscriber>();
 
   async function readNew(): Promise<void> {
     do {
@@ -66,76 +72,9 @@ export function createChangeFeed(store: SecretsStore, onChange: (listener: () =>
     poll: ring,
 
     subscribe(after: number): Subscription {
-      let cursor = after;
-      let buffered: SecretEvent[] = [];
-      let wake: (() => void) | undefined;
-      let closed = false;
-      let checked = false;
-      let caughtUp = false;
-      let overflowed = false;
-      const subscriber = {
-        push(events: SecretEvent[]) {
-          // A watcher that stops reading is told to reload rather than made to hold everything.
-          if (buffered.length + events.length > MAX_BUFFERED) {
-            overflowed = true;
-            buffered = [];
-          } else {
-            buffered.push(...events);
-          }
-          wake?.();
-        },
-        end() {
-          closed = true;
-          wake?.();
-        },
-      };
-      subscribers.add(subscriber);
-
-      return {
-        async next() {
-          if (!checked) {
-            checked = true;
-            const { oldest, latest } = await store.eventCursors();
-            // Events after the cursor were trimmed away, or the cursor is from the future (the
-            // database was restored from an older backup): the watcher must reload everything.
-            if (cursor > latest || (cursor < latest && (oldest === undefined || oldest > cursor + 1))) {
-              caughtUp = true;
-              return 'reset';
-            }
-          }
-          // Catching up one page at a time: a watcher from an old cursor never holds the whole feed.
-          if (!caughtUp) {
-            const page = await store.eventsAfter(cursor, BATCH);
-            if (page.length < BATCH) caughtUp = true;
-            if (page.length > 0) {
-              cursor = page[page.length - 1]!.cursor;
-              return page;
-            }
-          }
-          while (!closed) {
-            if (overflowed) {
-              overflowed = false;
-              return 'reset';
-            }
-            const fresh = buffered.filter((e) => e.cursor > cursor);
-            buffered = [];
-            if (fresh.length > 0) {
-              cursor = fresh[fresh.length - 1]!.cursor;
-              return fresh;
-            }
-            await new Promise<void>((resolve) => {
-              wake = resolve;
-            });
-            wake = undefined;
-          }
-          return [];
-        },
-        close() {
-          closed = true;
-          subscribers.delete(subscriber);
-          wake?.();
-        },
-      };
+      const subscription = new FeedSubscription(store, after, () => subscribers.delete(subscription));
+      subscribers.add(subscription);
+      return subscription;
     },
 
     /** Stops listening and ends every subscription (their streams finish). */
@@ -145,4 +84,92 @@ export function createChangeFeed(store: SecretsStore, onChange: (listener: () =>
       subscribers.clear();
     },
   };
+}
+
+/** One watcher: first the stored events after its cursor, a page at a time, then the live ones buffered for it. */
+class FeedSubscription implements Subscription, Subscriber {
+  private buffered: SecretEvent[] = [];
+  private wake: (() => void) | undefined;
+  private closed = false;
+  private checked = false;
+  private caughtUp = false;
+  private overflowed = false;
+
+  constructor(
+    private readonly store: SecretsStore,
+    private cursor: number,
+    private readonly detach: () => void,
+  ) {}
+
+  push = (events: SecretEvent[]): void => {
+    // A watcher that stops reading is told to reload rather than made to hold everything.
+    if (this.buffered.length + events.length > MAX_BUFFERED) {
+      this.overflowed = true;
+      this.buffered = [];
+    } else {
+      this.buffered.push(...events);
+    }
+    this.wake?.();
+  };
+
+  end = (): void => {
+    this.closed = true;
+    this.wake?.();
+  };
+
+  next = async (): Promise<SecretEvent[] | 'reset'> => {
+    if (!this.checked) {
+      this.checked = true;
+      if (await this.missedEvents()) {
+        this.caughtUp = true;
+        return 'reset';
+      }
+    }
+    // Catching up one page at a time: a watcher from an old cursor never holds the whole feed.
+    if (!this.caughtUp) {
+      const page = await this.store.eventsAfter(this.cursor, BATCH);
+      if (page.length < BATCH) this.caughtUp = true;
+      if (page.length > 0) {
+        this.cursor = page[page.length - 1]!.cursor;
+        return page;
+      }
+    }
+    return this.live();
+  };
+
+  close = (): void => {
+    this.closed = true;
+    this.detach();
+    this.wake?.();
+  };
+
+  /**
+   * Events after the cursor were trimmed away, or the cursor is from the future (the database
+   * was restored from an older backup): the watcher must reload everything.
+   */
+  private async missedEvents(): Promise<boolean> {
+    const { oldest, latest } = await this.store.eventCursors();
+    return this.cursor > latest || (this.cursor < latest && (oldest === undefined || oldest > this.cursor + 1));
+  }
+
+  /** The live events past the cursor, waiting for some; [] once closed. */
+  private async live(): Promise<SecretEvent[] | 'reset'> {
+    while (!this.closed) {
+      if (this.overflowed) {
+        this.overflowed = false;
+        return 'reset';
+      }
+      const fresh = this.buffered.filter((e) => e.cursor > this.cursor);
+      this.buffered = [];
+      if (fresh.length > 0) {
+        this.cursor = fresh[fresh.length - 1]!.cursor;
+        return fresh;
+      }
+      await new Promise<void>((resolve) => {
+        this.wake = resolve;
+      });
+      this.wake = undefined;
+    }
+    return [];
+  }
 }

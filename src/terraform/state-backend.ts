@@ -117,70 +117,21 @@ export interface TerraformStateBackendDeps {
 export type TerraformStateBackend = ReturnType<typeof createTerraformStateBackend>;
 
 export function createTerraformStateBackend(deps: TerraformStateBackendDeps) {
-  const { store, kms } = deps;
-  const context = (name: string, serial: number, lineage: string) => ({
-    TerraformState: name,
-    TerraformStateSerial: String(serial),
-    TerraformStateLineage: lineage,
-  });
-
-  async function open(v: {
-    name: string;
-    serial: number;
-    lineage: string;
-    wrappedKey: Buffer;
-    ciphertext: Buffer;
-  }): Promise<Buffer> {
-    const { plaintext: dataKey } = await kms.internal.decrypt(v.wrappedKey, context(v.name, v.serial, v.lineage));
-    try {
-      return openEnvelope(dataKey, v.ciphertext, stateAad(v.name, v.serial, v.lineage));
-    } catch {
-      throw new AppError('DecryptionFailure', `The stored state ${v.name} failed authentication.`);
-    }
-  }
-
+  const { store } = deps;
   return {
     /** The newest state (or the kept `version`), decrypted; undefined when there is none. */
     async read(name: string, version?: number): Promise<{ body: Buffer; info: TerraformStateVersionInfo } | undefined> {
       const v = version === undefined ? await store.getState(name) : await store.getStateVersion(name, version);
       if (!v) return undefined;
       const { wrappedKey: _w, ciphertext: _c, ...info } = v;
-      return { body: await open(v), info };
+      return { body: await openVersion(deps, v), info };
     },
 
     versions: (name: string): Promise<TerraformStateVersionInfo[]> => store.listStateVersions(name),
 
     /** Stores a new version unless the lock, lineage or serial forbid it. */
-    async write(name: string, body: Buffer, lockId: string | undefined): Promise<TerraformPutResult> {
-      const { serial, lineage } = stateHeader(body);
-      // Refuse cheaply before spending a data key when the answer is already known.
-      const lock = await store.getLock(name);
-      if (lock && lock.id !== lockId) return { ok: false, reason: 'locked', lock };
-      const dataKey = await kms.internal.generateDataKey(await deps.keyArn(), 32, context(name, serial, lineage));
-      const ciphertext = sealEnvelope(dataKey.plaintext, body, stateAad(name, serial, lineage));
-      const result = await store.putState(
-        {
-          name,
-          serial,
-          lineage,
-          createdAt: deps.now(),
-          size: body.length,
-          kmsKeyArn: dataKey.keyId,
-          wrappedKey: dataKey.ciphertext,
-          ciphertext,
-        },
-        { ...(lockId !== undefined && { lockId }), keep: deps.keepVersions },
-      );
-      // The same serial again is a retry (a lost response) only if the content is the same too;
-      // otherwise it is a stale copy that Terraform re-numbered (`state push -force`).
-      if (!result.ok && result.reason === 'stale-serial' && result.serial === serial) {
-        const latest = await store.getState(name);
-        if (latest?.serial === serial && latest.lineage === lineage && (await open(latest)).equals(body)) {
-          return { ok: true, version: latest.version };
-        }
-      }
-      return result;
-    },
+    write: (name: string, body: Buffer, lockId: string | undefined): Promise<TerraformPutResult> =>
+      writeVersion(deps, name, body, lockId),
 
     remove: (name: string, lockId: string | undefined) => store.deleteState(name, lockId),
 
@@ -203,4 +154,60 @@ export function createTerraformStateBackend(deps: TerraformStateBackendDeps) {
     /** Removes any lock: `terraform force-unlock`, which sends no LockInfo. Returns what was removed. */
     forceUnlock: (name: string): Promise<TerraformLockRecord | undefined> => store.forceUnlock(name),
   };
+}
+
+/** The KMS encryption context of a version's data key. */
+const stateContext = (name: string, serial: number, lineage: string) => ({
+  TerraformState: name,
+  TerraformStateSerial: String(serial),
+  TerraformStateLineage: lineage,
+});
+
+async function openVersion(
+  { kms }: TerraformStateBackendDeps,
+  v: { name: string; serial: number; lineage: string; wrappedKey: Buffer; ciphertext: Buffer },
+): Promise<Buffer> {
+  const { plaintext: dataKey } = await kms.internal.decrypt(v.wrappedKey, stateContext(v.name, v.serial, v.lineage));
+  try {
+    return openEnvelope(dataKey, v.ciphertext, stateAad(v.name, v.serial, v.lineage));
+  } catch {
+    throw new AppError('DecryptionFailure', `The stored state ${v.name} failed authentication.`);
+  }
+}
+
+async function writeVersion(
+  deps: TerraformStateBackendDeps,
+  name: string,
+  body: Buffer,
+  lockId: string | undefined,
+): Promise<TerraformPutResult> {
+  const { store, kms } = deps;
+  const { serial, lineage } = stateHeader(body);
+  // Refuse cheaply before spending a data key when the answer is already known.
+  const lock = await store.getLock(name);
+  if (lock && lock.id !== lockId) return { ok: false, reason: 'locked', lock };
+  const dataKey = await kms.internal.generateDataKey(await deps.keyArn(), 32, stateContext(name, serial, lineage));
+  const ciphertext = sealEnvelope(dataKey.plaintext, body, stateAad(name, serial, lineage));
+  const result = await store.putState(
+    {
+      name,
+      serial,
+      lineage,
+      createdAt: deps.now(),
+      size: body.length,
+      kmsKeyArn: dataKey.keyId,
+      wrappedKey: dataKey.ciphertext,
+      ciphertext,
+    },
+    { ...(lockId !== undefined && { lockId }), keep: deps.keepVersions },
+  );
+  // The same serial again is a retry (a lost response) only if the content is the same too;
+  // otherwise it is a stale copy that Terraform re-numbered (`state push -force`).
+  if (!result.ok && result.reason === 'stale-serial' && result.serial === serial) {
+    const latest = await store.getState(name);
+    if (latest?.serial === serial && latest.lineage === lineage && (await openVersion(deps, latest)).equals(body)) {
+      return { ok: true, version: latest.version };
+    }
+  }
+  return result;
 }

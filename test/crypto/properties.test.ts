@@ -9,6 +9,7 @@ import fc from 'fast-check';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { systemClock } from '../../src/core/clock.js';
 import { AppError, type ErrorCode } from '../../src/core/errors.js';
+import type { SecretValue } from '../../src/core/secret-value.js';
 import {
   AeadKey,
   AsymmetricKey,
@@ -21,7 +22,7 @@ import { createKmsEngine, type KeySpec, type KeyUsage, type KmsEngine } from '..
 import { generateMaterialInsecure, loadMaterialInsecure } from '../../src/kms/material.js';
 import { createSecretEnvelope } from '../../src/secrets/envelope.js';
 import type { SecretRecord, SecretVersionRecord } from '../../src/secrets/index.js';
-import { SecretReadCache, type SecretValue } from '../../src/secrets/read-cache.js';
+import { SecretReadCache } from '../../src/secrets/read-cache.js';
 import { openStore, type Store } from '../../src/storage/index.js';
 import { type TestServer, tempDir } from '../support/server.js';
 import { bearerCall } from '../support/session.js';
@@ -660,7 +661,7 @@ describe('server keys stay out of workload reach (real server, real HTTP)', () =
     await workload?.stop();
   });
 
-  // BUG (src/server/main.ts:151, src/kms/managed-key.ts): alias/keysafe/sessions is created with the default
+  // BUG (src/server/services.ts openSessions, src/kms/managed-key.ts): alias/keysafe/sessions is created with the default
   // key policy (the account may use it), so a role allowed kms:GenerateMac on "*" MACs a session token body of
   // its choosing and becomes any role, with any claims. Fix: give the managed keys a key policy that names no
   // principal (the engine uses them directly), and re-apply it to existing ones at start.

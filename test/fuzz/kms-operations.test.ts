@@ -198,7 +198,7 @@ async function heal(): Promise<void> {
 function space(): MutationSpace {
   const uuid = randomUUID();
   return {
-    fields: fieldNamesIn('src/kms/api.ts'),
+    fields: fieldNamesIn('src/kms/api.ts', 'src/kms/api'),
     blobFields: ['Plaintext', 'CiphertextBlob', 'Message', 'Signature', 'Mac'],
     refFields: ['KeyId', 'TargetKeyId', 'DestinationKeyId', 'SourceKeyId', 'AliasName'],
     refs: [

@@ -3,7 +3,8 @@
 // message carries any part of the secret value. Outputs match simple oracles (substitution, dotenv).
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { envFor, RenderError, renderSecret, type SecretValue, templateFields } from '../../src/agent/render.js';
+import { envFor, RenderError, renderSecret, templateFields } from '../../src/agent/render.js';
+import type { SecretValue } from '../../src/core/secret-value.js';
 import { edgeString, expectTypedError, fuzzRuns, fuzzTimeout, type Json, outcomeOf, unicodeString } from './support.js';
 
 const CANARY = 'CANARY-render';

@@ -168,7 +168,7 @@ async function heal(): Promise<void> {
 function space(): MutationSpace {
   const fixtureArns = Object.values(arns);
   return {
-    fields: fieldNamesIn('src/secrets/api.ts'),
+    fields: fieldNamesIn('src/secrets/api.ts', 'src/secrets/api'),
     blobFields: ['SecretBinary'],
     refFields: ['SecretId', 'Name', 'VersionId', 'MoveToVersionId', 'RemoveFromVersionId', 'ClientRequestToken'],
     refs: [

@@ -1,7 +1,7 @@
 // Shared pieces of the fuzz suite: run counts, hostile-value arbitraries, input mutators and a raw AWS JSON caller.
 //
 // Short mode (the normal suite): small run counts. Long mode: `npm run fuzz` sets FUZZ_RUNS=5000.
-import { readFileSync } from 'node:fs';
+import { readdirSync, readFileSync, statSync } from 'node:fs';
 import fc from 'fast-check';
 import { expect } from 'vitest';
 
@@ -280,9 +280,19 @@ export function mutatedInput(valid: Record<string, Json>, space: MutationSpace):
     .map((ms) => applyMutations(valid, ms));
 }
 
-/** Every capitalised member name in an API source file: the universe of fields the API reads. */
-export function fieldNamesIn(sourceFile: string): string[] {
-  const text = readFileSync(new URL(`../../${sourceFile}`, import.meta.url), 'utf8');
+/**
+ * Every capitalised member name in an API's source files (a folder stands for the .ts files in it): the
+ * universe of fields the API reads.
+ */
+export function fieldNamesIn(...sources: string[]): string[] {
+  const files = sources.flatMap((source) => {
+    const url = new URL(`../../${source}`, import.meta.url);
+    if (!statSync(url).isDirectory()) return [url];
+    return readdirSync(url)
+      .filter((name) => name.endsWith('.ts'))
+      .map((name) => new URL(`${source}/${name}`, new URL('../../', import.meta.url)));
+  });
+  const text = files.map((file) => readFileSync(file, 'utf8')).join('\n');
   return [...new Set([...text.matchAll(/\b([A-Z][A-Za-z0-9]+):/g)].map((m) => m[1]!))].sort();
 }
 

@@ -12,6 +12,7 @@ import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { listSegments } from '../../src/audit/index.js';
 import { DAY_MS } from '../../src/core/clock.js';
+import { openStore } from '../../src/storage/index.js';
 import { startPostgres, type TestPostgres } from '../support/postgres.js';
 import type { TestServer } from '../support/server.js';
 import { bearerCall } from '../support/session.js';
@@ -337,11 +338,17 @@ describe("a PostgreSQL rotation's connection is pinned by RotateSecret", () => {
     await sm.send(
       new RotateSecretCommand({ SecretId: 'team-a/app-db3', RotationLambdaARN: ALTERNATING, ...scheduled }),
     );
-    // As a rotation configured before Keysafe pinned connections was stored.
-    await server.secrets.change('team-a/app-db3', async (s) => {
+    // As a rotation configured before Keysafe pinned connections was stored: written to the database
+    // directly, as no operation stores a principal without the pin.
+    const store = await openStore(`sqlite:${join(server.dataDir, 'keysafe.db')}`);
+    try {
+      const s = (await store.secrets.getSecretByName('team-a/app-db3'))!;
       const { connection: _, ...rotation } = s.rotation!;
-      return { secret: { ...s, rotation }, events: [] };
-    });
+      expect(await store.secrets.commit({ secret: { ...s, rotation }, events: [] }, Date.now())).toBeDefined();
+      server.secrets.invalidate(s.arn);
+    } finally {
+      await store.close();
+    }
     await runScheduleDue();
     expect(await lastFailure(tokens.a, 'team-a/app-db3')).toMatch(
       /^createSecret: the secret's connection \(host\/port\/dbname\/username\/masterarn\) was not pinned .*; call RotateSecret again/,

@@ -2,7 +2,8 @@
 import { decode } from '@msgpack/msgpack';
 import { describe, expect, it } from 'vitest';
 import { type CtyType, decodeDynamic, encodeValue, UNKNOWN } from '../../src/terraform/provider/cty.js';
-import { createProviderHandlers, type ProviderDefinition } from '../../src/terraform/provider/framework.js';
+import type { ProviderDefinition } from '../../src/terraform/provider/definitions.js';
+import { createProviderHandlers } from '../../src/terraform/provider/framework.js';
 import { keysafeProvider } from '../../src/terraform/provider/provider.js';
 import { objectType } from '../../src/terraform/provider/schema.js';
 

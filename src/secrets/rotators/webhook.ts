@@ -1,4 +1,6 @@
 // The webhook strategy: the AWS rotation Lambda protocol over HTTP, one signed POST per step, only to allowed URLs.
+import { HttpClientError, HttpTimeoutError } from '../../client/errors.js';
+import { send } from '../../client/http.js';
 import { AppError } from '../../core/errors.js';
 import { hmacSha256Hex, newUuid } from '../../crypto/index.js';
 import { type RotationContext, RotationStepError, type Rotator } from './types.js';
@@ -88,7 +90,7 @@ export function webhookRotator(url: string, policy: WebhookPolicy): Rotator {
     const timestamp = policy.nowSeconds();
     let status: number | undefined;
     try {
-      const res = await fetch(url, {
+      const res = await send(new URL(url), {
         method: 'POST',
         headers: {
           'content-type': 'application/json',
@@ -97,13 +99,13 @@ export function webhookRotator(url: string, policy: WebhookPolicy): Rotator {
           'x-keysafe-signature': webhookSignature(policy.secret, timestamp, body),
         },
         body,
-        signal: AbortSignal.timeout(STEP_TIMEOUT_MS),
+        timeoutMs: STEP_TIMEOUT_MS,
         redirect: 'error',
       });
       status = res.status;
-      await res.body?.cancel();
+      res.discard();
     } catch (e) {
-      policy.logFailure({ step: name, error: (e as Error)?.name ?? 'error' });
+      policy.logFailure({ step: name, error: failureName(e) });
       throw failed(name);
     }
     if (status < 200 || status >= 300) {
@@ -117,6 +119,16 @@ export function webhookRotator(url: string, policy: WebhookPolicy): Rotator {
     testSecret: step('testSecret'),
     finishSecret: step('finishSecret'),
   };
+}
+
+/**
+ * The error name the log has always shown for a failed delivery, as fetch named it: TimeoutError for the step's
+ * timeout, TypeError for any other failure to deliver (refused, reset, TLS, a redirect).
+ */
+function failureName(e: unknown): string {
+  if (e instanceof HttpTimeoutError) return e.name;
+  if (e instanceof HttpClientError) return 'TypeError';
+  return (e as Error)?.name ?? 'error';
 }
 
 function failed(step: string): RotationStepError {

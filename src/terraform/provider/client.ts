@@ -1,5 +1,13 @@
 // The provider's client for a Keysafe server: AWS JSON 1.1 (KMS, Secrets Manager) and the admin API,
-// with plain fetch and `Authorization: Bearer <token>`.
+// over the project's HTTP client with `Authorization: Bearer <token>`.
+import { HttpClientError } from '../../client/errors.js';
+import { type HttpResponse, send } from '../../client/http.js';
+
+/**
+ * How long a call may take: fetch (undici), which this client used before, gave up after 300 s without
+ * an answer. Redirects are followed, as fetch followed them.
+ */
+const CALL_TIMEOUT_MS = 300_000;
 
 export class KeysafeApiError extends Error {
   constructor(
@@ -42,20 +50,19 @@ export class KeysafeClient {
   }
 
   private async send<T>(method: string, path: string, body: object | undefined, headers: Record<string, string>) {
-    let res: Response;
+    let res: HttpResponse;
     try {
-      res = await fetch(new URL(path, this.address), {
+      res = await send(new URL(path, this.address), {
         method,
         headers: { ...headers, authorization: `Bearer ${this.token}` },
         ...(body !== undefined && { body: JSON.stringify(body) }),
+        timeoutMs: CALL_TIMEOUT_MS,
+        redirect: 'follow',
       });
     } catch (e) {
-      const cause = (e as { cause?: { message?: string } }).cause?.message;
-      throw new KeysafeApiError(
-        'ConnectionError',
-        `cannot reach Keysafe at ${this.address}${cause ? `: ${cause}` : ''}`,
-        0,
-      );
+      // The client's message says why (`connect ECONNREFUSED …`); an unparsable address has none to add.
+      const why = e instanceof HttpClientError ? `: ${e.message}` : '';
+      throw new KeysafeApiError('ConnectionError', `cannot reach Keysafe at ${this.address}${why}`, 0);
     }
     const text = await res.text();
     let parsed: Record<string, unknown> = {};
@@ -64,7 +71,7 @@ export class KeysafeClient {
     } catch {
       parsed = { message: text };
     }
-    if (!res.ok) {
+    if (res.status < 200 || res.status > 299) {
       const type = String(parsed.__type ?? parsed.code ?? `HTTP${res.status}`);
       throw new KeysafeApiError(
         type.includes('#') ? type.slice(type.indexOf('#') + 1) : type,

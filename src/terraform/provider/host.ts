@@ -23,6 +23,11 @@ export interface HostOptions {
 }
 
 type Service = grpc.ServiceDefinition;
+interface Loaded {
+  tfplugin6: { Provider: { service: Service } };
+  plugin: { GRPCController: { service: Service }; GRPCStdio: { service: Service }; GRPCBroker: { service: Service } };
+  grpc: { health: { v1: { Health: { service: Service } } } };
+}
 
 /**
  * Serves `handlers` as tfplugin6.Provider until Terraform shuts the plugin down. Returns the exit code to
@@ -34,26 +39,8 @@ export async function servePlugin(handlers: ProviderHandlers, options: HostOptio
   const stdout = options.stdout ?? ((line: string) => process.stdout.write(`${line}\n`));
   const exit = options.exit ?? ((code: number) => process.exit(code));
 
-  if (env[MAGIC_COOKIE_KEY] !== MAGIC_COOKIE_VALUE) {
-    // go-plugin shows a non-handshake first line to the user as "Unrecognized remote plugin message".
-    stdout(
-      'This is the Keysafe Terraform provider: a plugin that Terraform starts, not a program to run directly. Install it with `keysafe terraform install` and use it from Terraform.',
-    );
-    return 1;
-  }
-  const versions = (env.PLUGIN_PROTOCOL_VERSIONS ?? '').split(',').map((v) => v.trim());
-  if (!versions.includes(String(APP_PROTOCOL_VERSION))) {
-    stdout(
-      `The Keysafe provider speaks plugin protocol ${APP_PROTOCOL_VERSION} only; Terraform offered "${env.PLUGIN_PROTOCOL_VERSIONS ?? ''}" (Terraform 1.0 or later is required).`,
-    );
-    return 1;
-  }
-
-  const loaded = grpc.loadPackageDefinition(loadProtocol()) as unknown as {
-    tfplugin6: { Provider: { service: Service } };
-    plugin: { GRPCController: { service: Service }; GRPCStdio: { service: Service }; GRPCBroker: { service: Service } };
-    grpc: { health: { v1: { Health: { service: Service } } } };
-  };
+  if (!handshakeAccepted(env, stdout)) return 1;
+  const loaded = grpc.loadPackageDefinition(loadProtocol()) as unknown as Loaded;
 
   const socketDir = mkdtempSync(join(tmpdir(), 'plugin'));
   const socketPath = join(socketDir, 'plugin.sock');
@@ -74,6 +61,41 @@ export async function servePlugin(handlers: ProviderHandlers, options: HostOptio
     exit(code);
   };
 
+  server.addService(loaded.tfplugin6.Provider.service, unaryHandlers(handlers, log));
+  addPluginServices(server, loaded, shutdown);
+  const { credentials, certField } = serverCredentials(env.PLUGIN_CLIENT_CERT);
+  await new Promise<void>((resolve, reject) =>
+    server.bindAsync(`unix://${socketPath}`, credentials, (error) => (error ? reject(error) : resolve())),
+  );
+  exitWithParent(shutdown);
+
+  const fields = [CORE_PROTOCOL_VERSION, APP_PROTOCOL_VERSION, 'unix', socketPath, 'grpc'];
+  stdout(`${fields.join('|')}${certField !== undefined ? `|${certField}` : ''}`);
+  log(`keysafe-provider: serving protocol ${APP_PROTOCOL_VERSION} on ${socketPath}`);
+  return new Promise<number>(() => {});
+}
+
+/** The magic cookie and a protocol version we speak; otherwise says why on stdout. */
+function handshakeAccepted(env: NodeJS.ProcessEnv, stdout: (line: string) => void): boolean {
+  if (env[MAGIC_COOKIE_KEY] !== MAGIC_COOKIE_VALUE) {
+    // go-plugin shows a non-handshake first line to the user as "Unrecognized remote plugin message".
+    stdout(
+      'This is the Keysafe Terraform provider: a plugin that Terraform starts, not a program to run directly. Install it with `keysafe terraform install` and use it from Terraform.',
+    );
+    return false;
+  }
+  const versions = (env.PLUGIN_PROTOCOL_VERSIONS ?? '').split(',').map((v) => v.trim());
+  if (!versions.includes(String(APP_PROTOCOL_VERSION))) {
+    stdout(
+      `The Keysafe provider speaks plugin protocol ${APP_PROTOCOL_VERSION} only; Terraform offered "${env.PLUGIN_PROTOCOL_VERSIONS ?? ''}" (Terraform 1.0 or later is required).`,
+    );
+    return false;
+  }
+  return true;
+}
+
+/** The provider's RPCs as gRPC unary calls, each timed in the log. */
+function unaryHandlers(handlers: ProviderHandlers, log: (line: string) => void): grpc.UntypedServiceImplementation {
   const unary: grpc.UntypedServiceImplementation = {};
   for (const [name, fn] of Object.entries(handlers)) {
     const wrapped = safely(fn as (req: Record<string, unknown>) => unknown);
@@ -91,7 +113,11 @@ export async function servePlugin(handlers: ProviderHandlers, options: HostOptio
       );
     };
   }
-  server.addService(loaded.tfplugin6.Provider.service, unary);
+  return unary;
+}
+
+/** go-plugin's own services: the controller's Shutdown, stdio, the broker and health. */
+function addPluginServices(server: grpc.Server, loaded: Loaded, shutdown: (code: number) => void): void {
   server.addService(loaded.plugin.GRPCController.service, {
     Shutdown: (_call: unknown, callback: grpc.sendUnaryData<object>) => {
       callback(null, {});
@@ -113,26 +139,24 @@ export async function servePlugin(handlers: ProviderHandlers, options: HostOptio
     Check: (_call: unknown, callback: grpc.sendUnaryData<object>) => callback(null, { status: 1 }),
     Watch: (call: grpc.ServerWritableStream<unknown, unknown>) => call.write({ status: 1 }),
   });
+}
 
-  const clientCert = env.PLUGIN_CLIENT_CERT;
-  let credentials: grpc.ServerCredentials;
-  let certField = '';
-  if (clientCert) {
-    const cert = createSelfSignedCert({ commonName: 'localhost', dnsNames: ['localhost'] });
-    credentials = grpc.ServerCredentials.createSsl(
-      Buffer.from(clientCert),
-      [{ private_key: Buffer.from(cert.keyPem), cert_chain: Buffer.from(cert.certPem) }],
-      true,
-    );
-    certField = cert.certDer.toString('base64').replace(/=+$/, '');
-  } else {
-    credentials = grpc.ServerCredentials.createInsecure();
-  }
-
-  await new Promise<void>((resolve, reject) =>
-    server.bindAsync(`unix://${socketPath}`, credentials, (error) => (error ? reject(error) : resolve())),
+/** AutoMTLS when Terraform sent its certificate: ours goes in the handshake line (`certField`). */
+function serverCredentials(clientCert: string | undefined): {
+  credentials: grpc.ServerCredentials;
+  certField?: string;
+} {
+  if (!clientCert) return { credentials: grpc.ServerCredentials.createInsecure() };
+  const cert = createSelfSignedCert({ commonName: 'localhost', dnsNames: ['localhost'] });
+  const credentials = grpc.ServerCredentials.createSsl(
+    Buffer.from(clientCert),
+    [{ private_key: Buffer.from(cert.keyPem), cert_chain: Buffer.from(cert.certPem) }],
+    true,
   );
+  return { credentials, certField: cert.certDer.toString('base64').replace(/=+$/, '') };
+}
 
+function exitWithParent(shutdown: (code: number) => void): void {
   // Die with the parent: go-plugin SIGKILLs only its direct child, and an orphan would hold stdout open.
   const parent = process.ppid;
   const watchdog = setInterval(() => {
@@ -142,9 +166,4 @@ export async function servePlugin(handlers: ProviderHandlers, options: HostOptio
   process.on('SIGTERM', () => shutdown(0));
   // Terraform forwards Ctrl-C to the whole process group and then calls StopProvider: ignore the signal.
   process.on('SIGINT', () => {});
-
-  const fields = [CORE_PROTOCOL_VERSION, APP_PROTOCOL_VERSION, 'unix', socketPath, 'grpc'];
-  stdout(`${fields.join('|')}${clientCert ? `|${certField}` : ''}`);
-  log(`keysafe-provider: serving protocol ${APP_PROTOCOL_VERSION} on ${socketPath}`);
-  return new Promise<number>(() => {});
 }

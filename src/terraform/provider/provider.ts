@@ -1,7 +1,7 @@
 // The keysafe provider: its configuration (address, token) and its resources, data sources and
 // ephemeral resources.
 import { KeysafeClient } from './client.js';
-import { DiagnosticError, type ProviderDefinition } from './framework.js';
+import { DiagnosticError, type ProviderDefinition } from './definitions.js';
 import { kmsAlias } from './resources/kms-alias.js';
 import { kmsKey } from './resources/kms-key.js';
 import { kmsPublicKey, secretMetadata, secretValue } from './resources/reads.js';

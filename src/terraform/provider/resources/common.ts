@@ -1,7 +1,7 @@
 // Helpers shared by the resources: reading typed values out of cty objects, tags, JSON documents.
 import type { KeysafeClient } from '../client.js';
 import type { CtyObject, CtyValue } from '../cty.js';
-import type { Diagnostic } from '../framework.js';
+import type { Diagnostic } from '../definitions.js';
 
 export const str = (v: CtyValue | undefined): string | undefined => (typeof v === 'string' ? v : undefined);
 export const num = (v: CtyValue | undefined): number | undefined =>

@@ -1,7 +1,7 @@
 // keysafe_kms_alias: a friendly name (alias/…) pointing at a KMS key; retargeting is in place.
 import type { KeysafeClient } from '../client.js';
 import type { CtyObject } from '../cty.js';
-import type { ResourceDefinition } from '../framework.js';
+import type { ResourceDefinition } from '../definitions.js';
 import { attr } from '../schema.js';
 import { listAliases, str } from './common.js';
 

@@ -2,7 +2,7 @@
 import { KEY_SPECS, KEY_USAGES } from '../../../kms/key-specs.js';
 import { isNotFound, type KeysafeClient } from '../client.js';
 import { type CtyObject, UNKNOWN } from '../cty.js';
-import type { ResourceDefinition } from '../framework.js';
+import type { ResourceDefinition } from '../definitions.js';
 import { attr } from '../schema.js';
 import {
   bool,

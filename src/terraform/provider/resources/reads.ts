@@ -1,5 +1,5 @@
 // Data sources (keysafe_kms_public_key, keysafe_secret_metadata) and the ephemeral keysafe_secret_value.
-import type { DataSourceDefinition, EphemeralResourceDefinition } from '../framework.js';
+import type { DataSourceDefinition, EphemeralResourceDefinition } from '../definitions.js';
 import { attr } from '../schema.js';
 import { str } from './common.js';
 import { describeSecret } from './secret.js';

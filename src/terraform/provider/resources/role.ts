@@ -1,7 +1,7 @@
 // keysafe_role: a workload role (trusted issuer, bound subjects/claims, IAM policy) via the admin API.
 import { isNotFound, type KeysafeClient } from '../client.js';
 import type { CtyObject } from '../cty.js';
-import type { ResourceDefinition } from '../framework.js';
+import type { ResourceDefinition } from '../definitions.js';
 import { attr } from '../schema.js';
 import { jsonDiagnostic, sameJsonOr, str, strList, strMap } from './common.js';
 

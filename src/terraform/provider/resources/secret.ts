@@ -5,7 +5,7 @@
 // RotateImmediately false, so applying never rotates by itself; removing the block cancels rotation.
 import { isNotFound, type KeysafeClient } from '../client.js';
 import { type CtyObject, type CtyValue, ctyEqual, UNKNOWN } from '../cty.js';
-import type { Diagnostic, ResourceDefinition } from '../framework.js';
+import type { Diagnostic, ResourceDefinition } from '../definitions.js';
 import { attr } from '../schema.js';
 import { num, rangeDiagnostic, str, strMap, tagChanges, tagsState } from './common.js';
 

@@ -1,0 +1,113 @@
+// KMS key lifecycle operations: create, describe, list, update the description, enable, disable, delete.
+import { z } from 'zod';
+import { AppError } from '../../core/errors.js';
+import { operation } from '../../core/operation.js';
+import { decodeMarker, epochSeconds, int, str } from '../../core/wire.js';
+import type { KmsEngine } from '../engine.js';
+import { KEY_SPECS, KEY_USAGES } from '../key-specs.js';
+import {
+  anyResource,
+  grantTokens,
+  KeyIdInput,
+  type KmsOperation,
+  keyArnOf,
+  keyId,
+  keyMetadata,
+  limit,
+  marker,
+  mayDescribe,
+  onKey,
+  policy,
+  tags,
+  truncation,
+  validatePolicy,
+} from './shapes.js';
+
+const CreateKeyInput = z.object({
+  Description: str(0, 8192).optional(),
+  KeyUsage: z.enum(KEY_USAGES).optional(),
+  KeySpec: z.enum(KEY_SPECS).optional(),
+  CustomerMasterKeySpec: z.enum(KEY_SPECS).optional(),
+  Policy: policy.optional(),
+  Tags: tags,
+  Origin: z.enum(['AWS_KMS', 'EXTERNAL', 'AWS_CLOUDHSM', 'EXTERNAL_KEY_STORE']).optional(),
+  MultiRegion: z.boolean().optional(),
+  CustomKeyStoreId: str(1, 64).optional(),
+  XksKeyId: str(1, 128).optional(),
+  BypassPolicyLockoutSafetyCheck: z.boolean().optional(),
+});
+const DescribeKeyInput = z.object({ KeyId: keyId, GrantTokens: grantTokens });
+const ListKeysInput = z.object({ Limit: limit, Marker: marker });
+const UpdateKeyDescriptionInput = z.object({ KeyId: keyId, Description: str(0, 8192) });
+const ScheduleKeyDeletionInput = z.object({ KeyId: keyId, PendingWindowInDays: int(7, 30).optional() });
+
+export const keyOperations: Record<string, KmsOperation> = {
+  CreateKey: operation({
+    input: CreateKeyInput,
+    // Tags on CreateKey need kms:TagResource too, as on AWS.
+    resources: (i) => [anyResource('kms:CreateKey'), ...(i.Tags?.length ? [anyResource('kms:TagResource')] : [])],
+    async run(engine: KmsEngine, i) {
+      if (i.Origin !== undefined && i.Origin !== 'AWS_KMS') {
+        throw new AppError('UnsupportedOperationException', `Origin ${i.Origin} is not supported; use AWS_KMS.`);
+      }
+      if (i.MultiRegion) throw new AppError('UnsupportedOperationException', 'Multi-Region keys are not supported.');
+      if (i.CustomKeyStoreId || i.XksKeyId) {
+        throw new AppError('UnsupportedOperationException', 'Custom key stores are not supported.');
+      }
+      if (i.KeySpec && i.CustomerMasterKeySpec && i.KeySpec !== i.CustomerMasterKeySpec) {
+        throw new AppError('ValidationException', 'KeySpec and CustomerMasterKeySpec must not differ.');
+      }
+      if (i.Policy !== undefined) validatePolicy(engine, i.Policy);
+      const created = await engine.createKey({
+        description: i.Description,
+        keyUsage: i.KeyUsage,
+        keySpec: i.KeySpec ?? i.CustomerMasterKeySpec,
+        policy: i.Policy,
+        tags: i.Tags,
+      });
+      return { KeyMetadata: keyMetadata(engine, created) };
+    },
+  }),
+
+  DescribeKey: onKey(
+    'kms:DescribeKey',
+    DescribeKeyInput,
+    (engine, i) => engine.describeKey(i.KeyId),
+    (k, engine) => ({ KeyMetadata: keyMetadata(engine, k) }),
+  ),
+
+  ListKeys: operation({
+    input: ListKeysInput,
+    resources: () => [anyResource('kms:ListKeys')],
+    async run(engine: KmsEngine, i, access) {
+      const { items, next } = await engine.listKeys(i.Limit ?? 100, decodeMarker(i.Marker));
+      const shown = await mayDescribe(access, items, (k) => k.keyId);
+      return { Keys: shown.map((k) => ({ KeyId: k.keyId, KeyArn: engine.arnOf(k.keyId) })), ...truncation(next) };
+    },
+  }),
+
+  UpdateKeyDescription: onKey('kms:UpdateKeyDescription', UpdateKeyDescriptionInput, (engine, i) =>
+    engine.updateKeyDescription(i.KeyId, i.Description),
+  ),
+  EnableKey: onKey('kms:EnableKey', KeyIdInput, (engine, i) => engine.enableKey(i.KeyId)),
+  DisableKey: onKey('kms:DisableKey', KeyIdInput, (engine, i) => engine.disableKey(i.KeyId)),
+
+  ScheduleKeyDeletion: onKey(
+    'kms:ScheduleKeyDeletion',
+    ScheduleKeyDeletionInput,
+    (engine, i) => engine.scheduleKeyDeletion(i.KeyId, i.PendingWindowInDays ?? 30),
+    (k, engine) => ({
+      KeyId: engine.arnOf(k.keyId),
+      DeletionDate: epochSeconds(k.deletionAt!),
+      KeyState: k.state,
+      PendingWindowInDays: k.pendingWindowInDays,
+    }),
+  ),
+
+  CancelKeyDeletion: onKey(
+    'kms:CancelKeyDeletion',
+    KeyIdInput,
+    (engine, i) => engine.cancelKeyDeletion(i.KeyId),
+    keyArnOf,
+  ),
+};

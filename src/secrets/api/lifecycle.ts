@@ -1,0 +1,121 @@
+// Secrets Manager secret lifecycle operations: create, update, describe, delete, restore.
+import { z } from 'zod';
+import { AppError } from '../../core/errors.js';
+import { operation } from '../../core/operation.js';
+import { epochSeconds, str } from '../../core/wire.js';
+import { AWSCURRENT, AWSPENDING, AWSPREVIOUS } from '../labels.js';
+import {
+  arnAndName,
+  arnNameAndVersion,
+  describe,
+  onSecret,
+  readVersion,
+  SecretIdInput,
+  type SecretsApiContext,
+  type SecretsOperation,
+  sealWith,
+  secret,
+  secretBinary,
+  secretId,
+  secretString,
+  secretValueOf,
+  tags,
+  token,
+} from './shapes.js';
+
+const CreateSecretInput = z.object({
+  Name: str(1, 512),
+  ClientRequestToken: token,
+  Description: str(0, 2048).optional(),
+  KmsKeyId: str(0, 2048).optional(),
+  SecretString: secretString,
+  SecretBinary: secretBinary,
+  Tags: tags.optional(),
+  AddReplicaRegions: z.array(z.unknown()).optional(),
+  ForceOverwriteReplicaSecret: z.boolean().optional(),
+});
+const UpdateSecretInput = z.object({
+  SecretId: secretId,
+  ClientRequestToken: token,
+  Description: str(0, 2048).optional(),
+  KmsKeyId: str(0, 2048).optional(),
+  SecretString: secretString,
+  SecretBinary: secretBinary,
+});
+const DeleteSecretInput = z.object({
+  SecretId: secretId,
+  RecoveryWindowInDays: z.number().int().optional(),
+  ForceDeleteWithoutRecovery: z.boolean().optional(),
+});
+
+/** The versions a new KMS key re-encrypts (UpdateSecret with KmsKeyId and no value). */
+const LABELLED = [AWSCURRENT, AWSPENDING, AWSPREVIOUS];
+
+export const lifecycleOperations: Record<string, SecretsOperation> = {
+  CreateSecret: operation({
+    input: CreateSecretInput,
+    resources: (i) => [
+      secret('secretsmanager:CreateSecret', i.Name),
+      ...(i.Tags?.length ? [secret('secretsmanager:TagResource', i.Name)] : []),
+      ...(i.KmsKeyId ? [sealWith(i.Name, i.KmsKeyId)] : []),
+    ],
+    async run({ engine }: SecretsApiContext, i) {
+      if (i.AddReplicaRegions?.length)
+        throw new AppError('UnsupportedOperationException', 'Replica regions are not supported by Keysafe.');
+      const created = await engine.createSecret({
+        name: i.Name,
+        description: i.Description,
+        kmsKeyId: i.KmsKeyId || undefined,
+        tags: i.Tags,
+        value: secretValueOf(i),
+        token: i.ClientRequestToken,
+      });
+      return arnNameAndVersion(created);
+    },
+  }),
+
+  UpdateSecret: operation({
+    input: UpdateSecretInput,
+    resources: (i) => {
+      const resources = [secret('secretsmanager:UpdateSecret', i.SecretId)];
+      const newKey = i.KmsKeyId || undefined;
+      if (secretValueOf(i)) resources.push(sealWith(i.SecretId, newKey));
+      else if (newKey) {
+        // A new key without a value re-encrypts the labelled versions: they are read, then sealed anew.
+        for (const stage of LABELLED) resources.push(...readVersion(i.SecretId, undefined, stage).slice(1));
+        resources.push(sealWith(i.SecretId, newKey));
+      }
+      return resources;
+    },
+    async run({ engine }: SecretsApiContext, i) {
+      const r = await engine.updateSecret(i.SecretId, {
+        description: i.Description,
+        kmsKeyId: i.KmsKeyId || undefined,
+        value: secretValueOf(i),
+        token: i.ClientRequestToken,
+      });
+      return arnNameAndVersion(r);
+    },
+  }),
+
+  DescribeSecret: onSecret(
+    'secretsmanager:DescribeSecret',
+    SecretIdInput,
+    ({ engine }, i) => engine.listVersions(i.SecretId),
+    ({ secret: s, versions }) => describe(s, versions),
+  ),
+
+  DeleteSecret: onSecret(
+    'secretsmanager:DeleteSecret',
+    DeleteSecretInput,
+    ({ engine }, i) => engine.deleteSecret(i.SecretId, i.RecoveryWindowInDays, i.ForceDeleteWithoutRecovery ?? false),
+    (r) => ({ ...arnAndName(r.secret), DeletionDate: epochSeconds(r.deletionDate) }),
+  ),
+
+  RestoreSecret: onSecret(
+    'secretsmanager:RestoreSecret',
+    SecretIdInput,
+    ({ engine }, i) => engine.restoreSecret(i.SecretId),
+    arnAndName,
+  ),
+};

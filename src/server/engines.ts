@@ -1,0 +1,70 @@
+// Opens what everything else runs on: the root key, admin credentials, the store, and the KMS and secrets engines.
+import { resolve } from 'node:path';
+import type { Clock } from '../core/clock.js';
+import { ConfigError } from '../core/config-error.js';
+import { RootKeyring } from '../crypto/index.js';
+import { createKmsEngine, type KmsEngine } from '../kms/index.js';
+import type { Logger } from '../observability/logger.js';
+import { Metrics } from '../observability/metrics.js';
+import { createSecretsEngine, type SecretsEngine } from '../secrets/index.js';
+import { openStore, type Store } from '../storage/index.js';
+import { type AdminCredentials, loadOrCreateAdminCredentials } from './admin-credentials.js';
+import type { ServerConfig } from './config.js';
+import { loadOrCreateRootKey } from './root-key-file.js';
+import { rotateRootKeyFile } from './root-key-rotation.js';
+
+export interface Engines {
+  store: Store;
+  rootKeys: RootKeyring;
+  kms: KmsEngine;
+  secrets: SecretsEngine;
+  metrics: Metrics;
+  admin: AdminCredentials;
+  /** Re-wraps all key material under a fresh root key file; reads continue meanwhile. */
+  rotateRootKey(): Promise<{ rewrapped: number; rootKeyId: string }>;
+}
+
+export async function openEngines(config: Readonly<ServerConfig>, clock: Clock, logger: Logger): Promise<Engines> {
+  const root = loadOrCreateRootKey({ fromEnv: config.rootKeyFromEnv, file: config.rootKeyFile });
+  if (root.created)
+    logger.info('created a new root key', { file: resolve(config.rootKeyFile), rootKeyId: root.key.id });
+  const admin = loadOrCreateAdminCredentials(config.adminCredentialsFile);
+  const store: Store = await openStore(config.store, { logger });
+  const rootKeys = new RootKeyring(root.key);
+  const kms = createKmsEngine({
+    store: store.kms,
+    rootKeys,
+    clock,
+    partition: { region: config.region, accountId: config.accountId },
+    logger,
+  });
+  const secrets = createSecretsEngine({ store: store.secrets, kms, clock, partition: kms.partition });
+  const metrics = new Metrics();
+  const rotateRootKey = (resumeOnly: boolean) =>
+    rotateRootKeyFile({
+      kms,
+      rootKeys,
+      file: config.rootKeyFile,
+      logger,
+      resumeOnly,
+      fromEnv: !!config.rootKeyFromEnv,
+    });
+  // Finish a root key rotation that a crash interrupted, before serving.
+  await rotateRootKey(true);
+  await refuseForeignRootKey(store, rootKeys);
+  return { store, rootKeys, kms, secrets, metrics, admin, rotateRootKey: () => rotateRootKey(false) };
+}
+
+/**
+ * A wrong root key (a typo in --root-key-file, another KEYSAFE_ROOT_KEY) would serve but fail
+ * every decryption; refuse to start instead.
+ */
+async function refuseForeignRootKey(store: Store, rootKeys: RootKeyring): Promise<void> {
+  const foreign = await store.kms.versionsNotWrappedBy(rootKeys.current.id, 1);
+  if (foreign.length > 0) {
+    await store.close();
+    throw new ConfigError(
+      `the database's key material is wrapped under root key ${foreign[0]!.rootKeyId}, but the root key given is ${rootKeys.current.id}; check KEYSAFE_ROOT_KEY or --root-key-file`,
+    );
+  }
+}

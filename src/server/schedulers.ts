@@ -1,0 +1,63 @@
+// The maintenance jobs: KMS key rotation and deletion, secret rotation and purge, event trimming, on the lease holder.
+import type { Clock } from '../core/clock.js';
+import type { Logger } from '../observability/logger.js';
+import type { Rotation } from '../secrets/index.js';
+import type { Engines } from './engines.js';
+import { startScheduler } from './scheduler.js';
+
+export interface SchedulerRun {
+  rotated: number;
+  deleted: number;
+  secretRotationsStarted: number;
+  secretsPurged: number;
+}
+
+/** How long change events stay readable for agents catching up after a disconnect. */
+const EVENT_RETENTION_MS = 24 * 3_600_000;
+
+/** How often a standby replica asks for the scheduler lease: how soon it takes over from a dead leader. */
+const SCHEDULER_LEASE_CHECK_MS = 2000;
+
+export interface SchedulersDeps {
+  engines: Pick<Engines, 'store' | 'kms' | 'secrets' | 'metrics'>;
+  rotation: Rotation;
+  intervalMs: number;
+  clock: Clock;
+  logger: Logger;
+}
+
+export interface Schedulers {
+  /** Runs the jobs once, now, whoever leads (tests use it with a manual clock). */
+  runNow(): Promise<SchedulerRun>;
+  /** A tick of the lease-holding scheduler: at start-up, work that came due while down runs at once. */
+  tick(): Promise<void>;
+  stop(): Promise<void>;
+}
+
+export function startSchedulers(deps: SchedulersDeps): Schedulers {
+  const { store, metrics } = deps.engines;
+  const runNow = () => runJobs(deps);
+  const scheduler = startScheduler({
+    run: runNow,
+    lead: () => store.coordination?.lead() ?? Promise.resolve(true),
+    intervalMs: deps.intervalMs,
+    checkMs: SCHEDULER_LEASE_CHECK_MS,
+    now: () => deps.clock.now(),
+    logger: deps.logger,
+  });
+  metrics.gauge('keysafe_scheduler_leader', () => (scheduler.leading() ? 1 : 0));
+  return { runNow, tick: scheduler.tick, stop: scheduler.stop };
+}
+
+async function runJobs({ engines, rotation, clock, logger }: SchedulersDeps): Promise<SchedulerRun> {
+  const now = clock.now();
+  const keys = await engines.kms.runDueJobs();
+  const done = {
+    ...keys,
+    secretsPurged: await engines.secrets.purgeDue(now),
+    secretRotationsStarted: await rotation.runDue(now),
+  };
+  await engines.store.secrets.trimEvents(now - EVENT_RETENTION_MS);
+  if (Object.values(done).some((n) => n > 0)) logger.info('scheduler ran', done);
+  return done;
+}

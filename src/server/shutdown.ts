@@ -1,0 +1,29 @@
+// Orderly shutdown: stop the jobs and streams, drain the socket, let rotation finish, then close what was opened.
+import type { Logger } from '../observability/logger.js';
+import type { Engines } from './engines.js';
+import type { HttpEndpoint } from './http-server.js';
+import type { ChangeSync } from './replica-sync.js';
+import type { Schedulers } from './schedulers.js';
+import type { Services } from './services.js';
+
+export interface ShutdownParts {
+  schedulers: Schedulers;
+  sync: ChangeSync;
+  http: HttpEndpoint;
+  services: Pick<Services, 'rotation' | 'directory' | 'audit'>;
+  engines: Pick<Engines, 'store'>;
+  graceMs: number;
+  logger: Logger;
+}
+
+export async function shutDown(p: ShutdownParts): Promise<void> {
+  await p.schedulers.stop();
+  p.sync.close(); // ends the watch streams, so draining does not wait for them
+  await p.http.drain(p.graceMs);
+  // A rotation step under way finishes; one that does not is resumed after its lease.
+  await Promise.race([p.services.rotation.idle(), new Promise((r) => setTimeout(r, p.graceMs).unref())]);
+  await p.services.directory.close();
+  await p.services.audit.close();
+  await p.engines.store.close();
+  p.logger.info('keysafe server stopped');
+}
