@@ -48,13 +48,9 @@ export interface AgentProcess extends CapturedProcess {
 }
 
 /** Starts `keysafe agent` on a config written from `setup`; it runs until the test ends it. */
-export async function spawnAgent(setup: AgentSetup & { args?: string[]; spawn?: SpawnOptions }): Promise<AgentProcess> {
+export async function spawnAgent(setup: AgentSetup & { spawn?: SpawnOptions }): Promise<AgentProcess> {
   const { configFile, endpoint } = await writeAgentConfig(setup);
-  const agent = spawnCaptured(
-    process.execPath,
-    [CLI, 'agent', '--config', configFile, ...(setup.args ?? [])],
-    setup.spawn,
-  );
+  const agent = spawnCaptured(process.execPath, [CLI, 'agent', '--config', configFile], setup.spawn);
   return {
     ...agent,
     configFile,
