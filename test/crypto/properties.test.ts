@@ -24,8 +24,15 @@ import { createSecretEnvelope } from '../../src/secrets/envelope.js';
 import type { SecretRecord, SecretVersionRecord } from '../../src/secrets/index.js';
 import { SecretReadCache } from '../../src/secrets/read-cache.js';
 import { openStore, type Store } from '../../src/storage/index.js';
-import { type OidcIssuer, startOidcIssuer } from '../support/oidc-issuer.js';
-import { startTestServer, type TestServer, tempDir } from '../support/server.js';
+import { type TestServer, tempDir } from '../support/server.js';
+import { bearerCall } from '../support/session.js';
+import {
+  APP_SECRETS_READER,
+  policyOf,
+  startWorkloadServer,
+  type WorkloadServer,
+  webRole,
+} from '../support/workload.js';
 
 const RUNS = Number(process.env.FUZZ_RUNS ?? 50);
 /** RSA private-key operations cost milliseconds each (4096-bit: ~10 ms): a fifth of the runs. */
@@ -619,62 +626,29 @@ describe('loading unwrapped key material', () => {
 // --- key separation on the real server: the fixes for three review findings ------------------------
 
 describe('server keys stay out of workload reach (real server, real HTTP)', () => {
-  let issuer: OidcIssuer;
+  let workload: WorkloadServer;
   let server: TestServer;
-  const call = (token: string, target: string, body: object) =>
-    fetch(`${server.url}/`, {
-      method: 'POST',
-      headers: {
-        authorization: `Bearer ${token}`,
-        'x-amz-target': target,
-        'content-type': 'application/x-amz-json-1.1',
-      },
-      body: JSON.stringify(body),
-    });
-  const login = async (extra: object = {}) => {
-    const res = await fetch(`${server.url}/v1/auth/login`, {
-      method: 'POST',
-      body: JSON.stringify({ role: 'web', jwt: await issuer.kubernetesToken(), ...extra }),
-    });
-    expect(res.status).toBe(200);
-    return ((await res.json()) as { token: string }).token;
-  };
+  const call = (token: string, target: string, body: object) => bearerCall(server.url, token, target, body);
+  const login = (publicKey?: object) => workload.session('web', {}, publicKey);
 
   beforeAll(async () => {
-    issuer = await startOidcIssuer();
-    server = await startTestServer({
-      config: {
-        issuers: [{ name: 'cluster', issuer: issuer.url, audiences: ['keysafe'], discovery: true }],
-        roles: [
-          {
-            // A common broad grant: MACs with any key, and the app's own secrets
-            name: 'web',
-            issuer: 'cluster',
-            subjects: ['system:serviceaccount:shop:web'],
-            policy: {
-              Version: '2012-10-17',
-              Statement: [
-                { Effect: 'Allow', Action: ['kms:GenerateMac', 'kms:VerifyMac'], Resource: '*' },
-                {
-                  Effect: 'Allow',
-                  Action: 'secretsmanager:GetSecretValue',
-                  Resource: 'arn:aws:secretsmanager:*:*:secret:app/*',
-                },
-              ],
-            },
-          },
-          {
-            name: 'ops',
-            issuer: 'cluster',
-            subjects: ['system:serviceaccount:ops:admin'],
-            policy: {
-              Version: '2012-10-17',
-              Statement: [{ Effect: 'Allow', Action: 'secretsmanager:*', Resource: '*' }],
-            },
-          },
-        ],
-      },
+    workload = await startWorkloadServer({
+      roles: [
+        // A common broad grant: MACs with any key, and the app's own secrets
+        webRole({
+          statements: [
+            { Effect: 'Allow', Action: ['kms:GenerateMac', 'kms:VerifyMac'], Resource: '*' },
+            APP_SECRETS_READER,
+          ],
+        }),
+        {
+          name: 'ops',
+          subjects: ['system:serviceaccount:ops:admin'],
+          policy: policyOf([{ Effect: 'Allow', Action: 'secretsmanager:*', Resource: '*' }]),
+        },
+      ],
     });
+    server = workload.server;
     for (const [Name, SecretString] of [
       ['ops/root-db', 'ops-only-value'],
       ['app/db', 'app-value'],
@@ -684,8 +658,7 @@ describe('server keys stay out of workload reach (real server, real HTTP)', () =
   }, 60_000);
 
   afterAll(async () => {
-    await server?.stop();
-    await issuer?.stop();
+    await workload?.stop();
   });
 
   // BUG (src/server/services.ts openSessions, src/kms/managed-key.ts): alias/keysafe/sessions is created with the default
@@ -715,9 +688,7 @@ describe('server keys stay out of workload reach (real server, real HTTP)', () =
   // answers GetSecretValue in plaintext. Whoever sees the agent's Authorization header (the TLS-terminating proxy
   // the JWE is meant to defeat) replays it there. Fix: refuse publicKey sessions outside /v1/secrets and /v1/watch.
   it("an agent's session token does not read values in plaintext outside the agent API", async () => {
-    const token = await login({
-      publicKey: { kty: 'EC', crv: 'P-256', ...AGENT_PUBLIC_POINT },
-    });
+    const token = await login({ kty: 'EC', crv: 'P-256', ...AGENT_PUBLIC_POINT });
     const res = await call(token, 'secretsmanager.GetSecretValue', { SecretId: 'app/db' });
     expect(await res.text()).not.toContain('app-value');
   });

@@ -11,12 +11,13 @@ import { parseAgentConfig, type RunningAgent, startAgent } from '../../src/agent
 import { serveEndpoint } from '../../src/cli/agent.js';
 import { ManualClock } from '../../src/core/clock.js';
 import { createLogger } from '../../src/observability/logger.js';
-import { type OidcIssuer, startOidcIssuer } from '../support/oidc-issuer.js';
+import type { OidcIssuer } from '../support/oidc-issuer.js';
 import { freePort } from '../support/process.js';
-import { startTestServer, type TestServer } from '../support/server.js';
-import { APP_SECRETS_READER } from '../support/workload.js';
+import type { TestServer } from '../support/server.js';
+import { bearerCall } from '../support/session.js';
+import { sleep, until } from '../support/wait.js';
+import { startWorkloadServer } from '../support/workload.js';
 import { endpointVersionAt, expectOnlyWholeValues, secretValue, startConsumers, VALUE_MARK } from './agent-harness.js';
-import { sleep, until } from './fault-support.js';
 
 const TOKEN_LIFETIME_S = 120;
 const clock = new ManualClock(Date.now());
@@ -32,15 +33,7 @@ const log = () => logs.join('');
 
 /** A Secrets Manager call with the admin's bearer token: SigV4 would be refused as skewed after the jump. */
 async function secretsCall(operation: string, input: object): Promise<void> {
-  const res = await fetch(server.url, {
-    method: 'POST',
-    headers: {
-      authorization: `Bearer ${server.admin.token}`,
-      'content-type': 'application/x-amz-json-1.1',
-      'x-amz-target': `secretsmanager.${operation}`,
-    },
-    body: JSON.stringify(input),
-  });
+  const res = await bearerCall(server.url, server.admin.token, `secretsmanager.${operation}`, input);
   expect(res.status, await res.text()).toBe(200);
 }
 
@@ -51,21 +44,7 @@ const writeToken = async () =>
   );
 
 beforeAll(async () => {
-  issuer = await startOidcIssuer();
-  server = await startTestServer({
-    clock,
-    config: {
-      issuers: [{ name: 'cluster', issuer: issuer.url, audiences: ['keysafe'], discovery: true }],
-      roles: [
-        {
-          name: 'web',
-          issuer: 'cluster',
-          subjects: ['system:serviceaccount:shop:web'],
-          policy: { Version: '2012-10-17', Statement: [APP_SECRETS_READER] },
-        },
-      ],
-    },
-  });
+  ({ issuer, server } = await startWorkloadServer({ clock }));
   await secretsCall('CreateSecret', { Name: 'app/db', SecretString: secretValue(0) });
   await writeToken();
   const config = parseAgentConfig({

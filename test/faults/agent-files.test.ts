@@ -4,8 +4,8 @@
 // value once the fault ends, without a change having to come along first.
 import { chmodSync, chownSync, mkdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { sleep, until } from '../support/wait.js';
 import { type AgentUnderTest, expectOnlyWholeValues, startAgentUnderTest, VALUE_MARK } from './agent-harness.js';
-import { sleep, until } from './fault-support.js';
 
 let agent: AgentUnderTest;
 const count = (text: string, what: string) => text.split(what).length - 1;

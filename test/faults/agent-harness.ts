@@ -7,10 +7,11 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { CreateSecretCommand, PutSecretValueCommand } from '@aws-sdk/client-secrets-manager';
 import { expect } from 'vitest';
-import { CLI, freePort } from '../support/process.js';
+import { spawnAgent } from '../support/agent.js';
 import { tempDir } from '../support/server.js';
+import { until } from '../support/wait.js';
 import { startWorkloadServer, type WorkloadServer } from '../support/workload.js';
-import { until } from './fault-support.js';
+import { FaultProxy } from './fault-proxy.js';
 
 const READER = fileURLToPath(new URL('./file-reader.mjs', import.meta.url));
 const PAD = 'x'.repeat(3000);
@@ -69,37 +70,18 @@ export async function startAgentUnderTest(
   const secretsDir = join(dir, 'secrets');
   const tokenFile = join(dir, 'token');
   writeFileSync(tokenFile, await workload.issuer.kubernetesToken());
-  const port = await freePort();
-  const server = options.serverUrl ? await options.serverUrl(workload.server.url) : workload.server.url;
-  writeFileSync(
-    join(dir, 'agent.json'),
-    JSON.stringify({
-      server,
-      auth: { role: 'web', tokenFile },
-      listen: `127.0.0.1:${port}`,
-      localTokenFile: join(dir, 'local-token'),
-      secrets: [
-        { id: 'app/db', path: join(secretsDir, 'db.json') },
-        { id: 'app/db', path: join(secretsDir, 'db.url'), format: 'template', template: 'v{{v}}:{{pad}}:end' },
-      ],
-      ...options.agent,
-    }),
-  );
-  let output = '';
-  const agent: ChildProcess = spawn(process.execPath, [CLI, 'agent', '--config', join(dir, 'agent.json')], {
-    ...NOBODY,
-    env: { PATH: process.env.PATH },
-    stdio: ['ignore', 'pipe', 'pipe'],
+  const agent = await spawnAgent({
+    dir,
+    server: options.serverUrl ? await options.serverUrl(workload.server.url) : workload.server.url,
+    secrets: [
+      { id: 'app/db', path: join(secretsDir, 'db.json') },
+      { id: 'app/db', path: join(secretsDir, 'db.url'), format: 'template', template: 'v{{v}}:{{pad}}:end' },
+    ],
+    settings: options.agent,
+    spawn: { ...NOBODY, env: { PATH: process.env.PATH }, stdio: ['ignore', 'pipe', 'pipe'] },
   });
-  agent.stdout!.on('data', (d) => {
-    output += d;
-  });
-  agent.stderr!.on('data', (d) => {
-    output += d;
-  });
-  const exited = new Promise<void>((ok) => agent.on('exit', () => ok()));
   const readerProcesses = new Set<ChildProcess>();
-  const endpoint = `http://127.0.0.1:${port}`;
+  const { endpoint } = agent;
   const fileVersion = () => {
     try {
       return (JSON.parse(readFileSync(join(secretsDir, 'db.json'), 'utf8')) as { v: number }).v;
@@ -110,9 +92,9 @@ export async function startAgentUnderTest(
   await until(
     () => fileVersion() === 0 && existsSync(join(secretsDir, 'db.url')) && existsSync(join(dir, 'local-token')),
     10_000,
-    `the agent's first sync (log: ${output})`,
+    `the agent's first sync (log: ${agent.output()})`,
   );
-  const localToken = readFileSync(join(dir, 'local-token'), 'utf8').trim();
+  const localToken = agent.localToken();
   const endpointVersion = () => endpointVersionAt(endpoint, localToken);
 
   return {
@@ -121,8 +103,8 @@ export async function startAgentUnderTest(
     secretsDir,
     tokenFile,
     endpoint,
-    log: () => output,
-    alive: () => agent.exitCode === null && agent.signalCode === null,
+    log: agent.output,
+    alive: () => agent.child.exitCode === null && agent.child.signalCode === null,
     async put(n) {
       await workload.admin.send(new PutSecretValueCommand({ SecretId: 'app/db', SecretString: secretValue(n) }));
     },
@@ -137,10 +119,34 @@ export async function startAgentUnderTest(
     readers: () => startConsumers(secretsDir, endpointVersion, readerProcesses),
     async stop() {
       for (const reader of readerProcesses) reader.kill('SIGKILL'); // left by a failed test
-      agent.kill('SIGTERM');
-      await exited;
+      agent.child.kill('SIGTERM');
+      await agent.exited;
       await workload.stop();
       rmSync(dir, { recursive: true, force: true });
+    },
+  };
+}
+
+export type ProxiedAgent = AgentUnderTest & { proxy: FaultProxy };
+
+/** The same, with a fault proxy between agent and server; `stop` stops the proxy too. */
+export async function startProxiedAgent(options: { agent?: object; server?: object } = {}): Promise<ProxiedAgent> {
+  let proxy: FaultProxy | undefined;
+  const agent = await startAgentUnderTest({
+    ...options,
+    serverUrl: (url) => {
+      const { hostname, port } = new URL(url);
+      proxy = new FaultProxy({ host: hostname, port: Number(port) });
+      return proxy.start();
+    },
+  });
+  const started = proxy!;
+  return {
+    ...agent,
+    proxy: started,
+    async stop() {
+      await agent.stop();
+      await started.stop();
     },
   };
 }

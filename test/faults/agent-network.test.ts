@@ -3,21 +3,16 @@
 // 1.5 s. Each: the last good value served whole meanwhile, a clear log line where a request fails, and
 // the current value reached once the fault ends.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { type AgentUnderTest, expectOnlyWholeValues, startAgentUnderTest, VALUE_MARK } from './agent-harness.js';
-import { FaultProxy } from './fault-proxy.js';
-import { sleep, until } from './fault-support.js';
+import { sleep, until } from '../support/wait.js';
+import { expectOnlyWholeValues, type ProxiedAgent, startProxiedAgent, VALUE_MARK } from './agent-harness.js';
+import type { FaultProxy } from './fault-proxy.js';
 
 let proxy: FaultProxy;
-let agent: AgentUnderTest;
+let agent: ProxiedAgent;
 
 beforeAll(async () => {
-  agent = await startAgentUnderTest({
-    serverUrl: async (url) => {
-      const { hostname, port } = new URL(url);
-      proxy = new FaultProxy({ host: hostname, port: Number(port) });
-      return proxy.start();
-    },
-  });
+  agent = await startProxiedAgent();
+  proxy = agent.proxy;
 });
 
 afterAll(async () => {
@@ -25,7 +20,6 @@ afterAll(async () => {
   if (agent) expect(agent.log()).not.toContain(VALUE_MARK);
   if (process.env.FAULT_DEBUG) console.log(agent?.log());
   await agent?.stop();
-  await proxy?.stop();
 });
 
 describe('agent network faults', () => {

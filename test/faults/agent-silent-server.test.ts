@@ -2,28 +2,21 @@
 // FIN, no RST) is given up after three missed heartbeats; the agent reconnects and catches up
 // instead of waiting for its next full poll (minutes).
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { type AgentUnderTest, startAgentUnderTest, VALUE_MARK } from './agent-harness.js';
-import { FaultProxy } from './fault-proxy.js';
+import { type ProxiedAgent, startProxiedAgent, VALUE_MARK } from './agent-harness.js';
+import type { FaultProxy } from './fault-proxy.js';
 
 const HEARTBEAT_MS = 200;
 let proxy: FaultProxy;
-let agent: AgentUnderTest;
+let agent: ProxiedAgent;
 
 beforeAll(async () => {
-  agent = await startAgentUnderTest({
-    server: { watchHeartbeatMs: HEARTBEAT_MS },
-    serverUrl: async (url) => {
-      const { hostname, port } = new URL(url);
-      proxy = new FaultProxy({ host: hostname, port: Number(port) });
-      return proxy.start();
-    },
-  });
+  agent = await startProxiedAgent({ server: { watchHeartbeatMs: HEARTBEAT_MS } });
+  proxy = agent.proxy;
 });
 
 afterAll(async () => {
   if (agent) expect(agent.log()).not.toContain(VALUE_MARK);
   await agent?.stop();
-  await proxy?.stop();
 });
 
 describe('a server gone silent', () => {

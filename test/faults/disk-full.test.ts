@@ -14,8 +14,10 @@ import {
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { verifyAuditLog } from '../../src/audit/index.js';
 import { type ServerProcess, spawnServer } from '../support/process.js';
+import { failure, kmsClient, secretsClient } from '../support/sdk.js';
 import { tempDir } from '../support/server.js';
-import { cannotMount, failure, kmsClient, secretsClient, Tmpfs, until } from './fault-support.js';
+import { until } from '../support/wait.js';
+import { cannotMount, Tmpfs } from './fault-support.js';
 
 const dir = tempDir('keysafe-disk-full-');
 let storeFs: Tmpfs;

@@ -1,11 +1,9 @@
-// Shared by the fault-injection tests: tmpfs mounts to fill or freeze, waiting, and AWS clients.
-import { execFileSync, spawn } from 'node:child_process';
+// Shared by the fault-injection tests: tmpfs mounts to fill or freeze, and a server that must refuse to start.
+import { execFileSync } from 'node:child_process';
 import { closeSync, mkdirSync, mkdtempSync, openSync, rmSync, unlinkSync, writeSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { KMSClient } from '@aws-sdk/client-kms';
-import { SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
-import { CLI, freePort } from '../support/process.js';
+import { CLI, freePort, spawnCaptured } from '../support/process.js';
 
 /** Why tmpfs cannot be mounted here (not root, no CAP_SYS_ADMIN), or undefined when it can. */
 export const cannotMount: string | undefined = (() => {
@@ -68,64 +66,17 @@ export class Tmpfs {
   }
 }
 
-export async function until(check: () => boolean | Promise<boolean>, ms: number, what: string): Promise<void> {
-  const started = Date.now();
-  while (!(await check())) {
-    if (Date.now() - started > ms) throw new Error(`${what}: not within ${ms} ms`);
-    await new Promise((r) => setTimeout(r, 20));
-  }
-}
-
-export const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-
-type Endpoint = { url: string; admin: { accessKeyId: string; secretAccessKey: string } };
-
-/** One attempt per call: a fault must surface, not be retried away. */
-export const secretsClient = (s: Endpoint) =>
-  new SecretsManagerClient({
-    endpoint: s.url,
-    region: 'us-east-1',
-    credentials: { accessKeyId: s.admin.accessKeyId, secretAccessKey: s.admin.secretAccessKey },
-    maxAttempts: 1,
-  });
-
-export const kmsClient = (s: Endpoint) =>
-  new KMSClient({
-    endpoint: s.url,
-    region: 'us-east-1',
-    credentials: { accessKeyId: s.admin.accessKeyId, secretAccessKey: s.admin.secretAccessKey },
-    maxAttempts: 1,
-  });
-
-/** The error an SDK call failed with: its code (name), HTTP status and message. */
-export async function failure(p: Promise<unknown>): Promise<{ name: string; status?: number; message: string }> {
-  try {
-    await p;
-  } catch (e) {
-    const err = e as { name: string; message: string; $metadata?: { httpStatusCode?: number } };
-    return { name: err.name, status: err.$metadata?.httpStatusCode, message: err.message };
-  }
-  throw new Error('expected the call to fail');
-}
-
 /** Runs `keysafe server` expecting it to refuse to start: its exit code (or 'hung') and its output. */
 export async function serverStartFailure(
   dataDir: string,
   args: string[],
   ms = 8000,
 ): Promise<{ code: number | string; output: string }> {
-  const child = spawn(
+  const { child, output } = spawnCaptured(
     process.execPath,
     [CLI, 'server', '--listen', `127.0.0.1:${await freePort()}`, '--data-dir', dataDir, ...args],
     { env: { PATH: process.env.PATH }, stdio: ['ignore', 'pipe', 'pipe'] },
   );
-  let output = '';
-  child.stdout.on('data', (d) => {
-    output += d;
-  });
-  child.stderr.on('data', (d) => {
-    output += d;
-  });
   const code = await new Promise<number | string>((resolve) => {
     const timer = setTimeout(() => {
       child.kill('SIGKILL');
@@ -136,5 +87,5 @@ export async function serverStartFailure(
       resolve(c ?? signal ?? -1);
     });
   });
-  return { code, output };
+  return { code, output: output() };
 }

@@ -8,24 +8,18 @@ import {
   GetSecretValueCommand,
   ListSecretVersionIdsCommand,
   PutSecretValueCommand,
-  SecretsManagerClient,
 } from '@aws-sdk/client-secrets-manager';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startPostgres, type TestPostgres } from '../support/postgres.js';
 import { type ServerProcess, spawnServer } from '../support/process.js';
+import { secretsClient } from '../support/sdk.js';
 import { tempDir } from '../support/server.js';
 
 let db: TestPostgres;
 let dir: string;
 let server: ServerProcess;
 
-const client = () =>
-  new SecretsManagerClient({
-    endpoint: server.url,
-    region: 'us-east-1',
-    credentials: { accessKeyId: server.admin.accessKeyId, secretAccessKey: server.admin.secretAccessKey },
-    maxAttempts: 1,
-  });
+const client = () => secretsClient(server);
 
 const outcome = (p: Promise<unknown>) =>
   p.then(

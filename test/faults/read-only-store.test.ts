@@ -15,8 +15,9 @@ import {
 } from '@aws-sdk/client-secrets-manager';
 import { afterAll, describe, expect, it } from 'vitest';
 import { spawnServer } from '../support/process.js';
+import { kmsClient, secretsClient } from '../support/sdk.js';
 import { tempDir } from '../support/server.js';
-import { cannotMount, kmsClient, secretsClient, serverStartFailure, Tmpfs } from './fault-support.js';
+import { cannotMount, serverStartFailure, Tmpfs } from './fault-support.js';
 
 const dir = tempDir('keysafe-ro-store-');
 let storeFs: Tmpfs | undefined;

@@ -22,8 +22,9 @@ import {
 import { afterAll, describe, expect, it } from 'vitest';
 import { verifyAuditLog } from '../../src/audit/index.js';
 import { type ServerProcess, spawnServer } from '../support/process.js';
+import { kmsClient, secretsClient } from '../support/sdk.js';
 import { tempDir } from '../support/server.js';
-import { kmsClient, secretsClient, sleep, until } from './fault-support.js';
+import { sleep, until } from '../support/wait.js';
 
 const ROUNDS = 3;
 const dir = tempDir('keysafe-sigkill-');

@@ -1,14 +1,15 @@
 // The injected pod simulated locally: the agent config the mutation generated, run by a real `keysafe agent`
 // process against a real server, logging in with a token signed by a local issuer standing in for the cluster.
-import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
+import { type ChildProcess, spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { CreateSecretCommand } from '@aws-sdk/client-secrets-manager';
 import jsonpatch from 'fast-json-patch';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { AGENT_PORT, CONFIG_ENV, review, SECRETS_DIR, TOKEN_DIR } from '../../src/injector/index.js';
-import { CLI, freePort } from '../support/process.js';
+import { CLI, freePort, spawnCaptured } from '../support/process.js';
 import { tempDir } from '../support/server.js';
+import { until } from '../support/wait.js';
 import { startWorkloadServer, type WorkloadServer } from '../support/workload.js';
 
 // biome-ignore lint/suspicious/noExplicitAny: test data walked freely
@@ -17,14 +18,6 @@ type Json = any;
 let workload: WorkloadServer;
 let dir: string;
 const children: ChildProcess[] = [];
-
-const until = async (check: () => boolean, ms: number) => {
-  const started = Date.now();
-  while (!check()) {
-    if (Date.now() - started > ms) throw new Error(`condition not met within ${ms} ms`);
-    await new Promise((r) => setTimeout(r, 10));
-  }
-};
 
 /** The pod the API server would run: the review's pod with the injector's patch applied. */
 function injectedPod(annotations: Record<string, string>): Json {
@@ -87,15 +80,10 @@ describe('an injected pod, simulated locally', () => {
     expect(sim.probe![0]).toBe('node');
     expect(probe()).not.toBe(0); // nothing listens yet: the kubelet would hold the app containers back
 
-    let log = '';
-    const agent = spawn(process.execPath, [CLI, ...sim.args], { env: sim.env });
+    const running = spawnCaptured(process.execPath, [CLI, ...sim.args], { env: sim.env });
+    const agent = running.child;
     children.push(agent);
-    agent.stdout!.on('data', (d) => {
-      log += d;
-    });
-    agent.stderr!.on('data', (d) => {
-      log += d;
-    });
+    const log = running.output;
     // Both names, not one: on the very first write each visible link appears on its own (contents
     // switch together from then on); the kubelet waits for the startup probe, checked below.
     await until(
@@ -104,7 +92,7 @@ describe('an injected pod, simulated locally', () => {
         agent.exitCode !== null,
       10_000,
     );
-    expect(agent.exitCode, log).toBeNull();
+    expect(agent.exitCode, log()).toBeNull();
     expect(readFileSync(join(sim.root, 'secrets', 'db-url'), 'utf8')).toBe('postgres://app:s3cret-v1@db/app');
     expect(JSON.parse(readFileSync(join(sim.root, 'secrets', 'db.json'), 'utf8'))).toEqual({
       username: 'app',
@@ -113,7 +101,7 @@ describe('an injected pod, simulated locally', () => {
 
     const started = Date.now();
     while (probe() !== 0) {
-      expect(Date.now() - started, log).toBeLessThan(10_000);
+      expect(Date.now() - started, log()).toBeLessThan(10_000);
       await new Promise((r) => setTimeout(r, 50));
     }
 
@@ -125,7 +113,7 @@ describe('an injected pod, simulated locally', () => {
     expect(((await res.json()) as { SecretString: string }).SecretString).toBe(
       '{"username":"app","password":"s3cret-v1"}',
     );
-    expect(log).not.toContain('s3cret-v1');
+    expect(log()).not.toContain('s3cret-v1');
   });
 
   it('init-only: `agent --once` writes the files and exits 0, as an init container must', async () => {
@@ -139,17 +127,8 @@ describe('an injected pod, simulated locally', () => {
     const sim = simulate(pod, 'init', await freePort());
     expect(sim.args).toEqual(['agent', '--once']);
     writeFileSync(join(sim.root, 'token', 'token'), await workload.issuer.kubernetesToken());
-    const run = await new Promise<{ code: number | null; out: string }>((resolve) => {
-      const child = spawn(process.execPath, [CLI, ...sim.args], { env: sim.env });
-      let out = '';
-      child.stdout!.on('data', (d) => {
-        out += d;
-      });
-      child.stderr!.on('data', (d) => {
-        out += d;
-      });
-      child.on('exit', (code) => resolve({ code, out }));
-    });
+    const once = spawnCaptured(process.execPath, [CLI, ...sim.args], { env: sim.env });
+    const run = { code: await once.exited, out: once.output() };
     expect(run.code, run.out).toBe(0);
     expect(readFileSync(join(sim.root, 'secrets', 'db'), 'utf8')).toBe("password='s3cret-v1'\nusername='app'\n");
   });

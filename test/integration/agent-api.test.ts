@@ -7,33 +7,27 @@ import {
 } from '@aws-sdk/client-secrets-manager';
 import { compactDecrypt, exportJWK, generateKeyPair } from 'jose';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { OidcIssuer } from '../support/oidc-issuer.js';
 import type { TestServer } from '../support/server.js';
-import { startWorkloadServer } from '../support/workload.js';
+import { startWorkloadServer, type WorkloadServer } from '../support/workload.js';
 
-let issuer: OidcIssuer;
+let workload: WorkloadServer;
 let server: TestServer;
 let admin: SecretsManagerClient;
 
 beforeAll(async () => {
-  ({ issuer, server, admin } = await startWorkloadServer());
+  workload = await startWorkloadServer();
+  ({ server, admin } = workload);
   await admin.send(new CreateSecretCommand({ Name: 'app/db', SecretString: '{"password":"v1"}' }));
   await admin.send(new CreateSecretCommand({ Name: 'other/db', SecretString: 'not yours' }));
 });
 
 afterAll(async () => {
-  await server?.stop();
-  await issuer?.stop();
+  await workload?.stop();
 });
 
 async function agentSession() {
   const { publicKey, privateKey } = await generateKeyPair('ECDH-ES', { crv: 'P-256' });
-  const res = await fetch(`${server.url}/v1/auth/login`, {
-    method: 'POST',
-    body: JSON.stringify({ role: 'web', jwt: await issuer.kubernetesToken(), publicKey: await exportJWK(publicKey) }),
-  });
-  expect(res.status).toBe(200);
-  const { token } = (await res.json()) as { token: string };
+  const token = await workload.session('web', {}, await exportJWK(publicKey));
   return { token, privateKey };
 }
 

@@ -4,28 +4,23 @@ import { existsSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { CreateSecretCommand, PutSecretValueCommand, type SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { type AgentProcess, spawnAgent, writeAgentConfig } from '../support/agent.js';
 import type { OidcIssuer } from '../support/oidc-issuer.js';
-import { CLI, freePort } from '../support/process.js';
+import { CLI } from '../support/process.js';
 import { type TestServer, tempDir } from '../support/server.js';
+import { until } from '../support/wait.js';
 import { startWorkloadServer } from '../support/workload.js';
 
 let issuer: OidcIssuer;
 let server: TestServer;
 let admin: SecretsManagerClient;
 let dir: string;
-let agent: ChildProcess;
+let agent: AgentProcess;
 let consumer: ChildProcess;
-let agentLog = '';
 let endpoint: string;
 
-const until = async (check: () => boolean, ms: number): Promise<number> => {
-  const started = Date.now();
-  while (!check()) {
-    if (Date.now() - started > ms) throw new Error(`condition not met within ${ms} ms`);
-    await new Promise((r) => setTimeout(r, 5));
-  }
-  return Date.now() - started;
-};
+/** Polls every 5 ms: the rotation test bounds a latency. */
+const soon = (check: () => boolean, ms: number) => until(check, ms, 'condition', 5);
 
 beforeAll(async () => {
   ({ issuer, server, admin } = await startWorkloadServer());
@@ -40,41 +35,28 @@ beforeAll(async () => {
      let n = 0; process.on('SIGHUP', () => require('fs').writeFileSync(${JSON.stringify(join(dir, 'hups'))}, String(++n)));
      setInterval(() => {}, 1000);`,
   ]);
-  await until(() => existsSync(join(dir, 'app.pid')), 5000);
-  const port = await freePort();
-  endpoint = `http://127.0.0.1:${port}`;
-  writeFileSync(
-    join(dir, 'agent.json'),
-    JSON.stringify({
-      server: server.url,
-      auth: { role: 'web', tokenFile: join(dir, 'token') },
-      listen: `127.0.0.1:${port}`,
-      localTokenFile: join(dir, 'local-token'),
-      secrets: [
-        { id: 'app/db', path: join(dir, 'secrets', 'db.json'), format: 'json' },
-        {
-          id: 'app/db',
-          path: join(dir, 'secrets', 'db.url'),
-          format: 'template',
-          template: 'postgres://{{username}}:{{password}}@db/app',
-        },
-      ],
-      onChange: { signal: 'SIGHUP', pidFile: join(dir, 'app.pid'), debounceMs: 0 },
-    }),
-  );
-  agent = spawn(process.execPath, [CLI, 'agent', '--config', join(dir, 'agent.json')]);
-  agent.stdout!.on('data', (d) => {
-    agentLog += d;
+  await soon(() => existsSync(join(dir, 'app.pid')), 5000);
+  agent = await spawnAgent({
+    dir,
+    server: server.url,
+    secrets: [
+      { id: 'app/db', path: join(dir, 'secrets', 'db.json'), format: 'json' },
+      {
+        id: 'app/db',
+        path: join(dir, 'secrets', 'db.url'),
+        format: 'template',
+        template: 'postgres://{{username}}:{{password}}@db/app',
+      },
+    ],
+    settings: { onChange: { signal: 'SIGHUP', pidFile: join(dir, 'app.pid'), debounceMs: 0 } },
   });
-  agent.stderr!.on('data', (d) => {
-    agentLog += d;
-  });
+  endpoint = agent.endpoint;
   // Both names: on the first write each visible link appears on its own.
-  await until(() => existsSync(join(dir, 'secrets', 'db.url')) && existsSync(join(dir, 'secrets', 'db.json')), 10_000);
+  await soon(() => existsSync(join(dir, 'secrets', 'db.url')) && existsSync(join(dir, 'secrets', 'db.json')), 10_000);
 });
 
 afterAll(async () => {
-  agent?.kill('SIGTERM');
+  agent?.child.kill('SIGTERM');
   consumer?.kill('SIGKILL');
   await server?.stop();
   await issuer?.stop();
@@ -97,8 +79,8 @@ describe('keysafe agent', () => {
     const put = await admin.send(
       new PutSecretValueCommand({ SecretId: 'app/db', SecretString: '{"username":"app","password":"v1"}' }),
     );
-    await until(() => read('db.url') === 'postgres://app:v1@db/app', 1000);
-    await until(() => hups() > before, 1000);
+    await soon(() => read('db.url') === 'postgres://app:v1@db/app', 1000);
+    await soon(() => hups() > before, 1000);
     expect(Date.now() - started).toBeLessThan(1000);
     expect(JSON.parse(read('db.json')).password).toBe('v1');
     const res = await fetch(`${endpoint}/secretsmanager/get?secretId=app/db`, {
@@ -112,23 +94,21 @@ describe('keysafe agent', () => {
 
   it('guards the endpoint with the local token', async () => {
     expect((await fetch(`${endpoint}/secretsmanager/get?secretId=app/db`)).status).toBe(403);
-    expect(agentLog).not.toContain('"password"');
-    expect(agentLog).not.toContain('v1@db');
+    expect(agent.output()).not.toContain('"password"');
+    expect(agent.output()).not.toContain('v1@db');
   });
 });
 
 describe('keysafe exec', () => {
   it('runs a command with secrets in its environment, restarts it on rotation, and passes its exit code on', async () => {
-    const config = join(dir, 'exec.json');
-    writeFileSync(
-      config,
-      JSON.stringify({
-        server: server.url,
-        auth: { role: 'web', tokenFile: join(dir, 'token') },
-        secrets: [{ id: 'app/db', env: { password: 'DB_PASSWORD', username: 'DB_USER' } }],
-        exec: { onChange: 'restart', gracePeriodSeconds: 2 },
-      }),
-    );
+    const { configFile: config } = await writeAgentConfig({
+      dir,
+      file: 'exec.json',
+      server: server.url,
+      endpoint: false,
+      secrets: [{ id: 'app/db', env: { password: 'DB_PASSWORD', username: 'DB_USER' } }],
+      settings: { exec: { onChange: 'restart', gracePeriodSeconds: 2 } },
+    });
     const seen = join(dir, 'exec-seen');
     // Appends the password it started with; exits 7 once it has seen v2.
     const script = `const fs = require('fs');
@@ -141,7 +121,7 @@ describe('keysafe exec', () => {
       stderr += d;
     });
     const exitCode = new Promise<number | null>((r) => exec.once('exit', r));
-    await until(() => existsSync(seen) && readFileSync(seen, 'utf8').endsWith('\n'), 10_000);
+    await soon(() => existsSync(seen) && readFileSync(seen, 'utf8').endsWith('\n'), 10_000);
     expect(readFileSync(seen, 'utf8')).toBe('app:v1\n');
     await admin.send(
       new PutSecretValueCommand({ SecretId: 'app/db', SecretString: '{"username":"app","password":"v2"}' }),

@@ -1,37 +1,26 @@
 // The agent through outages: the server killed and back, and the workload's token replaced or expired.
-import { type ChildProcess, spawn } from 'node:child_process';
 import { existsSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { CreateSecretCommand, PutSecretValueCommand, SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
+import { CreateSecretCommand, PutSecretValueCommand } from '@aws-sdk/client-secrets-manager';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { type AgentProcess, spawnAgent } from '../support/agent.js';
 import { type OidcIssuer, startOidcIssuer } from '../support/oidc-issuer.js';
-import { CLI, freePort, type ServerProcess, spawnServer } from '../support/process.js';
+import { freePort, type ServerProcess, spawnServer } from '../support/process.js';
+import { secretsClient } from '../support/sdk.js';
 import { tempDir } from '../support/server.js';
+import { until } from '../support/wait.js';
+import { ANY_SECRET_READER, trustConfig, webRole } from '../support/workload.js';
 
 let issuer: OidcIssuer;
 let server: ServerProcess;
 let serverPort: number;
 let dataDir: string;
 let dir: string;
-let agent: ChildProcess;
-let agentLog = '';
+let agent: AgentProcess;
 let endpoint: string;
 let localToken: string;
 
-const until = async (check: () => boolean | Promise<boolean>, ms: number): Promise<void> => {
-  const started = Date.now();
-  while (!(await check())) {
-    if (Date.now() - started > ms) throw new Error(`condition not met within ${ms} ms`);
-    await new Promise((r) => setTimeout(r, 10));
-  }
-};
-
-const sm = () =>
-  new SecretsManagerClient({
-    endpoint: server.url,
-    region: 'us-east-1',
-    credentials: { accessKeyId: server.admin.accessKeyId, secretAccessKey: server.admin.secretAccessKey },
-  });
+const sm = () => secretsClient(server, { retries: true });
 
 const startServer = () => spawnServer(dataDir, ['--config', join(dir, 'server.json')], {}, serverPort);
 const file = () => readFileSync(join(dir, 'secrets', 'db'), 'utf8');
@@ -53,46 +42,19 @@ beforeAll(async () => {
   serverPort = await freePort();
   writeFileSync(
     join(dir, 'server.json'),
-    JSON.stringify({
-      issuers: [{ name: 'cluster', issuer: issuer.url, audiences: ['keysafe'], discovery: true }],
-      roles: [
-        {
-          name: 'web',
-          issuer: 'cluster',
-          subjects: ['system:serviceaccount:shop:web'],
-          policy: { Statement: [{ Effect: 'Allow', Action: 'secretsmanager:GetSecretValue', Resource: '*' }] },
-        },
-      ],
-    }),
+    JSON.stringify(trustConfig(issuer.url, [webRole({ statements: [ANY_SECRET_READER] })])),
   );
   server = await startServer();
   await sm().send(new CreateSecretCommand({ Name: 'app/db', SecretString: 'v0' }));
   writeFileSync(join(dir, 'token'), await issuer.kubernetesToken());
-  const port = await freePort();
-  endpoint = `http://127.0.0.1:${port}`;
-  writeFileSync(
-    join(dir, 'agent.json'),
-    JSON.stringify({
-      server: server.url,
-      auth: { role: 'web', tokenFile: join(dir, 'token') },
-      listen: `127.0.0.1:${port}`,
-      localTokenFile: join(dir, 'local-token'),
-      secrets: [{ id: 'app/db', path: join(dir, 'secrets', 'db') }],
-    }),
-  );
-  agent = spawn(process.execPath, [CLI, 'agent', '--config', join(dir, 'agent.json')]);
-  agent.stdout!.on('data', (d) => {
-    agentLog += d;
-  });
-  agent.stderr!.on('data', (d) => {
-    agentLog += d;
-  });
+  agent = await spawnAgent({ dir, server: server.url, secrets: [{ id: 'app/db', path: join(dir, 'secrets', 'db') }] });
+  endpoint = agent.endpoint;
   await until(() => existsSync(join(dir, 'secrets', 'db')), 10_000);
-  localToken = readFileSync(join(dir, 'local-token'), 'utf8').trim();
+  localToken = agent.localToken();
 });
 
 afterAll(async () => {
-  agent?.kill('SIGTERM');
+  agent?.child.kill('SIGTERM');
   server?.child.kill('SIGKILL');
   await issuer?.stop();
   if (dir) rmSync(dir, { recursive: true, force: true });
@@ -119,11 +81,11 @@ describe('agent outages', () => {
     const after = await served();
     expect(after.body.SecretString).toBe('v1');
     expect(after.age).toBe(0);
-    expect(agent.exitCode).toBeNull(); // no restart needed
+    expect(agent.child.exitCode).toBeNull(); // no restart needed
   });
 
   it('logs in again when the token file is replaced, and reports an expired token without crashing', async () => {
-    const logins = () => agentLog.split('"logged in"').length - 1;
+    const logins = () => agent.output().split('"logged in"').length - 1;
     const before = logins();
     writeFileSync(join(dir, 'token'), await issuer.kubernetesToken());
     await until(() => logins() > before, 5000);
@@ -134,8 +96,8 @@ describe('agent outages', () => {
       join(dir, 'token'),
       await issuer.kubernetesToken({ issuedAt: Math.floor(Date.now() / 1000) - 2 * hour }),
     );
-    await until(() => agentLog.includes('The web identity token is expired'), 5000);
-    expect(agent.exitCode).toBeNull();
+    await until(() => agent.output().includes('The web identity token is expired'), 5000);
+    expect(agent.child.exitCode).toBeNull();
     expect((await served()).status).toBe(200);
 
     writeFileSync(join(dir, 'token'), await issuer.kubernetesToken());
@@ -143,6 +105,6 @@ describe('agent outages', () => {
     await until(() => logins() > recovered, 10_000);
     await sm().send(new PutSecretValueCommand({ SecretId: 'app/db', SecretString: 'v2' }));
     await until(() => file() === 'v2', 3000);
-    expect(agentLog).not.toContain('eyJ'); // no JWT in any log line
+    expect(agent.output()).not.toContain('eyJ'); // no JWT in any log line
   });
 });

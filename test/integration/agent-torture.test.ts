@@ -1,13 +1,15 @@
 // Torture through the real agent: a reader process hammers the agent's files while the secret rotates 200
 // times, and `keysafe agent --once` for init containers (all written → 0; a secret it cannot fetch → 1, named).
-import { type ChildProcess, spawn } from 'node:child_process';
+import { spawn } from 'node:child_process';
 import { existsSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { CreateSecretCommand, PutSecretValueCommand, type SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { runAgentOnce } from '../support/agent.js';
 import type { OidcIssuer } from '../support/oidc-issuer.js';
-import { CLI } from '../support/process.js';
+import { type CapturedProcess, CLI, spawnCaptured } from '../support/process.js';
 import { type TestServer, tempDir } from '../support/server.js';
+import { until } from '../support/wait.js';
 import { startWorkloadServer } from '../support/workload.js';
 
 const ROTATIONS = 200;
@@ -19,17 +21,11 @@ let issuer: OidcIssuer;
 let server: TestServer;
 let admin: SecretsManagerClient;
 let dir: string;
-let agent: ChildProcess | undefined;
-let agentLog = '';
-let other: ChildProcess | undefined;
+let agent: CapturedProcess | undefined;
+let other: CapturedProcess | undefined;
 
-const until = async (check: () => boolean, ms: number): Promise<void> => {
-  const started = Date.now();
-  while (!check()) {
-    if (Date.now() - started > ms) throw new Error(`condition not met within ${ms} ms`);
-    await new Promise((r) => setTimeout(r, 5));
-  }
-};
+/** Polls every 5 ms, as the reader's pace asks. */
+const soon = (check: () => boolean, ms: number) => until(check, ms, 'condition', 5);
 
 const value = (n: number) => JSON.stringify({ username: 'app', password: `p${n}` });
 const readOr = (path: string, fallback = '') => (existsSync(path) ? readFileSync(path, 'utf8') : fallback);
@@ -137,16 +133,7 @@ interface ReaderSummary {
 async function runOnce(config: object): Promise<{ code: number | null; out: string }> {
   const file = join(dir, `once-${Math.random().toString(36).slice(2)}.json`);
   writeFileSync(file, JSON.stringify(config));
-  const child = spawn(process.execPath, [CLI, 'agent', '--config', file, '--once']);
-  let out = '';
-  child.stdout.on('data', (d) => {
-    out += d;
-  });
-  child.stderr.on('data', (d) => {
-    out += d;
-  });
-  const code = await new Promise<number | null>((r) => child.once('exit', r));
-  return { code, out };
+  return runAgentOnce(file);
 }
 
 beforeAll(async () => {
@@ -165,8 +152,8 @@ beforeAll(async () => {
 });
 
 afterAll(async () => {
-  agent?.kill('SIGTERM');
-  other?.kill('SIGTERM');
+  agent?.child.kill('SIGTERM');
+  other?.child.kill('SIGTERM');
   await server?.stop();
   await issuer?.stop();
   if (dir) rmSync(dir, { recursive: true, force: true });
@@ -176,14 +163,8 @@ describe('agent files under rotation', () => {
   it(`never show a reader a partial, empty or mismatched set while the secret rotates ${ROTATIONS} times`, async () => {
     const secretsDir = join(dir, 'live');
     writeFileSync(join(dir, 'agent.json'), JSON.stringify(agentConfig(secretsDir)));
-    agent = spawn(process.execPath, [CLI, 'agent', '--config', join(dir, 'agent.json')]);
-    agent.stdout!.on('data', (d) => {
-      agentLog += d;
-    });
-    agent.stderr!.on('data', (d) => {
-      agentLog += d;
-    });
-    await until(() => readOr(join(secretsDir, 'db.url')).includes(':p0@'), 10_000);
+    agent = spawnCaptured(process.execPath, [CLI, 'agent', '--config', join(dir, 'agent.json')]);
+    await soon(() => readOr(join(secretsDir, 'db.url')).includes(':p0@'), 10_000);
 
     const stopFile = join(dir, 'stop-reader');
     const reader = spawn(process.execPath, ['-e', READER], {
@@ -198,14 +179,14 @@ describe('agent files under rotation', () => {
       readerErr += d;
     });
     const readerExit = new Promise<number | null>((r) => reader.once('exit', r));
-    await until(() => readerOut.startsWith('reading') || reader.exitCode !== null, 5000);
+    await soon(() => readerOut.startsWith('reading') || reader.exitCode !== null, 5000);
 
     const started = Date.now();
     for (let n = 1; n <= ROTATIONS; n++) {
       await admin.send(new PutSecretValueCommand({ SecretId: 'app/db', SecretString: value(n) }));
     }
     const putsMs = Date.now() - started;
-    await until(() => readOr(join(secretsDir, 'db.url')) === `postgres://app:p${ROTATIONS}@db/app`, 5000);
+    await soon(() => readOr(join(secretsDir, 'db.url')) === `postgres://app:p${ROTATIONS}@db/app`, 5000);
     await new Promise((r) => setTimeout(r, 50));
     writeFileSync(stopFile, '');
     expect(await readerExit, readerErr).toBe(0);
@@ -226,8 +207,8 @@ describe('agent files under rotation', () => {
       username: 'app',
       password: `p${ROTATIONS}`,
     });
-    expect(agent.exitCode).toBeNull();
-    expect(agentLog).not.toMatch(/"level":"error"/);
+    expect(agent.child.exitCode).toBeNull();
+    expect(agent.output()).not.toMatch(/"level":"error"/);
   });
 });
 
@@ -286,21 +267,15 @@ describe('a secret the agent cannot render', () => {
   it('does not keep the agent from writing the files of other directories', async () => {
     const secretsDir = join(dir, 'unrenderable');
     writeFileSync(join(dir, 'unrenderable.json'), JSON.stringify(config(secretsDir)));
-    other = spawn(process.execPath, [CLI, 'agent', '--config', join(dir, 'unrenderable.json')]);
-    let log = '';
-    other.stdout!.on('data', (d) => {
-      log += d;
-    });
-    other.stderr!.on('data', (d) => {
-      log += d;
-    });
-    await until(() => log.includes('could not render secret'), 10_000);
-    await until(() => existsSync(join(secretsDir, 'good', 'db.json')), 2000).catch(() => undefined);
-    expect(existsSync(join(secretsDir, 'good', 'db.json')), log).toBe(true);
+    other = spawnCaptured(process.execPath, [CLI, 'agent', '--config', join(dir, 'unrenderable.json')]);
+    const log = other.output;
+    await soon(() => log().includes('could not render secret'), 10_000);
+    await soon(() => existsSync(join(secretsDir, 'good', 'db.json')), 2000).catch(() => undefined);
+    expect(existsSync(join(secretsDir, 'good', 'db.json')), log()).toBe(true);
     expect(existsSync(join(secretsDir, 'bad', 'plain.json'))).toBe(false);
     // The failure names the secret (not its value), so an operator knows which one to fix.
-    expect(log).toContain('app/plain');
-    expect(log).not.toContain(PLAIN_VALUE);
+    expect(log()).toContain('app/plain');
+    expect(log()).not.toContain(PLAIN_VALUE);
   });
 
   it('makes keysafe agent --once exit non-zero naming it', async () => {

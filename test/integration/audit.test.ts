@@ -15,16 +15,18 @@ import {
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { CreateKeyCommand, EncryptCommand } from '@aws-sdk/client-kms';
-import { CreateSecretCommand, SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
+import { CreateSecretCommand } from '@aws-sdk/client-secrets-manager';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type AuditRecord, listSegments, verifyAuditLog } from '../../src/audit/index.js';
-import { type OidcIssuer, startOidcIssuer } from '../support/oidc-issuer.js';
+import type { OidcIssuer } from '../support/oidc-issuer.js';
 import { CLI, type ServerProcess, spawnServer } from '../support/process.js';
+import { ACCOUNT, roleArn } from '../support/sdk.js';
 import { startTestServer, type TestServer, tempDir } from '../support/server.js';
+import { bearerCall, login as loginAt, webIdentityRequest } from '../support/session.js';
+import { SHOP_WEB_READER, startWorkloadServer } from '../support/workload.js';
 
 const run = promisify(execFile);
-const ACCOUNT = '000000000000';
-const WEB_ARN = `arn:aws:iam::${ACCOUNT}:role/web`;
+const WEB_ARN = roleArn('web');
 const SUBJECT = 'system:serviceaccount:shop:web';
 const RECORD_FIELDS = [
   'seq',
@@ -50,35 +52,11 @@ describe('audit records from a running server', () => {
   const records = () => auditLines(join(server.dataDir, 'audit')).map((l) => JSON.parse(l) as AuditRecord);
 
   beforeAll(async () => {
-    issuer = await startOidcIssuer();
-    server = await startTestServer({
-      config: {
-        issuers: [{ name: 'cluster', issuer: issuer.url, audiences: ['keysafe'], discovery: true }],
-        roles: [
-          {
-            name: 'web',
-            issuer: 'cluster',
-            subjects: ['system:serviceaccount:shop:*'],
-            policy: {
-              Version: '2012-10-17',
-              Statement: [
-                {
-                  Effect: 'Allow',
-                  Action: ['secretsmanager:GetSecretValue'],
-                  Resource: ['arn:aws:secretsmanager:*:*:secret:shop/web/*'],
-                },
-              ],
-            },
-          },
-        ],
-      },
-    });
-    const sm = new SecretsManagerClient({
-      endpoint: server.url,
-      region: 'us-east-1',
-      credentials: { accessKeyId: server.admin.accessKeyId, secretAccessKey: server.admin.secretAccessKey },
-      maxAttempts: 1,
-    });
+    ({ issuer, server } = await startWorkloadServer({
+      subjects: ['system:serviceaccount:shop:*'],
+      statements: [SHOP_WEB_READER],
+    }));
+    const sm = server.secretsClient();
     await sm.send(new CreateSecretCommand({ Name: 'shop/web/db', SecretString: 'web-password' }));
     await sm.send(new CreateSecretCommand({ Name: 'shop/api/db', SecretString: 'api-password' }));
   });
@@ -112,40 +90,18 @@ describe('audit records from a running server', () => {
   }
 
   async function awsJson(target: string, body: object, token: string) {
-    const res = await fetch(server.url, {
-      method: 'POST',
-      headers: {
-        authorization: `Bearer ${token}`,
-        'x-amz-target': target,
-        'content-type': 'application/x-amz-json-1.1',
-      },
-      body: JSON.stringify(body),
-    });
+    const res = await bearerCall(server.url, token, target, body);
     return { status: res.status, requestId: res.headers.get('x-amzn-requestid')!, body: (await res.json()) as never };
   }
 
   async function login(jwt: string) {
-    const res = await fetch(`${server.url}/v1/auth/login`, {
-      method: 'POST',
-      headers: { 'content-type': 'application/json' },
-      body: JSON.stringify({ role: 'web', jwt }),
-    });
+    const res = await loginAt(server.url, { role: 'web', jwt });
     const body = (await res.json()) as { token?: string; __type?: string };
     return { status: res.status, requestId: res.headers.get('x-amzn-requestid')!, body };
   }
 
   async function assumeRole(jwt: string) {
-    const res = await fetch(server.url, {
-      method: 'POST',
-      headers: { 'content-type': 'application/x-www-form-urlencoded' },
-      body: new URLSearchParams({
-        Action: 'AssumeRoleWithWebIdentity',
-        Version: '2011-06-15',
-        RoleArn: WEB_ARN,
-        RoleSessionName: 'audit-test',
-        WebIdentityToken: jwt,
-      }).toString(),
-    });
+    const res = await webIdentityRequest(server.url, 'web', 'audit-test', jwt);
     return { status: res.status, requestId: res.headers.get('x-amzn-requestid')!, xml: await res.text() };
   }
 

@@ -12,7 +12,7 @@ import {
   DescribeKeyCommand,
   EncryptCommand,
   GenerateDataKeyCommand,
-  KMSClient,
+  type KMSClient,
   ScheduleKeyDeletionCommand,
   SignCommand,
   VerifyCommand,
@@ -26,22 +26,17 @@ import {
   ListSecretsCommand,
   PutResourcePolicyCommand,
   PutSecretValueCommand,
-  SecretsManagerClient,
+  type SecretsManagerClient,
 } from '@aws-sdk/client-secrets-manager';
-import {
-  AssumeRoleWithWebIdentityCommand,
-  STSClient,
-  type Credentials as StsCredentials,
-} from '@aws-sdk/nested-clients/sts';
+import { AssumeRoleWithWebIdentityCommand, type Credentials as StsCredentials } from '@aws-sdk/nested-clients/sts';
 import { Hash } from '@smithy/core/serde';
 import { SignatureV4 } from '@smithy/signature-v4';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { type OidcIssuer, startOidcIssuer } from '../support/oidc-issuer.js';
-import { startTestServer, type TestServer } from '../support/server.js';
-
-const ACCOUNT = '000000000000';
-const REGION = 'us-east-1';
-const roleArn = (name: string) => `arn:aws:iam::${ACCOUNT}:role/${name}`;
+import type { OidcIssuer } from '../support/oidc-issuer.js';
+import { ACCOUNT, assumeRole, REGION, roleArn, sdkClients, stsClient } from '../support/sdk.js';
+import type { TestServer } from '../support/server.js';
+import { bearerCall as bearerCallAt, sessionToken } from '../support/session.js';
+import { startWorkloadServer } from '../support/workload.js';
 
 // Secret values: no error message may ever contain one of them.
 const canary = (label: string) => `${label}-${randomBytes(9).toString('hex')}`;
@@ -114,46 +109,21 @@ const tokenFor = (namespace: string, serviceAccount: string) => issuer.kubernete
 
 /** STS AssumeRoleWithWebIdentity through the AWS SDK's STS client, then KMS and SM clients on those credentials. */
 async function assume(role: string, namespace: string, serviceAccount: string): Promise<Clients> {
-  const sts = new STSClient({ endpoint: server.url, region: REGION, maxAttempts: 1 });
-  const out = await sts.send(
-    new AssumeRoleWithWebIdentityCommand({
-      RoleArn: roleArn(role),
-      RoleSessionName: `${role}-session`,
-      WebIdentityToken: await tokenFor(namespace, serviceAccount),
-    }),
+  const { output, credentials } = await assumeRole(
+    server.url,
+    role,
+    `${role}-session`,
+    await tokenFor(namespace, serviceAccount),
   );
-  const creds = out.Credentials!;
-  const credentials = {
-    accessKeyId: creds.AccessKeyId!,
-    secretAccessKey: creds.SecretAccessKey!,
-    sessionToken: creds.SessionToken!,
-  };
-  const options = { endpoint: server.url, region: REGION, credentials, maxAttempts: 1 };
-  return { kms: new KMSClient(options), sm: new SecretsManagerClient(options), creds, arn: out.AssumedRoleUser!.Arn! };
+  const { kms, secrets } = sdkClients(server, { credentials });
+  return { kms, sm: secrets, creds: output.Credentials!, arn: output.AssumedRoleUser!.Arn! };
 }
 
-async function login(role: string, jwt: string): Promise<string> {
-  const res = await fetch(`${server.url}/v1/auth/login`, {
-    method: 'POST',
-    headers: { 'content-type': 'application/json' },
-    body: JSON.stringify({ role, jwt }),
-  });
-  const body = (await res.json()) as { token: string };
-  expect(res.status, JSON.stringify(body)).toBe(200);
-  return body.token;
-}
+const login = (role: string, jwt: string) => sessionToken(server.url, { role, jwt });
 
 /** An AWS JSON call with a Bearer token, as plain HTTP. */
 async function bearerCall(token: string, target: string, input: object) {
-  const res = await fetch(server.url, {
-    method: 'POST',
-    headers: {
-      authorization: `Bearer ${token}`,
-      'x-amz-target': target,
-      'content-type': 'application/x-amz-json-1.1',
-    },
-    body: JSON.stringify(input),
-  });
+  const res = await bearerCallAt(server.url, token, target, input);
   return { status: res.status, body: (await res.json()) as Record<string, unknown> };
 }
 
@@ -214,24 +184,15 @@ const secretArnPattern = (name: string) =>
 const keyArn = (id: string) => `arn:aws:kms:${REGION}:${ACCOUNT}:key/${id}`;
 
 beforeAll(async () => {
-  issuer = await startOidcIssuer();
-  server = await startTestServer({
-    config: {
-      issuers: [{ name: 'cluster', issuer: issuer.url, audiences: ['keysafe'], discovery: true }],
-      roles: [
-        { name: 'web', issuer: 'cluster', subjects: ['system:serviceaccount:shop:web'], policy: WEB_POLICY },
-        { name: 'ops', issuer: 'cluster', subjects: ['system:serviceaccount:ops:*'], policy: OPS_POLICY },
-        { name: 'audit', issuer: 'cluster', subjects: ['system:serviceaccount:audit:reader'], policy: AUDIT_POLICY },
-      ],
-    },
-  });
-  const adminOptions = {
-    endpoint: server.url,
-    region: REGION,
-    credentials: { accessKeyId: server.admin.accessKeyId, secretAccessKey: server.admin.secretAccessKey },
-    maxAttempts: 1,
-  };
-  admin = { kms: new KMSClient(adminOptions), sm: new SecretsManagerClient(adminOptions) };
+  ({ issuer, server } = await startWorkloadServer({
+    roles: [
+      { name: 'web', subjects: ['system:serviceaccount:shop:web'], policy: WEB_POLICY },
+      { name: 'ops', subjects: ['system:serviceaccount:ops:*'], policy: OPS_POLICY },
+      { name: 'audit', subjects: ['system:serviceaccount:audit:reader'], policy: AUDIT_POLICY },
+    ],
+  }));
+  const { kms, secrets } = sdkClients(server);
+  admin = { kms, sm: secrets };
 
   keys.app = (await admin.kms.send(new CreateKeyCommand({ Description: 'shop app key' }))).KeyMetadata!.KeyId!;
   await admin.kms.send(new CreateAliasCommand({ AliasName: 'alias/shop-app', TargetKeyId: keys.app }));
@@ -329,7 +290,7 @@ describe('STS credentials', () => {
   });
 
   it('refuses AssumeRoleWithWebIdentity for a token the role does not bind', async () => {
-    const sts = new STSClient({ endpoint: server.url, region: REGION, maxAttempts: 1 });
+    const sts = stsClient(server.url);
     await failsWith(
       sts.send(
         new AssumeRoleWithWebIdentityCommand({

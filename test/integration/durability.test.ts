@@ -4,7 +4,8 @@ import { rmSync } from 'node:fs';
 import { CreateKeyCommand, DecryptCommand, DescribeKeyCommand, EncryptCommand } from '@aws-sdk/client-kms';
 import { afterAll, describe, expect, it } from 'vitest';
 import { spawnServer } from '../support/process.js';
-import { kmsClientFor, tempDir } from '../support/server.js';
+import { kmsClient } from '../support/sdk.js';
+import { tempDir } from '../support/server.js';
 
 const dataDir = tempDir();
 afterAll(() => rmSync(dataDir, { recursive: true, force: true }));
@@ -12,7 +13,7 @@ afterAll(() => rmSync(dataDir, { recursive: true, force: true }));
 describe('durability', () => {
   it('keeps every acknowledged CreateKey and Encrypt across SIGKILL', async () => {
     const first = await spawnServer(dataDir);
-    const kms = kmsClientFor(first);
+    const kms = kmsClient(first);
     const keyIds: string[] = [];
     const ciphertexts: { keyId: string; blob: Uint8Array; plaintext: string }[] = [];
     // A burst of concurrent writes; record only what was acknowledged.
@@ -32,7 +33,7 @@ describe('durability', () => {
     kms.destroy();
 
     const second = await spawnServer(dataDir);
-    const again = kmsClientFor(second);
+    const again = kmsClient(second);
     try {
       for (const id of keyIds) {
         expect((await again.send(new DescribeKeyCommand({ KeyId: id }))).KeyMetadata?.KeyState).toBe('Enabled');

@@ -1,15 +1,18 @@
 // Every example under examples/ run for real: a server with the `npm start` demo's role and secret, a real
 // OIDC issuer, the example's own agent.yaml (only `server` substituted; its relative paths land in a temp
 // dir laid out like the repository), and the example app as a child process.
-import { type ChildProcess, spawn } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
 import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { CreateSecretCommand, PutSecretValueCommand, SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
+import { CreateSecretCommand, PutSecretValueCommand, type SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parse as parseYaml, stringify as stringifyYaml } from 'yaml';
-import { type OidcIssuer, startOidcIssuer } from '../support/oidc-issuer.js';
-import { CLI, freePort, REPO } from '../support/process.js';
-import { startTestServer, type TestServer, tempDir } from '../support/server.js';
+import { writeAgentConfig } from '../support/agent.js';
+import type { OidcIssuer } from '../support/oidc-issuer.js';
+import { type CapturedProcess, CLI, REPO, spawnCaptured } from '../support/process.js';
+import { type TestServer, tempDir } from '../support/server.js';
+import { until } from '../support/wait.js';
+import { policyOf, startWorkloadServer } from '../support/workload.js';
 
 const EXAMPLES = join(REPO, 'examples');
 
@@ -20,34 +23,13 @@ let admin: SecretsManagerClient;
 let root: string;
 const children: ChildProcess[] = [];
 
-const until = async (check: () => boolean, ms: number, what = 'condition'): Promise<void> => {
-  const started = Date.now();
-  while (!check()) {
-    if (Date.now() - started > ms) throw new Error(`${what} not met within ${ms} ms`);
-    await new Promise((r) => setTimeout(r, 10));
-  }
-};
-
 const contains = (path: string, text: string) => existsSync(path) && readFileSync(path, 'utf8').includes(text);
 
-interface Running {
-  child: ChildProcess;
-  out: () => string;
-  exited: Promise<number | null>;
-}
-
-function run(command: string, args: string[], env: NodeJS.ProcessEnv = {}): Running {
-  const child = spawn(command, args, { cwd: REPO, env: { PATH: process.env.PATH, HOME: root, ...env } });
-  children.push(child);
-  let out = '';
-  child.stdout!.on('data', (d) => {
-    out += d;
-  });
-  child.stderr!.on('data', (d) => {
-    out += d;
-  });
-  const exited = new Promise<number | null>((r) => child.once('exit', (code) => r(code)));
-  return { child, out: () => out, exited };
+/** Runs in the repository with a clean environment, HOME in the temp root; killed at the end if still running. */
+function run(command: string, args: string[], env: NodeJS.ProcessEnv = {}): CapturedProcess {
+  const running = spawnCaptured(command, args, { cwd: REPO, env: { PATH: process.env.PATH, HOME: root, ...env } });
+  children.push(running.child);
+  return running;
 }
 
 /** Rotates the demo secret to a new password. */
@@ -73,36 +55,24 @@ function exampleConfig(name: string): string {
 }
 
 beforeAll(async () => {
-  issuer = await startOidcIssuer();
   // The demo identity and secret of `keysafe dev` (src/cli/dev.ts).
-  server = await startTestServer({
-    config: {
-      issuers: [{ name: 'dev-cluster', issuer: issuer.url, audiences: ['keysafe'], discovery: true }],
-      roles: [
-        {
-          name: 'demo-app',
-          issuer: 'dev-cluster',
-          subjects: ['system:serviceaccount:demo:app'],
-          claims: { 'kubernetes.io.namespace': 'demo' },
-          policy: {
-            Version: '2012-10-17',
-            Statement: [
-              {
-                Effect: 'Allow',
-                Action: ['secretsmanager:GetSecretValue', 'secretsmanager:DescribeSecret'],
-                Resource: ['arn:aws:secretsmanager:*:*:secret:keysafe-demo/*'],
-              },
-            ],
+  ({ issuer, server, admin } = await startWorkloadServer({
+    issuerName: 'dev-cluster',
+    roles: [
+      {
+        name: 'demo-app',
+        subjects: ['system:serviceaccount:demo:app'],
+        claims: { 'kubernetes.io.namespace': 'demo' },
+        policy: policyOf([
+          {
+            Effect: 'Allow',
+            Action: ['secretsmanager:GetSecretValue', 'secretsmanager:DescribeSecret'],
+            Resource: ['arn:aws:secretsmanager:*:*:secret:keysafe-demo/*'],
           },
-        },
-      ],
-    },
-  });
-  admin = new SecretsManagerClient({
-    endpoint: server.url,
-    region: 'us-east-1',
-    credentials: { accessKeyId: server.admin.accessKeyId, secretAccessKey: server.admin.secretAccessKey },
-  });
+        ]),
+      },
+    ],
+  }));
   await admin.send(
     new CreateSecretCommand({
       Name: 'keysafe-demo/db',
@@ -128,38 +98,32 @@ describe('examples', () => {
   it('node-endpoint: the app reads the secret from the agent endpoint as from the AWS agent', async () => {
     // The agent `npm start` runs: files under keysafe-dev/agent/secrets, the endpoint, the local token.
     const agentDir = join(root, 'keysafe-dev', 'agent');
-    const port = await freePort();
-    writeFileSync(
-      join(agentDir, 'agent.json'),
-      JSON.stringify({
-        server: server.url,
-        auth: { role: 'demo-app', tokenFile: join(agentDir, 'token') },
-        listen: `127.0.0.1:${port}`,
-        localTokenFile: join(agentDir, 'local-token'),
-        secrets: [{ id: 'keysafe-demo/db', path: join(agentDir, 'secrets', 'db.json'), format: 'json' }],
-      }),
-    );
+    const { configFile, endpoint } = await writeAgentConfig({
+      dir: agentDir,
+      server: server.url,
+      role: 'demo-app',
+      secrets: [{ id: 'keysafe-demo/db', path: join(agentDir, 'secrets', 'db.json'), format: 'json' }],
+    });
     await rotate('pw-endpoint');
-    const agent = run(process.execPath, [CLI, 'agent', '--config', join(agentDir, 'agent.json')]);
+    const agent = run(process.execPath, [CLI, 'agent', '--config', configFile]);
     await until(() => contains(join(agentDir, 'secrets', 'db.json'), 'pw-endpoint'), 10_000, 'agent files');
     const tokenFile = join(agentDir, 'local-token');
-    const endpoint = `http://127.0.0.1:${port}`;
     const app = join(EXAMPLES, 'node-endpoint', 'app.mjs');
 
     // The token as a file:// setting, like the AWS agent's AWS_TOKEN=file:///var/run/awssmatoken.
     const viaFile = run(process.execPath, [app], { AGENT_ENDPOINT: endpoint, AWS_TOKEN: `file://${tokenFile}` });
-    expect(await viaFile.exited, viaFile.out()).toBe(0);
-    expect(viaFile.out()).toContain('app: keysafe-demo/db version ');
-    expect(viaFile.out()).toContain('app: connecting to postgres://app:pw-endpoint@localhost/app');
+    expect(await viaFile.exited, viaFile.output()).toBe(0);
+    expect(viaFile.output()).toContain('app: keysafe-demo/db version ');
+    expect(viaFile.output()).toContain('app: connecting to postgres://app:pw-endpoint@localhost/app');
 
     // The token itself in the variable; and a wrong one is refused (403 Bad Token): exit 1.
     const token = readFileSync(tokenFile, 'utf8').trim();
     const direct = run(process.execPath, [app], { AGENT_ENDPOINT: endpoint, AWS_TOKEN: token });
-    expect(await direct.exited, direct.out()).toBe(0);
-    expect(direct.out()).toContain('pw-endpoint@localhost');
+    expect(await direct.exited, direct.output()).toBe(0);
+    expect(direct.output()).toContain('pw-endpoint@localhost');
     const wrong = run(process.execPath, [app], { AGENT_ENDPOINT: endpoint, AWS_TOKEN: 'not-the-token' });
     expect(await wrong.exited).toBe(1);
-    expect(wrong.out()).toContain('the agent answered 403: Bad Token');
+    expect(wrong.output()).toContain('the agent answered 403: Bad Token');
 
     agent.child.kill('SIGTERM');
     expect(await agent.exited).toBe(0);
@@ -175,13 +139,13 @@ describe('examples', () => {
     await until(() => existsSync(secretFile), 10_000, 'secret file');
     // Run in place (its defaults point into examples/; the env points it where the agent wrote).
     const app = run(join(EXAMPLES, 'legacy-file', 'app.sh'), [], { SECRET_FILE: secretFile, PID_FILE: pidFile });
-    await until(() => app.out().includes('app: running as pid'), 5000, 'app start');
-    expect(app.out()).toContain('app: (re)connecting to postgres://app:pw-legacy-1@localhost/app');
+    await until(() => app.output().includes('app: running as pid'), 5000, 'app start');
+    expect(app.output()).toContain('app: (re)connecting to postgres://app:pw-legacy-1@localhost/app');
     expect(readFileSync(pidFile, 'utf8').trim()).toBe(String(app.child.pid));
 
     await rotate('pw-legacy-2');
-    await until(() => app.out().includes('pw-legacy-2'), 5000, 'reload after rotation');
-    expect(app.out()).toContain('app: (re)connecting to postgres://app:pw-legacy-2@localhost/app');
+    await until(() => app.output().includes('pw-legacy-2'), 5000, 'reload after rotation');
+    expect(app.output()).toContain('app: (re)connecting to postgres://app:pw-legacy-2@localhost/app');
     expect(app.child.exitCode).toBeNull(); // reloaded in place, not restarted
     expect(readFileSync(pidFile, 'utf8').trim()).toBe(String(app.child.pid));
 
@@ -190,8 +154,8 @@ describe('examples', () => {
     expect(existsSync(pidFile)).toBe(false);
     agent.child.kill('SIGTERM');
     expect(await agent.exited).toBe(0);
-    expect(agent.out()).toContain('consumer reloaded');
-    expect(agent.out()).not.toContain('pw-legacy');
+    expect(agent.output()).toContain('consumer reloaded');
+    expect(agent.output()).not.toContain('pw-legacy');
   });
 
   it('exec-env: keysafe exec runs the env-only app with the secret in its environment, restarting it on rotation', async () => {
@@ -199,12 +163,14 @@ describe('examples', () => {
     const config = exampleConfig('exec-env');
     const app = join(EXAMPLES, 'exec-env', 'app.mjs');
     const exec = run(process.execPath, [CLI, 'exec', '--config', config, '--', process.execPath, app]);
-    await until(() => exec.out().includes('started with'), 10_000, 'app start');
-    expect(exec.out()).toContain('started with DB_USER=app, DATABASE_URL=postgres://app:pw-exec-1@localhost/app');
+    await until(() => exec.output().includes('started with'), 10_000, 'app start');
+    expect(exec.output()).toContain('started with DB_USER=app, DATABASE_URL=postgres://app:pw-exec-1@localhost/app');
 
     await rotate('pw-exec-2');
-    await until(() => exec.out().includes('pw-exec-2'), 8000, 'restart after rotation');
-    expect(exec.out()).toMatch(/stopping\n[\s\S]*started with DB_USER=app, DATABASE_URL=postgres:\/\/app:pw-exec-2@/);
+    await until(() => exec.output().includes('pw-exec-2'), 8000, 'restart after rotation');
+    expect(exec.output()).toMatch(
+      /stopping\n[\s\S]*started with DB_USER=app, DATABASE_URL=postgres:\/\/app:pw-exec-2@/,
+    );
 
     // Signals go to the app; keysafe exec exits with its code (0: it stopped cleanly on SIGTERM).
     exec.child.kill('SIGTERM');
@@ -214,7 +180,7 @@ describe('examples', () => {
   it('exec-env: the app refuses to start outside keysafe exec', async () => {
     const app = run(process.execPath, [join(EXAMPLES, 'exec-env', 'app.mjs')]);
     expect(await app.exited).toBe(2);
-    expect(app.out()).toContain('run me under keysafe exec');
+    expect(app.output()).toContain('run me under keysafe exec');
   });
 
   it('aws-sdk: the SDK configured only by web identity environment variables reads the secret', async () => {
@@ -226,8 +192,8 @@ describe('examples', () => {
       AWS_WEB_IDENTITY_TOKEN_FILE: join(root, 'keysafe-dev', 'agent', 'token'),
       AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: '1',
     });
-    expect(await app.exited, app.out()).toBe(0);
-    expect(app.out()).toContain('app: keysafe-demo/db version ');
-    expect(app.out()).toContain('app: connecting to postgres://app:pw-sdk@localhost/app');
+    expect(await app.exited, app.output()).toBe(0);
+    expect(app.output()).toContain('app: keysafe-demo/db version ');
+    expect(app.output()).toContain('app: connecting to postgres://app:pw-sdk@localhost/app');
   });
 });

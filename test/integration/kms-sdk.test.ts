@@ -41,22 +41,12 @@ import {
   VerifyMacCommand,
 } from '@aws-sdk/client-kms';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { failure } from '../support/sdk.js';
 import { startTestServer, type TestServer } from '../support/server.js';
 
 let server: TestServer;
 let kms: KMSClient;
 const text = (s: string) => new TextEncoder().encode(s);
-
-/** Runs a command that must fail and returns the AWS error name and HTTP status. */
-async function failure(p: Promise<unknown>): Promise<{ name: string; status: number | undefined; message: string }> {
-  try {
-    await p;
-  } catch (e) {
-    const err = e as { name: string; message: string; $metadata?: { httpStatusCode?: number } };
-    return { name: err.name, status: err.$metadata?.httpStatusCode, message: err.message };
-  }
-  throw new Error('expected the call to fail');
-}
 
 const errorType = async (res: Response) => ((await res.json()) as { __type: string }).__type;
 

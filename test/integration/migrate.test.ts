@@ -16,7 +16,6 @@ import {
   GetSecretValueCommand,
   ListSecretsCommand,
   PutSecretValueCommand,
-  SecretsManagerClient,
 } from '@aws-sdk/client-secrets-manager';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startPostgres, type TestPostgres } from '../support/postgres.js';
@@ -37,13 +36,7 @@ afterAll(async () => {
   if (dataDir) rmSync(dataDir, { recursive: true, force: true });
 });
 
-const sm = (s: TestServer) =>
-  new SecretsManagerClient({
-    endpoint: s.url,
-    region: 'us-east-1',
-    credentials: { accessKeyId: s.admin.accessKeyId, secretAccessKey: s.admin.secretAccessKey },
-    maxAttempts: 1,
-  });
+const sm = (s: TestServer) => s.secretsClient();
 
 const migrate = (...args: string[]) => run(process.execPath, [CLI, 'migrate', '--data-dir', dataDir, ...args]);
 

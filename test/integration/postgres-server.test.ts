@@ -3,7 +3,7 @@
 import { existsSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { CreateKeyCommand, DecryptCommand, EncryptCommand } from '@aws-sdk/client-kms';
-import { CreateSecretCommand, GetSecretValueCommand, SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
+import { CreateSecretCommand, GetSecretValueCommand } from '@aws-sdk/client-secrets-manager';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startPostgres, type TestPostgres } from '../support/postgres.js';
@@ -36,15 +36,6 @@ async function stop(server: TestServer): Promise<void> {
   await server.close();
 }
 
-function secretsClient(server: TestServer): SecretsManagerClient {
-  return new SecretsManagerClient({
-    endpoint: server.url,
-    region: 'us-east-1',
-    credentials: { accessKeyId: server.admin.accessKeyId, secretAccessKey: server.admin.secretAccessKey },
-    maxAttempts: 1,
-  });
-}
-
 async function pgRows(sql: string): Promise<Record<string, unknown>[]> {
   const client = new pg.Client({ connectionString: db.url });
   await client.connect();
@@ -68,7 +59,7 @@ describe('keysafe server on PostgreSQL', () => {
     const decrypted = await kms.send(new DecryptCommand({ CiphertextBlob, EncryptionContext: { app: 'pg' } }));
     expect(Buffer.from(decrypted.Plaintext!)).toEqual(plaintext);
 
-    const sm = secretsClient(first);
+    const sm = first.secretsClient();
     const created = await sm.send(new CreateSecretCommand({ Name: 'db/app', SecretString: '{"password":"s3cret"}' }));
     expect((await sm.send(new GetSecretValueCommand({ SecretId: 'db/app' }))).SecretString).toBe(
       '{"password":"s3cret"}',
@@ -86,7 +77,7 @@ describe('keysafe server on PostgreSQL', () => {
       .send(new DecryptCommand({ CiphertextBlob, EncryptionContext: { app: 'pg' } }));
     expect(Buffer.from(again.Plaintext!)).toEqual(plaintext);
     expect(again.KeyId).toBe(KeyMetadata!.Arn);
-    const value = await secretsClient(second).send(new GetSecretValueCommand({ SecretId: 'db/app' }));
+    const value = await second.secretsClient().send(new GetSecretValueCommand({ SecretId: 'db/app' }));
     expect(value.SecretString).toBe('{"password":"s3cret"}');
     expect(value.ARN).toBe(created.ARN);
     expect(value.VersionId).toBe(created.VersionId);

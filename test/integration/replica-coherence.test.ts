@@ -9,7 +9,6 @@ import {
   GetSecretValueCommand,
   ListSecretVersionIdsCommand,
   PutSecretValueCommand,
-  SecretsManagerClient,
   UpdateSecretVersionStageCommand,
 } from '@aws-sdk/client-secrets-manager';
 import pg from 'pg';
@@ -17,6 +16,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type OidcIssuer, startOidcIssuer } from '../support/oidc-issuer.js';
 import { startPostgres, type TestPostgres } from '../support/postgres.js';
 import { startTestServer, type TestServer, tempDir } from '../support/server.js';
+import { bearerCall, sessionToken } from '../support/session.js';
+import { ANY_SECRET_READER, trustConfig, webRole } from '../support/workload.js';
 
 let db: TestPostgres;
 let issuer: OidcIssuer;
@@ -26,13 +27,7 @@ let replicas: TestServer[] = [];
 /** Well under the caches' 1 s TTL: passing in time proves the change notification did it. */
 const NOTIFIED_WITHIN_MS = 300;
 
-const sm = (r: TestServer) =>
-  new SecretsManagerClient({
-    endpoint: r.url,
-    region: 'us-east-1',
-    credentials: { accessKeyId: r.admin.accessKeyId, secretAccessKey: r.admin.secretAccessKey },
-    maxAttempts: 1,
-  });
+const sm = (r: TestServer) => r.secretsClient();
 
 async function within<T>(ms: number, attempt: () => Promise<T>, done: (t: T) => boolean): Promise<number> {
   const started = Date.now();
@@ -53,17 +48,7 @@ const outcome = (p: Promise<unknown>) =>
 beforeAll(async () => {
   [db, issuer] = await Promise.all([startPostgres(), startOidcIssuer()]);
   shared = tempDir('keysafe-coherence-');
-  const config = {
-    issuers: [{ name: 'cluster', issuer: issuer.url, audiences: ['keysafe'], discovery: true }],
-    roles: [
-      {
-        name: 'web',
-        issuer: 'cluster',
-        subjects: ['system:serviceaccount:shop:web'],
-        policy: { Statement: [{ Effect: 'Allow', Action: 'secretsmanager:GetSecretValue', Resource: '*' }] },
-      },
-    ],
-  };
+  const config = trustConfig(issuer.url, [webRole({ statements: [ANY_SECRET_READER] })]);
   const flags = {
     store: db.url,
     rootKeyFile: join(shared, 'root.key'),
@@ -152,25 +137,11 @@ describe('replicas on one PostgreSQL', () => {
   });
 
   it('refuses sessions revoked through another replica at once', async () => {
-    const login = await fetch(`${replicas[0]!.url}/v1/auth/login`, {
-      method: 'POST',
-      headers: { 'content-type': 'application/json' },
-      body: JSON.stringify({ role: 'web', jwt: await issuer.kubernetesToken() }),
-    });
-    const { token } = (await login.json()) as { token: string };
+    const token = await sessionToken(replicas[0]!.url, { role: 'web', jwt: await issuer.kubernetesToken() });
     await sm(replicas[0]!).send(new CreateSecretCommand({ Name: 'coherence/web', SecretString: 'w' }));
     const read = async () =>
-      (
-        await fetch(replicas[0]!.url, {
-          method: 'POST',
-          headers: {
-            authorization: `Bearer ${token}`,
-            'content-type': 'application/x-amz-json-1.1',
-            'x-amz-target': 'secretsmanager.GetSecretValue',
-          },
-          body: JSON.stringify({ SecretId: 'coherence/web' }),
-        })
-      ).status;
+      (await bearerCall(replicas[0]!.url, token, 'secretsmanager.GetSecretValue', { SecretId: 'coherence/web' }))
+        .status;
     expect(await read()).toBe(200);
     // The session must have been issued in an earlier millisecond than the revocation.
     await new Promise((r) => setTimeout(r, 5));

@@ -15,14 +15,17 @@ import {
   ListSecretVersionIdsCommand,
   PutSecretValueCommand,
   RotateSecretCommand,
-  SecretsManagerClient,
 } from '@aws-sdk/client-secrets-manager';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { spawnAgent } from '../support/agent.js';
 import { type OidcIssuer, startOidcIssuer } from '../support/oidc-issuer.js';
 import { startPostgres, type TestPostgres } from '../support/postgres.js';
 import { CLI, freePort, REPO, type ServerProcess, spawnServer } from '../support/process.js';
+import { secretsClient } from '../support/sdk.js';
 import { tempDir } from '../support/server.js';
+import { until } from '../support/wait.js';
+import { ANY_SECRET_READER, trustConfig, webRole } from '../support/workload.js';
 
 const REPLICAS = 3;
 let db: TestPostgres;
@@ -35,21 +38,7 @@ let hook: Server;
 /** Reload hook calls per agent (the agent's index is in the hook path). */
 const reloads: number[] = [];
 
-const until = async (check: () => boolean | Promise<boolean>, ms: number, what: string): Promise<void> => {
-  const started = Date.now();
-  while (!(await check())) {
-    if (Date.now() - started > ms) throw new Error(`${what}: not within ${ms} ms`);
-    await new Promise((r) => setTimeout(r, 10));
-  }
-};
-
-const sm = (replica: ServerProcess) =>
-  new SecretsManagerClient({
-    endpoint: replica.url,
-    region: 'us-east-1',
-    credentials: { accessKeyId: replica.admin.accessKeyId, secretAccessKey: replica.admin.secretAccessKey },
-    maxAttempts: 1,
-  });
+const sm = (replica: ServerProcess) => secretsClient(replica);
 
 const alive = () => replicas.filter((r) => r.child.exitCode === null && r.child.signalCode === null);
 
@@ -85,15 +74,7 @@ beforeAll(async () => {
       store: db.url,
       schedulerIntervalMs: 500,
       rotationLeaseMs: 1000,
-      issuers: [{ name: 'cluster', issuer: issuer.url, audiences: ['keysafe'], discovery: true }],
-      roles: [
-        {
-          name: 'web',
-          issuer: 'cluster',
-          subjects: ['system:serviceaccount:shop:web'],
-          policy: { Statement: [{ Effect: 'Allow', Action: 'secretsmanager:GetSecretValue', Resource: '*' }] },
-        },
-      ],
+      ...trustConfig(issuer.url, [webRole({ statements: [ANY_SECRET_READER] })]),
     }),
   );
   // All three start at once: the migrations, the managed keys and the admin file survive the race.
@@ -126,26 +107,17 @@ beforeAll(async () => {
     const file = join(dir, `agent-${i}`, 'db');
     // Each agent starts on its own replica and lists the others as fall-backs.
     const servers = [...replicas.slice(i), ...replicas.slice(0, i)].map((r) => r.url);
-    writeFileSync(
-      join(dir, `agent-${i}.json`),
-      JSON.stringify({
-        server: servers,
-        auth: { role: 'web', tokenFile: join(dir, 'token') },
-        listen: `127.0.0.1:${await freePort()}`,
+    const agent = await spawnAgent({
+      dir,
+      file: `agent-${i}.json`,
+      server: servers,
+      secrets: [{ id: 'app/db', path: file }],
+      settings: {
         localTokenFile: join(dir, `agent-${i}`, 'local-token'),
-        secrets: [{ id: 'app/db', path: file }],
         onChange: { http: `${hookUrl}/${i}`, debounceMs: 0 },
-      }),
-    );
-    const child = spawn(process.execPath, [CLI, 'agent', '--config', join(dir, `agent-${i}.json`)]);
-    let log = '';
-    child.stdout!.on('data', (d) => {
-      log += d;
+      },
     });
-    child.stderr!.on('data', (d) => {
-      log += d;
-    });
-    agents.push({ child, file, log: () => log });
+    agents.push({ child: agent.child, file, log: agent.output });
   }
   for (const a of agents) await until(() => existsSync(a.file), 15_000, `agent ${a.file} first sync`);
 }, 90_000);
@@ -264,8 +236,7 @@ describe('examples/replicas/run.sh', () => {
         ).every(Boolean);
       await until(ready, 30_000, 'three replicas ready');
       const creds = JSON.parse(readFileSync(join(base, 'admin-credentials.json'), 'utf8'));
-      const client = (url: string) =>
-        new SecretsManagerClient({ endpoint: url, region: 'us-east-1', credentials: creds, maxAttempts: 1 });
+      const client = (url: string) => secretsClient({ url, admin: creds });
       await client(urls[0]!).send(new CreateSecretCommand({ Name: 'app/example', SecretString: 's3cret' }));
       const read = await client(urls[2]!).send(new GetSecretValueCommand({ SecretId: 'app/example' }));
       expect(read.SecretString).toBe('s3cret');

@@ -8,7 +8,8 @@ import Database from 'better-sqlite3';
 import { afterEach, describe, expect, it } from 'vitest';
 import { RootKey } from '../../src/crypto/index.js';
 import { CLI, spawnServer } from '../support/process.js';
-import { kmsClientFor, tempDir } from '../support/server.js';
+import { kmsClient } from '../support/sdk.js';
+import { tempDir } from '../support/server.js';
 
 const run = promisify(execFile);
 const dirs: string[] = [];
@@ -59,7 +60,7 @@ describe('root key file', () => {
   it('refuses to start with a root key that did not wrap the database, naming both key ids', async () => {
     const dataDir = newDir();
     const server = await spawnServer(dataDir);
-    const kms = kmsClientFor(server);
+    const kms = kmsClient(server);
     await kms.send(new CreateKeyCommand({}));
     kms.destroy();
     server.child.kill('SIGTERM');
@@ -101,7 +102,7 @@ describe('root key rotation', () => {
   it('re-wraps every key version online while decryption keeps working', async () => {
     const dataDir = newDir();
     const server = await spawnServer(dataDir);
-    const kms = kmsClientFor(server);
+    const kms = kmsClient(server);
     const blobs: { blob: Uint8Array; text: string }[] = [];
     for (let i = 0; i < 20; i++) {
       const { KeyMetadata } = await kms.send(new CreateKeyCommand({}));
@@ -147,7 +148,7 @@ describe('root key rotation', () => {
     await server.exited;
     kms.destroy();
     const again = await spawnServer(dataDir);
-    const kms2 = kmsClientFor(again);
+    const kms2 = kmsClient(again);
     for (const c of blobs) {
       const dec = await kms2.send(new DecryptCommand({ CiphertextBlob: c.blob }));
       expect(Buffer.from(dec.Plaintext!).toString()).toBe(c.text);
@@ -160,7 +161,7 @@ describe('root key rotation', () => {
   it('finishes a rotation interrupted by a crash when the server starts again', async () => {
     const dataDir = newDir();
     const server = await spawnServer(dataDir);
-    const kms = kmsClientFor(server);
+    const kms = kmsClient(server);
     const { KeyMetadata } = await kms.send(new CreateKeyCommand({}));
     const enc = await kms.send(new EncryptCommand({ KeyId: KeyMetadata!.KeyId, Plaintext: Buffer.from('kept') }));
     server.child.kill('SIGKILL');
@@ -174,7 +175,7 @@ describe('root key rotation', () => {
     const again = await spawnServer(dataDir);
     expect(fingerprint(join(dataDir, 'root.key'))).toBe(nextId);
     expect(rootKeyIdsInDb(dataDir)).toEqual([nextId]);
-    const kms2 = kmsClientFor(again);
+    const kms2 = kmsClient(again);
     const dec = await kms2.send(new DecryptCommand({ CiphertextBlob: enc.CiphertextBlob }));
     expect(Buffer.from(dec.Plaintext!).toString()).toBe('kept');
     kms2.destroy();

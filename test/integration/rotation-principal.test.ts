@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import {
   CreateSecretCommand,
   RotateSecretCommand,
-  SecretsManagerClient,
+  type SecretsManagerClient,
   SecretsManagerServiceException,
 } from '@aws-sdk/client-secrets-manager';
 import pg from 'pg';
@@ -13,43 +13,25 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { listSegments } from '../../src/audit/index.js';
 import { DAY_MS } from '../../src/core/clock.js';
 import { openStore } from '../../src/storage/index.js';
-import { type OidcIssuer, startOidcIssuer } from '../support/oidc-issuer.js';
 import { startPostgres, type TestPostgres } from '../support/postgres.js';
-import { startTestServer, type TestServer } from '../support/server.js';
+import type { TestServer } from '../support/server.js';
+import { bearerCall } from '../support/session.js';
+import { policyOf, startWorkloadServer, type WorkloadServer } from '../support/workload.js';
 
-const teamPolicy = (team: string) => ({
-  Version: '2012-10-17',
-  Statement: [{ Effect: 'Allow', Action: 'secretsmanager:*', Resource: `arn:aws:secretsmanager:*:*:secret:${team}/*` }],
-});
+const teamPolicy = (team: string) =>
+  policyOf([{ Effect: 'Allow', Action: 'secretsmanager:*', Resource: `arn:aws:secretsmanager:*:*:secret:${team}/*` }]);
 
 let db: TestPostgres;
-let issuer: OidcIssuer;
+let workload: WorkloadServer;
 let server: TestServer;
 const tokens = { a: '', b: '', writer: '' };
 let masterArn = '';
 
-async function login(role: string, serviceAccount: string): Promise<string> {
-  const jwt = await issuer.kubernetesToken({ namespace: role, serviceAccount });
-  const res = await fetch(`${server.url}/v1/auth/login`, {
-    method: 'POST',
-    headers: { 'content-type': 'application/json' },
-    body: JSON.stringify({ role, jwt }),
-  });
-  expect(res.status).toBe(200);
-  return ((await res.json()) as { token: string }).token;
-}
+const login = (role: string, serviceAccount: string) => workload.session(role, { namespace: role, serviceAccount });
 
 /** A Secrets Manager call as a tenant; throws on an error answer. */
 async function call(token: string, operation: string, input: object): Promise<Record<string, unknown>> {
-  const res = await fetch(server.url, {
-    method: 'POST',
-    headers: {
-      authorization: `Bearer ${token}`,
-      'x-amz-target': `secretsmanager.${operation}`,
-      'content-type': 'application/x-amz-json-1.1',
-    },
-    body: JSON.stringify(input),
-  });
+  const res = await bearerCall(server.url, token, `secretsmanager.${operation}`, input);
   const body = (await res.json()) as Record<string, unknown>;
   if (res.status !== 200) throw new Error(`${operation}: ${res.status} ${JSON.stringify(body)}`);
   return body;
@@ -94,36 +76,31 @@ function auditRecords(): { source: string; identity: { role?: string }; action: 
 const connection = () => ({ engine: 'postgres', host: db.host, port: db.port, dbname: 'postgres' });
 
 beforeAll(async () => {
-  [db, issuer] = await Promise.all([startPostgres(), startOidcIssuer()]);
-  server = await startTestServer({
-    config: {
-      issuers: [{ name: 'cluster', issuer: issuer.url, audiences: ['keysafe'], discovery: true }],
+  [db, workload] = await Promise.all([
+    startPostgres(),
+    startWorkloadServer({
       roles: [
         ...['team-a', 'team-b'].map((name) => ({
           name,
-          issuer: 'cluster',
           subjects: [`system:serviceaccount:${name}:app`],
           policy: teamPolicy(name),
         })),
         {
           // A deploy job of team A: it may write new values into team A's app secrets, nothing else.
           name: 'team-a-writer',
-          issuer: 'cluster',
           subjects: ['system:serviceaccount:team-a-writer:app'],
-          policy: {
-            Version: '2012-10-17',
-            Statement: [
-              {
-                Effect: 'Allow',
-                Action: 'secretsmanager:PutSecretValue',
-                Resource: 'arn:aws:secretsmanager:*:*:secret:team-a/app-*',
-              },
-            ],
-          },
+          policy: policyOf([
+            {
+              Effect: 'Allow',
+              Action: 'secretsmanager:PutSecretValue',
+              Resource: 'arn:aws:secretsmanager:*:*:secret:team-a/app-*',
+            },
+          ]),
         },
       ],
-    },
-  });
+    }),
+  ]);
+  server = workload.server;
   const admin = new pg.Client({ connectionString: db.url });
   await admin.connect();
   await admin.query("CREATE ROLE aapp LOGIN PASSWORD 'team-a-password-1'");
@@ -140,8 +117,7 @@ beforeAll(async () => {
 }, 90_000);
 
 afterAll(async () => {
-  await server?.stop();
-  await issuer?.stop();
+  await workload?.stop();
   await db?.stop();
 });
 
@@ -282,12 +258,7 @@ describe("a PostgreSQL rotation's connection is pinned by RotateSecret", () => {
 
   beforeAll(async () => {
     tokens.a = await login('team-a', 'app'); // the earlier test revoked team A's sessions
-    sm = new SecretsManagerClient({
-      endpoint: server.url,
-      region: 'us-east-1',
-      credentials: { accessKeyId: server.admin.accessKeyId, secretAccessKey: server.admin.secretAccessKey },
-      maxAttempts: 1,
-    });
+    sm = server.secretsClient();
     const admin = new pg.Client({ connectionString: db.url });
     await admin.connect();
     await admin.query("CREATE ROLE asvc LOGIN PASSWORD 'team-a-svc-1'");

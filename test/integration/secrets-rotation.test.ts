@@ -10,25 +10,17 @@ import {
   GetSecretValueCommand,
   PutSecretValueCommand,
   RotateSecretCommand,
-  SecretsManagerClient,
+  type SecretsManagerClient,
   UpdateSecretVersionStageCommand,
 } from '@aws-sdk/client-secrets-manager';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startPostgres, type TestPostgres } from '../support/postgres.js';
 import { spawnServer } from '../support/process.js';
+import { secretsClient } from '../support/sdk.js';
 import { startTestServer, type TestServer, tempDir } from '../support/server.js';
 
 const WEBHOOK_SECRET = 'test-webhook-secret-0123456789abcdef';
-
-function secretsClient(s: { url: string; admin: { accessKeyId: string; secretAccessKey: string } }) {
-  return new SecretsManagerClient({
-    endpoint: s.url,
-    region: 'us-east-1',
-    credentials: { accessKeyId: s.admin.accessKeyId, secretAccessKey: s.admin.secretAccessKey },
-    maxAttempts: 1,
-  });
-}
 
 async function canLogin(db: TestPostgres, user: string, password: string): Promise<boolean> {
   const client = new pg.Client({ host: db.host, port: db.port, user, password, database: 'postgres' });

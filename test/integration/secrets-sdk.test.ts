@@ -21,7 +21,7 @@ import {
   ReplicateSecretToRegionsCommand,
   RestoreSecretCommand,
   RotateSecretCommand,
-  SecretsManagerClient,
+  type SecretsManagerClient,
   StopReplicationToReplicaCommand,
   TagResourceCommand,
   UntagResourceCommand,
@@ -31,7 +31,9 @@ import {
 } from '@aws-sdk/client-secrets-manager';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { secretsOperations } from '../../src/secrets/api.js';
+import { failure as sdkFailure } from '../support/sdk.js';
 import { startTestServer, type TestServer } from '../support/server.js';
+import { sleep } from '../support/wait.js';
 
 let server: TestServer;
 let sm: SecretsManagerClient;
@@ -46,20 +48,14 @@ const called = new Set<string>();
 /** Every refused call's AWS error name and HTTP status, checked at the end. */
 const refusals: { name: string; status: number | undefined }[] = [];
 
-/** Runs a command that must fail and returns the AWS error name, HTTP status and message. */
-async function failure(p: Promise<unknown>): Promise<{ name: string; status: number | undefined; message: string }> {
-  try {
-    await p;
-  } catch (e) {
-    const err = e as { name: string; message: string; $metadata?: { httpStatusCode?: number } };
-    refusals.push({ name: err.name, status: err.$metadata?.httpStatusCode });
-    return { name: err.name, status: err.$metadata?.httpStatusCode, message: err.message };
-  }
-  throw new Error('expected the call to fail');
+/** Runs a command that must fail and returns the AWS error name, HTTP status and message (kept in `refusals`). */
+async function failure(p: Promise<unknown>): Promise<{ name: string; status?: number; message: string }> {
+  const refused = await sdkFailure(p);
+  refusals.push({ name: refused.name, status: refused.status });
+  return refused;
 }
 
 const uid = () => randomUUID().slice(0, 8);
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 const escapeRe = (s: string) => s.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
 const arnPattern = (name: string) =>
   new RegExp(`^arn:aws:secretsmanager:us-east-1:000000000000:secret:${escapeRe(name)}-[A-Za-z0-9]{6}$`);
@@ -126,12 +122,7 @@ async function waitForRotation(SecretId: string): Promise<Record<string, string[
 
 beforeAll(async () => {
   server = await startTestServer();
-  sm = new SecretsManagerClient({
-    endpoint: server.url,
-    region: 'us-east-1',
-    credentials: { accessKeyId: server.admin.accessKeyId, secretAccessKey: server.admin.secretAccessKey },
-    maxAttempts: 1,
-  });
+  sm = server.secretsClient();
   sm.middlewareStack.add(
     (next, context) => (args) => {
       called.add(String(context.commandName).replace(/Command$/, ''));

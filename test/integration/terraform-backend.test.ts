@@ -2,21 +2,20 @@
 //
 // Skips (saying so) when terraform is not on PATH, unless KEYSAFE_REQUIRE_TERRAFORM=1 (CI), where
 // a missing binary fails instead.
-import { type ChildProcess, spawn } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
 import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { type OidcIssuer, startOidcIssuer } from '../support/oidc-issuer.js';
-import { startTestServer, type TestServer, tempDir } from '../support/server.js';
-import { requireTerraform } from '../support/terraform.js';
+import type { TestServer } from '../support/server.js';
+import { requireTerraform, startTerraform, terraformWorkDir } from '../support/terraform.js';
+import { policyOf, startWorkloadServer, type WorkloadServer } from '../support/workload.js';
 
 const HAVE_TERRAFORM = requireTerraform('the Terraform http backend tests');
 
 const KEEP_VERSIONS = 3;
 const MAX_STATE_BYTES = 3 * 1024 * 1024;
 
-let issuer: OidcIssuer;
+let workload: WorkloadServer;
 let server: TestServer;
 let work: string;
 let cliConfig: string;
@@ -25,49 +24,29 @@ let ciToken: string;
 
 describe.skipIf(!HAVE_TERRAFORM)('terraform http state backend', () => {
   beforeAll(async () => {
-    issuer = await startOidcIssuer();
-    server = await startTestServer({
-      config: {
-        issuers: [{ name: 'cluster', issuer: issuer.url, audiences: ['keysafe'], discovery: true }],
-        roles: [
-          {
-            name: 'ci',
-            issuer: 'cluster',
-            subjects: ['system:serviceaccount:infra:terraform'],
-            policy: {
-              Version: '2012-10-17',
-              Statement: [
-                {
-                  Effect: 'Allow',
-                  Action: ['terraform:GetState', 'terraform:PutState', 'terraform:LockState', 'terraform:UnlockState'],
-                  Resource: ['arn:aws:keysafe:*:*:terraform-state/infra/*'],
-                },
-              ],
+    workload = await startWorkloadServer({
+      roles: [
+        {
+          name: 'ci',
+          subjects: ['system:serviceaccount:infra:terraform'],
+          policy: policyOf([
+            {
+              Effect: 'Allow',
+              Action: ['terraform:GetState', 'terraform:PutState', 'terraform:LockState', 'terraform:UnlockState'],
+              Resource: ['arn:aws:keysafe:*:*:terraform-state/infra/*'],
             },
-          },
-        ],
-        terraform: { keepVersions: KEEP_VERSIONS, maxStateBytes: MAX_STATE_BYTES },
-      },
+          ]),
+        },
+      ],
+      config: { terraform: { keepVersions: KEEP_VERSIONS, maxStateBytes: MAX_STATE_BYTES } },
     });
-    const res = await fetch(`${server.url}/v1/auth/login`, {
-      method: 'POST',
-      headers: { 'content-type': 'application/json' },
-      body: JSON.stringify({
-        role: 'ci',
-        jwt: await issuer.kubernetesToken({ namespace: 'infra', serviceAccount: 'terraform' }),
-      }),
-    });
-    expect(res.status).toBe(200);
-    ciToken = ((await res.json()) as { token: string }).token;
-    work = tempDir('keysafe-terraform-');
-    // An empty CLI config: nothing from the machine's own, no registry, no plugin cache.
-    cliConfig = join(work, 'terraformrc');
-    writeFileSync(cliConfig, '');
+    server = workload.server;
+    ciToken = await workload.session('ci', { namespace: 'infra', serviceAccount: 'terraform' });
+    ({ dir: work, cliConfig } = terraformWorkDir('keysafe-terraform-'));
   });
 
   afterAll(async () => {
-    await server?.stop();
-    await issuer?.stop();
+    await workload?.stop();
     if (work) rmSync(work, { recursive: true, force: true });
   });
 
@@ -102,41 +81,13 @@ describe.skipIf(!HAVE_TERRAFORM)('terraform http state backend', () => {
       Path: '',
     });
 
-  interface Run {
-    code: number;
-    stdout: string;
-    stderr: string;
-    endedAt: number;
-  }
-
   /** Starts terraform in `dir`; the token travels only in TF_HTTP_PASSWORD. */
-  function start(dir: string, args: string[], token: string): { child: ChildProcess; done: Promise<Run> } {
-    const child = spawn('terraform', args, {
-      cwd: dir,
-      env: {
-        PATH: process.env.PATH,
-        HOME: process.env.HOME ?? work,
-        TF_CLI_CONFIG_FILE: cliConfig,
-        CHECKPOINT_DISABLE: '1',
-        TF_IN_AUTOMATION: '1',
-        TF_INPUT: '0',
-        TF_HTTP_PASSWORD: token,
-      },
+  const start = (dir: string, args: string[], token: string) =>
+    startTerraform(dir, args, {
+      HOME: process.env.HOME ?? work,
+      TF_CLI_CONFIG_FILE: cliConfig,
+      TF_HTTP_PASSWORD: token,
     });
-    let stdout = '';
-    let stderr = '';
-    child.stdout!.on('data', (d: Buffer) => {
-      stdout += d.toString();
-    });
-    child.stderr!.on('data', (d: Buffer) => {
-      stderr += d.toString();
-    });
-    const done = new Promise<Run>((ok, fail) => {
-      child.on('error', fail);
-      child.on('close', (code) => ok({ code: code ?? -1, stdout, stderr, endedAt: Date.now() }));
-    });
-    return { child, done };
-  }
 
   const terraform = (dir: string, args: string[], token = server.admin.token) => start(dir, args, token).done;
 

@@ -3,15 +3,17 @@
 // address differs (-backend-config and TF_VAR_keysafe_address), the example's files are used as they are.
 //
 // Skips (saying so) when terraform is not on PATH, unless KEYSAFE_REQUIRE_TERRAFORM=1 (CI).
-import { execFileSync, spawn } from 'node:child_process';
-import { copyFileSync, rmSync, writeFileSync } from 'node:fs';
+import { copyFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { DescribeKeyCommand, GetKeyRotationStatusCommand, type KMSClient } from '@aws-sdk/client-kms';
-import { DescribeSecretCommand, GetSecretValueCommand, SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
+import {
+  DescribeSecretCommand,
+  GetSecretValueCommand,
+  type SecretsManagerClient,
+} from '@aws-sdk/client-secrets-manager';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { CLI } from '../support/process.js';
-import { startTestServer, type TestServer, tempDir } from '../support/server.js';
-import { requireTerraform } from '../support/terraform.js';
+import { startTestServer, type TestServer } from '../support/server.js';
+import { requireTerraform, startTerraform, terraformWorkDir } from '../support/terraform.js';
 
 const HAVE_TERRAFORM = requireTerraform('the Terraform example test');
 
@@ -23,33 +25,16 @@ let kms: KMSClient;
 let sm: SecretsManagerClient;
 let work: string;
 
-function terraform(args: string[]): Promise<{ code: number; out: string }> {
-  const child = spawn('terraform', [...args, '-no-color'], {
-    cwd: work,
-    env: {
-      PATH: process.env.PATH,
-      HOME: work,
-      TF_CLI_CONFIG_FILE: join(work, 'terraformrc'),
-      CHECKPOINT_DISABLE: '1',
-      TF_IN_AUTOMATION: '1',
-      TF_INPUT: '0',
-      TF_HTTP_PASSWORD: server.admin.token,
-      KEYSAFE_TOKEN: server.admin.token,
-      TF_VAR_keysafe_address: server.url,
-      TF_VAR_db_password: DB_PASSWORD,
-    },
-  });
-  let out = '';
-  child.stdout.on('data', (d: Buffer) => {
-    out += d.toString();
-  });
-  child.stderr.on('data', (d: Buffer) => {
-    out += d.toString();
-  });
-  return new Promise((ok, fail) => {
-    child.on('error', fail);
-    child.on('close', (code) => ok({ code: code ?? -1, out }));
-  });
+async function terraform(args: string[]): Promise<{ code: number; out: string }> {
+  const { code, stdout, stderr } = await startTerraform(work, [...args, '-no-color'], {
+    HOME: work,
+    TF_CLI_CONFIG_FILE: join(work, 'terraformrc'),
+    TF_HTTP_PASSWORD: server.admin.token,
+    KEYSAFE_TOKEN: server.admin.token,
+    TF_VAR_keysafe_address: server.url,
+    TF_VAR_db_password: DB_PASSWORD,
+  }).done;
+  return { code, out: stdout + stderr };
 }
 
 async function ok(args: string[]): Promise<string> {
@@ -69,16 +54,9 @@ describe.skipIf(!HAVE_TERRAFORM)('terraform example basic', () => {
   beforeAll(async () => {
     server = await startTestServer();
     kms = server.kmsClient();
-    sm = new SecretsManagerClient({
-      endpoint: server.url,
-      region: 'us-east-1',
-      credentials: { accessKeyId: server.admin.accessKeyId, secretAccessKey: server.admin.secretAccessKey },
-      maxAttempts: 1,
-    });
-    work = tempDir('keysafe-tf-example-');
-    writeFileSync(join(work, 'terraformrc'), '');
+    sm = server.secretsClient();
+    ({ dir: work } = terraformWorkDir('keysafe-tf-example-', { install: true }));
     copyFileSync(EXAMPLE, join(work, 'main.tf'));
-    execFileSync(process.execPath, [CLI, 'terraform', 'install', '--dir', work], { stdio: 'pipe' });
   });
 
   afterAll(async () => {

@@ -4,7 +4,7 @@
 // rotation block (set, changed, removed) without ever rotating on apply.
 //
 // Skips (saying so) when terraform is not on PATH, unless KEYSAFE_REQUIRE_TERRAFORM=1 (CI).
-import { execFileSync, spawn } from 'node:child_process';
+import { execFileSync } from 'node:child_process';
 import { readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { CreateKeyCommand, DescribeKeyCommand, type KMSClient, UpdateKeyDescriptionCommand } from '@aws-sdk/client-kms';
@@ -13,12 +13,11 @@ import {
   DescribeSecretCommand,
   GetSecretValueCommand,
   ResourceNotFoundException,
-  SecretsManagerClient,
+  type SecretsManagerClient,
 } from '@aws-sdk/client-secrets-manager';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { CLI } from '../support/process.js';
-import { startTestServer, type TestServer, tempDir } from '../support/server.js';
-import { requireTerraform } from '../support/terraform.js';
+import { startTestServer, type TestServer } from '../support/server.js';
+import { requireTerraform, startTerraform, type TerraformRun, terraformWorkDir } from '../support/terraform.js';
 
 const HAVE_TERRAFORM = requireTerraform('the Terraform provider tests');
 
@@ -37,42 +36,16 @@ let sm: SecretsManagerClient;
 let work: string;
 let cliConfig: string;
 
-interface Run {
-  code: number;
-  stdout: string;
-  stderr: string;
-}
+const terraform = (args: string[]): Promise<TerraformRun> =>
+  startTerraform(work, [...args, '-no-color'], {
+    HOME: work,
+    TF_CLI_CONFIG_FILE: cliConfig,
+    KEYSAFE_ADDR: server.url,
+    KEYSAFE_TOKEN: server.admin.token,
+    TF_VAR_db_password: DB_PASSWORD,
+  }).done;
 
-function terraform(args: string[]): Promise<Run> {
-  const child = spawn('terraform', [...args, '-no-color'], {
-    cwd: work,
-    env: {
-      PATH: process.env.PATH,
-      HOME: work,
-      TF_CLI_CONFIG_FILE: cliConfig,
-      CHECKPOINT_DISABLE: '1',
-      TF_IN_AUTOMATION: '1',
-      TF_INPUT: '0',
-      KEYSAFE_ADDR: server.url,
-      KEYSAFE_TOKEN: server.admin.token,
-      TF_VAR_db_password: DB_PASSWORD,
-    },
-  });
-  let stdout = '';
-  let stderr = '';
-  child.stdout.on('data', (d: Buffer) => {
-    stdout += d.toString();
-  });
-  child.stderr.on('data', (d: Buffer) => {
-    stderr += d.toString();
-  });
-  return new Promise((ok, fail) => {
-    child.on('error', fail);
-    child.on('close', (code) => ok({ code: code ?? -1, stdout, stderr }));
-  });
-}
-
-async function ok(args: string[]): Promise<Run> {
+async function ok(args: string[]): Promise<TerraformRun> {
   const run = await terraform(args);
   if (run.code !== 0) throw new Error(`terraform ${args.join(' ')} exited ${run.code}:\n${run.stdout}\n${run.stderr}`);
   return run;
@@ -180,17 +153,8 @@ describe.skipIf(!HAVE_TERRAFORM)('terraform provider keysafe', () => {
   beforeAll(async () => {
     server = await startTestServer();
     kms = server.kmsClient();
-    sm = new SecretsManagerClient({
-      endpoint: server.url,
-      region: 'us-east-1',
-      credentials: { accessKeyId: server.admin.accessKeyId, secretAccessKey: server.admin.secretAccessKey },
-      maxAttempts: 1,
-    });
-    work = tempDir('keysafe-tf-provider-');
-    cliConfig = join(work, 'terraformrc');
-    writeFileSync(cliConfig, '');
-    // The offline install under the working directory's terraform.d/plugins (an implied local mirror).
-    execFileSync(process.execPath, [CLI, 'terraform', 'install', '--dir', work], { stdio: 'pipe' });
+    sm = server.secretsClient();
+    ({ dir: work, cliConfig } = terraformWorkDir('keysafe-tf-provider-', { install: true }));
   });
 
   afterAll(async () => {

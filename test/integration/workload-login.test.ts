@@ -4,45 +4,24 @@ import { execFile } from 'node:child_process';
 import { rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
-import { CreateSecretCommand, SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
+import { CreateSecretCommand, type SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { type OidcIssuer, startOidcIssuer } from '../support/oidc-issuer.js';
-import { startTestServer, type TestServer, tempDir } from '../support/server.js';
+import type { OidcIssuer } from '../support/oidc-issuer.js';
+import { type TestServer, tempDir } from '../support/server.js';
+import { bearerCall, login as loginAt } from '../support/session.js';
+import { SHOP_WEB_READER, startWorkloadServer } from '../support/workload.js';
 
 const run = promisify(execFile);
 let issuer: OidcIssuer;
 let server: TestServer;
 
 beforeAll(async () => {
-  issuer = await startOidcIssuer();
-  server = await startTestServer({
-    config: {
-      issuers: [{ name: 'cluster', issuer: issuer.url, audiences: ['keysafe'], discovery: true }],
-      roles: [
-        {
-          name: 'web',
-          issuer: 'cluster',
-          subjects: ['system:serviceaccount:shop:*'],
-          claims: { 'kubernetes.io.serviceaccount.name': 'web' },
-          policy: {
-            Version: '2012-10-17',
-            Statement: [
-              {
-                Effect: 'Allow',
-                Action: ['secretsmanager:GetSecretValue'],
-                Resource: ['arn:aws:secretsmanager:*:*:secret:shop/web/*'],
-              },
-            ],
-          },
-        },
-      ],
-    },
-  });
-  const admin = new SecretsManagerClient({
-    endpoint: server.url,
-    region: 'us-east-1',
-    credentials: { accessKeyId: server.admin.accessKeyId, secretAccessKey: server.admin.secretAccessKey },
-  });
+  let admin: SecretsManagerClient;
+  ({ issuer, server, admin } = await startWorkloadServer({
+    subjects: ['system:serviceaccount:shop:*'],
+    claims: { 'kubernetes.io.serviceaccount.name': 'web' },
+    statements: [SHOP_WEB_READER],
+  }));
   await admin.send(new CreateSecretCommand({ Name: 'shop/web/db', SecretString: 'web-password' }));
   await admin.send(new CreateSecretCommand({ Name: 'shop/api/db', SecretString: 'api-password' }));
 });
@@ -52,24 +31,10 @@ afterAll(async () => {
   await issuer?.stop();
 });
 
-async function login(role: string, jwt: string): Promise<Response> {
-  return fetch(`${server.url}/v1/auth/login`, {
-    method: 'POST',
-    headers: { 'content-type': 'application/json' },
-    body: JSON.stringify({ role, jwt }),
-  });
-}
+const login = (role: string, jwt: string) => loginAt(server.url, { role, jwt });
 
 async function getSecret(token: string, secretId: string) {
-  const res = await fetch(server.url, {
-    method: 'POST',
-    headers: {
-      authorization: `Bearer ${token}`,
-      'x-amz-target': 'secretsmanager.GetSecretValue',
-      'content-type': 'application/x-amz-json-1.1',
-    },
-    body: JSON.stringify({ SecretId: secretId }),
-  });
+  const res = await bearerCall(server.url, token, 'secretsmanager.GetSecretValue', { SecretId: secretId });
   return { status: res.status, body: (await res.json()) as Record<string, string> };
 }
 

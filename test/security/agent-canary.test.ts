@@ -2,16 +2,19 @@
 // (good and bad), render failures, a denied secret, a server kill and restart, and token swaps. The value
 // must reach the files and good endpoint answers, and nothing else: no agent log line, no endpoint error
 // body, no server log line, no audit record.
-import { type ChildProcess, spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { existsSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { CreateSecretCommand, PutSecretValueCommand, SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
+import { CreateSecretCommand, PutSecretValueCommand } from '@aws-sdk/client-secrets-manager';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { listSegments } from '../../src/audit/index.js';
+import { type AgentProcess, runAgentOnce, spawnAgent } from '../support/agent.js';
 import { type OidcIssuer, startOidcIssuer } from '../support/oidc-issuer.js';
-import { CLI, freePort, type ServerProcess, spawnServer } from '../support/process.js';
+import { freePort, type ServerProcess, spawnServer } from '../support/process.js';
+import { secretsClient } from '../support/sdk.js';
 import { tempDir } from '../support/server.js';
+import { until } from '../support/wait.js';
+import { trustConfig, webRole } from '../support/workload.js';
 
 // 24 characters: a multiple of 3, so any value starting with it base64-encodes to a fixed prefix.
 const CANARY = `kscanary${randomBytes(8).toString('hex')}`;
@@ -25,33 +28,21 @@ let earlierServerOutput = '';
 let serverPort: number;
 let dataDir: string;
 let dir: string;
-let agent: ChildProcess;
-let agentLog = '';
+let agent: AgentProcess;
+/** What `keysafe agent --once` printed. */
+let onceOutput = '';
+const agentLog = () => agent.output() + onceOutput;
 let endpoint: string;
 let localToken: string;
 /** Every endpoint answer that was not a success. */
 const errorBodies: string[] = [];
 
-const until = async (check: () => boolean | Promise<boolean>, ms: number): Promise<void> => {
-  const started = Date.now();
-  while (!(await check())) {
-    if (Date.now() - started > ms) throw new Error(`condition not met within ${ms} ms`);
-    await new Promise((r) => setTimeout(r, 10));
-  }
-};
-
-const sm = () =>
-  new SecretsManagerClient({
-    endpoint: server.url,
-    region: 'us-east-1',
-    credentials: { accessKeyId: server.admin.accessKeyId, secretAccessKey: server.admin.secretAccessKey },
-    maxAttempts: 1,
-  });
+const sm = () => secretsClient(server);
 const startServer = () =>
   spawnServer(dataDir, ['--config', join(dir, 'server.json')], { KEYSAFE_LOG_LEVEL: 'debug' }, serverPort);
 const file = (...p: string[]) => (existsSync(join(dir, ...p)) ? readFileSync(join(dir, ...p), 'utf8') : '');
 const reloads = () => file('reloads').split('\n').filter(Boolean).length;
-const logins = () => agentLog.split('"logged in"').length - 1;
+const logins = () => agentLog().split('"logged in"').length - 1;
 
 /** GET on the agent endpoint; non-2xx bodies are kept for the final check. */
 async function get(path: string, init: RequestInit = {}, token: string | null = localToken) {
@@ -68,28 +59,7 @@ beforeAll(async () => {
   dir = tempDir('keysafe-agent-canary-');
   dataDir = join(dir, 'data');
   serverPort = await freePort();
-  writeFileSync(
-    join(dir, 'server.json'),
-    JSON.stringify({
-      issuers: [{ name: 'cluster', issuer: issuer.url, audiences: ['keysafe'], discovery: true }],
-      roles: [
-        {
-          name: 'web',
-          issuer: 'cluster',
-          subjects: ['system:serviceaccount:shop:web'],
-          policy: {
-            Statement: [
-              {
-                Effect: 'Allow',
-                Action: 'secretsmanager:GetSecretValue',
-                Resource: 'arn:aws:secretsmanager:*:*:secret:app/*',
-              },
-            ],
-          },
-        },
-      ],
-    }),
-  );
+  writeFileSync(join(dir, 'server.json'), JSON.stringify(trustConfig(issuer.url, [webRole()])));
   server = await startServer();
   const admin = sm();
   await admin.send(new CreateSecretCommand({ Name: 'app/db', SecretString: dbValue(0) }));
@@ -102,50 +72,39 @@ beforeAll(async () => {
   await admin.send(new CreateSecretCommand({ Name: 'other/private', SecretString: `${CANARY}-denied` }));
 
   writeFileSync(join(dir, 'token'), await issuer.kubernetesToken());
-  const port = await freePort();
-  endpoint = `http://127.0.0.1:${port}`;
-  writeFileSync(
-    join(dir, 'agent.json'),
-    JSON.stringify({
-      server: server.url,
-      auth: { role: 'web', tokenFile: join(dir, 'token') },
-      listen: `127.0.0.1:${port}`,
-      localTokenFile: join(dir, 'local-token'),
+  agent = await spawnAgent({
+    dir,
+    server: server.url,
+    secrets: [
+      { id: 'app/db', path: join(dir, 'secrets', 'db.json'), format: 'json' },
+      { id: 'app/db', path: join(dir, 'secrets', 'db.env'), format: 'env' },
+      {
+        id: 'app/db',
+        path: join(dir, 'secrets', 'db.url'),
+        format: 'template',
+        template: 'postgres://{{username}}:{{password}}@db/app',
+      },
+      { id: 'app/raw', path: join(dir, 'secrets', 'raw') },
+      { id: 'app/bin', path: join(dir, 'secrets', 'bin') },
+      { id: 'app/notjson', path: join(dir, 'broken1', 'notjson.json'), format: 'json' },
+      { id: 'app/nofield', path: join(dir, 'broken2', 'url'), format: 'template', template: '{{password}}' },
+      { id: 'other/private', path: join(dir, 'denied', 'private') },
+    ],
+    settings: {
       logLevel: 'debug',
-      secrets: [
-        { id: 'app/db', path: join(dir, 'secrets', 'db.json'), format: 'json' },
-        { id: 'app/db', path: join(dir, 'secrets', 'db.env'), format: 'env' },
-        {
-          id: 'app/db',
-          path: join(dir, 'secrets', 'db.url'),
-          format: 'template',
-          template: 'postgres://{{username}}:{{password}}@db/app',
-        },
-        { id: 'app/raw', path: join(dir, 'secrets', 'raw') },
-        { id: 'app/bin', path: join(dir, 'secrets', 'bin') },
-        { id: 'app/notjson', path: join(dir, 'broken1', 'notjson.json'), format: 'json' },
-        { id: 'app/nofield', path: join(dir, 'broken2', 'url'), format: 'template', template: '{{password}}' },
-        { id: 'other/private', path: join(dir, 'denied', 'private') },
-      ],
       onChange: { command: ['/bin/sh', '-c', `echo reloaded >> '${join(dir, 'reloads')}'`], debounceMs: 0 },
-    }),
-  );
-  agent = spawn(process.execPath, [CLI, 'agent', '--config', join(dir, 'agent.json')]);
-  agent.stdout!.on('data', (d) => {
-    agentLog += d;
+    },
   });
-  agent.stderr!.on('data', (d) => {
-    agentLog += d;
-  });
+  endpoint = agent.endpoint;
   await until(() => file('secrets', 'db.url') !== '' && file('secrets', 'bin') !== '', 10_000).catch((e) => {
-    throw new Error(`${(e as Error).message}; agent log:\n${agentLog}`);
+    throw new Error(`${(e as Error).message}; agent log:\n${agentLog()}`);
   });
   await until(() => existsSync(join(dir, 'local-token')), 5000);
-  localToken = readFileSync(join(dir, 'local-token'), 'utf8').trim();
+  localToken = agent.localToken();
 });
 
 afterAll(async () => {
-  agent?.kill('SIGKILL');
+  agent?.child.kill('SIGKILL');
   server?.child.kill('SIGKILL');
   await issuer?.stop();
   if (dir) rmSync(dir, { recursive: true, force: true });
@@ -165,7 +124,7 @@ describe('agent canary', () => {
 
   it('keeps the last good file when a rotation brings a value it cannot render', async () => {
     await until(() => file('broken1', 'notjson.json') !== '' && file('broken2', 'url') !== '', 5000);
-    const failures = () => agentLog.split('could not render secret').length - 1;
+    const failures = () => agentLog().split('could not render secret').length - 1;
     const before = failures();
     // Not JSON for format json (a JSON.parse message would quote it); a template field gone missing.
     await sm().send(new PutSecretValueCommand({ SecretId: 'app/notjson', SecretString: `${CANARY}-notjson` }));
@@ -220,7 +179,7 @@ describe('agent canary', () => {
     server.child.kill('SIGKILL');
     await server.exited;
     earlierServerOutput += server.output();
-    await until(() => agentLog.includes('watch stream lost'), 5000);
+    await until(() => agentLog().includes('watch stream lost'), 5000);
     const during = await get('/secretsmanager/get?secretId=app/db');
     expect(during.status).toBe(200);
     expect(during.body).toContain(`${CANARY}-v1`);
@@ -237,7 +196,7 @@ describe('agent canary', () => {
     writeFileSync(join(dir, 'token'), await issuer.kubernetesToken());
     await until(() => logins() > before, 5000);
     writeFileSync(join(dir, 'token'), await issuer.kubernetesToken({ issuedAt: Math.floor(Date.now() / 1000) - 7200 }));
-    await until(() => agentLog.includes('The web identity token is expired'), 5000);
+    await until(() => agentLog().includes('The web identity token is expired'), 5000);
     const recovered = logins();
     writeFileSync(join(dir, 'token'), await issuer.kubernetesToken());
     await until(() => logins() > recovered, 10_000);
@@ -252,30 +211,23 @@ describe('agent canary', () => {
     delete config.localTokenFile;
     delete config.onChange;
     writeFileSync(join(dir, 'once.json'), JSON.stringify({ ...config, server: server.url }));
-    const once = spawn(process.execPath, [CLI, 'agent', '--config', join(dir, 'once.json'), '--once']);
-    let out = '';
-    once.stdout.on('data', (d) => {
-      out += d;
-    });
-    once.stderr.on('data', (d) => {
-      out += d;
-    });
-    expect(await new Promise((r) => once.once('exit', r))).not.toBe(0);
+    const { code, out } = await runAgentOnce(join(dir, 'once.json'));
+    expect(code).not.toBe(0);
     expect(out).toContain('other/private');
-    agentLog += out;
+    onceOutput += out;
   });
 
   it('leaves the value out of every agent log line, endpoint error body, server log line and audit record', async () => {
-    agent.kill('SIGTERM');
-    await new Promise((r) => (agent.exitCode === null ? agent.once('exit', r) : r(null)));
+    agent.child.kill('SIGTERM');
+    await agent.exited;
     // The run went through the paths that could leak: make sure they were really taken.
-    expect(agentLog).toContain('logged in');
-    expect(agentLog).toContain('secret files written');
-    expect(agentLog).toContain('consumer reloaded');
-    expect(agentLog).toContain('could not render secret');
-    expect(agentLog).toContain('could not fetch secret');
-    expect(agentLog).toContain('watch stream lost');
-    expect(agentLog).toContain('login failed');
+    expect(agentLog()).toContain('logged in');
+    expect(agentLog()).toContain('secret files written');
+    expect(agentLog()).toContain('consumer reloaded');
+    expect(agentLog()).toContain('could not render secret');
+    expect(agentLog()).toContain('could not fetch secret');
+    expect(agentLog()).toContain('watch stream lost');
+    expect(agentLog()).toContain('login failed');
     const serverLog = earlierServerOutput + server.output();
     expect(serverLog.split('keysafe server listening').length - 1).toBe(2); // both servers' output is here
     const audit = listSegments(join(dataDir, 'audit'))
@@ -289,7 +241,7 @@ describe('agent canary', () => {
         .filter((line) => line.includes(CANARY) || line.includes(CANARY_B64))
         .map((line) => `${what}: ${line.slice(0, 300)}`);
     expect([
-      ...leaks('agent', agentLog),
+      ...leaks('agent', agentLog()),
       ...leaks('endpoint', errorBodies.join('\n')),
       ...leaks('server', serverLog),
       ...leaks('audit', audit),

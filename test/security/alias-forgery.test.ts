@@ -11,7 +11,7 @@ import {
   CreateKeyCommand,
   DeleteAliasCommand,
   GenerateMacCommand,
-  KMSClient,
+  type KMSClient,
   ListAliasesCommand,
   PutKeyPolicyCommand,
   RotateKeyOnDemandCommand,
@@ -19,14 +19,15 @@ import {
   TagResourceCommand,
   UpdateAliasCommand,
 } from '@aws-sdk/client-kms';
-import { CreateSecretCommand, SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
-import { AssumeRoleWithWebIdentityCommand, STSClient } from '@aws-sdk/nested-clients/sts';
+import { CreateSecretCommand } from '@aws-sdk/client-secrets-manager';
 import Database from 'better-sqlite3';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type OidcIssuer, startOidcIssuer } from '../support/oidc-issuer.js';
+import { assumeRole, failure, kmsClient } from '../support/sdk.js';
 import { startTestServer, type TestServer, tempDir } from '../support/server.js';
+import { bearerCall, sessionToken } from '../support/session.js';
+import { policyOf, trustConfig } from '../support/workload.js';
 
-const REGION = 'us-east-1';
 const OPS_VALUE = 'ops-root-password-7f3a9c';
 const RESERVED = ['alias/keysafe/sessions', 'alias/keysafe/secretsmanager', 'alias/keysafe/terraform', 'alias/aws/x'];
 
@@ -35,43 +36,37 @@ let server: TestServer;
 let dataDir: string;
 
 function config() {
-  const policy = (Statement: object[]) => ({ Version: '2012-10-17', Statement });
-  return {
-    issuers: [{ name: 'cluster', issuer: issuer.url, audiences: ['keysafe'], discovery: true }],
-    roles: [
-      {
-        name: 'attacker',
-        issuer: 'cluster',
-        subjects: ['system:serviceaccount:shop:attacker'],
-        policy: policy([
-          {
-            Effect: 'Allow',
-            Action: [
-              'kms:CreateKey',
-              'kms:GenerateMac',
-              'kms:CreateAlias',
-              'kms:UpdateAlias',
-              'kms:DeleteAlias',
-              'kms:ListAliases',
-            ],
-            Resource: '*',
-          },
-        ]),
-      },
-      {
-        name: 'ops',
-        issuer: 'cluster',
-        subjects: ['system:serviceaccount:ops:deployer'],
-        policy: policy([
-          {
-            Effect: 'Allow',
-            Action: 'secretsmanager:GetSecretValue',
-            Resource: 'arn:aws:secretsmanager:*:*:secret:ops/*',
-          },
-        ]),
-      },
-    ],
-  };
+  return trustConfig(issuer.url, [
+    {
+      name: 'attacker',
+      subjects: ['system:serviceaccount:shop:attacker'],
+      policy: policyOf([
+        {
+          Effect: 'Allow',
+          Action: [
+            'kms:CreateKey',
+            'kms:GenerateMac',
+            'kms:CreateAlias',
+            'kms:UpdateAlias',
+            'kms:DeleteAlias',
+            'kms:ListAliases',
+          ],
+          Resource: '*',
+        },
+      ]),
+    },
+    {
+      name: 'ops',
+      subjects: ['system:serviceaccount:ops:deployer'],
+      policy: policyOf([
+        {
+          Effect: 'Allow',
+          Action: 'secretsmanager:GetSecretValue',
+          Resource: 'arn:aws:secretsmanager:*:*:secret:ops/*',
+        },
+      ]),
+    },
+  ]);
 }
 
 const start = () => startTestServer({ dataDir, config: config() });
@@ -83,47 +78,19 @@ async function restart(): Promise<void> {
 }
 
 async function attackerKms(): Promise<KMSClient> {
-  const sts = new STSClient({ endpoint: server.url, region: REGION, maxAttempts: 1 });
-  const out = await sts.send(
-    new AssumeRoleWithWebIdentityCommand({
-      RoleArn: 'arn:aws:iam::000000000000:role/attacker',
-      RoleSessionName: 'attacker',
-      WebIdentityToken: await issuer.kubernetesToken({ namespace: 'shop', serviceAccount: 'attacker' }),
-    }),
-  );
-  const c = out.Credentials!;
-  return new KMSClient({
-    endpoint: server.url,
-    region: REGION,
-    maxAttempts: 1,
-    credentials: { accessKeyId: c.AccessKeyId!, secretAccessKey: c.SecretAccessKey!, sessionToken: c.SessionToken! },
-  });
+  const jwt = await issuer.kubernetesToken({ namespace: 'shop', serviceAccount: 'attacker' });
+  const { credentials } = await assumeRole(server.url, 'attacker', 'attacker', jwt);
+  return kmsClient(server, { credentials });
 }
 
 async function loginOps(): Promise<string> {
-  const res = await fetch(`${server.url}/v1/auth/login`, {
-    method: 'POST',
-    headers: { 'content-type': 'application/json' },
-    body: JSON.stringify({
-      role: 'ops',
-      jwt: await issuer.kubernetesToken({ namespace: 'ops', serviceAccount: 'deployer' }),
-    }),
-  });
-  expect(res.status).toBe(200);
-  return ((await res.json()) as { token: string }).token;
+  const jwt = await issuer.kubernetesToken({ namespace: 'ops', serviceAccount: 'deployer' });
+  return sessionToken(server.url, { role: 'ops', jwt });
 }
 
 /** GetSecretValue of the ops secret with a Bearer token: the status and the body (never the value). */
 async function readOpsSecret(token: string): Promise<{ status: number; body: string }> {
-  const res = await fetch(server.url, {
-    method: 'POST',
-    headers: {
-      authorization: `Bearer ${token}`,
-      'x-amz-target': 'secretsmanager.GetSecretValue',
-      'content-type': 'application/x-amz-json-1.1',
-    },
-    body: JSON.stringify({ SecretId: 'ops/root-db' }),
-  });
+  const res = await bearerCall(server.url, token, 'secretsmanager.GetSecretValue', { SecretId: 'ops/root-db' });
   return { status: res.status, body: await res.text() };
 }
 
@@ -142,15 +109,6 @@ async function forgeOpsTokens(kms: KMSClient, keyId: string): Promise<string[]> 
   return tokens;
 }
 
-async function failure(p: Promise<unknown>): Promise<{ name: string; message: string }> {
-  try {
-    await p;
-  } catch (e) {
-    return e as { name: string; message: string };
-  }
-  throw new Error('expected the call to fail');
-}
-
 async function sessionAliasTarget(): Promise<string | undefined> {
   const { Aliases } = await server.kmsClient().send(new ListAliasesCommand({}));
   return Aliases?.find((a) => a.AliasName === 'alias/keysafe/sessions')?.TargetKeyId;
@@ -160,13 +118,7 @@ beforeAll(async () => {
   issuer = await startOidcIssuer();
   dataDir = tempDir();
   server = await start();
-  const admin = new SecretsManagerClient({
-    endpoint: server.url,
-    region: REGION,
-    maxAttempts: 1,
-    credentials: { accessKeyId: server.admin.accessKeyId, secretAccessKey: server.admin.secretAccessKey },
-  });
-  await admin.send(new CreateSecretCommand({ Name: 'ops/root-db', SecretString: OPS_VALUE }));
+  await server.secretsClient().send(new CreateSecretCommand({ Name: 'ops/root-db', SecretString: OPS_VALUE }));
 }, 60_000);
 
 afterAll(async () => {

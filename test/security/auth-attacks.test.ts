@@ -2,16 +2,16 @@
 // reason that never echoes the token or its claims. A real server, a real OIDC issuer, real signers.
 import { randomUUID } from 'node:crypto';
 import { readdirSync, readFileSync } from 'node:fs';
-import { request } from 'node:http';
 import { join } from 'node:path';
-import { CreateSecretCommand, SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
-import { Hash } from '@smithy/core/serde';
-import { SignatureV4 } from '@smithy/signature-v4';
+import { CreateSecretCommand } from '@aws-sdk/client-secrets-manager';
 import { type CryptoKey, decodeJwt, exportSPKI, importJWK, type JWTPayload, SignJWT } from 'jose';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ManualClock } from '../../src/core/clock.js';
 import { newSigningKey, type OidcIssuer, type SigningKey, startOidcIssuer } from '../support/oidc-issuer.js';
 import { startTestServer, type TestServer } from '../support/server.js';
+import { bearerCall, login as loginAt, webIdentityRequest } from '../support/session.js';
+import { postRaw, signJsonRequest } from '../support/sigv4.js';
+import { policyOf, trustConfig } from '../support/workload.js';
 
 const MAX_LIFETIME = 7200;
 const MAX_BYTES = 4096;
@@ -26,42 +26,30 @@ let rogue: SigningKey;
 /** Every token and credential secret the suite sent: none may show up in a log line or audit record. */
 const sent: string[] = [];
 
-const policy = (resource: string) => ({
-  Version: '2012-10-17',
-  Statement: [{ Effect: 'Allow', Action: 'secretsmanager:GetSecretValue', Resource: resource }],
-});
+const policy = (resource: string) =>
+  policyOf([{ Effect: 'Allow', Action: 'secretsmanager:GetSecretValue', Resource: resource }]);
 
 function serverConfig(login: { perSourcePerMinute: number; perRolePerMinute: number }) {
-  return {
-    issuers: [
-      {
-        name: 'cluster',
-        issuer: oidc.url,
-        audiences: ['keysafe'],
-        discovery: true,
-        clockSkewSeconds: SKEW,
-        maxTokenLifetimeSeconds: MAX_LIFETIME,
-        maxTokenBytes: MAX_BYTES,
-        minRefreshSeconds: MIN_REFRESH,
-      },
-    ],
-    roles: [
-      {
-        name: 'web',
-        issuer: 'cluster',
-        subjects: [WEB_SUB],
-        claims: { 'kubernetes.io.namespace': 'shop', 'kubernetes.io.serviceaccount.name': 'web' },
-        policy: policy('arn:aws:secretsmanager:*:*:secret:shop/web/*'),
-      },
-      {
-        name: 'api',
-        issuer: 'cluster',
-        subjects: ['system:serviceaccount:shop:api'],
-        policy: policy('arn:aws:secretsmanager:*:*:secret:shop/api/*'),
-      },
-    ],
-    login,
+  const roles = [
+    {
+      name: 'web',
+      subjects: [WEB_SUB],
+      claims: { 'kubernetes.io.namespace': 'shop', 'kubernetes.io.serviceaccount.name': 'web' },
+      policy: policy('arn:aws:secretsmanager:*:*:secret:shop/web/*'),
+    },
+    {
+      name: 'api',
+      subjects: ['system:serviceaccount:shop:api'],
+      policy: policy('arn:aws:secretsmanager:*:*:secret:shop/api/*'),
+    },
+  ];
+  const issuerSettings = {
+    clockSkewSeconds: SKEW,
+    maxTokenLifetimeSeconds: MAX_LIFETIME,
+    maxTokenBytes: MAX_BYTES,
+    minRefreshSeconds: MIN_REFRESH,
   };
+  return { ...trustConfig(oidc.url, roles, { issuerSettings }), login };
 }
 
 beforeAll(async () => {
@@ -72,13 +60,8 @@ beforeAll(async () => {
     clock,
     config: serverConfig({ perSourcePerMinute: 10_000, perRolePerMinute: 10_000 }),
   });
-  const admin = new SecretsManagerClient({
-    endpoint: server.url,
-    region: 'us-east-1',
-    credentials: { accessKeyId: server.admin.accessKeyId, secretAccessKey: server.admin.secretAccessKey },
-    // The SDK corrects its clock from the server's Date header; the ManualClock equals real time here.
-    maxAttempts: 1,
-  });
+  // The SDK corrects its clock from the server's Date header; the ManualClock equals real time here.
+  const admin = server.secretsClient();
   await admin.send(new CreateSecretCommand({ Name: 'shop/web/db', SecretString: 'web-password' }));
   await admin.send(new CreateSecretCommand({ Name: 'shop/api/db', SecretString: 'api-password' }));
 });
@@ -126,39 +109,24 @@ interface Answer {
   json: Record<string, string>;
 }
 
-async function answer(res: Response): Promise<Answer> {
-  const text = await res.text();
+function parsed(status: number, text: string): Answer {
   let json: Record<string, string> = {};
   try {
     json = JSON.parse(text);
   } catch {}
-  return { status: res.status, text, json };
+  return { status, text, json };
 }
+
+const answer = async (res: Response) => parsed(res.status, await res.text());
 
 async function login(role: string, jwt: string, target: TestServer = server): Promise<Answer> {
   sent.push(jwt);
-  return answer(
-    await fetch(`${target.url}/v1/auth/login`, {
-      method: 'POST',
-      headers: { 'content-type': 'application/json' },
-      body: JSON.stringify({ role, jwt }),
-    }),
-  );
+  return answer(await loginAt(target.url, { role, jwt }));
 }
 
 async function getSecretWithBearer(token: string, secretId: string): Promise<Answer> {
   sent.push(token);
-  return answer(
-    await fetch(server.url, {
-      method: 'POST',
-      headers: {
-        authorization: `Bearer ${token}`,
-        'x-amz-target': 'secretsmanager.GetSecretValue',
-        'content-type': 'application/x-amz-json-1.1',
-      },
-      body: JSON.stringify({ SecretId: secretId }),
-    }),
-  );
+  return answer(await bearerCall(server.url, token, 'secretsmanager.GetSecretValue', { SecretId: secretId }));
 }
 
 /**
@@ -183,17 +151,7 @@ interface Credentials {
 /** STS AssumeRoleWithWebIdentity over the query protocol, as the SDKs send it. */
 async function assumeRole(role: string, jwt: string): Promise<Credentials> {
   sent.push(jwt);
-  const res = await fetch(server.url, {
-    method: 'POST',
-    headers: { 'content-type': 'application/x-www-form-urlencoded' },
-    body: new URLSearchParams({
-      Action: 'AssumeRoleWithWebIdentity',
-      Version: '2011-06-15',
-      RoleArn: `arn:aws:iam::000000000000:role/${role}`,
-      RoleSessionName: 'attack-suite',
-      WebIdentityToken: jwt,
-    }).toString(),
-  });
+  const res = await webIdentityRequest(server.url, role, 'attack-suite', jwt);
   const xml = await res.text();
   expect(res.status, xml).toBe(200);
   const tag = (name: string) => new RegExp(`<${name}>([^<]*)</${name}>`).exec(xml)![1]!;
@@ -213,63 +171,18 @@ interface RawRequest {
 
 /** A GetSecretValue request signed by the AWS SDK's own SigV4 signer at the server's current time. */
 async function signGetSecret(creds: Credentials, secretId: string, applyChecksum = false): Promise<RawRequest> {
-  const url = new URL(server.url);
   const body = JSON.stringify({ SecretId: secretId });
-  const signer = new SignatureV4({
-    credentials: creds,
-    region: 'us-east-1',
-    service: 'secretsmanager',
-    sha256: Hash.bind(null, 'sha256'),
+  const headers = await signJsonRequest(server.url, creds, 'secretsmanager.GetSecretValue', body, {
+    signingDate: new Date(clock.now()),
     applyChecksum,
   });
-  const signed = await signer.sign(
-    {
-      method: 'POST',
-      protocol: 'http:',
-      hostname: url.hostname,
-      port: Number(url.port),
-      path: '/',
-      query: {},
-      headers: {
-        host: url.host,
-        'content-type': 'application/x-amz-json-1.1',
-        'x-amz-target': 'secretsmanager.GetSecretValue',
-      },
-      body,
-    },
-    { signingDate: new Date(clock.now()) },
-  );
-  return { headers: signed.headers as Record<string, string>, body };
+  return { headers, body };
 }
 
 /** Sends captured request bytes as they are (node:http: the Host header is the signed one). */
-function send(raw: RawRequest): Promise<Answer> {
-  const url = new URL(server.url);
-  return new Promise((resolve, reject) => {
-    const req = request(
-      {
-        host: url.hostname,
-        port: Number(url.port),
-        method: 'POST',
-        path: '/',
-        headers: { ...raw.headers, 'content-length': String(Buffer.byteLength(raw.body)) },
-      },
-      (res) => {
-        const chunks: Buffer[] = [];
-        res.on('data', (c: Buffer) => chunks.push(c));
-        res.on('end', () => {
-          const text = Buffer.concat(chunks).toString('utf8');
-          let json: Record<string, string> = {};
-          try {
-            json = JSON.parse(text);
-          } catch {}
-          resolve({ status: res.statusCode ?? 0, text, json });
-        });
-      },
-    );
-    req.on('error', reject);
-    req.end(raw.body);
-  });
+async function send(raw: RawRequest): Promise<Answer> {
+  const { status, text } = await postRaw(server.url, raw.headers, raw.body);
+  return parsed(status, text);
 }
 
 describe('forged web identity tokens', () => {

@@ -2,13 +2,16 @@
 // bodies or the audit log.
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { GetSecretValueCommand, SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
+import { GetSecretValueCommand } from '@aws-sdk/client-secrets-manager';
 import Database from 'better-sqlite3';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { listSegments } from '../../src/audit/index.js';
 import { RootKey } from '../../src/crypto/index.js';
-import { newSigningKey, type OidcIssuer, startOidcIssuer } from '../support/oidc-issuer.js';
-import { startTestServer, type TestServer } from '../support/server.js';
+import { newSigningKey, type OidcIssuer } from '../support/oidc-issuer.js';
+import { secretsClient } from '../support/sdk.js';
+import type { TestServer } from '../support/server.js';
+import { login as loginAt, webIdentityRequest } from '../support/session.js';
+import { policyOf, startWorkloadServer } from '../support/workload.js';
 
 const CANARY = 'canary-7f3d9b2e-do-not-leak';
 let server: TestServer;
@@ -35,29 +38,21 @@ async function call(op: string, input: object): Promise<Record<string, unknown>>
 const b64 = (s: string | Buffer) => Buffer.from(s).toString('base64');
 
 beforeAll(async () => {
-  issuer = await startOidcIssuer();
-  server = await startTestServer({
-    config: {
-      issuers: [{ name: 'cluster', issuer: issuer.url, audiences: ['keysafe'], discovery: true }],
-      roles: [
-        {
-          name: 'app',
-          issuer: 'cluster',
-          subjects: ['system:serviceaccount:shop:*'],
-          policy: {
-            Version: '2012-10-17',
-            Statement: [
-              {
-                Effect: 'Allow',
-                Action: ['secretsmanager:CreateSecret', 'secretsmanager:GetSecretValue'],
-                Resource: ['arn:aws:secretsmanager:*:*:secret:canary/app/*'],
-              },
-            ],
+  ({ issuer, server } = await startWorkloadServer({
+    roles: [
+      {
+        name: 'app',
+        subjects: ['system:serviceaccount:shop:*'],
+        policy: policyOf([
+          {
+            Effect: 'Allow',
+            Action: ['secretsmanager:CreateSecret', 'secretsmanager:GetSecretValue'],
+            Resource: ['arn:aws:secretsmanager:*:*:secret:canary/app/*'],
           },
-        },
-      ],
-    },
-  });
+        ]),
+      },
+    ],
+  }));
 });
 afterAll(async () => {
   await server?.stop();
@@ -214,11 +209,7 @@ describe('canary', () => {
       return jwt;
     };
     const login = async (jwt: string, role = 'app') => {
-      const res = await fetch(`${server.url}/v1/auth/login`, {
-        method: 'POST',
-        headers: { 'content-type': 'application/json' },
-        body: JSON.stringify({ role, jwt }),
-      });
+      const res = await loginAt(server.url, { role, jwt });
       const text = await res.text();
       if (res.status !== 200) bodies.push(text);
       return { status: res.status, body: JSON.parse(text) as { token?: string; __type?: string } };
@@ -234,17 +225,7 @@ describe('canary', () => {
       return { status: res.status, body: JSON.parse(text) as Record<string, string> };
     };
     const sts = async (jwt: string) => {
-      const res = await fetch(server.url, {
-        method: 'POST',
-        headers: { 'content-type': 'application/x-www-form-urlencoded' },
-        body: new URLSearchParams({
-          Action: 'AssumeRoleWithWebIdentity',
-          Version: '2011-06-15',
-          RoleArn: 'arn:aws:iam::000000000000:role/app',
-          RoleSessionName: 'canary',
-          WebIdentityToken: jwt,
-        }).toString(),
-      });
+      const res = await webIdentityRequest(server.url, 'app', 'canary', jwt);
       const xml = await res.text();
       if (res.status !== 200) bodies.push(xml);
       return { status: res.status, xml };
@@ -302,8 +283,7 @@ describe('canary', () => {
     };
     secrets.set('sts secret access key', creds.secretAccessKey);
     plantToken('sts session token', creds.sessionToken);
-    const client = (c: typeof creds) =>
-      new SecretsManagerClient({ endpoint: server.url, region: 'us-east-1', credentials: c, maxAttempts: 1 });
+    const client = (c: typeof creds) => secretsClient(server, { credentials: c });
     const read = await client(creds).send(new GetSecretValueCommand({ SecretId: 'canary/app/db' }));
     expect(read.SecretString).toBe(value);
     // The same key id and session token signed with a wrong secret: refused without echoing either.

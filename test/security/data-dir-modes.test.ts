@@ -3,7 +3,7 @@
 // credentials and the audit log.
 import { readdirSync, rmSync, statSync } from 'node:fs';
 import { join } from 'node:path';
-import { CreateSecretCommand, SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
+import { CreateSecretCommand } from '@aws-sdk/client-secrets-manager';
 import { describe, expect, it } from 'vitest';
 import { startTestServer, tempDir } from '../support/server.js';
 
@@ -25,13 +25,7 @@ describe('data directory modes', () => {
     try {
       const server = await startTestServer({ dataDir });
       try {
-        const client = new SecretsManagerClient({
-          endpoint: server.url,
-          region: 'us-east-1',
-          credentials: { accessKeyId: server.admin.accessKeyId, secretAccessKey: server.admin.secretAccessKey },
-          maxAttempts: 1,
-        });
-        await client.send(new CreateSecretCommand({ Name: 'modes/db', SecretString: 'x' }));
+        await server.secretsClient().send(new CreateSecretCommand({ Name: 'modes/db', SecretString: 'x' }));
         const found = modes(dataDir);
         // The test is only meaningful if all of these exist while the server runs.
         for (const name of ['keysafe.db', 'keysafe.db-wal', 'keysafe.db-shm', 'root.key', 'admin-credentials.json']) {

@@ -11,6 +11,7 @@ import { loadServerConfig } from '../../src/server/config.js';
 import { openStore } from '../../src/storage/index.js';
 import { newSigningKey, type SigningKey } from '../support/oidc-issuer.js';
 import { startTestServer, type TestServer, tempDir } from '../support/server.js';
+import { login as loginAt } from '../support/session.js';
 
 interface Seen {
   url: string;
@@ -152,11 +153,7 @@ const jwt = (iss: string) =>
     .sign(key.privateKey);
 
 const login = async (role: string, iss = issuerHost.url) => {
-  const res = await fetch(`${server.url}/v1/auth/login`, {
-    method: 'POST',
-    headers: { 'content-type': 'application/json' },
-    body: JSON.stringify({ role, jwt: await jwt(iss) }),
-  });
+  const res = await loginAt(server.url, { role, jwt: await jwt(iss) });
   return { status: res.status, text: await res.text() };
 };
 

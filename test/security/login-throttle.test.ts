@@ -1,11 +1,12 @@
 // Failed logins are throttled per (role, source address): a flood of failures from some sources never
 // refuses a valid token from a source that has not failed, on POST /v1/auth/login and STS alike.
 // Clients bind distinct loopback addresses (127.0.0.x) so the server sees distinct sources.
-import { request } from 'node:http';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ManualClock } from '../../src/core/clock.js';
-import { type OidcIssuer, startOidcIssuer } from '../support/oidc-issuer.js';
-import { startTestServer, type TestServer } from '../support/server.js';
+import type { OidcIssuer } from '../support/oidc-issuer.js';
+import type { TestServer } from '../support/server.js';
+import { postRaw } from '../support/sigv4.js';
+import { policyOf, startWorkloadServer } from '../support/workload.js';
 
 const PER_SOURCE = 3;
 const PER_ROLE = 5;
@@ -14,27 +15,23 @@ let oidc: OidcIssuer;
 let server: TestServer;
 let clock: ManualClock;
 
-const policy = (resource: string) => ({
-  Version: '2012-10-17',
-  Statement: [{ Effect: 'Allow', Action: 'secretsmanager:GetSecretValue', Resource: resource }],
-});
-
 beforeAll(async () => {
-  oidc = await startOidcIssuer();
   clock = new ManualClock(Math.floor(Date.now() / 1000) * 1000);
-  server = await startTestServer({
+  ({ issuer: oidc, server } = await startWorkloadServer({
     clock,
-    config: {
-      issuers: [{ name: 'cluster', issuer: oidc.url, audiences: ['keysafe'], discovery: true }],
-      roles: ['web', 'api'].map((name) => ({
-        name,
-        issuer: 'cluster',
-        subjects: [`system:serviceaccount:shop:${name}`],
-        policy: policy(`arn:aws:secretsmanager:*:*:secret:shop/${name}/*`),
-      })),
-      login: { perSourcePerMinute: PER_SOURCE, perRolePerMinute: PER_ROLE },
-    },
-  });
+    roles: ['web', 'api'].map((name) => ({
+      name,
+      subjects: [`system:serviceaccount:shop:${name}`],
+      policy: policyOf([
+        {
+          Effect: 'Allow',
+          Action: 'secretsmanager:GetSecretValue',
+          Resource: `arn:aws:secretsmanager:*:*:secret:shop/${name}/*`,
+        },
+      ]),
+    })),
+    config: { login: { perSourcePerMinute: PER_SOURCE, perRolePerMinute: PER_ROLE } },
+  }));
 });
 
 afterAll(async () => {
@@ -46,33 +43,8 @@ const token = (serviceAccount: string, audience = 'keysafe') =>
   oidc.kubernetesToken({ issuedAt: Math.floor(clock.now() / 1000), serviceAccount, audience });
 
 /** POSTs `body` to `path` from the loopback address `from`. */
-function post(
-  from: string,
-  path: string,
-  contentType: string,
-  body: string,
-): Promise<{ status: number; text: string }> {
-  const url = new URL(server.url);
-  return new Promise((resolve, reject) => {
-    const req = request(
-      {
-        host: url.hostname,
-        port: Number(url.port),
-        localAddress: from,
-        method: 'POST',
-        path,
-        headers: { 'content-type': contentType, 'content-length': String(Buffer.byteLength(body)) },
-      },
-      (res) => {
-        const chunks: Buffer[] = [];
-        res.on('data', (c: Buffer) => chunks.push(c));
-        res.on('end', () => resolve({ status: res.statusCode ?? 0, text: Buffer.concat(chunks).toString('utf8') }));
-      },
-    );
-    req.on('error', reject);
-    req.end(body);
-  });
-}
+const post = (from: string, path: string, contentType: string, body: string) =>
+  postRaw(server.url, { 'content-type': contentType }, body, { path, localAddress: from });
 
 /** The outcome of a native login: 'ok' or the error's code. */
 async function login(from: string, role: string, jwt: string): Promise<string> {

@@ -1,32 +1,25 @@
 // A malformed %-escape anywhere in a native route's path or query is a 400 ValidationException, never a
 // 500 and never silently taken as literal text: agent API, watch stream, admin API, Terraform backend.
-import { CreateSecretCommand, type SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
+import { CreateSecretCommand } from '@aws-sdk/client-secrets-manager';
 import { exportJWK, generateKeyPair } from 'jose';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { OidcIssuer } from '../support/oidc-issuer.js';
 import type { TestServer } from '../support/server.js';
-import { startWorkloadServer } from '../support/workload.js';
+import { startWorkloadServer, type WorkloadServer } from '../support/workload.js';
 
-let issuer: OidcIssuer;
+let workload: WorkloadServer;
 let server: TestServer;
-let admin: SecretsManagerClient;
 let agentToken: string;
 
 beforeAll(async () => {
-  ({ issuer, server, admin } = await startWorkloadServer());
-  await admin.send(new CreateSecretCommand({ Name: 'app/db', SecretString: 'escape-test-value' }));
+  workload = await startWorkloadServer();
+  server = workload.server;
+  await workload.admin.send(new CreateSecretCommand({ Name: 'app/db', SecretString: 'escape-test-value' }));
   const { publicKey } = await generateKeyPair('ECDH-ES', { crv: 'P-256' });
-  const res = await fetch(`${server.url}/v1/auth/login`, {
-    method: 'POST',
-    body: JSON.stringify({ role: 'web', jwt: await issuer.kubernetesToken(), publicKey: await exportJWK(publicKey) }),
-  });
-  expect(res.status).toBe(200);
-  agentToken = ((await res.json()) as { token: string }).token;
+  agentToken = await workload.session('web', {}, await exportJWK(publicKey));
 });
 
 afterAll(async () => {
-  await server?.stop();
-  await issuer?.stop();
+  await workload?.stop();
 });
 
 /** Status and error code of `method path` with `token`; a stream is cancelled once its status is known. */

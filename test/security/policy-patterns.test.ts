@@ -3,6 +3,7 @@
 import { performance } from 'node:perf_hooks';
 import { CreateSecretCommand, PutResourcePolicyCommand } from '@aws-sdk/client-secrets-manager';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { bearerCall } from '../support/session.js';
 import { startWorkloadServer, type WorkloadServer } from '../support/workload.js';
 
 const LATENCY_BOUND_MS = 1000;
@@ -15,7 +16,7 @@ const PATTERN = '*a*a*a*a*a?b';
 
 beforeAll(async () => {
   workload = await startWorkloadServer();
-  const { admin, issuer, server } = workload;
+  const { admin } = workload;
   await admin.send(new CreateSecretCommand({ Name: 'app/db', SecretString: 'app-db-value' }));
   await admin.send(
     new PutResourcePolicyCommand({
@@ -34,12 +35,7 @@ beforeAll(async () => {
       }),
     }),
   );
-  const login = await fetch(`${server.url}/v1/auth/login`, {
-    method: 'POST',
-    body: JSON.stringify({ role: 'web', jwt: await issuer.kubernetesToken() }),
-  });
-  expect(login.status).toBe(200);
-  ({ token } = (await login.json()) as { token: string });
+  token = await workload.session();
 });
 
 afterAll(async () => {
@@ -49,14 +45,9 @@ afterAll(async () => {
 /** GetSecretValue as the workload, with its latency. */
 async function getSecretValue(versionStage?: string): Promise<{ status: number; body: string; ms: number }> {
   const t0 = performance.now();
-  const res = await fetch(workload.server.url, {
-    method: 'POST',
-    headers: {
-      authorization: `Bearer ${token}`,
-      'content-type': 'application/x-amz-json-1.1',
-      'x-amz-target': 'secretsmanager.GetSecretValue',
-    },
-    body: JSON.stringify({ SecretId: 'app/db', ...(versionStage !== undefined && { VersionStage: versionStage }) }),
+  const res = await bearerCall(workload.server.url, token, 'secretsmanager.GetSecretValue', {
+    SecretId: 'app/db',
+    ...(versionStage !== undefined && { VersionStage: versionStage }),
   });
   const body = await res.text();
   return { status: res.status, body, ms: performance.now() - t0 };

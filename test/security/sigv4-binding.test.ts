@@ -1,62 +1,26 @@
 // The signature binds the operation: a SigV4 request whose X-Amz-Target (or any x-amz-* header) was not
 // signed is refused over real HTTP before any operation runs, so a signed DescribeSecret cannot become
 // GetSecretValue.
-import { request } from 'node:http';
-import { CreateSecretCommand, SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
-import { Hash } from '@smithy/core/serde';
-import { SignatureV4 } from '@smithy/signature-v4';
+import { CreateSecretCommand } from '@aws-sdk/client-secrets-manager';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startTestServer, type TestServer } from '../support/server.js';
+import { postRaw, type RawHeaders, signJsonRequest } from '../support/sigv4.js';
 
 const VALUE = 'binding-test-value-8c1f2e';
 let server: TestServer;
 
 beforeAll(async () => {
   server = await startTestServer();
-  const client = new SecretsManagerClient({
-    endpoint: server.url,
-    region: 'us-east-1',
-    credentials: { accessKeyId: server.admin.accessKeyId, secretAccessKey: server.admin.secretAccessKey },
-    maxAttempts: 1,
-  });
-  await client.send(new CreateSecretCommand({ Name: 'bound/db', SecretString: VALUE }));
+  await server.secretsClient().send(new CreateSecretCommand({ Name: 'bound/db', SecretString: VALUE }));
 });
 
 afterAll(async () => {
   await server?.stop();
 });
 
-type Headers = Record<string, string | string[]>;
-
 /** A DescribeSecret call signed by the SDK's own signer with the admin's keys; `unsignable` are left out. */
-async function signDescribe(unsignable: string[] = [], extra: Record<string, string> = {}): Promise<Headers> {
-  const url = new URL(server.url);
-  const signer = new SignatureV4({
-    credentials: { accessKeyId: server.admin.accessKeyId, secretAccessKey: server.admin.secretAccessKey },
-    region: 'us-east-1',
-    service: 'secretsmanager',
-    sha256: Hash.bind(null, 'sha256'),
-  });
-  const signed = await signer.sign(
-    {
-      method: 'POST',
-      protocol: 'http:',
-      hostname: url.hostname,
-      port: Number(url.port),
-      path: '/',
-      query: {},
-      headers: {
-        host: url.host,
-        'content-type': 'application/x-amz-json-1.1',
-        'x-amz-target': 'secretsmanager.DescribeSecret',
-        ...extra,
-      },
-      body: BODY,
-    },
-    { unsignableHeaders: new Set(unsignable) },
-  );
-  return signed.headers as Headers;
-}
+const signDescribe = (unsignableHeaders: string[] = [], headers: Record<string, string> = {}): Promise<RawHeaders> =>
+  signJsonRequest(server.url, server.admin, 'secretsmanager.DescribeSecret', BODY, { unsignableHeaders, headers });
 
 const BODY = JSON.stringify({ SecretId: 'bound/db' });
 
@@ -67,33 +31,13 @@ interface Answer {
 }
 
 /** Sends the headers as they are over node:http (arrays become repeated header lines). */
-function send(headers: Headers): Promise<Answer> {
-  const url = new URL(server.url);
-  return new Promise((resolve, reject) => {
-    const req = request(
-      {
-        host: url.hostname,
-        port: Number(url.port),
-        method: 'POST',
-        path: '/',
-        headers: { ...headers, 'content-length': String(Buffer.byteLength(BODY)) },
-      },
-      (res) => {
-        const chunks: Buffer[] = [];
-        res.on('data', (c: Buffer) => chunks.push(c));
-        res.on('end', () => {
-          const text = Buffer.concat(chunks).toString('utf8');
-          let type: string | undefined;
-          try {
-            type = JSON.parse(text).__type;
-          } catch {}
-          resolve({ status: res.statusCode ?? 0, text, type });
-        });
-      },
-    );
-    req.on('error', reject);
-    req.end(BODY);
-  });
+async function send(headers: RawHeaders): Promise<Answer> {
+  const { status, text } = await postRaw(server.url, headers, BODY);
+  let type: string | undefined;
+  try {
+    type = JSON.parse(text).__type;
+  } catch {}
+  return { status, text, type };
 }
 
 function expectRefused(a: Answer, message: RegExp): void {

@@ -1,5 +1,5 @@
 // Runs the built `keysafe` binary as a child process, as users and CI do.
-import { type ChildProcess, spawn } from 'node:child_process';
+import { type ChildProcess, type SpawnOptions, spawn } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { join } from 'node:path';
@@ -15,6 +15,27 @@ export async function freePort(): Promise<number> {
   const { port } = srv.address() as { port: number };
   await new Promise((ok) => srv.close(ok));
   return port;
+}
+
+/** A child process whose stdout and stderr are kept, interleaved, as one text. */
+export interface CapturedProcess {
+  child: ChildProcess;
+  output: () => string;
+  /** Resolves with the exit code (null when a signal ended it). */
+  exited: Promise<number | null>;
+}
+
+export function spawnCaptured(command: string, args: string[], options: SpawnOptions = {}): CapturedProcess {
+  const child = spawn(command, args, options);
+  let out = '';
+  child.stdout!.on('data', (d) => {
+    out += d;
+  });
+  child.stderr!.on('data', (d) => {
+    out += d;
+  });
+  const exited = new Promise<number | null>((ok) => child.once('exit', (code) => ok(code)));
+  return { child, output: () => out, exited };
 }
 
 export interface ServerProcess {
@@ -34,30 +55,20 @@ export async function spawnServer(
   fixedPort?: number,
 ): Promise<ServerProcess> {
   const port = fixedPort ?? (await freePort());
-  const child = spawn(
+  const { child, output } = spawnCaptured(
     process.execPath,
     [CLI, 'server', '--listen', `127.0.0.1:${port}`, '--data-dir', dataDir, ...extraArgs],
-    {
-      env: { PATH: process.env.PATH, ...env },
-      stdio: ['ignore', 'pipe', 'pipe'],
-    },
+    { env: { PATH: process.env.PATH, ...env }, stdio: ['ignore', 'pipe', 'pipe'] },
   );
-  let out = '';
-  child.stdout!.on('data', (d) => {
-    out += d;
-  });
-  child.stderr!.on('data', (d) => {
-    out += d;
-  });
   const exited = new Promise<number | string>((ok) => child.on('exit', (code, signal) => ok(code ?? signal ?? -1)));
   const url = `http://127.0.0.1:${port}`;
   const deadline = Date.now() + 15_000;
   for (;;) {
-    if (child.exitCode !== null) throw new Error(`server exited early: ${out}`);
+    if (child.exitCode !== null) throw new Error(`server exited early: ${output()}`);
     try {
       if ((await fetch(`${url}/readyz`)).ok) break;
     } catch {}
-    if (Date.now() > deadline) throw new Error(`server did not become ready: ${out}`);
+    if (Date.now() > deadline) throw new Error(`server did not become ready: ${output()}`);
     await new Promise((r) => setTimeout(r, 50));
   }
   const adminFile = extraArgs[extraArgs.indexOf('--admin-credentials-file') + 1];
@@ -67,5 +78,5 @@ export async function spawnServer(
       'utf8',
     ),
   ) as AdminCredentials;
-  return { child, url, admin, output: () => out, exited };
+  return { child, url, admin, output, exited };
 }

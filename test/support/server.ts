@@ -2,17 +2,21 @@
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { KMSClient } from '@aws-sdk/client-kms';
+import type { KMSClient } from '@aws-sdk/client-kms';
+import type { SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import type { Clock } from '../../src/core/clock.js';
 import { createLogger } from '../../src/observability/logger.js';
 import { loadServerConfig, type ServerFlags } from '../../src/server/config.js';
 import { type RunningServer, startServer } from '../../src/server/main.js';
+import { kmsClient, secretsClient } from './sdk.js';
 
 export interface TestServer extends RunningServer {
   dataDir: string;
   /** Every log line the server wrote. */
   logs: string[];
+  /** SDK clients signing as the admin, one attempt per call. */
   kmsClient(): KMSClient;
+  secretsClient(): SecretsManagerClient;
   /** Closes the server and removes its data dir. */
   stop(): Promise<void>;
 }
@@ -50,19 +54,11 @@ export async function startTestServer(
     ...server,
     dataDir,
     logs,
-    kmsClient: () => kmsClientFor(server),
+    kmsClient: () => kmsClient(server),
+    secretsClient: () => secretsClient(server),
     async stop() {
       await server.close();
       if (!options.dataDir) rmSync(dataDir, { recursive: true, force: true });
     },
   };
-}
-
-export function kmsClientFor(server: Pick<RunningServer, 'url' | 'admin'>): KMSClient {
-  return new KMSClient({
-    endpoint: server.url,
-    region: 'us-east-1',
-    credentials: { accessKeyId: server.admin.accessKeyId, secretAccessKey: server.admin.secretAccessKey },
-    maxAttempts: 1,
-  });
 }
