@@ -116,6 +116,8 @@ function exchange(hop: Hop, ca: string | undefined, signal: AbortSignal | undefi
       {
         method: hop.method,
         headers: {
+          // Names the caller to proxies, firewalls and webhook receivers that ask for one (fetch sent `node`).
+          'user-agent': 'keysafe',
           ...hop.headers,
           ...(hop.body !== undefined && { 'content-length': Buffer.byteLength(hop.body) }),
         },

@@ -84,12 +84,12 @@ describe('per-request CA', () => {
 });
 
 describe('requests and connections', () => {
-  it('sends method, headers and body with its length; a POST without a body says length 0', async () => {
+  it('sends method, headers (a keysafe user-agent unless the caller names one) and body with its length; a POST without a body says length 0', async () => {
     const s = await serve(ok);
     await (await send(s.url('/a?b=c'), { method: 'PUT', headers: { 'x-one': '1' }, body: '{"é":1}' })).text();
     await (await send(s.url('/p'), { method: 'POST' })).text();
     expect(s.seen[0]).toMatchObject({ method: 'PUT', url: '/a?b=c', body: '{"é":1}' });
-    expect(s.seen[0]!.headers).toMatchObject({ 'x-one': '1', 'content-length': '8' });
+    expect(s.seen[0]!.headers).toMatchObject({ 'x-one': '1', 'content-length': '8', 'user-agent': 'keysafe' });
     expect(s.seen[1]!.headers['content-length']).toBe('0');
   });
 
