@@ -155,6 +155,43 @@ describe('a failed step', () => {
     ]);
   });
 
+  it('a pending value whose commit landed before the step failed stays the rotation’s own on retry', async () => {
+    // The store committed the value but the step saw an error (a PostgreSQL COMMIT whose answer was lost):
+    // recording the failure must keep the commit's pendingMade mark, or the retry refuses its own value.
+    let loseAnswer = true;
+    const { secrets, rotation, clock } = await rotationOnStore({
+      engine: (engine) => ({
+        ...engine,
+        async putPendingValue(arn, token, value) {
+          await engine.putPendingValue(arn, token, value);
+          if (loseAnswer) {
+            loseAnswer = false;
+            throw new Error('connection lost after COMMIT');
+          }
+        },
+      }),
+    });
+    const { versionId: first } = await secrets.createSecret({ name: 'app/db', value: { string: OLD } });
+    const { versionId: token } = await rotation.rotateSecret('app/db', { lambdaArn: RANDOM, principal: ADMIN });
+    await rotation.idle();
+    const made = (await secrets.getSecretValue('app/db', token)).value.string;
+    expect((await secrets.find('app/db')).rotation?.inProgress).toMatchObject({
+      token,
+      step: 'createSecret',
+      attempts: 1,
+      pendingMade: true,
+    });
+
+    clock.set((await secrets.find('app/db')).rotation!.inProgress!.nextAttemptAt);
+    await rotation.runDue(clock.now());
+    await rotation.idle();
+    const record = (await secrets.find('app/db')).rotation!;
+    expect(record.lastFailure).toBeUndefined();
+    expect(record.inProgress).toBeUndefined();
+    expect(await stagesOf(secrets, 'app/db')).toEqual({ AWSCURRENT: token, AWSPREVIOUS: first });
+    expect((await secrets.getSecretValue('app/db')).value.string).toBe(made);
+  });
+
   it('a value a caller put at the rotation token is not taken for the rotation’s own', async () => {
     const { secrets, rotation, authorizer, clock } = await rotated();
     authorizer.refuse.add('secretsmanager:GetSecretValue');

@@ -87,15 +87,17 @@ export function fakeAuthorizer(): FakeAuthorizer {
   return authorizer;
 }
 
-/** The engine with rotation, acting through a fake authorizer, with a log to read. */
-export async function rotationOnStore(): Promise<
+/** The engine with rotation, acting through a fake authorizer, with a log to read; `engine` may wrap what rotation calls. */
+export async function rotationOnStore(
+  options: { engine?: (engine: SecretsEngine) => SecretsEngine } = {},
+): Promise<
   EngineOnStore & { rotation: Rotation; authorizer: FakeAuthorizer; lines: ReturnType<typeof quietLogger>['lines'] }
 > {
   const parts = await engineOnStore();
   const authorizer = fakeAuthorizer();
   const { logger, lines } = quietLogger();
   const rotation = createRotation({
-    engine: parts.secrets,
+    engine: options.engine ? options.engine(parts.secrets) : parts.secrets,
     store: parts.store.secrets,
     clock: parts.clock,
     logger,

@@ -219,7 +219,7 @@ export async function recordRotationFailure(
   { store, clock, commits }: EngineParts,
   claimed: SecretRecord,
   lastFailure: LastFailure,
-  retry?: InProgress,
+  retry?: Pick<InProgress, 'attempts' | 'nextAttemptAt'>,
 ): Promise<void> {
   const token = claimed.rotation!.inProgress!.token;
   await retryConflicts(async (n) => {
@@ -227,7 +227,8 @@ export async function recordRotationFailure(
     if (!current?.rotation?.inProgress || current.rotation.inProgress.token !== token) return true;
     const base = current.rotation;
     const next: SecretRotationRecord = retry
-      ? { ...base, lastFailure, inProgress: retry }
+      ? // On the record as it is now: the step may have committed its pending value (and its mark) before failing.
+        { ...base, lastFailure, inProgress: { ...base.inProgress!, ...retry } }
       : { ...withoutInProgress(base), lastFailure, ...nextRotationOrNone(base.rules, clock.now()) };
     const stages = retry ? undefined : await pendingRemoval(commits, current.arn, token);
     const saved = await commits.commit(

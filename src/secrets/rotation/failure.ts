@@ -30,6 +30,6 @@ export async function recordFailure(
   const retry =
     attempts >= MAX_ATTEMPTS
       ? undefined
-      : { ...ip, attempts, nextAttemptAt: clock.now() + RETRY_POLICY.baseMs + backoffDelay(attempts, RETRY_POLICY) };
+      : { attempts, nextAttemptAt: clock.now() + RETRY_POLICY.baseMs + backoffDelay(attempts, RETRY_POLICY) };
   await deps.engine.recordRotationFailure(claimed, lastFailure, retry);
 }
