@@ -82,7 +82,7 @@ export function createSecretsEngine(deps: SecretsEngineDeps) {
     tagResource: bind(tagResource),
     untagResource: bind(untagResource),
     putResourcePolicy: bind(putResourcePolicy),
-    // Rotation's writes, each named (secrets/rotation.ts reaches no other).
+    // Rotation's writes, each named (rotation/ reaches no other write).
     startRotation: bind(rotationWrites.startRotation),
     cancelRotation: bind(rotationWrites.cancelRotation),
     claimRotationStep: bind(rotationWrites.claimRotationStep),

@@ -34,7 +34,7 @@ export async function describeSecret(client: KeysafeClient, id: string): Promise
 
 const STRATEGY_PREFIX = 'keysafe:rotation:';
 const STRATEGIES = ['random-password', 'postgres:single-user', 'postgres:alternating-users', 'webhook:<url>'];
-/** random-password settings, passed as the strategy URI's query (see src/secrets/rotation.ts rotatorFor). */
+/** random-password settings, passed as the strategy URI's query (see rotatorFor in src/secrets/rotation/strategies.ts). */
 const RANDOM_PASSWORD_SETTINGS = ['field', 'length', 'exclude-characters', 'exclude-punctuation'];
 
 /** The RotationLambdaARN for a rotation block: `keysafe:rotation:<strategy>[?<settings>]`. */
