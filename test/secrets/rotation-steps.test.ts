@@ -29,6 +29,15 @@ function holdAt(authorizer: FakeAuthorizer, action: string) {
   return { arrived, release };
 }
 
+type RotationParts = Awaited<ReturnType<typeof rotationOnStore>>;
+
+/** Moves the clock to the failed step's retry time and lets the runner take it. */
+async function retryWhenDue({ secrets, rotation, clock }: Pick<RotationParts, 'secrets' | 'rotation' | 'clock'>) {
+  clock.set((await secrets.find('app/db')).rotation!.inProgress!.nextAttemptAt);
+  await rotation.runDue(clock.now());
+  await rotation.idle();
+}
+
 async function rotated() {
   const parts = await rotationOnStore();
   const { versionId } = await parts.secrets.createSecret({ name: 'app/db', value: { string: OLD } });
@@ -126,9 +135,7 @@ describe('a failed step', () => {
     const { versionId: token } = await rotation.rotateSecret('app/db', { lambdaArn: RANDOM, principal: ADMIN });
     await rotation.idle();
     authorizer.refuse.clear();
-    clock.set((await secrets.find('app/db')).rotation!.inProgress!.nextAttemptAt);
-    await rotation.runDue(clock.now());
-    await rotation.idle();
+    await retryWhenDue({ secrets, rotation, clock });
     const record = (await secrets.find('app/db')).rotation!;
     expect(record.lastFailure).toBeUndefined();
     expect(record.inProgress).toBeUndefined();
@@ -141,9 +148,7 @@ describe('a failed step', () => {
     await rotation.rotateSecret('app/db', { lambdaArn: RANDOM, principal: ADMIN });
     await rotation.idle();
     for (let attempt = 2; attempt <= MAX_ATTEMPTS; attempt++) {
-      clock.set((await secrets.find('app/db')).rotation!.inProgress!.nextAttemptAt);
-      await rotation.runDue(clock.now());
-      await rotation.idle();
+      await retryWhenDue({ secrets, rotation, clock });
     }
     const record = (await secrets.find('app/db')).rotation!;
     expect(record.inProgress).toBeUndefined();
@@ -182,9 +187,7 @@ describe('a failed step', () => {
       pendingMade: true,
     });
 
-    clock.set((await secrets.find('app/db')).rotation!.inProgress!.nextAttemptAt);
-    await rotation.runDue(clock.now());
-    await rotation.idle();
+    await retryWhenDue({ secrets, rotation, clock });
     const record = (await secrets.find('app/db')).rotation!;
     expect(record.lastFailure).toBeUndefined();
     expect(record.inProgress).toBeUndefined();
@@ -199,9 +202,7 @@ describe('a failed step', () => {
     await rotation.idle();
     authorizer.refuse.clear();
     await secrets.putSecretValue('app/db', { value: { string: 'planted' }, token, stages: ['AWSPENDING'] });
-    clock.set((await secrets.find('app/db')).rotation!.inProgress!.nextAttemptAt);
-    await rotation.runDue(clock.now());
-    await rotation.idle();
+    await retryWhenDue({ secrets, rotation, clock });
     const record = (await secrets.find('app/db')).rotation!;
     expect(record.lastFailure?.message).toMatch(/^createSecret: version .* holds a value this rotation did not make/);
     expect((await secrets.getSecretValue('app/db')).value.string).toBe(OLD);
