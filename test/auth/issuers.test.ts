@@ -7,7 +7,13 @@ import { TrustedIssuer } from '../../src/auth/issuers.js';
 import { compileRole, requireBound, roleSchema } from '../../src/auth/roles.js';
 import { AppError } from '../../src/core/errors.js';
 import { createLogger } from '../../src/observability/logger.js';
-import { newSigningKey, type OidcIssuer, type SigningKey, startOidcIssuer } from '../support/oidc-issuer.js';
+import {
+  newSigningKey,
+  type OidcIssuer,
+  type SigningKey,
+  startOidcIssuer,
+  workloadToken,
+} from '../support/oidc-issuer.js';
 import { tempDir } from '../support/server.js';
 
 let oidc: OidcIssuer;
@@ -419,7 +425,6 @@ describe('trusted issuer behind https with a private CA and a bearer token (a cl
   it("sends the token to another https origin only if its certificate verifies against caFile (Kubernetes's advertise address)", async () => {
     const { createSelfSignedCert } = await import('../../src/crypto/self-signed-cert.js');
     const { createServer } = await import('node:https');
-    const { SignJWT } = await import('jose');
     const cluster = createSelfSignedCert({ commonName: 'api', dnsNames: ['localhost'] });
     const stranger = createSelfSignedCert({ commonName: 'stranger', dnsNames: ['localhost'] });
     const key = await newSigningKey();
@@ -453,15 +458,7 @@ describe('trusted issuer behind https with a private CA and a bearer token (a cl
       return { issuer: `${issuerHost.base}/${which}`, jwks_uri: `${keysAt}/openid/v1/jwks` };
     });
     try {
-      const tokenFor = (iss: string) =>
-        new SignJWT({})
-          .setProtectedHeader({ alg: 'RS256', kid: key.kid })
-          .setIssuer(iss)
-          .setAudience('keysafe')
-          .setSubject('system:serviceaccount:shop:web')
-          .setIssuedAt()
-          .setExpirationTime('1h')
-          .sign(key.privateKey);
+      const tokenFor = (iss: string) => workloadToken(key, iss, '1h');
       const config = { discovery: true, caFile: join(dir, 'ca.crt'), tokenFile: join(dir, 'token') };
       const good = await trusted({ name: 'k8s-advertised', issuer: `${issuerHost.base}/good`, ...config });
       expect((await good.issuer.verify(await tokenFor(`${issuerHost.base}/good`))).sub).toBe(

@@ -4,12 +4,11 @@ import { existsSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'no
 import { createServer, type IncomingHttpHeaders, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
-import { SignJWT } from 'jose';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { MAX_ISSUER_DOCUMENT_BYTES } from '../../src/auth/issuers.js';
 import { loadServerConfig } from '../../src/server/config.js';
 import { openStore } from '../../src/storage/index.js';
-import { newSigningKey, type SigningKey } from '../support/oidc-issuer.js';
+import { newSigningKey, type SigningKey, workloadToken } from '../support/oidc-issuer.js';
 import { startTestServer, type TestServer, tempDir } from '../support/server.js';
 import { login as loginAt } from '../support/session.js';
 
@@ -142,15 +141,7 @@ const putIssuer = async (name: string, body: object) => {
   return { status: res.status, body: (await res.json()) as { __type: string; message: string } };
 };
 
-const jwt = (iss: string) =>
-  new SignJWT({})
-    .setProtectedHeader({ alg: 'RS256', kid: key.kid })
-    .setIssuer(iss)
-    .setAudience('keysafe')
-    .setSubject('system:serviceaccount:shop:web')
-    .setIssuedAt()
-    .setExpirationTime('10m')
-    .sign(key.privateKey);
+const jwt = (iss: string) => workloadToken(key, iss);
 
 const login = async (role: string, iss = issuerHost.url) => {
   const res = await loginAt(server.url, { role, jwt: await jwt(iss) });

@@ -47,6 +47,18 @@ export async function newSigningKey(alg: 'RS256' | 'ES256' | 'EdDSA' = 'RS256'):
   return { kid, alg, privateKey, publicJwk: { ...(await exportJWK(publicKey)), kid, alg, use: 'sig' } };
 }
 
+/** A workload token (audience keysafe, subject system:serviceaccount:shop:web) signed by `key` for issuer `iss`. */
+export function workloadToken(key: SigningKey, iss: string, lifetime = '10m'): Promise<string> {
+  return new SignJWT({})
+    .setProtectedHeader({ alg: key.alg, kid: key.kid })
+    .setIssuer(iss)
+    .setAudience('keysafe')
+    .setSubject('system:serviceaccount:shop:web')
+    .setIssuedAt()
+    .setExpirationTime(lifetime)
+    .sign(key.privateKey);
+}
+
 export async function startOidcIssuer(): Promise<OidcIssuer> {
   const server: Server = createServer((req, res) => {
     if (issuer.failing) {
