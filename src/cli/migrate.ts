@@ -5,7 +5,7 @@ import { DEFAULTS } from '../server/config.js';
 import { migrateSqliteToPostgres } from '../storage/index.js';
 import { parseFlags } from './args.js';
 
-const USAGE = `usage: keysafe migrate --to postgres://… [--from sqlite:PATH | --data-dir DIR]
+const USAGE = `usage: keysafe migrate --to postgres://… [--from sqlite:PATH | --data-dir DIR] [--region REGION]
 
 Copies every key, alias, secret, label, event, issuer, role and Terraform state from a SQLite
 store into an empty PostgreSQL database, in one transaction. Stop the server first. Values stay
@@ -14,12 +14,14 @@ and admin credentials.
   --to URL         the PostgreSQL store (postgres://user:password@host:port/database)
   --from URL       the SQLite store (default sqlite:<data-dir>/keysafe.db)
   --data-dir DIR   default ${DEFAULTS.dataDir}
+  --region REGION  the server's default region (region:), which the data of a store written
+                   before regions belongs to; default ${DEFAULTS.region}
 `;
 
 export async function runMigrate(args: string[]): Promise<number> {
   const { values } = parseFlags(
     args,
-    { to: { type: 'string' }, from: { type: 'string' }, 'data-dir': { type: 'string' } },
+    { to: { type: 'string' }, from: { type: 'string' }, 'data-dir': { type: 'string' }, region: { type: 'string' } },
     USAGE,
   );
   if (values.help) {
@@ -30,7 +32,8 @@ export async function runMigrate(args: string[]): Promise<number> {
   if (!to || !/^postgres(ql)?:\/\//.test(to)) throw new ConfigError(`--to postgres://… is required\n\n${USAGE}`);
   const from = values.from ?? `sqlite:${join(values['data-dir'] ?? DEFAULTS.dataDir, 'keysafe.db')}`;
   if (!from.startsWith('sqlite:')) throw new ConfigError(`--from must be a sqlite: store URL\n\n${USAGE}`);
-  const counts = await migrateSqliteToPostgres(from.slice('sqlite:'.length), to).catch((e: unknown) => {
+  const options = { defaultRegion: values.region ?? DEFAULTS.region };
+  const counts = await migrateSqliteToPostgres(from.slice('sqlite:'.length), to, options).catch((e: unknown) => {
     if ((e as { code?: string }).code === 'SQLITE_CANTOPEN') throw new ConfigError(`cannot open ${from}`);
     throw e;
   });

@@ -5,6 +5,9 @@ export interface Partition {
   accountId: string;
 }
 
+/** A region name as AWS spells them (us-east-1, eu-central-2, us-gov-west-1): config, headers and stores check it. */
+export const REGION_NAME = /^[a-z]{2}(-[a-z]+)+-\d$/;
+
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
 
 export const keyArn = (p: Partition, keyId: string): string => `arn:aws:kms:${p.region}:${p.accountId}:key/${keyId}`;

@@ -4,6 +4,10 @@
 // concurrency: a record carries a `revision`, and an update names the revision it read; the
 // driver applies it only if the stored revision still matches (otherwise `false`), so two
 // server replicas racing on the same key never both win.
+//
+// A KmsStore is one region's view: keys, aliases and internal keys are that region's (another
+// region's are not found through it), while key versions are shared by key id across regions, so
+// a key id held in several regions (a multi-Region key) has one set of versions.
 import type { Page } from '../storage/index.js';
 import type { KeySpec, KeyUsage } from './key-specs.js';
 
@@ -77,11 +81,14 @@ export interface KmsStore {
   addKeyVersion(key: KeyRecord, version: KeyVersionRecord): Promise<KeyRecord | undefined>;
   getKeyVersion(keyId: string, version: number): Promise<KeyVersionRecord | undefined>;
   listKeyVersions(keyId: string): Promise<KeyVersionRecord[]>;
-  /** Deletes the key, its versions and aliases if its revision still matches. */
+  /**
+   * Deletes the key and its aliases in this region if its revision still matches; its versions
+   * too when no other region still holds the key id.
+   */
   deleteKey(keyId: string, expectedRevision: number): Promise<boolean>;
   /** Keys with work due at `now`: enabled keys whose rotation is due, pending keys whose window ended. */
   dueKeys(now: number, limit: number): Promise<KeyRecord[]>;
-  /** Versions wrapped under any root key other than `rootKeyId`, for re-wrapping. */
+  /** Versions wrapped under any root key other than `rootKeyId`, for re-wrapping (every region's). */
   versionsNotWrappedBy(rootKeyId: string, limit: number): Promise<KeyVersionRecord[]>;
   /** Swaps a version's wrapping if it is still wrapped under `fromRootKeyId`. */
   rewrapKeyVersion(

@@ -140,6 +140,11 @@ export interface SecretChange {
   events: { type: SecretEventType; versionId?: string }[];
 }
 
+/**
+ * One region's secrets and change events: a name is unique within its region, and another
+ * region's secrets and events are not seen through this view. Event cursors and their trimming
+ * are global (one sequence for the whole store).
+ */
 export interface SecretsStore {
   /** Inserts a new secret (revision 1) with its first version, if any; false when the name is taken. */
   createSecret(change: SecretChange): Promise<boolean>;
@@ -160,9 +165,9 @@ export interface SecretsStore {
   purgeSecret(secret: SecretRecord, at: number): Promise<boolean>;
   /** Secrets with work due at `now`: purge, scheduled rotation, or a rotation step to retry. */
   dueSecrets(now: number, limit: number): Promise<SecretRecord[]>;
-  /** Events with a cursor greater than `cursor`, in order. */
+  /** This region's events with a cursor greater than `cursor`, in order. */
   eventsAfter(cursor: number, limit: number): Promise<SecretEvent[]>;
-  /** Deletes events older than `before` (ms); returns how many. */
+  /** Deletes events older than `before` (ms), in every region; returns how many. */
   trimEvents(before: number): Promise<number>;
   /**
    * The newest cursor ever given (0 if none) and the oldest still kept (undefined when none are):

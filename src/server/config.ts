@@ -7,6 +7,7 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { z } from 'zod';
 import { type IssuerConfig, issuerSchema, LOGIN_LIMITS, type RoleConfig, roleSchema } from '../auth/index.js';
+import { REGION_NAME } from '../core/arn.js';
 import { ConfigError } from '../core/config-error.js';
 import { readConfigDocument } from '../core/config-file.js';
 import { parseWebhookAllowEntry } from '../secrets/index.js';
@@ -49,8 +50,9 @@ const fileSchema = z
     adminCredentialsFile: z.string().optional(),
     region: z
       .string()
-      .regex(/^[a-z]{2}(-[a-z]+)+-\d$/, 'a region such as us-east-1')
+      .regex(REGION_NAME, 'a region such as us-east-1')
       .optional(),
+    regions: z.array(z.string().regex(REGION_NAME, 'a region such as us-east-1')).min(1).max(64).optional(),
     accountId: z
       .string()
       .regex(/^\d{12}$/, '12 digits')
@@ -145,7 +147,10 @@ export interface ServerConfig {
   rootKeyFile: string;
   /** The admin's credentials; replicas share one file (a mounted Secret). */
   adminCredentialsFile: string;
+  /** The default region: Bearer-token and native calls without an x-keysafe-region header, and existing data. */
   region: string;
+  /** The regions requests may name; absent: any well-formed region. */
+  regions?: readonly string[];
   accountId: string;
   tls?: { cert: string; key: string };
   insecurePlaintextNonLoopback: boolean;
@@ -243,10 +248,21 @@ export function loadServerConfig(flags: ServerFlags, env: NodeJS.ProcessEnv = pr
     rotation: { webhookAllow: DEFAULTS.rotationWebhookAllow },
   };
   config.rotation = rotationConfig(file.rotation);
+  if (file.regions) config.regions = allowedRegions(file.regions, config.region, file.region !== undefined);
   const envKey = rootKeyFromEnv(env);
   if (envKey) config.rootKeyFromEnv = envKey;
   if (certFile && keyFile) config.tls = { cert: certFile, key: keyFile };
   return Object.freeze(config);
+}
+
+/** `regions:` frozen, refusing a list that leaves out the default region (it holds the data of before). */
+function allowedRegions(regions: string[], region: string, regionGiven: boolean): readonly string[] {
+  if (!regions.includes(region)) {
+    throw new ConfigError(
+      `regions: the default region ${region}${regionGiven ? ' (region:)' : ' (the built-in default; set region:)'} must be one of ${regions.join(', ')}`,
+    );
+  }
+  return Object.freeze([...new Set(regions)]);
 }
 
 /** The rotation section: an allow list needs a signing secret, given inline or in a file, not both. */

@@ -8,13 +8,14 @@ import pg from 'pg';
 import { ConfigError } from '../core/config-error.js';
 import { openPostgresStore } from './postgres/postgres-store.js';
 import { openSqliteStore } from './sqlite/sqlite-store.js';
+import type { StoreOptions } from './types.js';
 
 /** Parents before children (foreign keys), each in an order that keeps insertion order meaningful. */
 const TABLES: readonly { name: string; orderBy: string }[] = [
-  { name: 'kms_keys', orderBy: 'key_id' },
+  { name: 'kms_keys', orderBy: 'region, key_id' },
   { name: 'kms_key_versions', orderBy: 'key_id, version' },
-  { name: 'kms_aliases', orderBy: 'name' },
-  { name: 'kms_internal_keys', orderBy: 'purpose' },
+  { name: 'kms_aliases', orderBy: 'region, name' },
+  { name: 'kms_internal_keys', orderBy: 'region, purpose' },
   { name: 'secrets', orderBy: 'arn' },
   // PostgreSQL numbers versions in insertion order (seq) where SQLite has its rowid.
   { name: 'secret_versions', orderBy: 'rowid' },
@@ -31,10 +32,18 @@ const BATCH = 200;
 
 export type MigrationCounts = Record<string, number>;
 
-export async function migrateSqliteToPostgres(sqlitePath: string, postgresUrl: string): Promise<MigrationCounts> {
+/**
+ * `options.defaultRegion`: the region a SQLite store written before regions moves its data to
+ * (the server's `region:`); every row's region is copied as it is.
+ */
+export async function migrateSqliteToPostgres(
+  sqlitePath: string,
+  postgresUrl: string,
+  options: StoreOptions = {},
+): Promise<MigrationCounts> {
   // Opening each store the usual way brings both schemas up to date first.
-  await (await openSqliteStore(sqlitePath)).close();
-  await (await openPostgresStore(postgresUrl)).close();
+  await (await openSqliteStore(sqlitePath, options)).close();
+  await (await openPostgresStore(postgresUrl, options)).close();
 
   const source = new Database(sqlitePath, { readonly: true, fileMustExist: true });
   const target = new pg.Client({ connectionString: postgresUrl });

@@ -41,9 +41,34 @@ export interface Coordination {
   lead(): Promise<boolean>;
 }
 
-export interface Store {
+/**
+ * One region's view of the store: its keys, aliases, Keysafe's own keys and secrets, and its
+ * change events. Key versions are shared by every region holding the same key id.
+ */
+export interface RegionalStore {
+  readonly region: string;
   readonly kms: KmsStore;
   readonly secrets: SecretsStore;
+}
+
+/** What a driver is opened with beside its URL. */
+export interface StoreOptions {
+  /**
+   * The region existing data belongs to when an older database gains regions (migration 6 in
+   * SQLite, 7 in PostgreSQL), and the region of `kms` and `secrets` below. Default us-east-1.
+   */
+  defaultRegion?: string;
+}
+
+export interface Store {
+  /** The default region's views (what `inRegion(defaultRegion)` gives). */
+  readonly kms: KmsStore;
+  readonly secrets: SecretsStore;
+  readonly defaultRegion: string;
+  /** The views bound to one region (made once per region). */
+  inRegion(region: string): RegionalStore;
+  /** The regions holding a key or a secret: where scheduled work may be due. */
+  regions(): Promise<string[]>;
   readonly auth: AuthStore;
   readonly terraform: TerraformStateStore;
   /** Present when several processes may share the store (PostgreSQL). */

@@ -55,7 +55,7 @@ describe('sqlite terraform store', () => {
     const db = new Database(path);
     db.exec('CREATE TABLE schema_migrations (version INTEGER PRIMARY KEY, name TEXT, applied_at INTEGER)');
     for (const m of SQLITE_MIGRATIONS.filter((m) => m.version <= 3)) {
-      db.exec(m.sql);
+      db.exec(m.sql as string);
       db.prepare('INSERT INTO schema_migrations (version, name, applied_at) VALUES (?, ?, ?)').run(
         m.version,
         m.name,

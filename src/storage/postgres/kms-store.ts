@@ -1,5 +1,5 @@
-// The PostgreSQL KmsStore: keys (record as JSON text plus the columns the scheduler queries),
-// their wrapped versions and aliases. Revision checks are single conditional statements
+// The PostgreSQL KmsStore, one region's view: keys (record as JSON text plus the columns the
+// scheduler queries), aliases and internal keys of that region, and wrapped versions shared by key id. Revision checks are single conditional statements
 // (`UPDATE … WHERE revision = $n`), atomic under READ COMMITTED.
 
 import type { AliasRecord, InternalKeyRecord, KeyRecord, KeyVersionRecord, KmsStore } from '../../kms/index.js';
@@ -21,53 +21,58 @@ function insertVersion(c: Queryable, v: KeyVersionRecord) {
   ]);
 }
 
-async function update(c: Queryable, key: KeyRecord): Promise<boolean> {
+async function update(c: Queryable, region: string, key: KeyRecord): Promise<boolean> {
   const r = await c.query(
-    'UPDATE kms_keys SET revision = revision + 1, state = $1, next_rotation_at = $2, deletion_at = $3, doc = $4 WHERE key_id = $5 AND revision = $6',
-    [key.state, key.nextRotationAt ?? null, key.deletionAt ?? null, keyDoc(key), key.keyId, key.revision],
+    'UPDATE kms_keys SET revision = revision + 1, state = $1, next_rotation_at = $2, deletion_at = $3, doc = $4 WHERE region = $5 AND key_id = $6 AND revision = $7',
+    [key.state, key.nextRotationAt ?? null, key.deletionAt ?? null, keyDoc(key), region, key.keyId, key.revision],
   );
   return r.rowCount === 1;
 }
 
 export class PostgresKmsStore implements KmsStore {
   readonly #db: PgDatabase;
+  readonly #region: string;
 
-  constructor(db: PgDatabase) {
+  constructor(db: PgDatabase, region: string) {
     this.#db = db;
+    this.#region = region;
   }
 
   async insertKey(key: KeyRecord, firstVersion: KeyVersionRecord): Promise<void> {
     await this.#db.tx(async (c) => {
       await c.query(
-        'INSERT INTO kms_keys (key_id, revision, state, next_rotation_at, deletion_at, doc) VALUES ($1, 1, $2, $3, $4, $5)',
-        [key.keyId, key.state, key.nextRotationAt ?? null, key.deletionAt ?? null, keyDoc(key)],
+        'INSERT INTO kms_keys (region, key_id, revision, state, next_rotation_at, deletion_at, doc) VALUES ($1, $2, 1, $3, $4, $5, $6)',
+        [this.#region, key.keyId, key.state, key.nextRotationAt ?? null, key.deletionAt ?? null, keyDoc(key)],
       );
       await insertVersion(c, firstVersion);
     });
   }
 
   async getKey(keyId: string): Promise<KeyRecord | undefined> {
-    const { rows } = await this.#db.query('SELECT revision, doc FROM kms_keys WHERE key_id = $1', [keyId]);
+    const { rows } = await this.#db.query('SELECT revision, doc FROM kms_keys WHERE region = $1 AND key_id = $2', [
+      this.#region,
+      keyId,
+    ]);
     return rows[0] && toKey(rows[0]);
   }
 
   async listKeys(limit: number, after = ''): Promise<Page<KeyRecord>> {
     const { rows } = await this.#db.query(
-      'SELECT revision, doc FROM kms_keys WHERE key_id > $1 ORDER BY key_id LIMIT $2',
-      [after, limit + 1],
+      'SELECT revision, doc FROM kms_keys WHERE region = $1 AND key_id > $2 ORDER BY key_id LIMIT $3',
+      [this.#region, after, limit + 1],
     );
     return page(rows.map(toKey), limit, (k) => k.keyId);
   }
 
   async updateKey(key: KeyRecord): Promise<KeyRecord | undefined> {
-    return (await update(this.#db, key)) ? { ...key, revision: key.revision + 1 } : undefined;
+    return (await update(this.#db, this.#region, key)) ? { ...key, revision: key.revision + 1 } : undefined;
   }
 
   async addKeyVersion(key: KeyRecord, version: KeyVersionRecord): Promise<KeyRecord | undefined> {
     // The conditional UPDATE takes the key's row lock first, so a concurrent rotation from the
     // same read waits for this one and then finds the revision moved on.
     const ok = await this.#db.tx(async (c) => {
-      if (!(await update(c, key))) return false;
+      if (!(await update(c, this.#region, key))) return false;
       await insertVersion(c, version);
       return true;
     });
@@ -88,20 +93,28 @@ export class PostgresKmsStore implements KmsStore {
   }
 
   async deleteKey(keyId: string, expectedRevision: number): Promise<boolean> {
-    // Versions and aliases go with the key through ON DELETE CASCADE, in the same statement.
-    const r = await this.#db.query('DELETE FROM kms_keys WHERE key_id = $1 AND revision = $2', [
-      keyId,
-      expectedRevision,
-    ]);
-    return r.rowCount === 1;
+    // Aliases go with the key through ON DELETE CASCADE; versions only with the last region's record.
+    return this.#db.tx(async (c) => {
+      const r = await c.query('DELETE FROM kms_keys WHERE region = $1 AND key_id = $2 AND revision = $3', [
+        this.#region,
+        keyId,
+        expectedRevision,
+      ]);
+      if (r.rowCount !== 1) return false;
+      await c.query(
+        'DELETE FROM kms_key_versions WHERE key_id = $1 AND NOT EXISTS (SELECT 1 FROM kms_keys WHERE key_id = $1)',
+        [keyId],
+      );
+      return true;
+    });
   }
 
   async dueKeys(now: number, limit: number): Promise<KeyRecord[]> {
     const { rows } = await this.#db.query(
-      `SELECT revision, doc FROM kms_keys
-       WHERE (state = 'Enabled' AND next_rotation_at <= $1) OR (state = 'PendingDeletion' AND deletion_at <= $1)
+      `SELECT revision, doc FROM kms_keys WHERE region = $3
+       AND ((state = 'Enabled' AND next_rotation_at <= $1) OR (state = 'PendingDeletion' AND deletion_at <= $1))
        ORDER BY key_id LIMIT $2`,
-      [now, limit],
+      [now, limit, this.#region],
     );
     return rows.map(toKey);
   }
@@ -129,52 +142,60 @@ export class PostgresKmsStore implements KmsStore {
 
   async createAlias(a: AliasRecord): Promise<boolean> {
     const r = await this.#db.query(
-      'INSERT INTO kms_aliases (name, key_id, created_at, updated_at) VALUES ($1, $2, $3, $4) ON CONFLICT (name) DO NOTHING',
-      [a.name, a.keyId, a.createdAt, a.updatedAt],
+      'INSERT INTO kms_aliases (region, name, key_id, created_at, updated_at) VALUES ($1, $2, $3, $4, $5) ON CONFLICT (region, name) DO NOTHING',
+      [this.#region, a.name, a.keyId, a.createdAt, a.updatedAt],
     );
     return r.rowCount === 1;
   }
 
   async getAlias(name: string): Promise<AliasRecord | undefined> {
-    const { rows } = await this.#db.query('SELECT * FROM kms_aliases WHERE name = $1', [name]);
+    const { rows } = await this.#db.query('SELECT * FROM kms_aliases WHERE region = $1 AND name = $2', [
+      this.#region,
+      name,
+    ]);
     return rows[0] && toAlias(rows[0]);
   }
 
   async updateAlias(name: string, keyId: string, updatedAt: number): Promise<boolean> {
-    const r = await this.#db.query('UPDATE kms_aliases SET key_id = $1, updated_at = $2 WHERE name = $3', [
-      keyId,
-      updatedAt,
-      name,
-    ]);
+    const r = await this.#db.query(
+      'UPDATE kms_aliases SET key_id = $1, updated_at = $2 WHERE region = $3 AND name = $4',
+      [keyId, updatedAt, this.#region, name],
+    );
     return r.rowCount === 1;
   }
 
   async deleteAlias(name: string): Promise<boolean> {
-    const r = await this.#db.query('DELETE FROM kms_aliases WHERE name = $1', [name]);
+    const r = await this.#db.query('DELETE FROM kms_aliases WHERE region = $1 AND name = $2', [this.#region, name]);
     return r.rowCount === 1;
   }
 
   async listAliases(limit: number, after = '', keyId?: string): Promise<Page<AliasRecord>> {
     const { rows } =
       keyId === undefined
-        ? await this.#db.query('SELECT * FROM kms_aliases WHERE name > $1 ORDER BY name LIMIT $2', [after, limit + 1])
-        : await this.#db.query('SELECT * FROM kms_aliases WHERE key_id = $1 AND name > $2 ORDER BY name LIMIT $3', [
-            keyId,
+        ? await this.#db.query('SELECT * FROM kms_aliases WHERE region = $1 AND name > $2 ORDER BY name LIMIT $3', [
+            this.#region,
             after,
             limit + 1,
-          ]);
+          ])
+        : await this.#db.query(
+            'SELECT * FROM kms_aliases WHERE region = $1 AND key_id = $2 AND name > $3 ORDER BY name LIMIT $4',
+            [this.#region, keyId, after, limit + 1],
+          );
     return page(rows.map(toAlias), limit, (a) => a.name);
   }
 
   async getInternalKey(purpose: string): Promise<InternalKeyRecord | undefined> {
-    const { rows } = await this.#db.query('SELECT * FROM kms_internal_keys WHERE purpose = $1', [purpose]);
+    const { rows } = await this.#db.query('SELECT * FROM kms_internal_keys WHERE region = $1 AND purpose = $2', [
+      this.#region,
+      purpose,
+    ]);
     return rows[0] && toInternalKey(rows[0]);
   }
 
   async recordInternalKey(r: InternalKeyRecord): Promise<boolean> {
     const res = await this.#db.query(
-      'INSERT INTO kms_internal_keys (purpose, key_id, created_at) VALUES ($1, $2, $3) ON CONFLICT (purpose) DO NOTHING',
-      [r.purpose, r.keyId, r.createdAt],
+      'INSERT INTO kms_internal_keys (region, purpose, key_id, created_at) VALUES ($1, $2, $3, $4) ON CONFLICT (region, purpose) DO NOTHING',
+      [this.#region, r.purpose, r.keyId, r.createdAt],
     );
     return res.rowCount === 1;
   }

@@ -3,9 +3,17 @@
 // The same tables as the SQLite driver. Text keys that are paged or ordered use COLLATE "C", so the
 // order is bytewise whatever the database's default collation; times in ms are BIGINT.
 import pg from 'pg';
+import { type MigrationOptions, regionLiteral } from '../migration-options.js';
 import { LOCK_MIGRATIONS, type PgDatabase } from './pool.js';
 
-export const POSTGRES_MIGRATIONS: readonly { version: number; name: string; sql: string }[] = [
+export interface PostgresMigration {
+  version: number;
+  name: string;
+  /** The SQL, or a function of the store's options (the default region existing data moves to). */
+  sql: string | ((options: MigrationOptions) => string);
+}
+
+export const POSTGRES_MIGRATIONS: readonly PostgresMigration[] = [
   {
     version: 1,
     name: 'kms keys, versions and aliases',
@@ -184,14 +192,51 @@ export const POSTGRES_MIGRATIONS: readonly { version: number; name: string; sql:
       );
     `,
   },
+  {
+    // SQLite's migration 6: PostgreSQL had one more migration (the notification triggers) before it.
+    version: 7,
+    name: 'regions: keys, aliases, internal keys, secrets and events belong to a region',
+    sql: (o) => regionsMigration(regionLiteral(o.defaultRegion)),
+  },
 ];
+
+/**
+ * Existing rows move to the default region (a column default used once, then dropped: every
+ * writer names the region). Key versions lose their foreign key: they are shared by every region
+ * holding the key id (multi-Region keys), and the store deletes them with the last one.
+ */
+function regionsMigration(region: string): string {
+  const column = (table: string) => `
+    ALTER TABLE ${table} ADD COLUMN region TEXT COLLATE "C" NOT NULL DEFAULT ${region};
+    ALTER TABLE ${table} ALTER COLUMN region DROP DEFAULT;`;
+  return `
+    ALTER TABLE kms_key_versions DROP CONSTRAINT kms_key_versions_key_id_fkey;
+    ALTER TABLE kms_aliases DROP CONSTRAINT kms_aliases_key_id_fkey;
+    ALTER TABLE kms_internal_keys DROP CONSTRAINT kms_internal_keys_key_id_fkey;
+    ${column('kms_keys')}
+    ALTER TABLE kms_keys DROP CONSTRAINT kms_keys_pkey, ADD PRIMARY KEY (region, key_id);
+    CREATE INDEX kms_keys_key_id ON kms_keys (key_id);
+    ${column('kms_aliases')}
+    ALTER TABLE kms_aliases DROP CONSTRAINT kms_aliases_pkey, ADD PRIMARY KEY (region, name),
+      ADD FOREIGN KEY (region, key_id) REFERENCES kms_keys (region, key_id) ON DELETE CASCADE;
+    DROP INDEX kms_aliases_key;
+    CREATE INDEX kms_aliases_key ON kms_aliases (region, key_id, name);
+    ${column('kms_internal_keys')}
+    ALTER TABLE kms_internal_keys DROP CONSTRAINT kms_internal_keys_pkey, ADD PRIMARY KEY (region, purpose),
+      ADD FOREIGN KEY (region, key_id) REFERENCES kms_keys (region, key_id);
+    ${column('secrets')}
+    ALTER TABLE secrets DROP CONSTRAINT secrets_name_key, ADD UNIQUE (region, name);
+    ${column('secret_events')}
+    CREATE INDEX secret_events_region ON secret_events (region, cursor);
+  `;
+}
 
 /**
  * Creates the schema if needed and applies every migration not yet recorded, each in its own
  * transaction. Several replicas may start at once: a session advisory lock lets one migrate
  * while the others wait, then find nothing left to do.
  */
-export async function migratePostgres(db: PgDatabase): Promise<void> {
+export async function migratePostgres(db: PgDatabase, options: MigrationOptions): Promise<void> {
   await db.withAdvisoryLock(LOCK_MIGRATIONS, async (c) => {
     await c.query(`CREATE SCHEMA IF NOT EXISTS ${pg.escapeIdentifier(db.schema)}`);
     await c.query(
@@ -204,7 +249,7 @@ export async function migratePostgres(db: PgDatabase): Promise<void> {
       if (applied.has(m.version)) continue;
       await c.query('BEGIN');
       try {
-        await c.query(m.sql);
+        await c.query(typeof m.sql === 'string' ? m.sql : m.sql(options));
         await c.query('INSERT INTO schema_migrations (version, name, applied_at) VALUES ($1, $2, $3)', [
           m.version,
           m.name,

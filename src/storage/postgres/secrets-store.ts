@@ -1,4 +1,4 @@
-// The PostgreSQL SecretsStore: secrets, versions, one row per staging label, and the change feed.
+// The PostgreSQL SecretsStore, one region's view: its secrets (versions and labels by ARN) and its change events.
 //
 // A change is one READ COMMITTED transaction: the conditional `UPDATE … WHERE revision = $n`
 // (or the insert, for a new secret) takes the secret's row lock first, so racing writers from
@@ -24,6 +24,7 @@ const VERSION_COLUMNS = `v.secret_arn, v.version_id, v.created_at, v.kms_key_arn
 
 async function insertEvents(
   c: Queryable,
+  region: string,
   at: number,
   arn: string,
   name: string,
@@ -35,13 +36,13 @@ async function insertEvents(
   for (const e of events) {
     cursor++;
     await c.query(
-      'INSERT INTO secret_events (cursor, at, secret_arn, secret_name, type, version_id) VALUES ($1, $2, $3, $4, $5, $6)',
-      [cursor, at, arn, name, e.type, e.versionId ?? null],
+      'INSERT INTO secret_events (region, cursor, at, secret_arn, secret_name, type, version_id) VALUES ($1, $2, $3, $4, $5, $6, $7)',
+      [region, cursor, at, arn, name, e.type, e.versionId ?? null],
     );
   }
 }
 
-async function apply(c: Queryable, change: SecretChange, at: number): Promise<void> {
+async function apply(c: Queryable, region: string, change: SecretChange, at: number): Promise<void> {
   const arn = change.secret.arn;
   const v = change.newVersion;
   if (v) {
@@ -80,14 +81,16 @@ async function apply(c: Queryable, change: SecretChange, at: number): Promise<vo
       [arn, id],
     );
   }
-  await insertEvents(c, at, arn, change.secret.name, change.events);
+  await insertEvents(c, region, at, arn, change.secret.name, change.events);
 }
 
 export class PostgresSecretsStore implements SecretsStore {
   readonly #db: PgDatabase;
+  readonly #region: string;
 
-  constructor(db: PgDatabase) {
+  constructor(db: PgDatabase, region: string) {
     this.#db = db;
+    this.#region = region;
   }
 
   async createSecret(change: SecretChange): Promise<boolean> {
@@ -95,27 +98,35 @@ export class PostgresSecretsStore implements SecretsStore {
     return this.#db.tx(async (c) => {
       // No conflict target: a taken ARN or a taken name both answer false.
       const r = await c.query(
-        'INSERT INTO secrets (arn, name, revision, due_at, doc) VALUES ($1, $2, 1, $3, $4) ON CONFLICT DO NOTHING',
-        [s.arn, s.name, secretDueAt(s) ?? null, secretDoc(s)],
+        'INSERT INTO secrets (region, arn, name, revision, due_at, doc) VALUES ($1, $2, $3, 1, $4, $5) ON CONFLICT DO NOTHING',
+        [this.#region, s.arn, s.name, secretDueAt(s) ?? null, secretDoc(s)],
       );
       if (r.rowCount !== 1) return false;
-      await apply(c, change, s.createdAt);
+      await apply(c, this.#region, change, s.createdAt);
       return true;
     });
   }
 
   async getSecretByArn(arn: string): Promise<SecretRecord | undefined> {
-    const { rows } = await this.#db.query('SELECT revision, doc FROM secrets WHERE arn = $1', [arn]);
+    const { rows } = await this.#db.query('SELECT revision, doc FROM secrets WHERE region = $1 AND arn = $2', [
+      this.#region,
+      arn,
+    ]);
     return rows[0] && toSecret(rows[0]);
   }
 
   async getSecretByName(name: string): Promise<SecretRecord | undefined> {
-    const { rows } = await this.#db.query('SELECT revision, doc FROM secrets WHERE name = $1', [name]);
+    const { rows } = await this.#db.query('SELECT revision, doc FROM secrets WHERE region = $1 AND name = $2', [
+      this.#region,
+      name,
+    ]);
     return rows[0] && toSecret(rows[0]);
   }
 
   async listSecrets(): Promise<SecretRecord[]> {
-    const { rows } = await this.#db.query('SELECT revision, doc FROM secrets ORDER BY name');
+    const { rows } = await this.#db.query('SELECT revision, doc FROM secrets WHERE region = $1 ORDER BY name', [
+      this.#region,
+    ]);
     return rows.map(toSecret);
   }
 
@@ -123,11 +134,11 @@ export class PostgresSecretsStore implements SecretsStore {
     const s = change.secret;
     const ok = await this.#db.tx(async (c) => {
       const r = await c.query(
-        'UPDATE secrets SET revision = revision + 1, due_at = $1, doc = $2 WHERE arn = $3 AND revision = $4',
-        [secretDueAt(s) ?? null, secretDoc(s), s.arn, s.revision],
+        'UPDATE secrets SET revision = revision + 1, due_at = $1, doc = $2 WHERE region = $3 AND arn = $4 AND revision = $5',
+        [secretDueAt(s) ?? null, secretDoc(s), this.#region, s.arn, s.revision],
       );
       if (r.rowCount !== 1) return false;
-      await apply(c, change, at);
+      await apply(c, this.#region, change, at);
       return true;
     });
     return ok ? { ...s, revision: s.revision + 1 } : undefined;
@@ -161,17 +172,21 @@ export class PostgresSecretsStore implements SecretsStore {
   async purgeSecret(secret: SecretRecord, at: number): Promise<boolean> {
     return this.#db.tx(async (c) => {
       // Versions and stages go with the secret through ON DELETE CASCADE.
-      const r = await c.query('DELETE FROM secrets WHERE arn = $1 AND revision = $2', [secret.arn, secret.revision]);
+      const r = await c.query('DELETE FROM secrets WHERE region = $1 AND arn = $2 AND revision = $3', [
+        this.#region,
+        secret.arn,
+        secret.revision,
+      ]);
       if (r.rowCount !== 1) return false;
-      await insertEvents(c, at, secret.arn, secret.name, [{ type: 'SecretPurged' }]);
+      await insertEvents(c, this.#region, at, secret.arn, secret.name, [{ type: 'SecretPurged' }]);
       return true;
     });
   }
 
   async dueSecrets(now: number, limit: number): Promise<SecretRecord[]> {
     const { rows } = await this.#db.query(
-      'SELECT revision, doc FROM secrets WHERE due_at <= $1 ORDER BY due_at, arn LIMIT $2',
-      [now, limit],
+      'SELECT revision, doc FROM secrets WHERE region = $3 AND due_at <= $1 ORDER BY due_at, arn LIMIT $2',
+      [now, limit, this.#region],
     );
     return rows.map(toSecret);
   }
@@ -185,10 +200,10 @@ export class PostgresSecretsStore implements SecretsStore {
   }
 
   async eventsAfter(cursor: number, limit: number): Promise<SecretEvent[]> {
-    const { rows } = await this.#db.query('SELECT * FROM secret_events WHERE cursor > $1 ORDER BY cursor LIMIT $2', [
-      cursor,
-      limit,
-    ]);
+    const { rows } = await this.#db.query(
+      'SELECT * FROM secret_events WHERE region = $1 AND cursor > $2 ORDER BY cursor LIMIT $3',
+      [this.#region, cursor, limit],
+    );
     return rows.map(toEvent);
   }
 

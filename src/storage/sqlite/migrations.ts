@@ -1,6 +1,23 @@
 // SQLite schema migrations, applied in order and recorded in schema_migrations.
+import { type MigrationOptions, regionLiteral } from '../migration-options.js';
 
-export const SQLITE_MIGRATIONS: readonly { version: number; name: string; sql: string }[] = [
+export interface SqliteMigration {
+  version: number;
+  name: string;
+  /** The SQL, or a function of the store's options (the default region existing data moves to). */
+  sql: string | ((options: MigrationOptions) => string);
+  /**
+   * Rebuilds tables that others reference: run with foreign keys off (SQLite's documented way to
+   * change a table's keys) and checked with foreign_key_check before it commits.
+   */
+  rebuildsTables?: boolean;
+}
+
+/** A migration's SQL for a store opened with `options`. */
+export const sqlOf = (m: SqliteMigration, options: MigrationOptions): string =>
+  typeof m.sql === 'string' ? m.sql : m.sql(options);
+
+export const SQLITE_MIGRATIONS: readonly SqliteMigration[] = [
   {
     version: 1,
     name: 'kms keys, versions and aliases',
@@ -138,4 +155,96 @@ export const SQLITE_MIGRATIONS: readonly { version: number; name: string; sql: s
       );
     `,
   },
+  {
+    version: 6,
+    name: 'regions: keys, aliases, internal keys, secrets and events belong to a region',
+    rebuildsTables: true,
+    sql: (o) => regionsMigration(regionLiteral(o.defaultRegion)),
+  },
 ];
+
+/**
+ * Existing rows move to the default region. Key versions lose their foreign key: they are shared
+ * by every region holding the key id (multi-Region keys), and the store deletes them with the last.
+ * Tables are rebuilt before the tables referencing them, so each new REFERENCES names the new table.
+ */
+function regionsMigration(region: string): string {
+  return `
+    CREATE TABLE kms_keys_v6 (
+      region TEXT NOT NULL,
+      key_id TEXT NOT NULL,
+      revision INTEGER NOT NULL,
+      state TEXT NOT NULL,
+      next_rotation_at INTEGER,
+      deletion_at INTEGER,
+      doc TEXT NOT NULL,
+      PRIMARY KEY (region, key_id)
+    );
+    INSERT INTO kms_keys_v6 SELECT ${region}, key_id, revision, state, next_rotation_at, deletion_at, doc FROM kms_keys;
+    DROP TABLE kms_keys;
+    ALTER TABLE kms_keys_v6 RENAME TO kms_keys;
+    CREATE INDEX kms_keys_rotation_due ON kms_keys (next_rotation_at) WHERE state = 'Enabled';
+    CREATE INDEX kms_keys_deletion_due ON kms_keys (deletion_at) WHERE state = 'PendingDeletion';
+    CREATE INDEX kms_keys_key_id ON kms_keys (key_id);
+
+    CREATE TABLE kms_key_versions_v6 (
+      key_id TEXT NOT NULL,
+      version INTEGER NOT NULL,
+      root_key_id TEXT NOT NULL,
+      wrapped_material BLOB NOT NULL,
+      created_at INTEGER NOT NULL,
+      rotation_type TEXT,
+      PRIMARY KEY (key_id, version)
+    );
+    INSERT INTO kms_key_versions_v6 SELECT key_id, version, root_key_id, wrapped_material, created_at, rotation_type
+      FROM kms_key_versions;
+    DROP TABLE kms_key_versions;
+    ALTER TABLE kms_key_versions_v6 RENAME TO kms_key_versions;
+    CREATE INDEX kms_key_versions_root_key ON kms_key_versions (root_key_id);
+
+    CREATE TABLE kms_aliases_v6 (
+      region TEXT NOT NULL,
+      name TEXT NOT NULL,
+      key_id TEXT NOT NULL,
+      created_at INTEGER NOT NULL,
+      updated_at INTEGER NOT NULL,
+      PRIMARY KEY (region, name),
+      FOREIGN KEY (region, key_id) REFERENCES kms_keys (region, key_id) ON DELETE CASCADE
+    );
+    INSERT INTO kms_aliases_v6 SELECT ${region}, name, key_id, created_at, updated_at FROM kms_aliases;
+    DROP TABLE kms_aliases;
+    ALTER TABLE kms_aliases_v6 RENAME TO kms_aliases;
+    CREATE INDEX kms_aliases_key ON kms_aliases (region, key_id);
+
+    CREATE TABLE kms_internal_keys_v6 (
+      region TEXT NOT NULL,
+      purpose TEXT NOT NULL,
+      key_id TEXT NOT NULL,
+      created_at INTEGER NOT NULL,
+      PRIMARY KEY (region, purpose),
+      FOREIGN KEY (region, key_id) REFERENCES kms_keys (region, key_id)
+    );
+    INSERT INTO kms_internal_keys_v6 SELECT ${region}, purpose, key_id, created_at FROM kms_internal_keys;
+    DROP TABLE kms_internal_keys;
+    ALTER TABLE kms_internal_keys_v6 RENAME TO kms_internal_keys;
+
+    -- secret_versions keeps referencing secrets (arn): the ARN names the region already.
+    CREATE TABLE secrets_v6 (
+      arn TEXT PRIMARY KEY,
+      region TEXT NOT NULL,
+      name TEXT NOT NULL,
+      revision INTEGER NOT NULL,
+      due_at INTEGER,
+      doc TEXT NOT NULL,
+      UNIQUE (region, name)
+    );
+    INSERT INTO secrets_v6 SELECT arn, ${region}, name, revision, due_at, doc FROM secrets;
+    DROP TABLE secrets;
+    ALTER TABLE secrets_v6 RENAME TO secrets;
+    CREATE INDEX secrets_due ON secrets (due_at) WHERE due_at IS NOT NULL;
+
+    -- Rebuilding would lose sqlite_sequence's high mark (the latest cursor): a column is added.
+    ALTER TABLE secret_events ADD COLUMN region TEXT NOT NULL DEFAULT ${region};
+    CREATE INDEX secret_events_region ON secret_events (region, cursor);
+  `;
+}

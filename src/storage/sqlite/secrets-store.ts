@@ -1,4 +1,4 @@
-// The SQLite SecretsStore: secrets, versions, one row per staging label, and the change feed.
+// The SQLite SecretsStore, one region's view: its secrets (versions and labels by ARN) and its change events.
 import type Database from 'better-sqlite3';
 import {
   type SecretChange,
@@ -19,21 +19,23 @@ const VERSION_COLUMNS = `v.*, (SELECT json_group_array(s.stage) FROM secret_stag
 
 export class SqliteSecretsStore implements SecretsStore {
   readonly #s;
+  readonly #region: string;
   readonly #createTx;
   readonly #commitTx;
   readonly #purgeTx;
 
-  constructor(db: Database.Database) {
+  constructor(db: Database.Database, region: string) {
+    // Statements on secrets and events take the region first; versions and stages hang off the ARN.
     const s = {
       insertSecret: db.prepare(
-        'INSERT INTO secrets (arn, name, revision, due_at, doc) VALUES (?, ?, 1, ?, ?) ON CONFLICT DO NOTHING',
+        'INSERT INTO secrets (region, arn, name, revision, due_at, doc) VALUES (?, ?, ?, 1, ?, ?) ON CONFLICT DO NOTHING',
       ),
       updateSecret: db.prepare(
-        'UPDATE secrets SET revision = revision + 1, due_at = ?, doc = ? WHERE arn = ? AND revision = ?',
+        'UPDATE secrets SET revision = revision + 1, due_at = ?, doc = ? WHERE region = ? AND arn = ? AND revision = ?',
       ),
-      byArn: db.prepare('SELECT revision, doc FROM secrets WHERE arn = ?'),
-      byName: db.prepare('SELECT revision, doc FROM secrets WHERE name = ?'),
-      list: db.prepare('SELECT revision, doc FROM secrets ORDER BY name'),
+      byArn: db.prepare('SELECT revision, doc FROM secrets WHERE region = ? AND arn = ?'),
+      byName: db.prepare('SELECT revision, doc FROM secrets WHERE region = ? AND name = ?'),
+      list: db.prepare('SELECT revision, doc FROM secrets WHERE region = ? ORDER BY name'),
       // Inserts a version, or fills the empty placeholder RotateSecret made under the same id.
       insertVersion: db.prepare(
         `INSERT INTO secret_versions (secret_arn, version_id, created_at, kms_key_arn, wrapped_key, ciphertext, is_binary)
@@ -64,18 +66,21 @@ export class SqliteSecretsStore implements SecretsStore {
       versions: db.prepare(
         `SELECT ${VERSION_COLUMNS} FROM secret_versions v WHERE v.secret_arn = ? ORDER BY v.created_at, v.rowid`,
       ),
-      deleteSecret: db.prepare('DELETE FROM secrets WHERE arn = ? AND revision = ?'),
-      due: db.prepare('SELECT revision, doc FROM secrets WHERE due_at <= ? ORDER BY due_at LIMIT ?'),
+      deleteSecret: db.prepare('DELETE FROM secrets WHERE region = ? AND arn = ? AND revision = ?'),
+      due: db.prepare('SELECT revision, doc FROM secrets WHERE region = ? AND due_at <= ? ORDER BY due_at LIMIT ?'),
       insertEvent: db.prepare(
-        'INSERT INTO secret_events (at, secret_arn, secret_name, type, version_id) VALUES (?, ?, ?, ?, ?)',
+        'INSERT INTO secret_events (region, at, secret_arn, secret_name, type, version_id) VALUES (?, ?, ?, ?, ?, ?)',
       ),
-      eventsAfter: db.prepare('SELECT * FROM secret_events WHERE cursor > ? ORDER BY cursor LIMIT ?'),
+      eventsAfter: db.prepare(
+        'SELECT * FROM secret_events WHERE region = ? AND cursor > ? ORDER BY cursor LIMIT ?',
+      ),
       trimEvents: db.prepare('DELETE FROM secret_events WHERE at < ?'),
       // AUTOINCREMENT keeps the highest cursor in sqlite_sequence even after every event was trimmed.
       latestCursor: db.prepare("SELECT seq FROM sqlite_sequence WHERE name = 'secret_events'"),
       oldestCursor: db.prepare('SELECT MIN(cursor) AS cursor FROM secret_events'),
     };
     this.#s = s;
+    this.#region = region;
 
     const apply = (change: SecretChange, at: number) => {
       const arn = change.secret.arn;
@@ -99,23 +104,23 @@ export class SqliteSecretsStore implements SecretsStore {
         else s.setStage.run(arn, stage, versionId);
       }
       for (const id of change.deleteVersions ?? []) s.deleteDeprecated.run(arn, id);
-      for (const e of change.events) s.insertEvent.run(at, arn, change.secret.name, e.type, e.versionId ?? null);
+      for (const e of change.events) s.insertEvent.run(region, at, arn, change.secret.name, e.type, e.versionId ?? null);
     };
     this.#createTx = db.transaction((change: SecretChange, at: number): boolean => {
       const c = change.secret;
-      if (s.insertSecret.run(c.arn, c.name, secretDueAt(c) ?? null, secretDoc(c)).changes !== 1) return false;
+      if (s.insertSecret.run(region, c.arn, c.name, secretDueAt(c) ?? null, secretDoc(c)).changes !== 1) return false;
       apply(change, at);
       return true;
     });
     this.#commitTx = db.transaction((change: SecretChange, at: number): boolean => {
       const c = change.secret;
-      if (s.updateSecret.run(secretDueAt(c) ?? null, secretDoc(c), c.arn, c.revision).changes !== 1) return false;
+      if (s.updateSecret.run(secretDueAt(c) ?? null, secretDoc(c), region, c.arn, c.revision).changes !== 1) return false;
       apply(change, at);
       return true;
     });
     this.#purgeTx = db.transaction((secret: SecretRecord, at: number): boolean => {
-      if (s.deleteSecret.run(secret.arn, secret.revision).changes !== 1) return false;
-      s.insertEvent.run(at, secret.arn, secret.name, 'SecretPurged', null);
+      if (s.deleteSecret.run(region, secret.arn, secret.revision).changes !== 1) return false;
+      s.insertEvent.run(region, at, secret.arn, secret.name, 'SecretPurged', null);
       return true;
     });
   }
@@ -125,17 +130,17 @@ export class SqliteSecretsStore implements SecretsStore {
   }
 
   async getSecretByArn(arn: string): Promise<SecretRecord | undefined> {
-    const row = this.#s.byArn.get(arn) as Row | undefined;
+    const row = this.#s.byArn.get(this.#region, arn) as Row | undefined;
     return row && toSecret(row);
   }
 
   async getSecretByName(name: string): Promise<SecretRecord | undefined> {
-    const row = this.#s.byName.get(name) as Row | undefined;
+    const row = this.#s.byName.get(this.#region, name) as Row | undefined;
     return row && toSecret(row);
   }
 
   async listSecrets(): Promise<SecretRecord[]> {
-    return (this.#s.list.all() as Row[]).map(toSecret);
+    return (this.#s.list.all(this.#region) as Row[]).map(toSecret);
   }
 
   async commit(change: SecretChange, at: number): Promise<SecretRecord | undefined> {
@@ -163,7 +168,7 @@ export class SqliteSecretsStore implements SecretsStore {
   }
 
   async dueSecrets(now: number, limit: number): Promise<SecretRecord[]> {
-    return (this.#s.due.all(now, limit) as Row[]).map(toSecret);
+    return (this.#s.due.all(this.#region, now, limit) as Row[]).map(toSecret);
   }
 
   async eventCursors(): Promise<{ latest: number; oldest: number | undefined }> {
@@ -173,7 +178,7 @@ export class SqliteSecretsStore implements SecretsStore {
   }
 
   async eventsAfter(cursor: number, limit: number): Promise<SecretEvent[]> {
-    return (this.#s.eventsAfter.all(cursor, limit) as Row[]).map(toEvent);
+    return (this.#s.eventsAfter.all(this.#region, cursor, limit) as Row[]).map(toEvent);
   }
 
   async trimEvents(before: number): Promise<number> {

@@ -3,28 +3,47 @@ import { chmodSync, closeSync, constants, mkdirSync, openSync, statSync } from '
 import { dirname } from 'node:path';
 import Database from 'better-sqlite3';
 import { ConfigError } from '../../core/config-error.js';
-import type { AliasRecord, InternalKeyRecord, KeyRecord, KeyVersionRecord, KmsStore } from '../../kms/index.js';
 import { createLogger, type Logger } from '../../observability/logger.js';
-import { docOf as keyDoc, page, type Row, toAlias, toInternalKey, toKey, toKeyVersion as toVersion } from '../rows.js';
-import type { Page, Store } from '../types.js';
+import { type MigrationOptions, migrationOptions } from '../migration-options.js';
+import type { RegionalStore, Store, StoreOptions } from '../types.js';
 import { SqliteAuthStore } from './auth-store.js';
-import { SQLITE_MIGRATIONS } from './migrations.js';
+import { SqliteKmsStore } from './kms-store.js';
+import { SQLITE_MIGRATIONS, sqlOf } from './migrations.js';
 import { SqliteSecretsStore } from './secrets-store.js';
 import { storageFault, whyNotWritable, withStorageFaults } from './store-faults.js';
 import { SqliteTerraformStore } from './terraform-store.js';
 
-export interface SqliteStoreOptions {
+export interface SqliteStoreOptions extends StoreOptions {
   /** Where storage faults (disk full, read-only, I/O errors) are reported. */
   logger?: Logger;
 }
 
 export function openSqliteStore(path: string, options: SqliteStoreOptions = {}): Store {
   const logger = options.logger ?? createLogger('info');
+  const migration = migrationOptions(options.defaultRegion);
   if (path !== ':memory:') preparePrivateFiles(path, logger);
-  const db = openWritable(path);
+  const db = openWritable(path, migration);
+  const views = new Map<string, RegionalStore>();
+  const inRegion = (region: string): RegionalStore => {
+    let view = views.get(region);
+    if (!view) {
+      view = {
+        region,
+        kms: withStorageFaults(new SqliteKmsStore(db, region), logger),
+        secrets: withStorageFaults(new SqliteSecretsStore(db, region), logger),
+      };
+      views.set(region, view);
+    }
+    return view;
+  };
+  const regions = db.prepare('SELECT region FROM kms_keys UNION SELECT region FROM secrets ORDER BY region');
+  const home = inRegion(migration.defaultRegion);
   return {
-    kms: withStorageFaults(new SqliteKmsStore(db), logger),
-    secrets: withStorageFaults(new SqliteSecretsStore(db), logger),
+    kms: home.kms,
+    secrets: home.secrets,
+    defaultRegion: migration.defaultRegion,
+    inRegion,
+    regions: async () => (regions.all() as { region: string }[]).map((r) => r.region),
     auth: withStorageFaults(new SqliteAuthStore(db), logger),
     terraform: withStorageFaults(new SqliteTerraformStore(db), logger),
     close: async () => {
@@ -92,7 +111,7 @@ const octal = (mode: number): string => mode.toString(8).padStart(4, '0');
  * file" stack. A read-only server could not recover by itself anyway: its connection stays
  * read-only after the volume is fixed. Failing at start lets the supervisor retry until it is.
  */
-function openWritable(path: string): Database.Database {
+function openWritable(path: string, options: MigrationOptions): Database.Database {
   let db: Database.Database | undefined;
   try {
     db = new Database(path);
@@ -110,7 +129,7 @@ function openWritable(path: string): Database.Database {
     } finally {
       if (db.inTransaction) db.exec('ROLLBACK');
     }
-    migrate(db);
+    migrate(db, options);
     return db;
   } catch (e) {
     if (db?.open) db.close();
@@ -123,7 +142,7 @@ function openWritable(path: string): Database.Database {
   }
 }
 
-function migrate(db: Database.Database): void {
+function migrate(db: Database.Database, options: MigrationOptions): void {
   db.exec('CREATE TABLE IF NOT EXISTS schema_migrations (version INTEGER PRIMARY KEY, name TEXT, applied_at INTEGER)');
   const applied = new Set(
     (db.prepare('SELECT version FROM schema_migrations').all() as { version: number }[]).map((r) => r.version),
@@ -131,169 +150,18 @@ function migrate(db: Database.Database): void {
   const record = db.prepare('INSERT INTO schema_migrations (version, name, applied_at) VALUES (?, ?, ?)');
   for (const m of SQLITE_MIGRATIONS) {
     if (applied.has(m.version)) continue;
-    db.transaction(() => {
-      db.exec(m.sql);
-      record.run(m.version, m.name, Date.now());
-    }).immediate();
-  }
-}
-
-class SqliteKmsStore implements KmsStore {
-  readonly #s;
-  readonly #insertKeyTx;
-  readonly #insertVersionTx;
-  readonly #deleteKeyTx;
-
-  constructor(db: Database.Database) {
-    this.#s = {
-      insertKey: db.prepare(
-        'INSERT INTO kms_keys (key_id, revision, state, next_rotation_at, deletion_at, doc) VALUES (?, 1, ?, ?, ?, ?)',
-      ),
-      getKey: db.prepare('SELECT revision, doc FROM kms_keys WHERE key_id = ?'),
-      listKeys: db.prepare('SELECT revision, doc FROM kms_keys WHERE key_id > ? ORDER BY key_id LIMIT ?'),
-      updateKey: db.prepare(
-        'UPDATE kms_keys SET revision = revision + 1, state = ?, next_rotation_at = ?, deletion_at = ?, doc = ? WHERE key_id = ? AND revision = ?',
-      ),
-      insertVersion: db.prepare(
-        'INSERT INTO kms_key_versions (key_id, version, root_key_id, wrapped_material, created_at, rotation_type) VALUES (?, ?, ?, ?, ?, ?)',
-      ),
-      getVersion: db.prepare('SELECT * FROM kms_key_versions WHERE key_id = ? AND version = ?'),
-      listVersions: db.prepare('SELECT * FROM kms_key_versions WHERE key_id = ? ORDER BY version'),
-      deleteKey: db.prepare('DELETE FROM kms_keys WHERE key_id = ? AND revision = ?'),
-      due: db.prepare(
-        `SELECT revision, doc FROM kms_keys
-         WHERE (state = 'Enabled' AND next_rotation_at <= ?) OR (state = 'PendingDeletion' AND deletion_at <= ?)
-         ORDER BY key_id LIMIT ?`,
-      ),
-      notWrappedBy: db.prepare('SELECT * FROM kms_key_versions WHERE root_key_id <> ? LIMIT ?'),
-      rewrap: db.prepare(
-        'UPDATE kms_key_versions SET root_key_id = ?, wrapped_material = ? WHERE key_id = ? AND version = ? AND root_key_id = ?',
-      ),
-      createAlias: db.prepare(
-        'INSERT INTO kms_aliases (name, key_id, created_at, updated_at) VALUES (?, ?, ?, ?) ON CONFLICT (name) DO NOTHING',
-      ),
-      getAlias: db.prepare('SELECT * FROM kms_aliases WHERE name = ?'),
-      updateAlias: db.prepare('UPDATE kms_aliases SET key_id = ?, updated_at = ? WHERE name = ?'),
-      deleteAlias: db.prepare('DELETE FROM kms_aliases WHERE name = ?'),
-      listAliases: db.prepare('SELECT * FROM kms_aliases WHERE name > ? ORDER BY name LIMIT ?'),
-      listKeyAliases: db.prepare('SELECT * FROM kms_aliases WHERE key_id = ? AND name > ? ORDER BY name LIMIT ?'),
-      getInternalKey: db.prepare('SELECT * FROM kms_internal_keys WHERE purpose = ?'),
-      recordInternalKey: db.prepare(
-        'INSERT INTO kms_internal_keys (purpose, key_id, created_at) VALUES (?, ?, ?) ON CONFLICT (purpose) DO NOTHING',
-      ),
-    };
-    const s = this.#s;
-    this.#insertKeyTx = db.transaction((key: KeyRecord, v: KeyVersionRecord): void => {
-      s.insertKey.run(key.keyId, key.state, key.nextRotationAt ?? null, key.deletionAt ?? null, keyDoc(key));
-      s.insertVersion.run(v.keyId, v.version, v.rootKeyId, v.wrappedMaterial, v.createdAt, v.rotationType ?? null);
-    });
-    this.#insertVersionTx = db.transaction((key: KeyRecord, v: KeyVersionRecord): boolean => {
-      if (!this.#update(key)) return false;
-      s.insertVersion.run(v.keyId, v.version, v.rootKeyId, v.wrappedMaterial, v.createdAt, v.rotationType ?? null);
-      return true;
-    });
-    this.#deleteKeyTx = db.transaction((keyId: string, revision: number): boolean => {
-      // Versions and aliases go with the key through ON DELETE CASCADE.
-      return s.deleteKey.run(keyId, revision).changes === 1;
-    });
-  }
-
-  #update(key: KeyRecord): boolean {
-    const r = this.#s.updateKey.run(
-      key.state,
-      key.nextRotationAt ?? null,
-      key.deletionAt ?? null,
-      keyDoc(key),
-      key.keyId,
-      key.revision,
-    );
-    return r.changes === 1;
-  }
-
-  async insertKey(key: KeyRecord, firstVersion: KeyVersionRecord): Promise<void> {
-    this.#insertKeyTx.immediate(key, firstVersion);
-  }
-
-  async getKey(keyId: string): Promise<KeyRecord | undefined> {
-    const row = this.#s.getKey.get(keyId) as Row | undefined;
-    return row && toKey(row);
-  }
-
-  async listKeys(limit: number, after = ''): Promise<Page<KeyRecord>> {
-    const rows = (this.#s.listKeys.all(after, limit + 1) as Row[]).map(toKey);
-    return page(rows, limit, (k) => k.keyId);
-  }
-
-  async updateKey(key: KeyRecord): Promise<KeyRecord | undefined> {
-    return this.#update(key) ? { ...key, revision: key.revision + 1 } : undefined;
-  }
-
-  async addKeyVersion(key: KeyRecord, version: KeyVersionRecord): Promise<KeyRecord | undefined> {
-    return this.#insertVersionTx.immediate(key, version) ? { ...key, revision: key.revision + 1 } : undefined;
-  }
-
-  async getKeyVersion(keyId: string, version: number): Promise<KeyVersionRecord | undefined> {
-    const row = this.#s.getVersion.get(keyId, version) as Row | undefined;
-    return row && toVersion(row);
-  }
-
-  async listKeyVersions(keyId: string): Promise<KeyVersionRecord[]> {
-    return (this.#s.listVersions.all(keyId) as Row[]).map(toVersion);
-  }
-
-  async deleteKey(keyId: string, expectedRevision: number): Promise<boolean> {
-    return this.#deleteKeyTx.immediate(keyId, expectedRevision);
-  }
-
-  async dueKeys(now: number, limit: number): Promise<KeyRecord[]> {
-    return (this.#s.due.all(now, now, limit) as Row[]).map(toKey);
-  }
-
-  async versionsNotWrappedBy(rootKeyId: string, limit: number): Promise<KeyVersionRecord[]> {
-    return (this.#s.notWrappedBy.all(rootKeyId, limit) as Row[]).map(toVersion);
-  }
-
-  async rewrapKeyVersion(
-    keyId: string,
-    version: number,
-    fromRootKeyId: string,
-    next: { rootKeyId: string; wrappedMaterial: Buffer },
-  ): Promise<boolean> {
-    return this.#s.rewrap.run(next.rootKeyId, next.wrappedMaterial, keyId, version, fromRootKeyId).changes === 1;
-  }
-
-  async createAlias(a: AliasRecord): Promise<boolean> {
-    return this.#s.createAlias.run(a.name, a.keyId, a.createdAt, a.updatedAt).changes === 1;
-  }
-
-  async getAlias(name: string): Promise<AliasRecord | undefined> {
-    const row = this.#s.getAlias.get(name) as Row | undefined;
-    return row && toAlias(row);
-  }
-
-  async updateAlias(name: string, keyId: string, updatedAt: number): Promise<boolean> {
-    return this.#s.updateAlias.run(keyId, updatedAt, name).changes === 1;
-  }
-
-  async deleteAlias(name: string): Promise<boolean> {
-    return this.#s.deleteAlias.run(name).changes === 1;
-  }
-
-  async listAliases(limit: number, after = '', keyId?: string): Promise<Page<AliasRecord>> {
-    const rows = (
-      keyId === undefined
-        ? this.#s.listAliases.all(after, limit + 1)
-        : this.#s.listKeyAliases.all(keyId, after, limit + 1)
-    ) as Row[];
-    return page(rows.map(toAlias), limit, (a) => a.name);
-  }
-
-  async getInternalKey(purpose: string): Promise<InternalKeyRecord | undefined> {
-    const row = this.#s.getInternalKey.get(purpose) as Row | undefined;
-    return row && toInternalKey(row);
-  }
-
-  async recordInternalKey(r: InternalKeyRecord): Promise<boolean> {
-    return this.#s.recordInternalKey.run(r.purpose, r.keyId, r.createdAt).changes === 1;
+    // foreign_keys cannot change inside a transaction; off, dropping a rebuilt table cascades nowhere.
+    if (m.rebuildsTables) db.pragma('foreign_keys = OFF');
+    try {
+      db.transaction(() => {
+        db.exec(sqlOf(m, options));
+        if (m.rebuildsTables && (db.pragma('foreign_key_check') as unknown[]).length > 0) {
+          throw new Error(`migration ${m.version} would break a foreign key`);
+        }
+        record.run(m.version, m.name, Date.now());
+      }).immediate();
+    } finally {
+      if (m.rebuildsTables) db.pragma('foreign_keys = ON');
+    }
   }
 }
