@@ -14,9 +14,16 @@ export const keyArn = (p: Partition, keyId: string): string => `arn:aws:kms:${p.
 export const aliasArn = (p: Partition, aliasName: string): string =>
   `arn:aws:kms:${p.region}:${p.accountId}:${aliasName}`;
 
-export type KeyRef = { kind: 'key'; keyId: string } | { kind: 'alias'; name: string } | { kind: 'invalid' };
+export type KeyRef =
+  | { kind: 'key'; keyId: string }
+  | { kind: 'alias'; name: string }
+  /** A well-formed key or alias ARN of another region or account: nothing there is served here. */
+  | { kind: 'elsewhere'; arn: string; region: string; accountId: string; resource: 'key' | 'alias' }
+  | { kind: 'invalid' };
 
-/** Classifies a KeyId parameter: key id, key ARN, alias name or alias ARN (ARNs must be ours). */
+const KMS_ARN = /^arn:aws:kms:([a-z0-9-]+):(\d{12}):(key\/[0-9a-f-]{36}|alias\/.+)$/;
+
+/** Classifies a KeyId parameter: key id, key ARN, alias name or alias ARN (ARNs of this partition, or elsewhere). */
 export function parseKeyRef(p: Partition, value: string): KeyRef {
   if (UUID.test(value)) return { kind: 'key', keyId: value };
   if (value.startsWith('alias/')) return { kind: 'alias', name: value };
@@ -25,6 +32,11 @@ export function parseKeyRef(p: Partition, value: string): KeyRef {
     const rest = value.slice(prefix.length);
     if (rest.startsWith('key/') && UUID.test(rest.slice(4))) return { kind: 'key', keyId: rest.slice(4) };
     if (rest.startsWith('alias/')) return { kind: 'alias', name: rest };
+  }
+  const m = KMS_ARN.exec(value);
+  if (m && REGION_NAME.test(m[1]!) && (!m[3]!.startsWith('key/') || UUID.test(m[3]!.slice(4)))) {
+    const resource = m[3]!.startsWith('key/') ? 'key' : 'alias';
+    return { kind: 'elsewhere', arn: value, region: m[1]!, accountId: m[2]!, resource };
   }
   return { kind: 'invalid' };
 }

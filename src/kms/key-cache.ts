@@ -3,7 +3,7 @@
 // Records and aliases are served for up to `ttlMs`; this replica's own writes update the cache at
 // once, and another replica's are dropped on its change notification (the TTL is the backstop). Unwrapped material never changes for a
 // key version, so it stays until the key is deleted.
-import { aliasArn, keyArn, type Partition, parseKeyRef } from '../core/arn.js';
+import { aliasArn, type KeyRef, keyArn, type Partition, parseKeyRef } from '../core/arn.js';
 import type { Clock } from '../core/clock.js';
 import { AppError } from '../core/errors.js';
 import { DecryptionError, type RootKeyring } from '../crypto/index.js';
@@ -20,6 +20,21 @@ export interface KeyCacheDeps {
   ttlMs: number;
 }
 
+/**
+ * A key or alias ARN of another region or account. AWS KMS answers an ARN of another region with
+ * NotFoundException "Invalid arn <region>" (the request's region serves only its own keys), and
+ * one of another account as a key or alias it cannot find there: Keysafe serves one account, so
+ * nothing exists in any other. (InvalidArnException is for malformed ARNs in grants and
+ * policies, not for a KeyId.)
+ */
+function notServedHere(partition: Partition, ref: Extract<KeyRef, { kind: 'elsewhere' }>): AppError {
+  if (ref.region !== partition.region) return new AppError('NotFoundException', `Invalid arn ${ref.region}`);
+  return new AppError(
+    'NotFoundException',
+    ref.resource === 'key' ? `Key '${ref.arn}' does not exist` : `Alias ${ref.arn} is not found.`,
+  );
+}
+
 export function createKeyCache({ store, rootKeys, clock, partition, ttlMs }: KeyCacheDeps) {
   const records = new Map<string, { record: KeyRecord; at: number }>();
   const aliases = new Map<string, { keyId: string | undefined; at: number }>();
@@ -30,6 +45,7 @@ export function createKeyCache({ store, rootKeys, clock, partition, ttlMs }: Key
     const parsed = parseKeyRef(partition, ref);
     if (parsed.kind === 'key') return parsed.keyId;
     if (parsed.kind === 'invalid') throw new AppError('NotFoundException', `Invalid keyId '${ref}'`);
+    if (parsed.kind === 'elsewhere') throw notServedHere(partition, parsed);
     const now = clock.now();
     let hit = aliases.get(parsed.name);
     if (!hit || now - hit.at > ttlMs) {

@@ -3,7 +3,8 @@
 // `GET /v1/secrets/<id>` answers GetSecretValue's JSON with the value moved into a JWE (ECDH-ES,
 // A256GCM) for the public key the session logged in with: values are never plaintext between
 // server and agent, even through a proxy that terminates TLS. `GET /v1/watch` is a server-sent
-// event stream of the changes to secrets the caller may read, resumable from a cursor.
+// event stream of the changes to secrets the caller may read, resumable from a cursor. Both act in
+// the request's region: the x-keysafe-region header's, or the default region (route.ts).
 import type { Context, Hono } from 'hono';
 import { type SSEStreamingApi, streamSSE } from 'hono/streaming';
 import { CompactEncrypt, type CryptoKey, importJWK } from 'jose';
@@ -17,8 +18,8 @@ import type { ChangeFeed } from './change-feed.js';
 import { type Admitted, admitBearer, type Env, exchangeOf, jsonAnswer, type Route, type RouteDeps } from './route.js';
 
 export interface AgentRouteDeps extends RouteDeps {
-  secrets: SecretsApiContext;
-  changeFeed: ChangeFeed;
+  secretsIn: (region: string) => SecretsApiContext;
+  changeFeedIn: (region: string) => Promise<ChangeFeed>;
   /**
    * How often the watch stream carries a heartbeat: it keeps idle connections (and the proxies
    * between) from timing out, rechecks the session, and tells the agent the server is still there.
@@ -92,7 +93,10 @@ async function fetchSealed(deps: AgentRouteDeps, importKey: ImportKey, c: Contex
       'Values here are delivered to a session that logged in with a publicKey; use GetSecretValue otherwise.',
     );
   }
-  const output = (await GetSecretValue.run(deps.secrets, fetchInput(c), x.access)) as Record<string, unknown>;
+  const output = (await GetSecretValue.run(deps.secretsIn(x.region), fetchInput(c), x.access)) as Record<
+    string,
+    unknown
+  >;
   const { SecretString, SecretBinary, ...metadata } = output;
   const plaintext = new TextEncoder().encode(JSON.stringify({ SecretString, SecretBinary }));
   const jwe = await new CompactEncrypt(plaintext)
@@ -119,20 +123,22 @@ class StreamCounts {
 async function watch(deps: AgentRouteDeps, streams: StreamCounts, c: Context<Env>): Promise<Response> {
   const x = exchangeOf(c);
   const opened = await deps.pipeline.run(x, 'native', async () => {
-    await admitBearer(deps, c, x, 'keysafe:Watch', 'agent');
+    const admitted = await admitBearer(deps, c, x, 'keysafe:Watch', 'agent');
+    const feed = await deps.changeFeedIn(admitted.region);
     // An agent needs one stream (two while it reconnects): a workload session may not open many.
     if (x.identity?.kind === 'role' && streams.of(c.req.header('authorization') ?? '') >= MAX_STREAMS_PER_SESSION) {
       throw new AppError('ThrottlingException', `A session may hold at most ${MAX_STREAMS_PER_SESSION} watch streams.`);
     }
     x.decision = 'allow';
     const given = c.req.query('cursor') ?? c.req.header('last-event-id');
-    return given !== undefined && /^\d{1,15}$/.test(given) ? Number(given) : await deps.changeFeed.latest();
+    const cursor = given !== undefined && /^\d{1,15}$/.test(given) ? Number(given) : await feed.latest();
+    return { feed, cursor };
   });
   if (!opened.ok) return jsonAnswer(c, opened.status, awsErrorBody(opened.error));
   const watcher: Watcher = {
+    ...opened.value,
     access: x.access!,
     authorization: c.req.header('authorization') ?? '',
-    cursor: opened.value,
   };
 
   streams.add(watcher.authorization);
@@ -146,15 +152,16 @@ async function watch(deps: AgentRouteDeps, streams: StreamCounts, c: Context<Env
 }
 
 interface Watcher {
+  feed: ChangeFeed;
   access: Access;
   authorization: string;
   cursor: number;
 }
 
 async function streamChanges(deps: AgentRouteDeps, stream: SSEStreamingApi, watcher: Watcher): Promise<void> {
-  const { access, authorization } = watcher;
+  const { access, authorization, feed } = watcher;
   let { cursor } = watcher;
-  let subscription = deps.changeFeed.subscribe(cursor);
+  let subscription = feed.subscribe(cursor);
   stream.onAbort(() => subscription.close());
   // Ends the stream once the session expires or is revoked: the agent reconnects with its new one.
   const sessionValid = () =>
@@ -176,9 +183,9 @@ async function streamChanges(deps: AgentRouteDeps, stream: SSEStreamingApi, watc
       if (stream.aborted || !(await sessionValid())) break;
       if (events === 'reset') {
         // Trimmed events were missed: the agent reloads everything and continues from now.
-        cursor = await deps.changeFeed.latest();
+        cursor = await feed.latest();
         subscription.close();
-        subscription = deps.changeFeed.subscribe(cursor);
+        subscription = feed.subscribe(cursor);
         await stream.writeSSE({ event: 'reset', data: JSON.stringify({ cursor }), id: String(cursor) });
         continue;
       }

@@ -18,8 +18,9 @@ import { registerTerraformRoutes, TERRAFORM_PATH_PREFIX, type TerraformRouteDeps
 export interface AppDeps extends RouteDeps {
   login: Login;
   sessions: Sessions;
-  secrets: SecretsApiContext;
-  changeFeed: ChangeFeed;
+  /** A region's Secrets Manager context and change feed (the agent API). */
+  secretsIn: (region: string) => SecretsApiContext;
+  changeFeedIn: (region: string) => Promise<ChangeFeed>;
   /** False while starting or draining: /readyz answers 503. */
   isReady: () => boolean;
   metrics: Metrics;

@@ -20,8 +20,8 @@ export function createAuthenticator(deps: AuthenticatorDeps) {
   const admin = adminIdentity(deps.accountId);
 
   return {
-    /** SigV4 for `services`; an `ASIA…` key must come with its session token. */
-    async sigV4(req: SignedRequest, services: readonly string[]): Promise<Identity> {
+    /** SigV4 for `services`; an `ASIA…` key must come with its session token. The region is the credential scope's. */
+    async sigV4(req: SignedRequest, services: readonly string[]): Promise<{ identity: Identity; region: string }> {
       const accessKeyId = CREDENTIAL.exec(req.headers.get('authorization') ?? '')?.[1];
       let identity: Identity = admin;
       let secret: string | undefined;
@@ -35,12 +35,12 @@ export function createAuthenticator(deps: AuthenticatorDeps) {
         identity = session.identity;
         secret = session.secret;
       }
-      verifySigV4(req, {
+      const caller = verifySigV4(req, {
         now: deps.now(),
         services,
         lookupSecret: (id) => (id === accessKeyId ? secret : undefined),
       });
-      return identity;
+      return { identity, region: caller.region };
     },
 
     /**

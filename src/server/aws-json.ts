@@ -12,6 +12,7 @@ import { type KmsEngine, kmsOperations } from '../kms/index.js';
 import { type SecretsApiContext, secretsOperations } from '../secrets/index.js';
 import type { Authenticator } from './authenticate.js';
 import { type Answer, Exchange, type Pipeline } from './pipeline.js';
+import { REGION_HEADER, requestRegion } from './regions.js';
 import {
   assumeRoleWithWebIdentity,
   getCallerIdentity,
@@ -21,9 +22,15 @@ import {
   stsError,
 } from './sts.js';
 
-export interface AwsJsonDeps {
+/** What the operations of one region run on. */
+export interface RegionalApi {
   kms: KmsEngine;
   secrets: SecretsApiContext;
+}
+
+export interface AwsJsonDeps {
+  /** The region's engines (regions.ts decides which region a request is in). */
+  apis: (region: string) => RegionalApi;
   authenticator: Authenticator;
   pipeline: Pipeline;
   sts: StsDeps;
@@ -34,7 +41,7 @@ interface Service {
   operations: Record<string, Operation<never>>;
   /** The SigV4 service name that must sign for it. */
   signingName: string;
-  context: unknown;
+  context: (api: RegionalApi) => unknown;
 }
 
 const AWS_JSON = 'application/x-amz-json-1.1';
@@ -62,8 +69,8 @@ export function commonHeaders(requestId: string): Record<string, string> {
 export function createAwsJsonHandler(deps: AwsJsonDeps): (req: IncomingMessage, res: ServerResponse) => void {
   const { pipeline } = deps;
   const services: Record<string, Service> = {
-    TrentService: { operations: kmsOperations, signingName: 'kms', context: deps.kms },
-    secretsmanager: { operations: secretsOperations, signingName: 'secretsmanager', context: deps.secrets },
+    TrentService: { operations: kmsOperations, signingName: 'kms', context: (api) => api.kms },
+    secretsmanager: { operations: secretsOperations, signingName: 'secretsmanager', context: (api) => api.secrets },
   };
 
   async function handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
@@ -78,12 +85,14 @@ export function createAwsJsonHandler(deps: AwsJsonDeps): (req: IncomingMessage, 
       const prefix = target.slice(0, dot);
       const name = target.slice(dot + 1);
       const service = Object.hasOwn(services, prefix) ? services[prefix] : undefined;
-      const identity = await authenticate(deps.authenticator, req, raw, service?.signingName);
+      const { identity, signed } = await authenticate(deps.authenticator, req, raw, service?.signingName);
       const op = service && Object.hasOwn(service.operations, name) ? service.operations[name] : undefined;
       if (!service || !op)
         throw new AppError('UnknownOperationException', 'The requested operation is not recognized.');
-      const access = pipeline.admit(x, identity, `${prefix}.${name}`);
-      return JSON.stringify(await invoke(op as Operation<unknown>, service.context, parseJson(raw), access));
+      const region = requestRegion(pipeline.regions, { signed, header: header(req.headers, REGION_HEADER) });
+      const access = pipeline.admit(x, identity, `${prefix}.${name}`, region);
+      const context = service.context(deps.apis(region));
+      return JSON.stringify(await invoke(op as Operation<unknown>, context, parseJson(raw), access));
     });
     writeAnswer(res, answer, x.requestId, sts);
   }
@@ -132,23 +141,23 @@ async function stsCall(deps: AwsJsonDeps, req: IncomingMessage, raw: Buffer, x: 
     x.decision = 'allow';
     return answer.xml;
   }
-  const identity = await authenticate(deps.authenticator, req, raw, 'sts');
+  const { identity } = await authenticate(deps.authenticator, req, raw, 'sts');
   deps.pipeline.admit(x, identity, 'sts:GetCallerIdentity');
   return getCallerIdentity(deps.sts, identity, x.requestId).xml;
 }
 
-/** SigV4 (admin or STS credentials) or a bearer token (admin or session). */
-function authenticate(
+/** SigV4 (admin or STS credentials; `signed`: the credential scope's region) or a bearer token (admin or session). */
+async function authenticate(
   authenticator: Authenticator,
   req: IncomingMessage,
   body: Buffer,
   signingName: string | undefined,
-): Promise<Identity> {
+): Promise<{ identity: Identity; signed?: string }> {
   const headers: HeaderReader = {
     get: (name) => header(req.headers, name) ?? null,
     keys: () => Object.keys(req.headers),
   };
-  if (!isSigV4(headers)) return authenticator.bearer(headers.get('authorization') ?? undefined);
+  if (!isSigV4(headers)) return { identity: await authenticator.bearer(headers.get('authorization') ?? undefined) };
   const url = req.url ?? '/';
   const q = url.indexOf('?');
   const signed: SignedRequest = {
@@ -158,7 +167,8 @@ function authenticate(
     headers,
     body,
   };
-  return authenticator.sigV4(signed, signingName ? [signingName] : []);
+  const { identity, region } = await authenticator.sigV4(signed, signingName ? [signingName] : []);
+  return { identity, signed: region };
 }
 
 /** The peer address: the audit's `source` and the login rate limit's key. */

@@ -1,4 +1,5 @@
-// Opens what everything else runs on: the root key, admin credentials, the store, and the KMS and secrets engines.
+// Opens what everything else runs on: the root key, admin credentials, the store, and the KMS and secrets engines
+// (one pair per region, over that region's store views; `kms` and `secrets` are the default region's).
 import { resolve } from 'node:path';
 import type { Clock } from '../core/clock.js';
 import { ConfigError } from '../core/config-error.js';
@@ -10,14 +11,25 @@ import { createSecretsEngine, type SecretsEngine } from '../secrets/index.js';
 import { openStore, type Store } from '../storage/index.js';
 import { type AdminCredentials, loadOrCreateAdminCredentials } from './admin-credentials.js';
 import type { ServerConfig } from './config.js';
+import { type PerRegion, perRegion } from './regions.js';
 import { loadOrCreateRootKey } from './root-key-file.js';
 import { rotateRootKeyFile } from './root-key-rotation.js';
+
+/** One region's engines: the region's Partition over the region's store views, their own caches. */
+export interface RegionalEngines {
+  region: string;
+  kms: KmsEngine;
+  secrets: SecretsEngine;
+}
 
 export interface Engines {
   store: Store;
   rootKeys: RootKeyring;
+  /** The default region's engines (Terraform state, sessions, internal callers). */
   kms: KmsEngine;
   secrets: SecretsEngine;
+  /** A region's engines, built on first use. */
+  inRegion: PerRegion<RegionalEngines>;
   metrics: Metrics;
   admin: AdminCredentials;
   /** Re-wraps all key material under a fresh root key file; reads continue meanwhile. */
@@ -29,16 +41,15 @@ export async function openEngines(config: Readonly<ServerConfig>, clock: Clock, 
   if (root.created)
     logger.info('created a new root key', { file: resolve(config.rootKeyFile), rootKeyId: root.key.id });
   const admin = loadOrCreateAdminCredentials(config.adminCredentialsFile);
-  const store: Store = await openStore(config.store, { logger });
+  const store: Store = await openStore(config.store, { logger, defaultRegion: config.region });
   const rootKeys = new RootKeyring(root.key);
-  const kms = createKmsEngine({
-    store: store.kms,
-    rootKeys,
-    clock,
-    partition: { region: config.region, accountId: config.accountId },
-    logger,
+  const inRegion = perRegion((region): RegionalEngines => {
+    const views = store.inRegion(region);
+    const partition = { region, accountId: config.accountId };
+    const kms = createKmsEngine({ store: views.kms, rootKeys, clock, partition, logger });
+    return { region, kms, secrets: createSecretsEngine({ store: views.secrets, kms, clock, partition }) };
   });
-  const secrets = createSecretsEngine({ store: store.secrets, kms, clock, partition: kms.partition });
+  const { kms, secrets } = inRegion(config.region);
   const metrics = new Metrics();
   const rotateRootKey = (resumeOnly: boolean) =>
     rotateRootKeyFile({
@@ -52,7 +63,7 @@ export async function openEngines(config: Readonly<ServerConfig>, clock: Clock, 
   // Finish a root key rotation that a crash interrupted, before serving.
   await rotateRootKey(true);
   await refuseForeignRootKey(store, rootKeys);
-  return { store, rootKeys, kms, secrets, metrics, admin, rotateRootKey: () => rotateRootKey(false) };
+  return { store, rootKeys, kms, secrets, inRegion, metrics, admin, rotateRootKey: () => rotateRootKey(false) };
 }
 
 /**

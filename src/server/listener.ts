@@ -1,4 +1,5 @@
-// Builds the request listener: the pipeline, the Hono app for /v1/… and the AWS JSON endpoint for POST /.
+// Builds the request listener: the pipeline, the Hono app for /v1/… and the AWS JSON endpoint for POST /,
+// over each region's engines (the request's region is decided in regions.ts).
 import type { RequestListener } from 'node:http';
 import { getRequestListener } from '@hono/node-server';
 import type { Hono } from 'hono';
@@ -7,12 +8,13 @@ import { INTERNAL_KEYS, internalKey } from '../kms/index.js';
 import type { Logger } from '../observability/logger.js';
 import { createTerraformStateBackend } from '../terraform/index.js';
 import { createApp } from './app.js';
-import { createAwsJsonHandler } from './aws-json.js';
+import { createAwsJsonHandler, type RegionalApi } from './aws-json.js';
 import type { ChangeFeed } from './change-feed.js';
 import type { ServerConfig } from './config.js';
 import type { Engines } from './engines.js';
 import { createPipeline, type Pipeline } from './pipeline.js';
-import { createResourceResolver } from './resources.js';
+import { type PerRegion, perRegion } from './regions.js';
+import { createResourceResolver, type ResolveResource } from './resources.js';
 import type { Env } from './route.js';
 import type { Services } from './services.js';
 
@@ -22,24 +24,36 @@ export interface ListenerDeps {
   logger: Logger;
   engines: Engines;
   services: Services;
-  changeFeed: ChangeFeed;
+  changeFeedIn: (region: string) => Promise<ChangeFeed>;
   /** False while starting or draining: /readyz answers 503. */
   isReady: () => boolean;
 }
 
+/** What a region's requests run on: its operations' contexts and its resources' resolver. */
+type Regional = RegionalApi & { resolve: ResolveResource };
+
 export function createListener(deps: ListenerDeps): RequestListener {
   const { config, clock, engines, services } = deps;
+  const regional: PerRegion<Regional> = perRegion((region) => {
+    const { kms, secrets } = engines.inRegion(region);
+    return {
+      kms,
+      secrets: { engine: secrets, rotation: services.rotationIn(region) },
+      resolve: createResourceResolver(kms, secrets),
+    };
+  });
   const pipeline = createPipeline({
     audit: services.audit,
     directory: services.directory,
     accountId: config.accountId,
-    resolve: createResourceResolver(engines.kms, engines.secrets),
+    regions: { defaultRegion: config.region, ...(config.regions && { allowed: config.regions }) },
+    resolveIn: (region) => regional(region).resolve,
     now: () => clock.now(),
     logger: deps.logger,
     metrics: engines.metrics,
   });
-  const routes = getRequestListener(buildApp(deps, pipeline).fetch);
-  const awsJson = buildAwsJson(deps, pipeline);
+  const routes = getRequestListener(buildApp(deps, pipeline, regional).fetch);
+  const awsJson = buildAwsJson(deps, pipeline, regional);
   return (req, res) => {
     if (req.method === 'POST' && (req.url === '/' || req.url?.startsWith('/?'))) awsJson(req, res);
     else void routes(req, res);
@@ -47,15 +61,16 @@ export function createListener(deps: ListenerDeps): RequestListener {
 }
 
 function buildApp(
-  { config, clock, engines, services, changeFeed, isReady }: ListenerDeps,
+  { config, clock, engines, services, changeFeedIn, isReady }: ListenerDeps,
   pipeline: Pipeline,
+  regional: PerRegion<Regional>,
 ): Hono<Env> {
-  const { kms, secrets, store } = engines;
+  const { kms, store } = engines;
   return createApp({
     authenticator: services.authenticator,
     pipeline,
-    secrets: { engine: secrets, rotation: services.rotation },
-    changeFeed,
+    secretsIn: (region) => regional(region).secrets,
+    changeFeedIn,
     directory: services.directory,
     login: services.login,
     sessions: services.sessions,
@@ -79,11 +94,10 @@ function buildApp(
   });
 }
 
-function buildAwsJson({ config, engines, services }: ListenerDeps, pipeline: Pipeline) {
+function buildAwsJson({ config, services }: ListenerDeps, pipeline: Pipeline, regional: PerRegion<Regional>) {
   const { directory } = services;
   return createAwsJsonHandler({
-    kms: engines.kms,
-    secrets: { engine: engines.secrets, rotation: services.rotation },
+    apis: regional,
     authenticator: services.authenticator,
     pipeline,
     sts: {

@@ -56,14 +56,14 @@ export async function startServer(config: Readonly<ServerConfig>, options: Start
     logger,
     engines,
     services,
-    changeFeed: sync.changeFeed,
+    changeFeedIn: sync.changeFeedIn,
     // Not ready while the audit log cannot be written: requests would be refused.
     isReady: () => ready && services.audit.healthy,
   });
   const http = await listen(config, listener, logger, () => engines.store.close());
   const schedulers = startSchedulers({
     engines,
-    rotation: services.rotation,
+    rotationIn: services.rotationIn,
     intervalMs: config.schedulerIntervalMs,
     clock,
     logger,

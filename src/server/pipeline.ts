@@ -12,6 +12,7 @@ import type { Logger } from '../observability/logger.js';
 import type { Metrics } from '../observability/metrics.js';
 import { RequestAccess } from './access.js';
 import { auditRecord } from './audit-trail.js';
+import type { RegionPolicy } from './regions.js';
 import type { ResolveResource } from './resources.js';
 
 export const UNRECOGNIZED = 'unrecognized';
@@ -22,6 +23,8 @@ export class Exchange {
   label = UNRECOGNIZED;
   identity: Identity | undefined;
   access: RequestAccess | undefined;
+  /** The region the request acts in (regions.ts), once admitted. */
+  region: string | undefined;
   /** For requests decided outside RequestAccess (login, STS): the resource and the decision. */
   resource: string | undefined;
   decision: 'allow' | 'deny' | undefined;
@@ -40,7 +43,9 @@ export interface PipelineDeps {
   audit: AuditLog;
   directory: Directory;
   accountId: string;
-  resolve: ResolveResource;
+  regions: RegionPolicy;
+  /** The resolver of a region's resources (its engines). */
+  resolveIn: (region: string) => ResolveResource;
   now: () => number;
   logger: Logger;
   metrics: Metrics;
@@ -51,11 +56,15 @@ export type Pipeline = ReturnType<typeof createPipeline>;
 export function createPipeline(deps: PipelineDeps) {
   const { audit, logger, metrics } = deps;
 
-  /** The caller is who `identity` says: the request is counted as `label` and its access decided from now on. */
-  function admit(x: Exchange, identity: Identity, label: string): RequestAccess {
+  /**
+   * The caller is who `identity` says: the request is counted as `label` and its access decided
+   * from now on, on the resources of `region` (default: the default region).
+   */
+  function admit(x: Exchange, identity: Identity, label: string, region = deps.regions.defaultRegion): RequestAccess {
     x.identity = identity;
     x.label = label;
-    x.access = new RequestAccess(identity, deps.directory, deps.accountId, deps.resolve);
+    x.region = region;
+    x.access = new RequestAccess(identity, deps.directory, deps.accountId, deps.resolveIn(region));
     return x.access;
   }
 
@@ -114,5 +123,5 @@ export function createPipeline(deps: PipelineDeps) {
     return answer;
   }
 
-  return { admit, run, record, logger };
+  return { admit, run, record, logger, regions: deps.regions };
 }

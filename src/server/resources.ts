@@ -77,6 +77,8 @@ function refArn({ kms }: Lookup, ref: string): string {
   const parsed = parseKeyRef(kms.partition, ref);
   if (parsed.kind === 'key') return keyArn(kms.partition, parsed.keyId);
   if (parsed.kind === 'alias') return aliasArn(kms.partition, parsed.name);
+  // Checked as named: a caller allowed on it learns it is not served here, others are refused.
+  if (parsed.kind === 'elsewhere') return parsed.arn;
   return '*';
 }
 

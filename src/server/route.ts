@@ -6,6 +6,7 @@ import { awsErrorBody } from '../core/http-errors.js';
 import type { RequestAccess } from './access.js';
 import type { Authenticator } from './authenticate.js';
 import { Exchange, type Pipeline } from './pipeline.js';
+import { REGION_HEADER, requestRegion } from './regions.js';
 
 export type Env = { Bindings: HttpBindings; Variables: { requestId: string } };
 
@@ -15,8 +16,8 @@ export interface RouteDeps {
   accountId: string;
 }
 
-/** An authenticated request's state: its access is decided. */
-export type Admitted = Exchange & { access: RequestAccess };
+/** An authenticated request's state: its access is decided, in its region. */
+export type Admitted = Exchange & { access: RequestAccess; region: string };
 export type Handler = (c: Context<Env>, x: Admitted) => Promise<object>;
 /** Every resource the route touches and the action checked on each, from the request. */
 export type Resources = (c: Context<Env>) => ResourceRef[];
@@ -34,7 +35,10 @@ export const sourceAddress = (c: Context<Env>): string => c.env?.incoming?.socke
 /** A request's pipeline state, with the id the middleware gave it. */
 export const exchangeOf = (c: Context<Env>): Exchange => new Exchange(c.get('requestId'), sourceAddress(c));
 
-/** Authenticates the bearer token (admin or session); the request counts as `action` from then on. */
+/**
+ * Authenticates the bearer token (admin or session); the request counts as `action` from then on,
+ * in the region its x-keysafe-region header names (the default region without one).
+ */
 export async function admitBearer(
   deps: RouteDeps,
   c: Context<Env>,
@@ -43,7 +47,8 @@ export async function admitBearer(
   api: 'aws' | 'agent' = 'aws',
 ): Promise<Admitted> {
   const identity = await deps.authenticator.bearer(c.req.header('authorization'), api);
-  deps.pipeline.admit(x, identity, action);
+  const region = requestRegion(deps.pipeline.regions, { header: c.req.header(REGION_HEADER) });
+  deps.pipeline.admit(x, identity, action, region);
   return x as Admitted;
 }
 

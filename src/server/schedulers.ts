@@ -1,8 +1,10 @@
-// The maintenance jobs: KMS key rotation and deletion, secret rotation and purge, event trimming, on the lease holder.
+// The maintenance jobs: KMS key rotation and deletion, secret rotation and purge in every region holding data,
+// event trimming, on the lease holder.
 import type { Clock } from '../core/clock.js';
 import type { Logger } from '../observability/logger.js';
 import type { Rotation } from '../secrets/index.js';
 import type { Engines } from './engines.js';
+import type { PerRegion } from './regions.js';
 import { startScheduler } from './scheduler.js';
 
 export interface SchedulerRun {
@@ -19,8 +21,8 @@ const EVENT_RETENTION_MS = 24 * 3_600_000;
 const SCHEDULER_LEASE_CHECK_MS = 2000;
 
 export interface SchedulersDeps {
-  engines: Pick<Engines, 'store' | 'kms' | 'secrets' | 'metrics'>;
-  rotation: Rotation;
+  engines: Pick<Engines, 'store' | 'inRegion' | 'metrics'>;
+  rotationIn: PerRegion<Rotation>;
   intervalMs: number;
   clock: Clock;
   logger: Logger;
@@ -49,15 +51,18 @@ export function startSchedulers(deps: SchedulersDeps): Schedulers {
   return { runNow, tick: scheduler.tick, stop: scheduler.stop };
 }
 
-async function runJobs({ engines, rotation, clock, logger }: SchedulersDeps): Promise<SchedulerRun> {
+async function runJobs({ engines, rotationIn, clock, logger }: SchedulersDeps): Promise<SchedulerRun> {
   const now = clock.now();
-  const keys = await engines.kms.runDueJobs();
-  const done = {
-    ...keys,
-    secretsPurged: await engines.secrets.purgeDue(now),
-    secretRotationsStarted: await rotation.runDue(now),
-  };
+  const done: SchedulerRun = { rotated: 0, deleted: 0, secretRotationsStarted: 0, secretsPurged: 0 };
+  for (const region of await engines.store.regions()) {
+    const { kms, secrets } = engines.inRegion(region);
+    const keys = await kms.runDueJobs();
+    done.rotated += keys.rotated;
+    done.deleted += keys.deleted;
+    done.secretsPurged += await secrets.purgeDue(now);
+    done.secretRotationsStarted += await rotationIn(region).runDue(now);
+  }
   await engines.store.secrets.trimEvents(now - EVENT_RETENTION_MS);
-  if (Object.values(done).some((n) => n > 0)) logger.info('scheduler ran', done);
+  if (Object.values(done).some((n) => n > 0)) logger.info('scheduler ran', { ...done });
   return done;
 }

@@ -1,4 +1,4 @@
-// Opens the services over the engines: the audit log, the auth directory, secret rotation, sessions and login.
+// Opens the services over the engines: the audit log, the auth directory, secret rotation (per region), sessions and login.
 import { AuditLog } from '../audit/index.js';
 import {
   createDirectory,
@@ -15,13 +15,17 @@ import type { Logger } from '../observability/logger.js';
 import { createRotation, type Rotation } from '../secrets/index.js';
 import { type Authenticator, createAuthenticator } from './authenticate.js';
 import type { ServerConfig } from './config.js';
-import type { Engines } from './engines.js';
+import type { Engines, RegionalEngines } from './engines.js';
+import { type PerRegion, perRegion } from './regions.js';
 import { createRotationAccess } from './rotation-access.js';
 
 export interface Services {
   audit: AuditLog;
   directory: Directory;
+  /** The default region's rotation. */
   rotation: Rotation;
+  /** A region's rotation (over that region's engines), built on first use. */
+  rotationIn: PerRegion<Rotation>;
   sessions: Sessions;
   login: Login;
   authenticator: Authenticator;
@@ -45,7 +49,10 @@ export async function openServices(
     nowSeconds: () => Math.floor(clock.now() / 1000),
     refreshMs: config.authRefreshMs,
   });
-  const rotation = openRotation(config, engines, { audit, directory }, clock, logger);
+  const rotationIn = perRegion((region) =>
+    openRotation(config, engines, engines.inRegion(region), { audit, directory }, clock, logger),
+  );
+  const rotation = rotationIn(config.region);
   const sessions = await openSessions(config.accountId, engines.kms, directory, clock);
   const login = createLogin(directory, () => clock.now(), config.login);
   const authenticator = createAuthenticator({
@@ -54,19 +61,20 @@ export async function openServices(
     accountId: config.accountId,
     now: () => clock.now(),
   });
-  return { audit, directory, rotation, sessions, login, authenticator };
+  return { audit, directory, rotation, rotationIn, sessions, login, authenticator };
 }
 
 function openRotation(
   config: Readonly<ServerConfig>,
-  { store, kms, secrets, metrics }: Engines,
+  { store, metrics }: Engines,
+  { region, kms, secrets }: RegionalEngines,
   { audit, directory }: Pick<Services, 'audit' | 'directory'>,
   clock: Clock,
   logger: Logger,
 ): Rotation {
   return createRotation({
     engine: secrets,
-    store: store.secrets,
+    store: store.inRegion(region).secrets,
     clock,
     logger,
     metrics,

@@ -10,7 +10,7 @@ export interface ShutdownParts {
   schedulers: Schedulers;
   sync: ChangeSync;
   http: HttpEndpoint;
-  services: Pick<Services, 'rotation' | 'directory' | 'audit'>;
+  services: Pick<Services, 'rotationIn' | 'directory' | 'audit'>;
   engines: Pick<Engines, 'store'>;
   graceMs: number;
   logger: Logger;
@@ -21,7 +21,8 @@ export async function shutDown(p: ShutdownParts): Promise<void> {
   p.sync.close(); // ends the watch streams, so draining does not wait for them
   await p.http.drain(p.graceMs);
   // A rotation step under way finishes; one that does not is resumed after its lease.
-  await Promise.race([p.services.rotation.idle(), new Promise((r) => setTimeout(r, p.graceMs).unref())]);
+  const idle = Promise.all(p.services.rotationIn.built().map((r) => r.idle()));
+  await Promise.race([idle, new Promise((r) => setTimeout(r, p.graceMs).unref())]);
   await p.services.directory.close();
   await p.services.audit.close();
   await p.engines.store.close();

@@ -28,7 +28,12 @@ export type SecretLookup = ReturnType<typeof createSecretLookup>;
 export function createSecretLookup(store: SecretsStore, cache: SecretReadCache, partition: Partition) {
   const arnPrefix = `arn:aws:secretsmanager:${partition.region}:${partition.accountId}:secret:`;
 
-  /** By name, full ARN, or partial ARN (an ARN without the 6-character suffix). */
+  /**
+   * By name, full ARN, or partial ARN (an ARN without the 6-character suffix), in this engine's
+   * region. An ARN of another region or account is answered as AWS answers a secret it cannot
+   * find, ResourceNotFoundException "Secrets Manager can't find the specified secret." (the store
+   * view holds only this region's secrets; InvalidParameterException is for malformed input).
+   */
   async function find(secretId: string): Promise<SecretRecord> {
     let secret: SecretRecord | undefined;
     if (secretId.startsWith('arn:')) {
