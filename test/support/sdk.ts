@@ -28,13 +28,15 @@ export interface SdkOptions {
    * refusal surfaces instead of being retried away.
    */
   retries?: boolean;
+  /** The region the client signs for (default REGION). */
+  region?: string;
 }
 
 function clientConfig(target: SdkTarget, options: SdkOptions) {
   const { accessKeyId, secretAccessKey } = target.admin;
   return {
     endpoint: target.url,
-    region: REGION,
+    region: options.region ?? REGION,
     credentials: options.credentials ?? { accessKeyId, secretAccessKey },
     ...(!options.retries && { maxAttempts: 1 }),
   };

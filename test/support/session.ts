@@ -28,13 +28,20 @@ export async function sessionToken(url: string, request: LoginRequest): Promise<
 }
 
 /** An AWS JSON 1.1 call (`secretsmanager.GetSecretValue`, `TrentService.Encrypt`…) with a bearer token. */
-export function bearerCall(url: string, token: string, target: string, input: unknown): Promise<Response> {
+export function bearerCall(
+  url: string,
+  token: string,
+  target: string,
+  input: unknown,
+  headers: Record<string, string> = {},
+): Promise<Response> {
   return fetch(url, {
     method: 'POST',
     headers: {
       authorization: `Bearer ${token}`,
       'x-amz-target': target,
       'content-type': 'application/x-amz-json-1.1',
+      ...headers,
     },
     body: JSON.stringify(input),
   });
