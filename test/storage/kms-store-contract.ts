@@ -698,5 +698,49 @@ export function describeKmsStoreContract(name: string, open: () => Promise<Store
         expect(updated?.internalPurpose).toBe('terraform');
       });
     });
+
+    describe('regions', () => {
+      it('keeps keys, aliases and internal keys of one region out of another', async () => {
+        const { key } = await seed();
+        const eu = store.inRegion('eu-west-1').kms;
+        expect(store.inRegion(store.defaultRegion).kms).toBe(kms);
+        expect(await eu.getKey(key.keyId)).toBeUndefined();
+        expect((await eu.listKeys(10)).items).toEqual([]);
+        expect(await eu.updateKey(key)).toBeUndefined();
+        expect(await eu.deleteKey(key.keyId, key.revision)).toBe(false);
+        expect(await kms.createAlias(alias('alias/same', key.keyId))).toBe(true);
+        expect(await eu.getAlias('alias/same')).toBeUndefined();
+        expect(await kms.recordInternalKey({ purpose: 'p', keyId: key.keyId, createdAt: T0 })).toBe(true);
+        expect(await eu.getInternalKey('p')).toBeUndefined();
+
+        const other = newKey();
+        await eu.insertKey(other, newVersion(other.keyId, 1));
+        expect(await eu.createAlias(alias('alias/same', other.keyId))).toBe(true);
+        expect((await eu.getAlias('alias/same'))!.keyId).toBe(other.keyId);
+        expect((await kms.getAlias('alias/same'))!.keyId).toBe(key.keyId);
+        expect((await eu.listAliases(10)).items.map((a) => a.keyId)).toEqual([other.keyId]);
+        expect(await store.regions()).toEqual(['eu-west-1', store.defaultRegion].sort());
+      });
+
+      it('finds due keys per region', async () => {
+        await seed({ rotationEnabled: true, nextRotationAt: T0 });
+        const eu = store.inRegion('eu-west-1').kms;
+        expect(await eu.dueKeys(T0 + 1, 10)).toEqual([]);
+        expect(await kms.dueKeys(T0 + 1, 10)).toHaveLength(1);
+      });
+
+      it('shares versions by key id, deleting them with the last region holding the key', async () => {
+        const { key, v1 } = await seed();
+        const eu = store.inRegion('eu-west-1').kms;
+        // The same key id in a second region (a multi-Region key's replica) sees the same versions.
+        await eu.insertKey({ ...key, revision: 1 }, newVersion(key.keyId, 2));
+        expect((await eu.listKeyVersions(key.keyId)).map((v) => v.version)).toEqual([1, 2]);
+        expect(await kms.getKeyVersion(key.keyId, 2)).toBeDefined();
+        expect(await kms.deleteKey(key.keyId, key.revision)).toBe(true);
+        expect(await eu.getKeyVersion(key.keyId, 1)).toEqual(v1);
+        expect(await eu.deleteKey(key.keyId, 1)).toBe(true);
+        expect(await kms.listKeyVersions(key.keyId)).toEqual([]);
+      });
+    });
   });
 }

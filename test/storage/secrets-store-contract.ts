@@ -467,5 +467,36 @@ export function describeSecretsStoreContract(name: string, open: () => Promise<S
         expect(await secrets.dueSecrets(T0 + 10_000, 10)).toEqual([]);
       });
     });
+
+    describe('regions', () => {
+      it('keeps secrets, names and events of one region out of another', async () => {
+        const { secret } = await seed('same/name');
+        const eu = store.inRegion('eu-west-1').secrets;
+        const { latest } = await secrets.eventCursors();
+        expect(await eu.getSecretByName('same/name')).toBeUndefined();
+        expect(await eu.getSecretByArn(secret.arn)).toBeUndefined();
+        expect(await eu.listSecrets()).toEqual([]);
+        expect(await eu.eventsAfter(0, 100)).toEqual([]);
+        expect(await eu.commit({ secret, events: [] }, T0)).toBeUndefined();
+        expect(await eu.purgeSecret(secret, T0)).toBe(false);
+
+        // The same name in the other region, under its own ARN; its events are its own.
+        const euSecret = { ...newSecret('same/name'), arn: secret.arn.replace('us-east-1', 'eu-west-1') };
+        expect(await eu.createSecret({ secret: euSecret, events: [{ type: 'SecretCreated' }] })).toBe(true);
+        expect((await eu.getSecretByName('same/name'))!.arn).toBe(euSecret.arn);
+        expect((await secrets.getSecretByName('same/name'))!.arn).toBe(secret.arn);
+        expect((await eu.eventsAfter(0, 100)).map((e) => e.secretArn)).toEqual([euSecret.arn]);
+        expect((await secrets.eventsAfter(0, 100)).every((e) => e.secretArn === secret.arn)).toBe(true);
+        // Cursors are one sequence for the whole store.
+        expect((await eu.eventCursors()).latest).toBe(latest + 1);
+        expect(await store.regions()).toEqual([store.defaultRegion, 'eu-west-1'].sort());
+      });
+
+      it('finds due secrets per region', async () => {
+        await seed('due/one', { purgeAt: T0, deletedAt: T0 });
+        expect(await store.inRegion('eu-west-1').secrets.dueSecrets(T0 + 1, 10)).toEqual([]);
+        expect(await secrets.dueSecrets(T0 + 1, 10)).toHaveLength(1);
+      });
+    });
   });
 }
