@@ -48,10 +48,7 @@ const fileSchema = z
     store: z.string().optional(),
     rootKeyFile: z.string().optional(),
     adminCredentialsFile: z.string().optional(),
-    region: z
-      .string()
-      .regex(REGION_NAME, 'a region such as us-east-1')
-      .optional(),
+    region: z.string().regex(REGION_NAME, 'a region such as us-east-1').optional(),
     regions: z.array(z.string().regex(REGION_NAME, 'a region such as us-east-1')).min(1).max(64).optional(),
     accountId: z
       .string()

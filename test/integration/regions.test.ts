@@ -55,9 +55,9 @@ describe('KMS across regions', () => {
       name: 'NotFoundException',
       message: `Key '${keyArnIn(EU, keyId)}' does not exist`,
     });
-    expect(
-      await failure(eu.kms.send(new EncryptCommand({ KeyId: keyId, Plaintext: Buffer.from('x') }))),
-    ).toMatchObject({ name: 'NotFoundException', message: `Key '${keyArnIn(EU, keyId)}' does not exist` });
+    expect(await failure(eu.kms.send(new EncryptCommand({ KeyId: keyId, Plaintext: Buffer.from('x') })))).toMatchObject(
+      { name: 'NotFoundException', message: `Key '${keyArnIn(EU, keyId)}' does not exist` },
+    );
     // The ARN of another region: AWS's "Invalid arn <region>".
     expect(await failure(eu.kms.send(new DescribeKeyCommand({ KeyId: keyArnIn(US, keyId) })))).toMatchObject({
       name: 'NotFoundException',
@@ -74,9 +74,7 @@ describe('KMS across regions', () => {
     const usKeys = (await us.kms.send(new ListKeysCommand({}))).Keys!.map((k) => k.KeyId);
     expect(usKeys).toContain(keyId);
     expect(euKeys).not.toContain(keyId);
-    expect((await us.kms.send(new DescribeKeyCommand({ KeyId: keyArnIn(US, keyId) }))).KeyMetadata!.KeyId).toBe(
-      keyId,
-    );
+    expect((await us.kms.send(new DescribeKeyCommand({ KeyId: keyArnIn(US, keyId) }))).KeyMetadata!.KeyId).toBe(keyId);
   });
 
   it('keeps the same alias name in two regions independently, each ARN in its region', async () => {

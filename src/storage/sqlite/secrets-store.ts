@@ -71,9 +71,7 @@ export class SqliteSecretsStore implements SecretsStore {
       insertEvent: db.prepare(
         'INSERT INTO secret_events (region, at, secret_arn, secret_name, type, version_id) VALUES (?, ?, ?, ?, ?, ?)',
       ),
-      eventsAfter: db.prepare(
-        'SELECT * FROM secret_events WHERE region = ? AND cursor > ? ORDER BY cursor LIMIT ?',
-      ),
+      eventsAfter: db.prepare('SELECT * FROM secret_events WHERE region = ? AND cursor > ? ORDER BY cursor LIMIT ?'),
       trimEvents: db.prepare('DELETE FROM secret_events WHERE at < ?'),
       // AUTOINCREMENT keeps the highest cursor in sqlite_sequence even after every event was trimmed.
       latestCursor: db.prepare("SELECT seq FROM sqlite_sequence WHERE name = 'secret_events'"),
@@ -104,7 +102,8 @@ export class SqliteSecretsStore implements SecretsStore {
         else s.setStage.run(arn, stage, versionId);
       }
       for (const id of change.deleteVersions ?? []) s.deleteDeprecated.run(arn, id);
-      for (const e of change.events) s.insertEvent.run(region, at, arn, change.secret.name, e.type, e.versionId ?? null);
+      for (const e of change.events)
+        s.insertEvent.run(region, at, arn, change.secret.name, e.type, e.versionId ?? null);
     };
     this.#createTx = db.transaction((change: SecretChange, at: number): boolean => {
       const c = change.secret;
@@ -114,7 +113,8 @@ export class SqliteSecretsStore implements SecretsStore {
     });
     this.#commitTx = db.transaction((change: SecretChange, at: number): boolean => {
       const c = change.secret;
-      if (s.updateSecret.run(secretDueAt(c) ?? null, secretDoc(c), region, c.arn, c.revision).changes !== 1) return false;
+      if (s.updateSecret.run(secretDueAt(c) ?? null, secretDoc(c), region, c.arn, c.revision).changes !== 1)
+        return false;
       apply(change, at);
       return true;
     });
