@@ -3,7 +3,7 @@
 //   AWS_WEB_IDENTITY_TOKEN_FILE   the workload's JWT (in a pod, the projected service-account token)
 //   AWS_ROLE_ARN                  arn:aws:iam::000000000000:role/<Keysafe role name>
 //   AWS_ENDPOINT_URL              the Keysafe server
-//   AWS_REGION                    any region (Keysafe's is us-east-1 by default)
+//   AWS_REGION                    the region whose secrets it reads (Keysafe serves any; us-east-1 is its default)
 //
 // The SDK's default credential chain exchanges the JWT for temporary credentials with STS
 // AssumeRoleWithWebIdentity (served by Keysafe), signs GetSecretValue with them, and renews them

@@ -16,16 +16,17 @@ export interface RegionPolicy {
 /**
  * The region a request acts in. A SigV4 call's credential scope names it (the header is not
  * signed-for-region and so ignored there); otherwise the header, otherwise the default.
- * A malformed name is a ValidationException; one outside `regions:` an
+ * A malformed name (from either) is a ValidationException; one outside `regions:` an
  * UnrecognizedClientException (AWS's answer to an endpoint of a region it does not serve
  * the account in), naming the region and the allowed ones.
  */
 export function requestRegion(policy: RegionPolicy, from: { signed?: string; header?: string }): string {
   const region = from.signed ?? from.header ?? policy.defaultRegion;
-  if (from.signed === undefined && from.header !== undefined && !REGION_NAME.test(region)) {
+  if (!REGION_NAME.test(region)) {
+    const source = from.signed !== undefined ? 'credential scope region' : `${REGION_HEADER} header`;
     throw new AppError(
       'ValidationException',
-      `The ${REGION_HEADER} header '${region.slice(0, 64)}' is not a region name such as us-east-1.`,
+      `The ${source} '${region.slice(0, 64)}' is not a region name such as us-east-1.`,
     );
   }
   if (policy.allowed && !policy.allowed.includes(region)) {

@@ -153,6 +153,20 @@ describe('where the region comes from', () => {
     }
   });
 
+  it('refuses a signed region that is not a region name', async () => {
+    const other = sdkClients(server, { region: 'local' });
+    try {
+      expect(await failure(other.secrets.send(new ListSecretsCommand({})))).toEqual({
+        name: 'ValidationException',
+        status: 400,
+        message: "The credential scope region 'local' is not a region name such as us-east-1.",
+      });
+    } finally {
+      other.kms.destroy();
+      other.secrets.destroy();
+    }
+  });
+
   it('answers Bearer calls in the default region, or the one x-keysafe-region names', async () => {
     const create = async (name: string, headers: Record<string, string> = {}) => {
       const res = await bearerCall(
