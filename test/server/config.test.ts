@@ -19,6 +19,15 @@ describe('server config', () => {
     ['webhook-allow-without-secret.yaml', 'rotation.webhookAllow: webhooks are signed'],
     ['webhook-secret-short.yaml', "invalid value for 'rotation.webhookSecret'"],
     ['webhook-secret-twice.yaml', 'give webhookSecret or webhookSecretFile, not both'],
+    [
+      'regions-without-default.yaml',
+      'regions: the default region eu-west-1 (region:) must be one of us-east-1, us-west-2',
+    ],
+    [
+      'regions-without-builtin-default.yaml',
+      'regions: the default region us-east-1 (the built-in default; set region:) must be one of eu-west-1',
+    ],
+    ['regions-bad-name.yaml', "invalid value for 'regions.1'"],
   ])('rejects %s naming the problem', (name, message) => {
     expect(() => loadServerConfig({ config: fixture(name) }, {})).toThrow(ConfigError);
     expect(() => loadServerConfig({ config: fixture(name) }, {})).toThrow(message);
@@ -40,6 +49,10 @@ describe('server config', () => {
     });
     expect(loadServerConfig({ config: fixture('valid.json'), listen: '127.0.0.2:1' }, {}).host).toBe('127.0.0.2');
     expect(Object.isFrozen(config)).toBe(true);
+  });
+
+  it('serves any region unless regions: lists them', () => {
+    expect(loadServerConfig({}, {}).regions).toBeUndefined();
   });
 
   it('allows no rotation webhook by default', () => {
