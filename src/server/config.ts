@@ -11,6 +11,7 @@ import { REGION_NAME } from '../core/arn.js';
 import { ConfigError } from '../core/config-error.js';
 import { readConfigDocument } from '../core/config-file.js';
 import { parseWebhookAllowEntry } from '../secrets/index.js';
+import { MAX_REGIONS } from './regions.js';
 
 export const DEFAULTS = {
   listen: '127.0.0.1:8270',
@@ -49,7 +50,7 @@ const fileSchema = z
     rootKeyFile: z.string().optional(),
     adminCredentialsFile: z.string().optional(),
     region: z.string().regex(REGION_NAME, 'a region such as us-east-1').optional(),
-    regions: z.array(z.string().regex(REGION_NAME, 'a region such as us-east-1')).min(1).max(64).optional(),
+    regions: z.array(z.string().regex(REGION_NAME, 'a region such as us-east-1')).min(1).max(MAX_REGIONS).optional(),
     accountId: z
       .string()
       .regex(/^\d{12}$/, '12 digits')

@@ -44,11 +44,23 @@ export interface PerRegion<T> {
   built(): T[];
 }
 
+/**
+ * Regions one process builds parts for, when `regions:` does not list them: each holds engines and
+ * caches, so a caller naming ever new well-formed regions could otherwise grow memory without end.
+ */
+export const MAX_REGIONS = 64;
+
 export function perRegion<T>(build: (region: string) => T): PerRegion<T> {
   const made = new Map<string, T>();
   const of = (region: string): T => {
     let value = made.get(region);
     if (value === undefined) {
+      if (made.size >= MAX_REGIONS) {
+        throw new AppError(
+          'LimitExceededException',
+          `This server serves at most ${MAX_REGIONS} regions at once; list the regions to serve in regions:.`,
+        );
+      }
       value = build(region);
       made.set(region, value);
     }
