@@ -4,6 +4,7 @@ import { AppError } from '../core/errors.js';
 import { operation } from '../core/operation.js';
 import { aliasOperations } from './api/aliases.js';
 import { encryptionOperations } from './api/encryption.js';
+import { refusingAliasKeyIds } from './api/key-id-only.js';
 import { keyOperations } from './api/keys.js';
 import { policyTagOperations } from './api/policies-tags.js';
 import { rotationOperations } from './api/rotation.js';
@@ -21,7 +22,8 @@ const unsupported = (action: string, what: string): KmsOperation =>
     },
   });
 
-export const kmsOperations: Record<string, KmsOperation> = {
+// Operations taking only a key id or key ARN refuse aliases (api/key-id-only.ts).
+export const kmsOperations: Record<string, KmsOperation> = refusingAliasKeyIds({
   ...keyOperations,
   ...aliasOperations,
   ...encryptionOperations,
@@ -47,4 +49,4 @@ export const kmsOperations: Record<string, KmsOperation> = {
   RevokeGrant: unsupported('RevokeGrant', 'Grants'),
   DeriveSharedSecret: unsupported('DeriveSharedSecret', 'DeriveSharedSecret (KEY_AGREEMENT keys)'),
   GetKeyLastUsage: unsupported('GetKeyLastUsage', 'GetKeyLastUsage'),
-};
+});
