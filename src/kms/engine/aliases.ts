@@ -43,6 +43,12 @@ const ALIAS_NAME = new RegExp(ALIAS_NAME_PATTERN);
  * prefix, the reserved namespaces, then no `:` (which the pattern allows but KMS refuses).
  */
 export function validateAliasName(name: string): void {
+  if (name.length > 256) {
+    throw new AppError(
+      'ValidationException',
+      `1 validation error detected: Value '${name}' at 'aliasName' failed to satisfy constraint: Member must have length less than or equal to 256`,
+    );
+  }
   if (!ALIAS_NAME.test(name)) {
     throw new AppError(
       'ValidationException',

@@ -1,0 +1,285 @@
+// Every error shape botocore's KMS model documents for an operation is a code Keysafe knows, with AWS's
+// status, and is either produced here by a request to the real server or said to be impossible, and why.
+import { randomUUID } from 'node:crypto';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { AppError, type ErrorCode } from '../../src/core/errors.js';
+import { statusOf } from '../../src/core/http-errors.js';
+import { botocoreModel, errorsOf } from '../support/botocore-models.js';
+import { startTestServer, type TestServer } from '../support/server.js';
+import { postRaw, signJsonRequest } from '../support/sigv4.js';
+import { NOT_YET_ISSUE_16, REFUSED_FOR_GOOD } from './coverage-lists.js';
+
+/** Keys in each state the producers need, and ciphertexts under them. */
+interface Fixtures {
+  sym: string;
+  disabled: string;
+  pending: string;
+  sign: string;
+  signDisabled: string;
+  signPending: string;
+  mac: string;
+  macDisabled: string;
+  macPending: string;
+  blob: string;
+  blobDisabled: string;
+  blobPending: string;
+  signature: string;
+}
+
+/** A request: its input, made from the fixtures. */
+type Produce = (f: Fixtures) => object;
+type Way = { produce: Produce } | { never: string };
+
+const MSG = 'aGk=';
+const ECDSA = 'ECDSA_SHA_256';
+const HMAC = 'HMAC_SHA_256';
+const MAC = Buffer.alloc(32).toString('base64');
+const missing = () => randomUUID();
+
+/** A valid input for each operation on a key (`k`) of the kind it takes; `f` for the rest. */
+const ON_KEY: Record<string, (k: string, f: Fixtures) => object> = {
+  Encrypt: (KeyId) => ({ KeyId, Plaintext: MSG }),
+  Decrypt: (KeyId, f) => ({ KeyId, CiphertextBlob: f.blob }),
+  ReEncrypt: (DestinationKeyId, f) => ({ CiphertextBlob: f.blob, DestinationKeyId }),
+  GenerateDataKey: (KeyId) => ({ KeyId, KeySpec: 'AES_256' }),
+  GenerateDataKeyWithoutPlaintext: (KeyId) => ({ KeyId, KeySpec: 'AES_256' }),
+  GenerateDataKeyPair: (KeyId) => ({ KeyId, KeyPairSpec: 'ECC_NIST_P256' }),
+  GenerateDataKeyPairWithoutPlaintext: (KeyId) => ({ KeyId, KeyPairSpec: 'ECC_NIST_P256' }),
+  Sign: (KeyId) => ({ KeyId, Message: MSG, SigningAlgorithm: ECDSA }),
+  Verify: (KeyId, f) => ({ KeyId, Message: MSG, Signature: f.signature, SigningAlgorithm: ECDSA }),
+  GetPublicKey: (KeyId) => ({ KeyId }),
+  GenerateMac: (KeyId) => ({ KeyId, Message: MSG, MacAlgorithm: HMAC }),
+  VerifyMac: (KeyId) => ({ KeyId, Message: MSG, MacAlgorithm: HMAC, Mac: MAC }),
+  DescribeKey: (KeyId) => ({ KeyId }),
+  EnableKey: (KeyId) => ({ KeyId }),
+  DisableKey: (KeyId) => ({ KeyId }),
+  CancelKeyDeletion: (KeyId) => ({ KeyId }),
+  ScheduleKeyDeletion: (KeyId) => ({ KeyId, PendingWindowInDays: 7 }),
+  UpdateKeyDescription: (KeyId) => ({ KeyId, Description: 'd' }),
+  EnableKeyRotation: (KeyId) => ({ KeyId }),
+  DisableKeyRotation: (KeyId) => ({ KeyId }),
+  GetKeyRotationStatus: (KeyId) => ({ KeyId }),
+  RotateKeyOnDemand: (KeyId) => ({ KeyId }),
+  ListKeyRotations: (KeyId) => ({ KeyId }),
+  GetKeyPolicy: (KeyId) => ({ KeyId }),
+  PutKeyPolicy: (KeyId) => ({ KeyId, Policy: ROOT_POLICY }),
+  ListKeyPolicies: (KeyId) => ({ KeyId }),
+  TagResource: (KeyId) => ({ KeyId, Tags: [{ TagKey: 'k', TagValue: 'v' }] }),
+  UntagResource: (KeyId) => ({ KeyId, TagKeys: ['k'] }),
+  ListResourceTags: (KeyId) => ({ KeyId }),
+  ListAliases: (KeyId) => ({ KeyId }),
+  CreateAlias: (TargetKeyId) => ({ AliasName: `alias/${randomUUID()}`, TargetKeyId }),
+  UpdateAlias: (TargetKeyId) => ({ AliasName: 'alias/shapes', TargetKeyId }),
+};
+
+const ROOT_POLICY = JSON.stringify({
+  Version: '2012-10-17',
+  Statement: [{ Effect: 'Allow', Principal: { AWS: 'arn:aws:iam::000000000000:root' }, Action: 'kms:*', Resource: '*' }],
+});
+
+/** Which key of the fixtures an operation takes, in a given state. */
+function keyFor(op: string, f: Fixtures, state: 'enabled' | 'disabled' | 'pending'): string {
+  const kind = ['Sign', 'Verify', 'GetPublicKey'].includes(op) ? 'sign' : ['GenerateMac', 'VerifyMac'].includes(op) ? 'mac' : 'sym';
+  const table = {
+    sym: { enabled: f.sym, disabled: f.disabled, pending: f.pending },
+    sign: { enabled: f.sign, disabled: f.signDisabled, pending: f.signPending },
+    mac: { enabled: f.mac, disabled: f.macDisabled, pending: f.macPending },
+  };
+  return table[kind][state];
+}
+
+const onKeyIn =
+  (state: 'enabled' | 'disabled' | 'pending', op: string): Produce =>
+  (f) => {
+    // Decrypt names its key through the ciphertext.
+    if (op === 'Decrypt') return { CiphertextBlob: state === 'disabled' ? f.blobDisabled : f.blobPending };
+    if (op === 'ReEncrypt' && state !== 'enabled') {
+      return { CiphertextBlob: state === 'disabled' ? f.blobDisabled : f.blobPending, DestinationKeyId: f.sym };
+    }
+    return ON_KEY[op]!(keyFor(op, f, state), f);
+  };
+
+const NEVER = {
+  dependency: 'Keysafe calls no other service in a request: its store failing is InternalFailure (500).',
+  unavailable: 'Every key is in Keysafe’s own store; there is no external key store to be unreachable.',
+  internal: 'Only for unexpected failures of Keysafe itself, which no correct request causes.',
+  customStore: 'Custom key stores are refused (UnsupportedOperationException): README, "Refused operations".',
+  invalidArn:
+    'Keysafe answers an ARN it cannot read as NotFoundException "Invalid keyId …", as AWS does for key ids (reference §1.3).',
+  grants: 'Grant tokens and grant ids arrive with the grants of issue 16 (coverage-lists.ts).',
+  noQuota: 'Keysafe sets no quota on keys, aliases or enabled keys (LimitExceededException needs one).',
+  policySize: 'A key policy over 32 KB is MalformedPolicyDocumentException here, from the policy compiler.',
+  tagCount: 'Too many tags is TagException "Too many tags", as AWS answers it (reference §1.6).',
+  atomicRotation: 'A rotation is one store transaction here: none is ever "in progress" for another to conflict with.',
+  deleteAlias: 'DeleteAlias works whatever the state of the alias’s key, so no state refuses it.',
+  tagsOnPending: 'Keysafe tags and untags a key in any state.',
+  aliasTarget: 'UpdateAlias and CreateAlias report a missing alias or key as NotFoundException.',
+  dataKeyPairSpecs: 'Every KeyPairSpec the model allows is implemented except SM2, which is a ValidationException here.',
+};
+
+const BY_ERROR: Partial<Record<string, (op: string) => Way>> = {
+  NotFoundException: (op) => ({
+    produce:
+      op === 'DeleteAlias'
+        ? () => ({ AliasName: `alias/${randomUUID()}` })
+        : op === 'UpdateAlias'
+          ? (f) => ({ AliasName: `alias/${randomUUID()}`, TargetKeyId: f.sym })
+          : (f) => ON_KEY[op]!(missing(), f),
+  }),
+  DisabledException: (op) => ({ produce: onKeyIn('disabled', op) }),
+  KMSInvalidStateException: (op) => ({ produce: onKeyIn('pending', op) }),
+  InvalidKeyUsageException: (op) => ({
+    produce: (f) => ON_KEY[op]!(['Sign', 'Verify', 'GenerateMac', 'VerifyMac', 'GetPublicKey'].includes(op) ? f.sym : f.sign, f),
+  }),
+  IncorrectKeyException: (op) => ({
+    produce: (f) => (op === 'Decrypt' ? { CiphertextBlob: f.blob, KeyId: f.sign } : { CiphertextBlob: f.blob, SourceKeyId: f.disabled, DestinationKeyId: f.sym }),
+  }),
+  InvalidCiphertextException: (op) => ({
+    produce: (f) => ({ ...ON_KEY[op]!(f.sym, f), CiphertextBlob: Buffer.from('not a ciphertext').toString('base64') }),
+  }),
+  DryRunOperationException: (op) => ({ produce: (f) => ({ ...onKeyIn('enabled', op)(f), DryRun: true }) }),
+  KMSInvalidSignatureException: () => ({ produce: (f) => ({ ...ON_KEY.Verify!(f.sign, f), Message: 'aG8=' }) }),
+  KMSInvalidMacException: () => ({ produce: (f) => ON_KEY.VerifyMac!(f.mac, f) }),
+  InvalidMarkerException: (op) => ({
+    produce: (f) => ({ ...(op in ON_KEY ? ON_KEY[op]!(f.sym, f) : {}), Marker: '!!not-a-marker' }),
+  }),
+  DependencyTimeoutException: () => ({ never: NEVER.dependency }),
+  KeyUnavailableException: () => ({ never: NEVER.unavailable }),
+  KMSInternalException: () => ({ never: NEVER.internal }),
+  InvalidArnException: () => ({ never: NEVER.invalidArn }),
+  InvalidGrantTokenException: () => ({ never: NEVER.grants }),
+  InvalidGrantIdException: () => ({ never: NEVER.grants }),
+  LimitExceededException: () => ({ never: NEVER.noQuota }),
+};
+for (const e of [
+  'CustomKeyStoreNotFoundException',
+  'CustomKeyStoreInvalidStateException',
+  'CloudHsmClusterInvalidConfigurationException',
+  'XksKeyInvalidConfigurationException',
+  'XksKeyAlreadyInUseException',
+  'XksKeyNotFoundException',
+]) {
+  BY_ERROR[e] = () => ({ never: NEVER.customStore });
+}
+
+/** Where an operation differs from its error's usual way. */
+const PER_OPERATION: Record<string, Record<string, Way>> = {
+  CreateKey: {
+    MalformedPolicyDocumentException: { produce: () => ({ Policy: '{not json' }) },
+    UnsupportedOperationException: { produce: () => ({ Origin: 'AWS_CLOUDHSM' }) },
+    TagException: { produce: () => ({ Tags: [{ TagKey: 'aws:x', TagValue: 'v' }] }) },
+  },
+  PutKeyPolicy: {
+    MalformedPolicyDocumentException: { produce: (f) => ({ KeyId: f.sym, Policy: '{not json' }) },
+    UnsupportedOperationException: { never: 'Every symmetric, asymmetric and HMAC key takes a key policy here.' },
+    LimitExceededException: { never: NEVER.policySize },
+  },
+  CreateAlias: {
+    AlreadyExistsException: { produce: (f) => ({ AliasName: 'alias/shapes', TargetKeyId: f.sym }) },
+    InvalidAliasNameException: { produce: (f) => ({ AliasName: 'alias/', TargetKeyId: f.sym }) },
+  },
+  DeleteAlias: { KMSInvalidStateException: { never: NEVER.deleteAlias } },
+  TagResource: {
+    TagException: { produce: (f) => ({ KeyId: f.sym, Tags: [{ TagKey: 'aws:x', TagValue: 'v' }] }) },
+    LimitExceededException: { never: NEVER.tagCount },
+  },
+  UntagResource: {
+    TagException: { never: 'Untagging a key that is not there, aws: keys included, is a no-op here, as removing nothing.' },
+  },
+  RotateKeyOnDemand: {
+    UnsupportedOperationException: { produce: (f) => ({ KeyId: f.sign }) },
+    LimitExceededException: { never: 'Reached after 25 on-demand rotations: tested in test/kms/rotation.test.ts.' },
+    ConflictException: { never: NEVER.atomicRotation },
+  },
+  EnableKeyRotation: { UnsupportedOperationException: { produce: (f) => ({ KeyId: f.sign }) } },
+  DisableKeyRotation: { UnsupportedOperationException: { produce: (f) => ({ KeyId: f.sign }) } },
+  GetKeyRotationStatus: { UnsupportedOperationException: { produce: (f) => ({ KeyId: f.sign }) } },
+  ListKeyRotations: { UnsupportedOperationException: { produce: (f) => ({ KeyId: f.sign }) } },
+  GetPublicKey: { UnsupportedOperationException: { produce: (f) => ({ KeyId: f.sym }) } },
+  GenerateDataKeyPair: { UnsupportedOperationException: { never: NEVER.dataKeyPairSpecs } },
+  GenerateDataKeyPairWithoutPlaintext: { UnsupportedOperationException: { never: NEVER.dataKeyPairSpecs } },
+  GenerateRandom: { UnsupportedOperationException: { never: NEVER.customStore } },
+  EnableKey: { LimitExceededException: { never: NEVER.noQuota } },
+  UpdateAlias: { LimitExceededException: { never: NEVER.noQuota } },
+  ListKeys: {},
+  ListAliases: {},
+};
+
+/** The way each (operation, error) of the model is covered, or undefined when the table has none. */
+function wayOf(op: string, error: string): Way | undefined {
+  return PER_OPERATION[op]?.[error] ?? BY_ERROR[error]?.(op);
+}
+
+const model = botocoreModel('kms');
+const OPERATIONS = Object.keys(model.operations).filter((op) => !REFUSED_FOR_GOOD.has(op) && !NOT_YET_ISSUE_16.has(op));
+const PAIRS = OPERATIONS.flatMap((op) => errorsOf(model, op).map((error) => [op, error] as const));
+
+describe('the KMS error shapes of the model', () => {
+  it('each has a way in the table: a request producing it, or why it cannot occur', () => {
+    expect(PAIRS.filter(([op, e]) => wayOf(op, e) === undefined).map((p) => p.join(' '))).toEqual([]);
+  });
+
+  it('each one produced is an error code Keysafe knows, with the status AWS answers it with', () => {
+    for (const [op, error] of PAIRS) {
+      if (!('produce' in wayOf(op, error)!)) continue;
+      const shape = model.shapes[error]!;
+      const status = statusOf(new AppError(error as ErrorCode, ''));
+      expect(status, `${op} ${error}`).toBe(shape.fault ? 500 : 400);
+    }
+  });
+});
+
+describe('the KMS error shapes, produced by the real server', () => {
+  let server: TestServer;
+  let f: Fixtures;
+
+  async function call(op: string, input: object): Promise<{ status: number; type: string; text: string }> {
+    const body = JSON.stringify(input);
+    const headers = await signJsonRequest(server.url, server.admin, `TrentService.${op}`, body);
+    const { status, text } = await postRaw(server.url, headers, body);
+    return { status, type: String((JSON.parse(text) as { __type?: string }).__type), text };
+  }
+  const ok = async (op: string, input: object) => {
+    const a = await call(op, input);
+    expect(a.status, a.text).toBe(200);
+    return JSON.parse(a.text) as Record<string, unknown> & { KeyMetadata: { KeyId: string } };
+  };
+  const newKey = async (input: object) => (await ok('CreateKey', input)).KeyMetadata.KeyId;
+
+  beforeAll(async () => {
+    server = await startTestServer();
+    const sign = { KeySpec: 'ECC_NIST_P256', KeyUsage: 'SIGN_VERIFY' };
+    const mac = { KeySpec: 'HMAC_256', KeyUsage: 'GENERATE_VERIFY_MAC' };
+    const keys = {
+      sym: await newKey({}),
+      disabled: await newKey({}),
+      pending: await newKey({}),
+      sign: await newKey(sign),
+      signDisabled: await newKey(sign),
+      signPending: await newKey(sign),
+      mac: await newKey(mac),
+      macDisabled: await newKey(mac),
+      macPending: await newKey(mac),
+    };
+    const blobOf = async (KeyId: string) => (await ok('Encrypt', { KeyId, Plaintext: MSG })).CiphertextBlob as string;
+    const blobs = { blob: await blobOf(keys.sym), blobDisabled: await blobOf(keys.disabled), blobPending: await blobOf(keys.pending) };
+    const signature = (await ok('Sign', { KeyId: keys.sign, Message: MSG, SigningAlgorithm: ECDSA })).Signature as string;
+    for (const k of [keys.disabled, keys.signDisabled, keys.macDisabled]) await ok('DisableKey', { KeyId: k });
+    for (const k of [keys.pending, keys.signPending, keys.macPending]) await ok('ScheduleKeyDeletion', { KeyId: k });
+    await ok('CreateAlias', { AliasName: 'alias/shapes', TargetKeyId: keys.sym });
+    f = { ...keys, ...blobs, signature };
+  });
+  afterAll(() => server.stop());
+
+  const produced = PAIRS.filter(([op, e]) => {
+    const way = wayOf(op, e);
+    return way !== undefined && 'produce' in way;
+  });
+
+  it.each(produced)('%s answers %s', async (op, error) => {
+    const way = wayOf(op, error) as { produce: Produce };
+    const answer = await call(op, way.produce(f));
+    expect(answer.type, answer.text).toBe(error);
+    expect(answer.status).toBe(400);
+  });
+});
