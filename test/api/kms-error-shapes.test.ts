@@ -24,6 +24,7 @@ interface Fixtures {
   blobDisabled: string;
   blobPending: string;
   signature: string;
+  macValue: string;
 }
 
 /** A request: its input, made from the fixtures. */
@@ -49,7 +50,7 @@ const ON_KEY: Record<string, (k: string, f: Fixtures) => object> = {
   Verify: (KeyId, f) => ({ KeyId, Message: MSG, Signature: f.signature, SigningAlgorithm: ECDSA }),
   GetPublicKey: (KeyId) => ({ KeyId }),
   GenerateMac: (KeyId) => ({ KeyId, Message: MSG, MacAlgorithm: HMAC }),
-  VerifyMac: (KeyId) => ({ KeyId, Message: MSG, MacAlgorithm: HMAC, Mac: MAC }),
+  VerifyMac: (KeyId, f) => ({ KeyId, Message: MSG, MacAlgorithm: HMAC, Mac: f.macValue }),
   DescribeKey: (KeyId) => ({ KeyId }),
   EnableKey: (KeyId) => ({ KeyId }),
   DisableKey: (KeyId) => ({ KeyId }),
@@ -92,7 +93,7 @@ const onKeyIn =
   (state: 'enabled' | 'disabled' | 'pending', op: string): Produce =>
   (f) => {
     // Decrypt names its key through the ciphertext.
-    if (op === 'Decrypt') return { CiphertextBlob: state === 'disabled' ? f.blobDisabled : f.blobPending };
+    if (op === 'Decrypt' && state !== 'enabled') return { CiphertextBlob: state === 'disabled' ? f.blobDisabled : f.blobPending };
     if (op === 'ReEncrypt' && state !== 'enabled') {
       return { CiphertextBlob: state === 'disabled' ? f.blobDisabled : f.blobPending, DestinationKeyId: f.sym };
     }
@@ -114,6 +115,9 @@ const NEVER = {
   deleteAlias: 'DeleteAlias works whatever the state of the alias’s key, so no state refuses it.',
   tagsOnPending: 'Keysafe tags and untags a key in any state.',
   aliasTarget: 'UpdateAlias and CreateAlias report a missing alias or key as NotFoundException.',
+  anyState: 'Keysafe reads a key’s policy and rotations in every state it has (PendingImport comes with issue 16).',
+  deletedKey:
+    'A ciphertext names its key itself: only a key whose deletion completed (7 days at least) is not found (test/kms/lifecycle.test.ts).',
   dataKeyPairSpecs: 'Every KeyPairSpec the model allows is implemented except SM2, which is a ValidationException here.',
 };
 
@@ -139,7 +143,7 @@ const BY_ERROR: Partial<Record<string, (op: string) => Way>> = {
   }),
   DryRunOperationException: (op) => ({ produce: (f) => ({ ...onKeyIn('enabled', op)(f), DryRun: true }) }),
   KMSInvalidSignatureException: () => ({ produce: (f) => ({ ...ON_KEY.Verify!(f.sign, f), Message: 'aG8=' }) }),
-  KMSInvalidMacException: () => ({ produce: (f) => ON_KEY.VerifyMac!(f.mac, f) }),
+  KMSInvalidMacException: () => ({ produce: (f) => ({ ...ON_KEY.VerifyMac!(f.mac, f), Mac: MAC }) }),
   InvalidMarkerException: (op) => ({
     produce: (f) => ({ ...(op in ON_KEY ? ON_KEY[op]!(f.sym, f) : {}), Marker: '!!not-a-marker' }),
   }),
@@ -179,6 +183,20 @@ const PER_OPERATION: Record<string, Record<string, Way>> = {
     InvalidAliasNameException: { produce: (f) => ({ AliasName: 'alias/', TargetKeyId: f.sym }) },
   },
   DeleteAlias: { KMSInvalidStateException: { never: NEVER.deleteAlias } },
+  // Cancelling the deletion of a key not pending deletion (and leaving the pending keys pending).
+  CancelKeyDeletion: { KMSInvalidStateException: { produce: (f) => ({ KeyId: f.sym }) } },
+  Decrypt: {
+    NotFoundException: { never: NEVER.deletedKey },
+    InvalidKeyUsageException: {
+      never: 'A ciphertext names its key, always an ENCRYPT_DECRYPT one; a KeyId naming another is IncorrectKeyException.',
+    },
+  },
+  GetKeyPolicy: { KMSInvalidStateException: { never: NEVER.anyState } },
+  ListKeyPolicies: { KMSInvalidStateException: { never: NEVER.anyState } },
+  GetPublicKey: {
+    UnsupportedOperationException: { produce: (f) => ({ KeyId: f.sym }) },
+    InvalidKeyUsageException: { never: 'A key without a public key (symmetric, HMAC) is UnsupportedOperationException here.' },
+  },
   TagResource: {
     TagException: { produce: (f) => ({ KeyId: f.sym, Tags: [{ TagKey: 'aws:x', TagValue: 'v' }] }) },
     LimitExceededException: { never: NEVER.tagCount },
@@ -194,8 +212,10 @@ const PER_OPERATION: Record<string, Record<string, Way>> = {
   EnableKeyRotation: { UnsupportedOperationException: { produce: (f) => ({ KeyId: f.sign }) } },
   DisableKeyRotation: { UnsupportedOperationException: { produce: (f) => ({ KeyId: f.sign }) } },
   GetKeyRotationStatus: { UnsupportedOperationException: { produce: (f) => ({ KeyId: f.sign }) } },
-  ListKeyRotations: { UnsupportedOperationException: { produce: (f) => ({ KeyId: f.sign }) } },
-  GetPublicKey: { UnsupportedOperationException: { produce: (f) => ({ KeyId: f.sym }) } },
+  ListKeyRotations: {
+    UnsupportedOperationException: { produce: (f) => ({ KeyId: f.sign }) },
+    KMSInvalidStateException: { never: NEVER.anyState },
+  },
   GenerateDataKeyPair: { UnsupportedOperationException: { never: NEVER.dataKeyPairSpecs } },
   GenerateDataKeyPairWithoutPlaintext: { UnsupportedOperationException: { never: NEVER.dataKeyPairSpecs } },
   GenerateRandom: { UnsupportedOperationException: { never: NEVER.customStore } },
@@ -264,10 +284,11 @@ describe('the KMS error shapes, produced by the real server', () => {
     const blobOf = async (KeyId: string) => (await ok('Encrypt', { KeyId, Plaintext: MSG })).CiphertextBlob as string;
     const blobs = { blob: await blobOf(keys.sym), blobDisabled: await blobOf(keys.disabled), blobPending: await blobOf(keys.pending) };
     const signature = (await ok('Sign', { KeyId: keys.sign, Message: MSG, SigningAlgorithm: ECDSA })).Signature as string;
+    const macValue = (await ok('GenerateMac', { KeyId: keys.mac, Message: MSG, MacAlgorithm: HMAC })).Mac as string;
     for (const k of [keys.disabled, keys.signDisabled, keys.macDisabled]) await ok('DisableKey', { KeyId: k });
     for (const k of [keys.pending, keys.signPending, keys.macPending]) await ok('ScheduleKeyDeletion', { KeyId: k });
     await ok('CreateAlias', { AliasName: 'alias/shapes', TargetKeyId: keys.sym });
-    f = { ...keys, ...blobs, signature };
+    f = { ...keys, ...blobs, signature, macValue };
   });
   afterAll(() => server.stop());
 
