@@ -1,13 +1,8 @@
 // Every error shape botocore's KMS model documents for an operation is a code Keysafe knows, with AWS's
 // status, and is either produced here by a request to the real server or said to be impossible, and why.
 import { randomUUID } from 'node:crypto';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { AppError, type ErrorCode } from '../../src/core/errors.js';
-import { statusOf } from '../../src/core/http-errors.js';
-import { botocoreModel, errorsOf } from '../support/botocore-models.js';
-import { startTestServer, type TestServer } from '../support/server.js';
-import { postRaw, signJsonRequest } from '../support/sigv4.js';
 import { NOT_YET_ISSUE_16, REFUSED_FOR_GOOD } from './coverage-lists.js';
+import { describeErrorShapes, type Produce as ProduceOf, succeed, type Way as WayOf } from './error-shapes.js';
 
 /** Keys in each state the producers need, and ciphertexts under them. */
 interface Fixtures {
@@ -27,9 +22,8 @@ interface Fixtures {
   macValue: string;
 }
 
-/** A request: its input, made from the fixtures. */
-type Produce = (f: Fixtures) => object;
-type Way = { produce: Produce } | { never: string };
+type Produce = ProduceOf<Fixtures>;
+type Way = WayOf<Fixtures>;
 
 const MSG = 'aGk=';
 const ECDSA = 'ECDSA_SHA_256';
@@ -75,12 +69,18 @@ const ON_KEY: Record<string, (k: string, f: Fixtures) => object> = {
 
 const ROOT_POLICY = JSON.stringify({
   Version: '2012-10-17',
-  Statement: [{ Effect: 'Allow', Principal: { AWS: 'arn:aws:iam::000000000000:root' }, Action: 'kms:*', Resource: '*' }],
+  Statement: [
+    { Effect: 'Allow', Principal: { AWS: 'arn:aws:iam::000000000000:root' }, Action: 'kms:*', Resource: '*' },
+  ],
 });
 
 /** Which key of the fixtures an operation takes, in a given state. */
 function keyFor(op: string, f: Fixtures, state: 'enabled' | 'disabled' | 'pending'): string {
-  const kind = ['Sign', 'Verify', 'GetPublicKey'].includes(op) ? 'sign' : ['GenerateMac', 'VerifyMac'].includes(op) ? 'mac' : 'sym';
+  const kind = ['Sign', 'Verify', 'GetPublicKey'].includes(op)
+    ? 'sign'
+    : ['GenerateMac', 'VerifyMac'].includes(op)
+      ? 'mac'
+      : 'sym';
   const table = {
     sym: { enabled: f.sym, disabled: f.disabled, pending: f.pending },
     sign: { enabled: f.sign, disabled: f.signDisabled, pending: f.signPending },
@@ -93,7 +93,8 @@ const onKeyIn =
   (state: 'enabled' | 'disabled' | 'pending', op: string): Produce =>
   (f) => {
     // Decrypt names its key through the ciphertext.
-    if (op === 'Decrypt' && state !== 'enabled') return { CiphertextBlob: state === 'disabled' ? f.blobDisabled : f.blobPending };
+    if (op === 'Decrypt' && state !== 'enabled')
+      return { CiphertextBlob: state === 'disabled' ? f.blobDisabled : f.blobPending };
     if (op === 'ReEncrypt' && state !== 'enabled') {
       return { CiphertextBlob: state === 'disabled' ? f.blobDisabled : f.blobPending, DestinationKeyId: f.sym };
     }
@@ -118,7 +119,8 @@ const NEVER = {
   anyState: 'Keysafe reads a key’s policy and rotations in every state it has (PendingImport comes with issue 16).',
   deletedKey:
     'A ciphertext names its key itself: only a key whose deletion completed (7 days at least) is not found (test/kms/lifecycle.test.ts).',
-  dataKeyPairSpecs: 'Every KeyPairSpec the model allows is implemented except SM2, which is a ValidationException here.',
+  dataKeyPairSpecs:
+    'Every KeyPairSpec the model allows is implemented except SM2, which is a ValidationException here.',
 };
 
 const BY_ERROR: Partial<Record<string, (op: string) => Way>> = {
@@ -133,10 +135,14 @@ const BY_ERROR: Partial<Record<string, (op: string) => Way>> = {
   DisabledException: (op) => ({ produce: onKeyIn('disabled', op) }),
   KMSInvalidStateException: (op) => ({ produce: onKeyIn('pending', op) }),
   InvalidKeyUsageException: (op) => ({
-    produce: (f) => ON_KEY[op]!(['Sign', 'Verify', 'GenerateMac', 'VerifyMac', 'GetPublicKey'].includes(op) ? f.sym : f.sign, f),
+    produce: (f) =>
+      ON_KEY[op]!(['Sign', 'Verify', 'GenerateMac', 'VerifyMac', 'GetPublicKey'].includes(op) ? f.sym : f.sign, f),
   }),
   IncorrectKeyException: (op) => ({
-    produce: (f) => (op === 'Decrypt' ? { CiphertextBlob: f.blob, KeyId: f.sign } : { CiphertextBlob: f.blob, SourceKeyId: f.disabled, DestinationKeyId: f.sym }),
+    produce: (f) =>
+      op === 'Decrypt'
+        ? { CiphertextBlob: f.blob, KeyId: f.sign }
+        : { CiphertextBlob: f.blob, SourceKeyId: f.disabled, DestinationKeyId: f.sym },
   }),
   InvalidCiphertextException: (op) => ({
     produce: (f) => ({ ...ON_KEY[op]!(f.sym, f), CiphertextBlob: Buffer.from('not a ciphertext').toString('base64') }),
@@ -188,21 +194,26 @@ const PER_OPERATION: Record<string, Record<string, Way>> = {
   Decrypt: {
     NotFoundException: { never: NEVER.deletedKey },
     InvalidKeyUsageException: {
-      never: 'A ciphertext names its key, always an ENCRYPT_DECRYPT one; a KeyId naming another is IncorrectKeyException.',
+      never:
+        'A ciphertext names its key, always an ENCRYPT_DECRYPT one; a KeyId naming another is IncorrectKeyException.',
     },
   },
   GetKeyPolicy: { KMSInvalidStateException: { never: NEVER.anyState } },
   ListKeyPolicies: { KMSInvalidStateException: { never: NEVER.anyState } },
   GetPublicKey: {
     UnsupportedOperationException: { produce: (f) => ({ KeyId: f.sym }) },
-    InvalidKeyUsageException: { never: 'A key without a public key (symmetric, HMAC) is UnsupportedOperationException here.' },
+    InvalidKeyUsageException: {
+      never: 'A key without a public key (symmetric, HMAC) is UnsupportedOperationException here.',
+    },
   },
   TagResource: {
     TagException: { produce: (f) => ({ KeyId: f.sym, Tags: [{ TagKey: 'aws:x', TagValue: 'v' }] }) },
     LimitExceededException: { never: NEVER.tagCount },
   },
   UntagResource: {
-    TagException: { never: 'Untagging a key that is not there, aws: keys included, is a no-op here, as removing nothing.' },
+    TagException: {
+      never: 'Untagging a key that is not there, aws: keys included, is a no-op here, as removing nothing.',
+    },
   },
   RotateKeyOnDemand: {
     UnsupportedOperationException: { produce: (f) => ({ KeyId: f.sign }) },
@@ -230,44 +241,14 @@ function wayOf(op: string, error: string): Way | undefined {
   return PER_OPERATION[op]?.[error] ?? BY_ERROR[error]?.(op);
 }
 
-const model = botocoreModel('kms');
-const OPERATIONS = Object.keys(model.operations).filter((op) => !REFUSED_FOR_GOOD.has(op) && !NOT_YET_ISSUE_16.has(op));
-const PAIRS = OPERATIONS.flatMap((op) => errorsOf(model, op).map((error) => [op, error] as const));
-
-describe('the KMS error shapes of the model', () => {
-  it('each has a way in the table: a request producing it, or why it cannot occur', () => {
-    expect(PAIRS.filter(([op, e]) => wayOf(op, e) === undefined).map((p) => p.join(' '))).toEqual([]);
-  });
-
-  it('each one produced is an error code Keysafe knows, with the status AWS answers it with', () => {
-    for (const [op, error] of PAIRS) {
-      if (!('produce' in wayOf(op, error)!)) continue;
-      const shape = model.shapes[error]!;
-      const status = statusOf(new AppError(error as ErrorCode, ''));
-      expect(status, `${op} ${error}`).toBe(shape.fault ? 500 : 400);
-    }
-  });
-});
-
-describe('the KMS error shapes, produced by the real server', () => {
-  let server: TestServer;
-  let f: Fixtures;
-
-  async function call(op: string, input: object): Promise<{ status: number; type: string; text: string }> {
-    const body = JSON.stringify(input);
-    const headers = await signJsonRequest(server.url, server.admin, `TrentService.${op}`, body);
-    const { status, text } = await postRaw(server.url, headers, body);
-    return { status, type: String((JSON.parse(text) as { __type?: string }).__type), text };
-  }
-  const ok = async (op: string, input: object) => {
-    const a = await call(op, input);
-    expect(a.status, a.text).toBe(200);
-    return JSON.parse(a.text) as Record<string, unknown> & { KeyMetadata: { KeyId: string } };
-  };
-  const newKey = async (input: object) => (await ok('CreateKey', input)).KeyMetadata.KeyId;
-
-  beforeAll(async () => {
-    server = await startTestServer();
+describeErrorShapes<Fixtures>({
+  service: 'kms',
+  target: 'TrentService',
+  skip: (op) => REFUSED_FOR_GOOD.has(op) || NOT_YET_ISSUE_16.has(op),
+  wayOf,
+  async fixtures(call) {
+    const ok = (op: string, input: object) => succeed(call, `TrentService.${op}`, input);
+    const newKey = async (input: object) => (await ok('CreateKey', input)).KeyMetadata.KeyId;
     const sign = { KeySpec: 'ECC_NIST_P256', KeyUsage: 'SIGN_VERIFY' };
     const mac = { KeySpec: 'HMAC_256', KeyUsage: 'GENERATE_VERIFY_MAC' };
     const keys = {
@@ -282,25 +263,17 @@ describe('the KMS error shapes, produced by the real server', () => {
       macPending: await newKey(mac),
     };
     const blobOf = async (KeyId: string) => (await ok('Encrypt', { KeyId, Plaintext: MSG })).CiphertextBlob as string;
-    const blobs = { blob: await blobOf(keys.sym), blobDisabled: await blobOf(keys.disabled), blobPending: await blobOf(keys.pending) };
-    const signature = (await ok('Sign', { KeyId: keys.sign, Message: MSG, SigningAlgorithm: ECDSA })).Signature as string;
+    const blobs = {
+      blob: await blobOf(keys.sym),
+      blobDisabled: await blobOf(keys.disabled),
+      blobPending: await blobOf(keys.pending),
+    };
+    const signature = (await ok('Sign', { KeyId: keys.sign, Message: MSG, SigningAlgorithm: ECDSA }))
+      .Signature as string;
     const macValue = (await ok('GenerateMac', { KeyId: keys.mac, Message: MSG, MacAlgorithm: HMAC })).Mac as string;
     for (const k of [keys.disabled, keys.signDisabled, keys.macDisabled]) await ok('DisableKey', { KeyId: k });
     for (const k of [keys.pending, keys.signPending, keys.macPending]) await ok('ScheduleKeyDeletion', { KeyId: k });
     await ok('CreateAlias', { AliasName: 'alias/shapes', TargetKeyId: keys.sym });
-    f = { ...keys, ...blobs, signature, macValue };
-  });
-  afterAll(() => server.stop());
-
-  const produced = PAIRS.filter(([op, e]) => {
-    const way = wayOf(op, e);
-    return way !== undefined && 'produce' in way;
-  });
-
-  it.each(produced)('%s answers %s', async (op, error) => {
-    const way = wayOf(op, error) as { produce: Produce };
-    const answer = await call(op, way.produce(f));
-    expect(answer.type, answer.text).toBe(error);
-    expect(answer.status).toBe(400);
-  });
+    return { ...keys, ...blobs, signature, macValue };
+  },
 });

@@ -1,12 +1,7 @@
 // Every error shape botocore's Secrets Manager model documents for an operation is a code Keysafe knows, with
 // AWS's status, and is either produced here by a request to the real server or said to be impossible, and why.
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { AppError, type ErrorCode } from '../../src/core/errors.js';
-import { statusOf } from '../../src/core/http-errors.js';
-import { botocoreModel, errorsOf } from '../support/botocore-models.js';
-import { startTestServer, type TestServer } from '../support/server.js';
-import { postRaw, signJsonRequest } from '../support/sigv4.js';
 import { NOT_YET_ISSUE_16 } from './coverage-lists.js';
+import { describeErrorShapes, succeed, type Way as WayOf } from './error-shapes.js';
 
 interface Fixtures {
   live: string;
@@ -14,10 +9,10 @@ interface Fixtures {
   undecryptable: string;
   disabledKey: string;
 }
-type Produce = (f: Fixtures) => object;
-type Way = { produce: Produce } | { never: string };
+type Way = WayOf<Fixtures>;
 
 const MISSING = 'no/such/secret';
+const FIRST_TOKEN = 'token-of-the-first-version-00000001';
 const PUBLIC = JSON.stringify({
   Version: '2012-10-17',
   Statement: [{ Effect: 'Allow', Principal: '*', Action: 'secretsmanager:GetSecretValue', Resource: '*' }],
@@ -46,10 +41,12 @@ const ON_SECRET: Record<string, (id: string) => object> = {
 
 const NEVER = {
   internal: 'Only for unexpected failures of Keysafe itself, which no correct request causes.',
-  noParameterCheck: 'Keysafe checks this operation’s parameters against the model: ValidationException, no other check.',
+  noParameterCheck:
+    'Keysafe checks this operation’s parameters against the model: ValidationException, no other check.',
   noState: 'No secret state refuses this operation here.',
   noSecret: 'The operation names no secret to be missing.',
-  precondition: 'AWS answers it for a secret managed by another service or replicated; Keysafe has neither yet (issue 16).',
+  precondition:
+    'AWS answers it for a secret managed by another service or replicated; Keysafe has neither yet (issue 16).',
   noPolicy: 'The operation takes no resource policy.',
   noKmsWrite: 'The operation encrypts nothing.',
   noKmsRead: 'The operation decrypts nothing.',
@@ -64,7 +61,9 @@ const BY_ERROR: Partial<Record<string, (op: string) => Way>> = {
       ? { produce: () => ON_SECRET[op]!(MISSING) }
       : { never: NEVER.noSecret },
   InvalidRequestException: (op) =>
-    op in ON_SECRET && op !== 'RestoreSecret' ? { produce: (f) => ON_SECRET[op]!(f.deleted) } : { never: NEVER.noState },
+    op in ON_SECRET && op !== 'RestoreSecret'
+      ? { produce: (f) => ON_SECRET[op]!(f.deleted) }
+      : { never: NEVER.noState },
   InvalidParameterException: () => ({ never: NEVER.noParameterCheck }),
   InternalServiceError: () => ({ never: NEVER.internal }),
   DecryptionFailure: () => ({ never: NEVER.noKmsRead }),
@@ -80,10 +79,14 @@ const BY_ERROR: Partial<Record<string, (op: string) => Way>> = {
 const PER_OPERATION: Record<string, Record<string, Way>> = {
   CreateSecret: {
     ResourceExistsException: { produce: (f) => ({ Name: f.live, SecretString: 'x' }) },
-    InvalidParameterException: { produce: () => ({ Name: 'tagged', SecretString: 'x', Tags: [{ Key: 'aws:x', Value: 'v' }] }) },
+    InvalidParameterException: {
+      produce: () => ({ Name: 'tagged', SecretString: 'x', Tags: [{ Key: 'aws:x', Value: 'v' }] }),
+    },
     InvalidRequestException: { produce: (f) => ({ Name: f.deleted, SecretString: 'x' }) },
     EncryptionFailure: { produce: (f) => ({ Name: 'enc-fail', SecretString: 'x', KmsKeyId: f.disabledKey }) },
-    ResourceNotFoundException: { never: 'A missing KmsKeyId is InvalidParameterException "The KMS key … can\'t be found."' },
+    ResourceNotFoundException: {
+      never: 'A missing KmsKeyId is InvalidParameterException "The KMS key … can\'t be found."',
+    },
     LimitExceededException: { produce: () => ({ Name: 'many-tags', SecretString: 'x', Tags: manyTags() }) },
     MalformedPolicyDocumentException: { never: NEVER.noPolicy },
     DecryptionFailure: { never: NEVER.noKmsRead },
@@ -101,13 +104,19 @@ const PER_OPERATION: Record<string, Record<string, Way>> = {
     InvalidParameterException: { produce: (f) => ({ SecretId: f.live }) },
     EncryptionFailure: { produce: (f) => ({ SecretId: f.undecryptable, SecretString: 'x' }) },
     ResourceExistsException: {
-      produce: (f) => ({ SecretId: f.live, SecretString: 'other', ClientRequestToken: 'token-of-the-first-version-00000001' }),
+      produce: (f) => ({
+        SecretId: f.live,
+        SecretString: 'other',
+        ClientRequestToken: FIRST_TOKEN,
+      }),
     },
   },
   UpdateSecret: {
     EncryptionFailure: { produce: (f) => ({ SecretId: f.undecryptable, SecretString: 'x' }) },
   },
-  TagResource: { InvalidParameterException: { produce: (f) => ({ SecretId: f.live, Tags: [{ Key: 'aws:x', Value: 'v' }] }) } },
+  TagResource: {
+    InvalidParameterException: { produce: (f) => ({ SecretId: f.live, Tags: [{ Key: 'aws:x', Value: 'v' }] }) },
+  },
   PutResourcePolicy: {
     MalformedPolicyDocumentException: { produce: (f) => ({ SecretId: f.live, ResourcePolicy: '{not json' }) },
     PublicPolicyException: { produce: (f) => ({ SecretId: f.live, ResourcePolicy: PUBLIC, BlockPublicPolicy: true }) },
@@ -139,66 +148,19 @@ function wayOf(op: string, error: string): Way | undefined {
   return PER_OPERATION[op]?.[error] ?? BY_ERROR[error]?.(op);
 }
 
-const model = botocoreModel('secretsmanager');
-const OPERATIONS = Object.keys(model.operations).filter((op) => !NOT_YET_ISSUE_16.has(op));
-const PAIRS = OPERATIONS.flatMap((op) => errorsOf(model, op).map((error) => [op, error] as const));
-
-describe('the Secrets Manager error shapes of the model', () => {
-  it('each has a way in the table: a request producing it, or why it cannot occur', () => {
-    expect(PAIRS.filter(([op, e]) => wayOf(op, e) === undefined).map((p) => p.join(' '))).toEqual([]);
-  });
-
-  it('each is an error code Keysafe knows, with the status AWS answers it with', () => {
-    for (const [op, error] of PAIRS) {
-      const status = statusOf(new AppError(error as ErrorCode, ''));
-      expect(status, `${op} ${error}`).toBe(model.shapes[error]!.fault ? 500 : 400);
-    }
-  });
-});
-
-describe('the Secrets Manager error shapes, produced by the real server', () => {
-  let server: TestServer;
-  let f: Fixtures;
-
-  async function call(op: string, input: object) {
-    const body = JSON.stringify(input);
-    const headers = await signJsonRequest(server.url, server.admin, `secretsmanager.${op}`, body);
-    const { status, text } = await postRaw(server.url, headers, body);
-    return { status, type: String((JSON.parse(text) as { __type?: string }).__type), text };
-  }
-  async function ok(target: string, input: object) {
-    const body = JSON.stringify(input);
-    const headers = await signJsonRequest(server.url, server.admin, target, body);
-    const a = await postRaw(server.url, headers, body);
-    expect(a.status, a.text).toBe(200);
-    return JSON.parse(a.text) as Record<string, unknown> & { KeyMetadata: { KeyId: string } };
-  }
-
-  beforeAll(async () => {
-    server = await startTestServer();
+describeErrorShapes<Fixtures>({
+  service: 'secretsmanager',
+  target: 'secretsmanager',
+  skip: (op) => NOT_YET_ISSUE_16.has(op),
+  wayOf,
+  async fixtures(call) {
+    const ok = (target: string, input: object) => succeed(call, target, input);
     const disabledKey = (await ok('TrentService.CreateKey', {})).KeyMetadata.KeyId;
-    await ok('secretsmanager.CreateSecret', {
-      Name: 'live',
-      SecretString: 'v1',
-      ClientRequestToken: 'token-of-the-first-version-00000001',
-    });
+    await ok('secretsmanager.CreateSecret', { Name: 'live', SecretString: 'v1', ClientRequestToken: FIRST_TOKEN });
     await ok('secretsmanager.CreateSecret', { Name: 'deleted', SecretString: 'v' });
     await ok('secretsmanager.DeleteSecret', { SecretId: 'deleted', RecoveryWindowInDays: 7 });
     await ok('secretsmanager.CreateSecret', { Name: 'undecryptable', SecretString: 'v', KmsKeyId: disabledKey });
     await ok('TrentService.DisableKey', { KeyId: disabledKey });
-    f = { live: 'live', deleted: 'deleted', undecryptable: 'undecryptable', disabledKey };
-  });
-  afterAll(() => server.stop());
-
-  const produced = PAIRS.filter(([op, e]) => {
-    const way = wayOf(op, e);
-    return way !== undefined && 'produce' in way;
-  });
-
-  it.each(produced)('%s answers %s', async (op, error) => {
-    const way = wayOf(op, error) as { produce: Produce };
-    const answer = await call(op, way.produce(f));
-    expect(answer.type, answer.text).toBe(error);
-    expect(answer.status).toBe(400);
-  });
+    return { live: 'live', deleted: 'deleted', undecryptable: 'undecryptable', disabledKey };
+  },
 });

@@ -355,7 +355,10 @@ export function expectWellFormed(a: Answer, codes: ReadonlySet<string>, what: st
   expect(codes.has(String(a.json!.__type)), `${what}: undocumented __type ${String(a.json!.__type)}`).toBe(true);
   // AWS leaves the message out of a few errors (src/core/http-errors.ts awsErrorBody).
   const message = a.json!.message;
-  expect(typeof message === 'string' || (message === undefined && MESSAGELESS.has(String(a.json!.__type))), `${what}: message`).toBe(true);
+  expect(
+    typeof message === 'string' || (message === undefined && MESSAGELESS.has(String(a.json!.__type))),
+    `${what}: message`,
+  ).toBe(true);
 }
 
 /** The errors AWS answers without a message. */

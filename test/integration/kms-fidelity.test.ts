@@ -19,7 +19,6 @@ import { policyOf, startWorkloadServer, type WorkloadServer } from '../support/w
 let world: WorkloadServer;
 let kms: KMSClient;
 let keyId: string;
-let keyArn: string;
 let token: string;
 
 const KEYADMIN = 'keyadmin';
@@ -33,7 +32,12 @@ async function raw(operation: string, input: object): Promise<{ status: number; 
   return { status: answer.status, body: JSON.parse(answer.text) };
 }
 
-const rootStatement = { Effect: 'Allow', Principal: { AWS: `arn:aws:iam::${ACCOUNT}:root` }, Action: 'kms:*', Resource: '*' };
+const rootStatement = {
+  Effect: 'Allow',
+  Principal: { AWS: `arn:aws:iam::${ACCOUNT}:root` },
+  Action: 'kms:*',
+  Resource: '*',
+};
 const only = (principal: string, actions: string[]) =>
   JSON.stringify(policyOf([{ Effect: 'Allow', Principal: { AWS: principal }, Action: actions, Resource: '*' }]));
 const LOCKOUT = {
@@ -54,7 +58,6 @@ beforeAll(async () => {
   kms = world.server.kmsClient();
   const { KeyMetadata } = await kms.send(new CreateKeyCommand({}));
   keyId = KeyMetadata!.KeyId!;
-  keyArn = KeyMetadata!.Arn!;
   await kms.send(new CreateAliasCommand({ AliasName: 'alias/fidelity', TargetKeyId: keyId }));
   token = await world.session(KEYADMIN);
 });
@@ -86,7 +89,8 @@ describe('alias names', () => {
 
   it('answers alias/aws/ names NotAuthorizedException without a message, as AWS', async () => {
     for (const op of ['CreateAlias', 'UpdateAlias', 'DeleteAlias']) {
-      const input = op === 'DeleteAlias' ? { AliasName: 'alias/aws/ebs' } : { AliasName: 'alias/aws/ebs', TargetKeyId: keyId };
+      const input =
+        op === 'DeleteAlias' ? { AliasName: 'alias/aws/ebs' } : { AliasName: 'alias/aws/ebs', TargetKeyId: keyId };
       expect(await raw(op, input)).toEqual({ status: 400, body: { __type: 'NotAuthorizedException' } });
     }
     // The JS SDK shows a missing message as "UnknownError", as it does for AWS's answer.

@@ -203,7 +203,13 @@ describe('session forgery through aliases', () => {
       Statement: [{ Effect: 'Allow', Principal: '*', Action: 'kms:*', Resource: '*' }],
     });
     for (const call of [
-      admin.send(new GenerateMacCommand({ KeyId: 'alias/keysafe/sessions', Message: Buffer.from('x'), MacAlgorithm: 'HMAC_SHA_256' })),
+      admin.send(
+        new GenerateMacCommand({
+          KeyId: 'alias/keysafe/sessions',
+          Message: Buffer.from('x'),
+          MacAlgorithm: 'HMAC_SHA_256',
+        }),
+      ),
       admin.send(new PutKeyPolicyCommand({ KeyId, PolicyName: 'default', Policy: allowAll })),
       admin.send(new ScheduleKeyDeletionCommand({ KeyId, PendingWindowInDays: 7 })),
       admin.send(new TagResourceCommand({ KeyId, Tags: [{ TagKey: 'a', TagValue: 'b' }] })),

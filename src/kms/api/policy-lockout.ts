@@ -4,8 +4,7 @@ import type { Access } from '../../core/access.js';
 import { AppError } from '../../core/errors.js';
 import type { KmsEngine } from '../engine.js';
 
-const LOCKOUT =
-  'The new key policy will not allow you to update the key policy in the future.';
+const LOCKOUT = 'The new key policy will not allow you to update the key policy in the future.';
 
 /**
  * Refuses a key policy under which the caller could no longer call PutKeyPolicy on the key, unless

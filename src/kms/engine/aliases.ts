@@ -67,7 +67,8 @@ export function validateAliasName(name: string): void {
 }
 
 /** An alias name or alias ARN, told apart without the partition (a check made before any lookup). */
-export const looksLikeAlias = (ref: string): boolean => ref.startsWith('alias/') || /^arn:[^:]*:kms:[^:]*:[^:]*:alias\//.test(ref);
+export const looksLikeAlias = (ref: string): boolean =>
+  ref.startsWith('alias/') || /^arn:[^:]*:kms:[^:]*:[^:]*:alias\//.test(ref);
 
 /** CreateAlias and UpdateAlias take a key id or key ARN as TargetKeyId: AWS's words for an alias there. */
 export function refuseAliasTarget(targetRef: string): void {
