@@ -5,6 +5,7 @@ import { operation } from '../core/operation.js';
 import { aliasOperations } from './api/aliases.js';
 import { encryptionOperations } from './api/encryption.js';
 import { grantOperations } from './api/grants.js';
+import { refusingAliasKeyIds } from './api/key-id-only.js';
 import { keyOperations } from './api/keys.js';
 import { policyTagOperations } from './api/policies-tags.js';
 import { rotationOperations } from './api/rotation.js';
@@ -22,7 +23,8 @@ const unsupported = (action: string, what: string): KmsOperation =>
     },
   });
 
-export const kmsOperations: Record<string, KmsOperation> = {
+// Operations taking only a key id or key ARN refuse aliases (api/key-id-only.ts).
+export const kmsOperations: Record<string, KmsOperation> = refusingAliasKeyIds({
   ...keyOperations,
   ...aliasOperations,
   ...encryptionOperations,
@@ -44,4 +46,4 @@ export const kmsOperations: Record<string, KmsOperation> = {
   DeleteImportedKeyMaterial: unsupported('DeleteImportedKeyMaterial', 'Importing key material'),
   DeriveSharedSecret: unsupported('DeriveSharedSecret', 'DeriveSharedSecret (KEY_AGREEMENT keys)'),
   GetKeyLastUsage: unsupported('GetKeyLastUsage', 'GetKeyLastUsage'),
-};
+});

@@ -13,7 +13,13 @@ import { rotationOperations } from './engine/rotation.js';
 import { signingOperations } from './engine/signing.js';
 import { tagPolicyOperations } from './engine/tags-policy.js';
 
-export { isReservedAlias, refuseReservedAlias } from './engine/aliases.js';
+export {
+  isReservedAlias,
+  looksLikeAlias,
+  refuseAliasTarget,
+  refuseReservedAlias,
+  validateAliasName,
+} from './engine/aliases.js';
 export type { KmsEngineDeps } from './engine/context.js';
 export type { DataKeyPair } from './engine/data-keys.js';
 export { type DecryptResult, type EncryptResult, SYMMETRIC_DEFAULT } from './engine/encryption.js';
