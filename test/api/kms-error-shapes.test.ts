@@ -20,6 +20,7 @@ interface Fixtures {
   blobPending: string;
   signature: string;
   macValue: string;
+  grantId: string;
 }
 
 type Produce = ProduceOf<Fixtures>;
@@ -30,6 +31,8 @@ const ECDSA = 'ECDSA_SHA_256';
 const HMAC = 'HMAC_SHA_256';
 const MAC = Buffer.alloc(32).toString('base64');
 const missing = () => randomUUID();
+const GRANTEE = 'arn:aws:iam::000000000000:role/shapes';
+const NO_GRANT = '0'.repeat(64);
 
 /** A valid input for each operation on a key (`k`) of the kind it takes; `f` for the rest. */
 const ON_KEY: Record<string, (k: string, f: Fixtures) => object> = {
@@ -63,6 +66,10 @@ const ON_KEY: Record<string, (k: string, f: Fixtures) => object> = {
   UntagResource: (KeyId) => ({ KeyId, TagKeys: ['k'] }),
   ListResourceTags: (KeyId) => ({ KeyId }),
   ListAliases: (KeyId) => ({ KeyId }),
+  CreateGrant: (KeyId) => ({ KeyId, GranteePrincipal: GRANTEE, Operations: ['Decrypt'] }),
+  ListGrants: (KeyId) => ({ KeyId }),
+  RetireGrant: (KeyId) => ({ KeyId, GrantId: NO_GRANT }),
+  RevokeGrant: (KeyId) => ({ KeyId, GrantId: NO_GRANT }),
   CreateAlias: (TargetKeyId) => ({ AliasName: `alias/${randomUUID()}`, TargetKeyId }),
   UpdateAlias: (TargetKeyId) => ({ AliasName: 'alias/shapes', TargetKeyId }),
 };
@@ -106,9 +113,9 @@ const NEVER = {
   unavailable: 'Every key is in Keysafe’s own store; there is no external key store to be unreachable.',
   internal: 'Only for unexpected failures of Keysafe itself, which no correct request causes.',
   customStore: 'Custom key stores are refused (UnsupportedOperationException): README, "Refused operations".',
+  grantsAnyState: 'A grant is retired or revoked whatever its key’s state, so none outlives a key being deleted.',
   invalidArn:
     'Keysafe answers an ARN it cannot read as NotFoundException "Invalid keyId …", as AWS does for key ids (reference §1.3).',
-  grants: 'Grant tokens and grant ids arrive with the grants of issue 16 (coverage-lists.ts).',
   noQuota: 'Keysafe sets no quota on keys, aliases or enabled keys (LimitExceededException needs one).',
   policySize: 'A key policy over 32 KB is MalformedPolicyDocumentException here, from the policy compiler.',
   tagCount: 'Too many tags is TagException "Too many tags", as AWS answers it (reference §1.6).',
@@ -157,8 +164,13 @@ const BY_ERROR: Partial<Record<string, (op: string) => Way>> = {
   KeyUnavailableException: () => ({ never: NEVER.unavailable }),
   KMSInternalException: () => ({ never: NEVER.internal }),
   InvalidArnException: () => ({ never: NEVER.invalidArn }),
-  InvalidGrantTokenException: () => ({ never: NEVER.grants }),
-  InvalidGrantIdException: () => ({ never: NEVER.grants }),
+  InvalidGrantTokenException: (op) => ({
+    produce: (f) =>
+      op === 'RetireGrant'
+        ? { GrantToken: 'not-a-grant-token' }
+        : { ...onKeyIn('enabled', op)(f), GrantTokens: ['not-a-grant-token'] },
+  }),
+  InvalidGrantIdException: (op) => ({ produce: (f) => ({ ...onKeyIn('enabled', op)(f), GrantId: 'not-a-grant-id' }) }),
   LimitExceededException: () => ({ never: NEVER.noQuota }),
 };
 for (const e of [
@@ -234,6 +246,19 @@ const PER_OPERATION: Record<string, Record<string, Way>> = {
   UpdateAlias: { LimitExceededException: { never: NEVER.noQuota } },
   ListKeys: {},
   ListAliases: {},
+  ListGrants: { KMSInvalidStateException: { never: NEVER.anyState } },
+  ListRetirableGrants: {
+    InvalidMarkerException: { produce: () => ({ RetiringPrincipal: GRANTEE, Marker: '!!not-a-marker' }) },
+    NotFoundException: { never: 'A principal that may retire no grant lists none, as AWS answers.' },
+  },
+  RetireGrant: {
+    KMSInvalidStateException: { never: NEVER.grantsAnyState },
+    DryRunOperationException: { produce: (f) => ({ KeyId: f.sym, GrantId: f.grantId, DryRun: true }) },
+  },
+  RevokeGrant: {
+    KMSInvalidStateException: { never: NEVER.grantsAnyState },
+    DryRunOperationException: { produce: (f) => ({ KeyId: f.sym, GrantId: f.grantId, DryRun: true }) },
+  },
 };
 
 /** The way each (operation, error) of the model is covered, or undefined when the table has none. */
@@ -274,6 +299,7 @@ describeErrorShapes<Fixtures>({
     for (const k of [keys.disabled, keys.signDisabled, keys.macDisabled]) await ok('DisableKey', { KeyId: k });
     for (const k of [keys.pending, keys.signPending, keys.macPending]) await ok('ScheduleKeyDeletion', { KeyId: k });
     await ok('CreateAlias', { AliasName: 'alias/shapes', TargetKeyId: keys.sym });
-    return { ...keys, ...blobs, signature, macValue };
+    const grant = await ok('CreateGrant', { KeyId: keys.sym, GranteePrincipal: GRANTEE, Operations: ['Decrypt'] });
+    return { ...keys, ...blobs, signature, macValue, grantId: grant.GrantId as string };
   },
 });
