@@ -4,6 +4,8 @@ import { AppError } from '../core/errors.js';
 import { operation } from '../core/operation.js';
 import { aliasOperations } from './api/aliases.js';
 import { encryptionOperations } from './api/encryption.js';
+import { grantOperations } from './api/grants.js';
+import { refusingAliasKeyIds } from './api/key-id-only.js';
 import { keyOperations } from './api/keys.js';
 import { policyTagOperations } from './api/policies-tags.js';
 import { rotationOperations } from './api/rotation.js';
@@ -21,13 +23,15 @@ const unsupported = (action: string, what: string): KmsOperation =>
     },
   });
 
-export const kmsOperations: Record<string, KmsOperation> = {
+// Operations taking only a key id or key ARN refuse aliases (api/key-id-only.ts).
+export const kmsOperations: Record<string, KmsOperation> = refusingAliasKeyIds({
   ...keyOperations,
   ...aliasOperations,
   ...encryptionOperations,
   ...signingOperations,
   ...rotationOperations,
   ...policyTagOperations,
+  ...grantOperations,
 
   ReplicateKey: unsupported('ReplicateKey', 'ReplicateKey (multi-Region keys)'),
   UpdatePrimaryRegion: unsupported('UpdatePrimaryRegion', 'UpdatePrimaryRegion (multi-Region keys)'),
@@ -40,11 +44,6 @@ export const kmsOperations: Record<string, KmsOperation> = {
   GetParametersForImport: unsupported('GetParametersForImport', 'Importing key material'),
   ImportKeyMaterial: unsupported('ImportKeyMaterial', 'Importing key material'),
   DeleteImportedKeyMaterial: unsupported('DeleteImportedKeyMaterial', 'Importing key material'),
-  CreateGrant: unsupported('CreateGrant', 'Grants'),
-  ListGrants: unsupported('ListGrants', 'Grants'),
-  ListRetirableGrants: unsupported('ListRetirableGrants', 'Grants'),
-  RetireGrant: unsupported('RetireGrant', 'Grants'),
-  RevokeGrant: unsupported('RevokeGrant', 'Grants'),
   DeriveSharedSecret: unsupported('DeriveSharedSecret', 'DeriveSharedSecret (KEY_AGREEMENT keys)'),
   GetKeyLastUsage: unsupported('GetKeyLastUsage', 'GetKeyLastUsage'),
-};
+});

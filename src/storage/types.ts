@@ -55,7 +55,7 @@ export interface RegionalStore {
 export interface StoreOptions {
   /**
    * The region existing data belongs to when an older database gains regions (migration 6 in
-   * SQLite, 7 in PostgreSQL), and the region of `kms` and `secrets` below. Default us-east-1.
+   * SQLite, 11 in PostgreSQL), and the region of `kms` and `secrets` below. Default us-east-1.
    */
   defaultRegion?: string;
 }

@@ -5,6 +5,7 @@ import { operation } from '../../core/operation.js';
 import { decodeMarker, epochSeconds, int, str } from '../../core/wire.js';
 import type { KmsEngine } from '../engine.js';
 import { KEY_SPECS, KEY_USAGES } from '../key-specs.js';
+import { refuseLockout } from './policy-lockout.js';
 import {
   anyResource,
   grantTokens,
@@ -46,7 +47,7 @@ export const keyOperations: Record<string, KmsOperation> = {
     input: CreateKeyInput,
     // Tags on CreateKey need kms:TagResource too, as on AWS.
     resources: (i) => [anyResource('kms:CreateKey'), ...(i.Tags?.length ? [anyResource('kms:TagResource')] : [])],
-    async run(engine: KmsEngine, i) {
+    async run(engine: KmsEngine, i, access) {
       if (i.Origin !== undefined && i.Origin !== 'AWS_KMS') {
         throw new AppError('UnsupportedOperationException', `Origin ${i.Origin} is not supported; use AWS_KMS.`);
       }
@@ -57,7 +58,11 @@ export const keyOperations: Record<string, KmsOperation> = {
       if (i.KeySpec && i.CustomerMasterKeySpec && i.KeySpec !== i.CustomerMasterKeySpec) {
         throw new AppError('ValidationException', 'KeySpec and CustomerMasterKeySpec must not differ.');
       }
-      if (i.Policy !== undefined) validatePolicy(engine, i.Policy);
+      if (i.Policy !== undefined) {
+        validatePolicy(engine, i.Policy);
+        // The key has no id yet: its ARN with `*` for the id stands for it.
+        refuseLockout(engine, access, engine.arnOf('*'), i.Policy, i.BypassPolicyLockoutSafetyCheck);
+      }
       const created = await engine.createKey({
         description: i.Description,
         keyUsage: i.KeyUsage,

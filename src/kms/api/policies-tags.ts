@@ -1,9 +1,11 @@
 // KMS tag and key policy operations: tag, untag, list tags; get, put and list the (one, default) key policy.
 import { z } from 'zod';
+import { parseKeyRef } from '../../core/arn.js';
 import { AppError } from '../../core/errors.js';
 import { operation } from '../../core/operation.js';
 import { int, str } from '../../core/wire.js';
 import type { KmsEngine } from '../engine.js';
+import { refuseLockout } from './policy-lockout.js';
 import { type KmsOperation, keyId, limit, marker, onKey, onKeyId, paginate, policy, validatePolicy } from './shapes.js';
 
 const TagResourceInput = z.object({
@@ -54,9 +56,13 @@ export const policyTagOperations: Record<string, KmsOperation> = {
   PutKeyPolicy: operation({
     input: PutKeyPolicyInput,
     resources: onKeyId('kms:PutKeyPolicy'),
-    async run(engine: KmsEngine, i) {
+    async run(engine: KmsEngine, i, access) {
       requireDefaultPolicyName(i.PolicyName);
       validatePolicy(engine, i.Policy);
+      const ref = parseKeyRef(engine.partition, i.KeyId);
+      if (ref.kind === 'key') {
+        refuseLockout(engine, access, engine.arnOf(ref.keyId), i.Policy, i.BypassPolicyLockoutSafetyCheck);
+      }
       await engine.putKeyPolicy(i.KeyId, i.Policy);
       return {};
     },

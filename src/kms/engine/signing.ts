@@ -71,7 +71,8 @@ export function signingOperations(ctx: KmsContext) {
       checkSigning(ctx, key, 'Verify', algorithm, message, messageType);
       const asym = (await ctx.keys.material(key, key.currentVersion)) as AsymmetricKey;
       if (!asym.verify(algorithm as SigningAlgorithm, message, messageType, signature)) {
-        throw new AppError('KMSInvalidSignatureException', 'The signature is not valid for this message and key.');
+        // AWS answers a failed verification with no message.
+        throw new AppError('KMSInvalidSignatureException', '');
       }
       return { keyId: ctx.arnOf(key.keyId) };
     },
@@ -91,7 +92,7 @@ export function signingOperations(ctx: KmsContext) {
     async verifyMac(ref: string, message: Uint8Array, algorithm: string, tag: Uint8Array) {
       const { key, mac } = await macKey(ctx, ref, algorithm, 'VerifyMac', false);
       if (!mac.verify(algorithm as MacAlgorithm, message, tag)) {
-        throw new AppError('KMSInvalidMacException', 'The MAC is not valid for this message and key.');
+        throw new AppError('KMSInvalidMacException', ''); // no message, as AWS
       }
       return { keyId: ctx.arnOf(key.keyId) };
     },

@@ -3,8 +3,10 @@ import type Database from 'better-sqlite3';
 import type { AliasRecord, InternalKeyRecord, KeyRecord, KeyVersionRecord, KmsStore } from '../../kms/index.js';
 import { docOf as keyDoc, page, type Row, toAlias, toInternalKey, toKey, toKeyVersion as toVersion } from '../rows.js';
 import type { Page } from '../types.js';
+import { SqliteGrantStore } from './kms-grants.js';
 
-export class SqliteKmsStore implements KmsStore {
+/** Keys, versions and aliases here; grants (by key ARN, which names the region) in SqliteGrantStore. */
+export class SqliteKmsStore extends SqliteGrantStore implements KmsStore {
   readonly #s;
   readonly #region: string;
   readonly #insertKeyTx;
@@ -12,6 +14,7 @@ export class SqliteKmsStore implements KmsStore {
   readonly #deleteKeyTx;
 
   constructor(db: Database.Database, region: string) {
+    super(db);
     this.#region = region;
     // Every statement on a regional table takes the region as its first parameter.
     this.#s = {
