@@ -139,28 +139,18 @@ describe('Secrets Manager across regions', () => {
 });
 
 describe('where the region comes from', () => {
-  it('refuses a region outside regions:, naming it and the allowed ones', async () => {
-    const other = sdkClients(server, { region: 'ap-south-1' });
+  it.each([
+    [
+      'ap-south-1',
+      'UnrecognizedClientException',
+      "The region 'ap-south-1' is not served here; this server serves us-east-1, eu-west-1.",
+    ],
+    ['local', 'ValidationException', "The credential scope region 'local' is not a region name such as us-east-1."],
+  ])('refuses a client signing for %s (outside regions:, or not a region name)', async (region, name, message) => {
+    const other = sdkClients(server, { region });
     try {
-      expect(await failure(other.kms.send(new ListKeysCommand({})))).toEqual({
-        name: 'UnrecognizedClientException',
-        status: 400,
-        message: "The region 'ap-south-1' is not served here; this server serves us-east-1, eu-west-1.",
-      });
-    } finally {
-      other.kms.destroy();
-      other.secrets.destroy();
-    }
-  });
-
-  it('refuses a signed region that is not a region name', async () => {
-    const other = sdkClients(server, { region: 'local' });
-    try {
-      expect(await failure(other.secrets.send(new ListSecretsCommand({})))).toEqual({
-        name: 'ValidationException',
-        status: 400,
-        message: "The credential scope region 'local' is not a region name such as us-east-1.",
-      });
+      expect(await failure(other.kms.send(new ListKeysCommand({})))).toEqual({ name, status: 400, message });
+      expect(await failure(other.secrets.send(new ListSecretsCommand({})))).toMatchObject({ name, message });
     } finally {
       other.kms.destroy();
       other.secrets.destroy();
