@@ -6,6 +6,7 @@ import { dataKeyOperations } from './engine/data-keys.js';
 import { runDueJobs } from './engine/due-jobs.js';
 import { encryptionOperations } from './engine/encryption.js';
 import { internalOperations } from './engine/internal.js';
+import { keyAgreementOperations } from './engine/key-agreement.js';
 import { lifecycleOperations } from './engine/lifecycle.js';
 import { rewrapUnderCurrentRootKey } from './engine/rewrap.js';
 import { rotationOperations } from './engine/rotation.js';
@@ -33,6 +34,7 @@ export function createKmsEngine(deps: KmsEngineDeps) {
     ...encryptionOperations(ctx),
     ...dataKeyOperations(ctx),
     ...signingOperations(ctx),
+    ...keyAgreementOperations(ctx),
     ...rotationOperations(ctx),
     ...tagPolicyOperations(ctx),
     /** Automatic rotations and deletions that are due (src/kms/engine/due-jobs.ts). */

@@ -16,12 +16,11 @@ import { beforeAll, describe, expect, it } from 'vitest';
 import {
   AsymmetricKey,
   type AsymmetricKeySpec,
-  digestLength,
   generateKeyPairInsecure,
   maxRsaPlaintext,
   type RsaEncryptionAlgorithm,
-  type SigningAlgorithm,
 } from '../../src/crypto/asymmetric.js';
+import { digestLength, type SigningAlgorithm } from '../../src/crypto/signing-algorithms.js';
 import { DecryptionError } from '../../src/crypto/errors.js';
 
 const RSA_ALGS: SigningAlgorithm[] = [

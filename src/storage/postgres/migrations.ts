@@ -5,6 +5,9 @@
 import pg from 'pg';
 import { LOCK_MIGRATIONS, type PgDatabase } from './pool.js';
 
+/** The migration that began recording key usage: its time is every key's earliest TrackingStartDate. */
+export const KEY_USAGE_MIGRATION = 9;
+
 export const POSTGRES_MIGRATIONS: readonly { version: number; name: string; sql: string }[] = [
   {
     version: 1,
@@ -181,6 +184,17 @@ export const POSTGRES_MIGRATIONS: readonly { version: number; name: string; sql:
         purpose TEXT COLLATE "C" PRIMARY KEY,
         key_id TEXT COLLATE "C" NOT NULL REFERENCES kms_keys (key_id),
         created_at BIGINT NOT NULL
+      );
+    `,
+  },
+  {
+    version: 9,
+    name: 'the last cryptographic use of each key (GetKeyLastUsage)',
+    sql: `
+      CREATE TABLE kms_key_usage (
+        key_id TEXT COLLATE "C" PRIMARY KEY REFERENCES kms_keys (key_id) ON DELETE CASCADE,
+        at BIGINT NOT NULL,
+        operation TEXT NOT NULL
       );
     `,
   },

@@ -1,5 +1,8 @@
 // SQLite schema migrations, applied in order and recorded in schema_migrations.
 
+/** The migration that began recording key usage: its time is every key's earliest TrackingStartDate. */
+export const KEY_USAGE_MIGRATION = 9;
+
 export const SQLITE_MIGRATIONS: readonly { version: number; name: string; sql: string }[] = [
   {
     version: 1,
@@ -135,6 +138,17 @@ export const SQLITE_MIGRATIONS: readonly { version: number; name: string; sql: s
         purpose TEXT PRIMARY KEY,
         key_id TEXT NOT NULL REFERENCES kms_keys (key_id),
         created_at INTEGER NOT NULL
+      );
+    `,
+  },
+  {
+    version: 9,
+    name: 'the last cryptographic use of each key (GetKeyLastUsage)',
+    sql: `
+      CREATE TABLE kms_key_usage (
+        key_id TEXT PRIMARY KEY REFERENCES kms_keys (key_id) ON DELETE CASCADE,
+        at INTEGER NOT NULL,
+        operation TEXT NOT NULL
       );
     `,
   },
