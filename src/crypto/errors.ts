@@ -11,6 +11,10 @@ export class DecryptionError extends Error {
 export class PeerKeyError extends Error {
   override readonly name = 'PeerKeyError';
   constructor(readonly reason: 'malformed' | 'wrong-curve') {
-    super(reason === 'malformed' ? 'the peer public key is not a DER SubjectPublicKeyInfo' : 'the peer key is on another curve');
+    super(
+      reason === 'malformed'
+        ? 'the peer public key is not a DER SubjectPublicKeyInfo'
+        : 'the peer key is on another curve',
+    );
   }
 }

@@ -76,5 +76,6 @@ export function digestLength(alg: SigningAlgorithm): number | undefined {
 export function checkMessage(alg: SigningAlgorithm, message: Uint8Array, messageType: MessageType): void {
   const rule = messageRule(alg, messageType);
   if (rule === 'refused') throw new TypeError(`${alg} does not take MessageType ${messageType}`);
-  if (rule !== 'any' && message.length !== rule) throw new TypeError(`${alg} ${messageType} messages are ${rule} bytes`);
+  if (rule !== 'any' && message.length !== rule)
+    throw new TypeError(`${alg} ${messageType} messages are ${rule} bytes`);
 }

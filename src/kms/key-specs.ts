@@ -66,7 +66,10 @@ export const CHINA_ONLY_KEY_SPECS = ['SM2'] as const;
 const rsa: SpecInfo = { kind: 'asymmetric', usages: { ENCRYPT_DECRYPT: RSA_ENCRYPTION, SIGN_VERIFY: RSA_SIGNING } };
 const ecc = (alg: string): SpecInfo => ({ kind: 'asymmetric', usages: { SIGN_VERIFY: [alg] } });
 // NIST curves sign or agree keys (one usage per key); ECC_SECG_P256K1 only signs, as in AWS's CreateKey docs.
-const nist = (alg: string): SpecInfo => ({ kind: 'asymmetric', usages: { SIGN_VERIFY: [alg], KEY_AGREEMENT: ['ECDH'] } });
+const nist = (alg: string): SpecInfo => ({
+  kind: 'asymmetric',
+  usages: { SIGN_VERIFY: [alg], KEY_AGREEMENT: ['ECDH'] },
+});
 const mlDsa: SpecInfo = { kind: 'asymmetric', usages: { SIGN_VERIFY: ['ML_DSA_SHAKE_256'] } };
 const hmac = (alg: string): SpecInfo => ({ kind: 'hmac', usages: { GENERATE_VERIFY_MAC: [alg] } });
 

@@ -20,8 +20,8 @@ import {
   maxRsaPlaintext,
   type RsaEncryptionAlgorithm,
 } from '../../src/crypto/asymmetric.js';
-import { digestLength, type SigningAlgorithm } from '../../src/crypto/signing-algorithms.js';
 import { DecryptionError } from '../../src/crypto/errors.js';
+import { digestLength, type SigningAlgorithm } from '../../src/crypto/signing-algorithms.js';
 
 const RSA_ALGS: SigningAlgorithm[] = [
   'RSASSA_PSS_SHA_256',

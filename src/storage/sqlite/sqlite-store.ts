@@ -21,6 +21,7 @@ import { KEY_USAGE_MIGRATION, SQLITE_MIGRATIONS } from './migrations.js';
 const RECORD_KEY_USAGE = `INSERT INTO kms_key_usage (key_id, at, operation)
   SELECT ?, ?, ? WHERE EXISTS (SELECT 1 FROM kms_keys WHERE key_id = ?)
   ON CONFLICT (key_id) DO UPDATE SET at = excluded.at, operation = excluded.operation WHERE excluded.at > kms_key_usage.at`;
+
 import { SqliteSecretsStore } from './secrets-store.js';
 import { storageFault, whyNotWritable, withStorageFaults } from './store-faults.js';
 import { SqliteTerraformStore } from './terraform-store.js';
