@@ -22,7 +22,7 @@ let server: TestServer;
 let kms: KMSClient;
 const text = (s: string) => new TextEncoder().encode(s);
 
-async function newKey(input: ConstructorParameters<typeof CreateKeyCommand>[0]) {
+async function newKey(input: ConstructorParameters<typeof CreateKeyCommand>[0] = {}) {
   const { KeyMetadata } = await kms.send(new CreateKeyCommand(input));
   return KeyMetadata!;
 }
