@@ -7,6 +7,7 @@ import { runDueJobs } from './engine/due-jobs.js';
 import { encryptionOperations } from './engine/encryption.js';
 import { grantOperations } from './engine/grants.js';
 import { internalOperations } from './engine/internal.js';
+import { keyAgreementOperations } from './engine/key-agreement.js';
 import { lifecycleOperations } from './engine/lifecycle.js';
 import { rewrapUnderCurrentRootKey } from './engine/rewrap.js';
 import { rotationOperations } from './engine/rotation.js';
@@ -41,6 +42,7 @@ export function createKmsEngine(deps: KmsEngineDeps) {
     ...encryptionOperations(ctx),
     ...dataKeyOperations(ctx),
     ...signingOperations(ctx),
+    ...keyAgreementOperations(ctx),
     ...rotationOperations(ctx),
     ...tagPolicyOperations(ctx),
     ...grantOperations(ctx),

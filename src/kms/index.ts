@@ -21,6 +21,7 @@ export type {
   InternalKeyRecord,
   KeyRecord,
   KeyState,
+  KeyUsageRecord,
   KeyVersionRecord,
   KmsStore,
   Tag,

@@ -62,6 +62,15 @@ export interface InternalKeyRecord {
   createdAt: number;
 }
 
+/** The last successful cryptographic operation with a key, as GetKeyLastUsage reports it. */
+export interface KeyUsageRecord {
+  keyId: string;
+  /** ms since the epoch */
+  at: number;
+  /** One of AWS's KeyLastUsageTrackingOperation names (Encrypt, Decrypt, Sign, …). */
+  operation: string;
+}
+
 export interface KmsStore extends KmsGrantStore {
   /** Inserts a new key with its first version. */
   insertKey(key: KeyRecord, firstVersion: KeyVersionRecord): Promise<void>;
@@ -107,6 +116,15 @@ export interface KmsStore extends KmsGrantStore {
    * A record is never changed or removed, and its key cannot be deleted while it stands.
    */
   recordInternalKey(record: InternalKeyRecord): Promise<boolean>;
+
+  /**
+   * Keeps, per key, the latest of the stored use and the one given (replicas flush independently, in
+   * any order); a key deleted meanwhile is skipped. One batch per call.
+   */
+  recordKeyUsage(uses: KeyUsageRecord[]): Promise<void>;
+  getKeyUsage(keyId: string): Promise<KeyUsageRecord | undefined>;
+  /** When this store began recording key usage (when the store migration adding it was applied, ms). */
+  keyUsageTrackingStart(): Promise<number>;
 }
 
 /** What a grant may allow: AWS's GrantOperation enum. */

@@ -1,6 +1,6 @@
 // Every KMS operation over real HTTP with random and mutated inputs: never a 5xx, always a documented
 // `__type`, no state change from a refused call, no stored plaintext in any error body, log or audit record.
-import { randomUUID } from 'node:crypto';
+import { generateKeyPairSync, randomUUID } from 'node:crypto';
 import { readdirSync, readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import fc from 'fast-check';
@@ -30,7 +30,7 @@ interface Key {
   keyId: string;
   arn: string;
 }
-const keys = {} as Record<'sym' | 'victim' | 'rsaEnc' | 'rsaSign' | 'ecc' | 'ed' | 'hmac', Key>;
+const keys = {} as Record<'sym' | 'victim' | 'rsaEnc' | 'rsaSign' | 'ecc' | 'ed' | 'hmac' | 'agree', Key>;
 const blobs = {} as Record<'ciphertext' | 'rsaCiphertext' | 'signature' | 'edSignature' | 'mac', string>;
 /** A grant token to retire and a grant id to revoke (each valid until a run succeeds). */
 const grants = {} as Record<'retire' | 'revoke', string>;
@@ -39,6 +39,10 @@ let account = '';
 const ALIASES = { 'alias/fuzz-sym': 'sym', 'alias/fuzz-victim': 'victim' } as const;
 
 const MESSAGE = Buffer.from('fuzz message').toString('base64');
+/** A peer's P-256 public key (DER SPKI, base64) for DeriveSharedSecret. */
+const PEER_PUBLIC_KEY = generateKeyPairSync('ec', { namedCurve: 'prime256v1' })
+  .publicKey.export({ type: 'spki', format: 'der' })
+  .toString('base64');
 
 const call = (op: string, input: unknown) => awsJson(server, `TrentService.${op}`, input);
 async function ok(op: string, input: unknown): Promise<Record<string, unknown>> {
@@ -131,7 +135,7 @@ const VALID: Record<string, () => Record<string, Json>> = {
   ListRetirableGrants: () => ({ RetiringPrincipal: `arn:aws:iam::${account}:role/ops`, Limit: 2 }),
   RetireGrant: () => ({ GrantToken: grants.retire }),
   RevokeGrant: () => ({ KeyId: keys.sym.arn, GrantId: grants.revoke }),
-  DeriveSharedSecret: () => ({ KeyId: keys.ecc.keyId, KeyAgreementAlgorithm: 'ECDH', PublicKey: MESSAGE }),
+  DeriveSharedSecret: () => ({ KeyId: keys.agree.keyId, KeyAgreementAlgorithm: 'ECDH', PublicKey: PEER_PUBLIC_KEY }),
   GetKeyLastUsage: () => ({ KeyId: keys.sym.keyId }),
 };
 
@@ -218,7 +222,7 @@ function space(): MutationSpace {
   const uuid = randomUUID();
   return {
     fields: fieldNamesIn('src/kms/api.ts', 'src/kms/api'),
-    blobFields: ['Plaintext', 'CiphertextBlob', 'Message', 'Signature', 'Mac'],
+    blobFields: ['Plaintext', 'CiphertextBlob', 'Message', 'Signature', 'Mac', 'PublicKey'],
     refFields: ['KeyId', 'TargetKeyId', 'DestinationKeyId', 'SourceKeyId', 'AliasName'],
     refs: [
       ...Object.values(keys).flatMap((k) => [k.keyId, k.arn]),
@@ -309,6 +313,7 @@ describe('KMS operations under fuzzing (real HTTP)', { timeout: fuzzTimeout() },
     keys.ecc = await createKey('ECC_NIST_P256', 'SIGN_VERIFY');
     keys.ed = await createKey('ECC_NIST_EDWARDS25519', 'SIGN_VERIFY');
     keys.hmac = await createKey('HMAC_256', 'GENERATE_VERIFY_MAC');
+    keys.agree = await createKey('ECC_NIST_P256', 'KEY_AGREEMENT');
     account = keys.sym.arn.split(':')[4]!;
     await heal();
 

@@ -698,5 +698,37 @@ export function describeKmsStoreContract(name: string, open: () => Promise<Store
         expect(updated?.internalPurpose).toBe('terraform');
       });
     });
+
+    describe('key usage (GetKeyLastUsage)', () => {
+      it('keeps the later use per key, in one batch, skipping keys deleted meanwhile', async () => {
+        const a = await seed();
+        const b = await seed();
+        const gone = await seed();
+        await kms.deleteKey(gone.key.keyId, gone.key.revision);
+        await kms.recordKeyUsage([
+          { keyId: a.key.keyId, at: T0 + 10, operation: 'Encrypt' },
+          { keyId: b.key.keyId, at: T0 + 5, operation: 'Sign' },
+          { keyId: gone.key.keyId, at: T0 + 5, operation: 'Decrypt' },
+        ]);
+        await kms.recordKeyUsage([
+          { keyId: a.key.keyId, at: T0 + 9, operation: 'Decrypt' }, // older: another replica's late flush
+          { keyId: b.key.keyId, at: T0 + 6, operation: 'Verify' },
+        ]);
+        expect(await kms.getKeyUsage(a.key.keyId)).toEqual({ keyId: a.key.keyId, at: T0 + 10, operation: 'Encrypt' });
+        expect(await kms.getKeyUsage(b.key.keyId)).toEqual({ keyId: b.key.keyId, at: T0 + 6, operation: 'Verify' });
+        expect(await kms.getKeyUsage(gone.key.keyId)).toBeUndefined();
+        await kms.recordKeyUsage([]);
+      });
+
+      it('goes with its key, and reports when tracking began', async () => {
+        const a = await seed();
+        await kms.recordKeyUsage([{ keyId: a.key.keyId, at: T0, operation: 'Encrypt' }]);
+        await kms.deleteKey(a.key.keyId, a.key.revision);
+        expect(await kms.getKeyUsage(a.key.keyId)).toBeUndefined();
+        const start = await kms.keyUsageTrackingStart();
+        expect(start).toBeGreaterThan(0);
+        expect(start).toBeLessThanOrEqual(Date.now());
+      });
+    });
   });
 }

@@ -4,7 +4,7 @@ import { AppError } from '../../core/errors.js';
 import { operation } from '../../core/operation.js';
 import { decodeMarker, epochSeconds, int, str } from '../../core/wire.js';
 import type { KmsEngine } from '../engine.js';
-import { KEY_SPECS, KEY_USAGES } from '../key-specs.js';
+import { CHINA_ONLY_KEY_SPECS, KEY_SPECS, KEY_USAGES } from '../key-specs.js';
 import { refuseLockout } from './policy-lockout.js';
 import {
   anyResource,
@@ -27,8 +27,8 @@ import {
 const CreateKeyInput = z.object({
   Description: str(0, 8192).optional(),
   KeyUsage: z.enum(KEY_USAGES).optional(),
-  KeySpec: z.enum(KEY_SPECS).optional(),
-  CustomerMasterKeySpec: z.enum(KEY_SPECS).optional(),
+  KeySpec: z.enum([...KEY_SPECS, ...CHINA_ONLY_KEY_SPECS]).optional(),
+  CustomerMasterKeySpec: z.enum([...KEY_SPECS, ...CHINA_ONLY_KEY_SPECS]).optional(),
   Policy: policy.optional(),
   Tags: tags,
   Origin: z.enum(['AWS_KMS', 'EXTERNAL', 'AWS_CLOUDHSM', 'EXTERNAL_KEY_STORE']).optional(),
@@ -58,6 +58,11 @@ export const keyOperations: Record<string, KmsOperation> = {
       if (i.KeySpec && i.CustomerMasterKeySpec && i.KeySpec !== i.CustomerMasterKeySpec) {
         throw new AppError('ValidationException', 'KeySpec and CustomerMasterKeySpec must not differ.');
       }
+      const spec = i.KeySpec ?? i.CustomerMasterKeySpec;
+      if (spec === 'SM2') {
+        // As AWS answers outside its China Regions (and no well-kept library here implements SM2)
+        throw new AppError('UnsupportedOperationException', 'SM2 key spec is only available in China Regions.');
+      }
       if (i.Policy !== undefined) {
         validatePolicy(engine, i.Policy);
         // The key has no id yet: its ARN with `*` for the id stands for it.
@@ -66,7 +71,7 @@ export const keyOperations: Record<string, KmsOperation> = {
       const created = await engine.createKey({
         description: i.Description,
         keyUsage: i.KeyUsage,
-        keySpec: i.KeySpec ?? i.CustomerMasterKeySpec,
+        keySpec: spec,
         policy: i.Policy,
         tags: i.Tags,
       });

@@ -62,6 +62,7 @@ export function algorithmsOf(k: KeyRecord) {
   const algorithms = SPEC_INFO[k.keySpec].usages[k.keyUsage] ?? [];
   if (k.keyUsage === 'ENCRYPT_DECRYPT') return { EncryptionAlgorithms: algorithms };
   if (k.keyUsage === 'SIGN_VERIFY') return { SigningAlgorithms: algorithms };
+  if (k.keyUsage === 'KEY_AGREEMENT') return { KeyAgreementAlgorithms: algorithms };
   return { MacAlgorithms: algorithms };
 }
 

@@ -6,7 +6,7 @@ import { algorithmsOf, b64, dryRun, grantTokens, type KmsOperation, keyId, onKey
 
 const signingAlgorithm = z.enum(SIGNING_ALGORITHMS);
 const macAlgorithm = z.enum(['HMAC_SHA_224', 'HMAC_SHA_256', 'HMAC_SHA_384', 'HMAC_SHA_512']);
-const messageType = z.enum(['RAW', 'DIGEST']).optional();
+const messageType = z.enum(['RAW', 'DIGEST', 'EXTERNAL_MU']).optional();
 
 const SignInput = z.object({
   KeyId: keyId,

@@ -2,10 +2,18 @@
 // their wrapped versions and aliases. Revision checks are single conditional statements
 // (`UPDATE … WHERE revision = $n`), atomic under READ COMMITTED.
 
-import type { AliasRecord, InternalKeyRecord, KeyRecord, KeyVersionRecord, KmsStore } from '../../kms/index.js';
+import type {
+  AliasRecord,
+  InternalKeyRecord,
+  KeyRecord,
+  KeyUsageRecord,
+  KeyVersionRecord,
+  KmsStore,
+} from '../../kms/index.js';
 import { docOf as keyDoc, page, toAlias, toInternalKey, toKey, toKeyVersion as toVersion } from '../rows.js';
 import type { Page } from '../types.js';
 import { PostgresGrantStore } from './kms-grants.js';
+import { KEY_USAGE_MIGRATION } from './migrations.js';
 import type { PgDatabase, Queryable } from './pool.js';
 
 const INSERT_VERSION =
@@ -180,5 +188,31 @@ export class PostgresKmsStore extends PostgresGrantStore implements KmsStore {
       [r.purpose, r.keyId, r.createdAt],
     );
     return res.rowCount === 1;
+  }
+
+  /** One statement for the batch: the later use wins per key; keys deleted meanwhile are skipped. */
+  async recordKeyUsage(uses: KeyUsageRecord[]): Promise<void> {
+    if (uses.length === 0) return;
+    await this.#db.query(
+      `INSERT INTO kms_key_usage (key_id, at, operation)
+       SELECT u.key_id, u.at, u.operation FROM unnest($1::text[], $2::bigint[], $3::text[]) AS u (key_id, at, operation)
+       WHERE EXISTS (SELECT 1 FROM kms_keys k WHERE k.key_id = u.key_id)
+       ON CONFLICT (key_id) DO UPDATE SET at = excluded.at, operation = excluded.operation
+       WHERE excluded.at > kms_key_usage.at`,
+      [uses.map((u) => u.keyId), uses.map((u) => u.at), uses.map((u) => u.operation)],
+    );
+  }
+
+  async getKeyUsage(keyId: string): Promise<KeyUsageRecord | undefined> {
+    const { rows } = await this.#db.query('SELECT key_id, at, operation FROM kms_key_usage WHERE key_id = $1', [keyId]);
+    const row = rows[0];
+    return row && { keyId: String(row.key_id), at: Number(row.at), operation: String(row.operation) };
+  }
+
+  async keyUsageTrackingStart(): Promise<number> {
+    const { rows } = await this.#db.query('SELECT applied_at FROM schema_migrations WHERE version = $1', [
+      KEY_USAGE_MIGRATION,
+    ]);
+    return rows[0] ? Number(rows[0].applied_at) : 0;
   }
 }

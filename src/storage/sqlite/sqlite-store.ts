@@ -3,16 +3,28 @@ import { chmodSync, closeSync, constants, mkdirSync, openSync, statSync } from '
 import { dirname } from 'node:path';
 import Database from 'better-sqlite3';
 import { ConfigError } from '../../core/config-error.js';
-import type { AliasRecord, InternalKeyRecord, KeyRecord, KeyVersionRecord, KmsStore } from '../../kms/index.js';
+import type {
+  AliasRecord,
+  InternalKeyRecord,
+  KeyRecord,
+  KeyUsageRecord,
+  KeyVersionRecord,
+  KmsStore,
+} from '../../kms/index.js';
 import { createLogger, type Logger } from '../../observability/logger.js';
 import { docOf as keyDoc, page, type Row, toAlias, toInternalKey, toKey, toKeyVersion as toVersion } from '../rows.js';
 import type { Page, Store } from '../types.js';
 import { SqliteAuthStore } from './auth-store.js';
 import { SqliteGrantStore } from './kms-grants.js';
-import { SQLITE_MIGRATIONS } from './migrations.js';
+import { KEY_USAGE_MIGRATION, SQLITE_MIGRATIONS } from './migrations.js';
 import { SqliteSecretsStore } from './secrets-store.js';
 import { storageFault, whyNotWritable, withStorageFaults } from './store-faults.js';
 import { SqliteTerraformStore } from './terraform-store.js';
+
+// Keeps the later use; a key deleted since its use was noted is skipped (the EXISTS), not an error.
+const RECORD_KEY_USAGE = `INSERT INTO kms_key_usage (key_id, at, operation)
+  SELECT ?, ?, ? WHERE EXISTS (SELECT 1 FROM kms_keys WHERE key_id = ?)
+  ON CONFLICT (key_id) DO UPDATE SET at = excluded.at, operation = excluded.operation WHERE excluded.at > kms_key_usage.at`;
 
 export interface SqliteStoreOptions {
   /** Where storage faults (disk full, read-only, I/O errors) are reported. */
@@ -145,6 +157,7 @@ class SqliteKmsStore extends SqliteGrantStore implements KmsStore {
   readonly #insertKeyTx;
   readonly #insertVersionTx;
   readonly #deleteKeyTx;
+  readonly #recordUsageTx;
 
   constructor(db: Database.Database) {
     super(db);
@@ -184,6 +197,9 @@ class SqliteKmsStore extends SqliteGrantStore implements KmsStore {
       recordInternalKey: db.prepare(
         'INSERT INTO kms_internal_keys (purpose, key_id, created_at) VALUES (?, ?, ?) ON CONFLICT (purpose) DO NOTHING',
       ),
+      recordKeyUsage: db.prepare(RECORD_KEY_USAGE),
+      getKeyUsage: db.prepare('SELECT key_id, at, operation FROM kms_key_usage WHERE key_id = ?'),
+      usageTrackingStart: db.prepare('SELECT applied_at FROM schema_migrations WHERE version = ?'),
     };
     const s = this.#s;
     this.#insertKeyTx = db.transaction((key: KeyRecord, v: KeyVersionRecord): void => {
@@ -194,6 +210,9 @@ class SqliteKmsStore extends SqliteGrantStore implements KmsStore {
       if (!this.#update(key)) return false;
       s.insertVersion.run(v.keyId, v.version, v.rootKeyId, v.wrappedMaterial, v.createdAt, v.rotationType ?? null);
       return true;
+    });
+    this.#recordUsageTx = db.transaction((uses: KeyUsageRecord[]): void => {
+      for (const u of uses) s.recordKeyUsage.run(u.keyId, u.at, u.operation, u.keyId);
     });
     this.#deleteKeyTx = db.transaction((keyId: string, revision: number): boolean => {
       // Versions and aliases go with the key through ON DELETE CASCADE.
@@ -298,5 +317,19 @@ class SqliteKmsStore extends SqliteGrantStore implements KmsStore {
 
   async recordInternalKey(r: InternalKeyRecord): Promise<boolean> {
     return this.#s.recordInternalKey.run(r.purpose, r.keyId, r.createdAt).changes === 1;
+  }
+
+  async recordKeyUsage(uses: KeyUsageRecord[]): Promise<void> {
+    this.#recordUsageTx(uses);
+  }
+
+  async getKeyUsage(keyId: string): Promise<KeyUsageRecord | undefined> {
+    const row = this.#s.getKeyUsage.get(keyId) as { key_id: string; at: number; operation: string } | undefined;
+    return row && { keyId: row.key_id, at: row.at, operation: row.operation };
+  }
+
+  async keyUsageTrackingStart(): Promise<number> {
+    const row = this.#s.usageTrackingStart.get(KEY_USAGE_MIGRATION) as { applied_at: number } | undefined;
+    return row?.applied_at ?? 0;
   }
 }
