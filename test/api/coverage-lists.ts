@@ -21,8 +21,6 @@ export const NOT_YET_ISSUE_16 = new Set([
   'DeleteImportedKeyMaterial',
   'ReplicateKey',
   'UpdatePrimaryRegion',
-  'DeriveSharedSecret',
-  'GetKeyLastUsage',
   'ReplicateSecretToRegions',
   'RemoveRegionsFromReplication',
   'StopReplicationToReplica',
