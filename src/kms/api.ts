@@ -4,6 +4,7 @@ import { AppError } from '../core/errors.js';
 import { operation } from '../core/operation.js';
 import { aliasOperations } from './api/aliases.js';
 import { encryptionOperations } from './api/encryption.js';
+import { importOperations } from './api/import.js';
 import { keyOperations } from './api/keys.js';
 import { policyTagOperations } from './api/policies-tags.js';
 import { rotationOperations } from './api/rotation.js';
@@ -28,6 +29,7 @@ export const kmsOperations: Record<string, KmsOperation> = {
   ...signingOperations,
   ...rotationOperations,
   ...policyTagOperations,
+  ...importOperations,
 
   ReplicateKey: unsupported('ReplicateKey', 'ReplicateKey (multi-Region keys)'),
   UpdatePrimaryRegion: unsupported('UpdatePrimaryRegion', 'UpdatePrimaryRegion (multi-Region keys)'),
@@ -37,9 +39,6 @@ export const kmsOperations: Record<string, KmsOperation> = {
   DeleteCustomKeyStore: unsupported('DeleteCustomKeyStore', 'Custom key stores'),
   DescribeCustomKeyStores: unsupported('DescribeCustomKeyStores', 'Custom key stores'),
   UpdateCustomKeyStore: unsupported('UpdateCustomKeyStore', 'Custom key stores'),
-  GetParametersForImport: unsupported('GetParametersForImport', 'Importing key material'),
-  ImportKeyMaterial: unsupported('ImportKeyMaterial', 'Importing key material'),
-  DeleteImportedKeyMaterial: unsupported('DeleteImportedKeyMaterial', 'Importing key material'),
   CreateGrant: unsupported('CreateGrant', 'Grants'),
   ListGrants: unsupported('ListGrants', 'Grants'),
   ListRetirableGrants: unsupported('ListRetirableGrants', 'Grants'),

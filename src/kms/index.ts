@@ -16,12 +16,15 @@ export {
   internalKey,
   madeByKeysafe,
 } from './managed-key.js';
-export type {
-  AliasRecord,
-  InternalKeyRecord,
-  KeyRecord,
-  KeyState,
-  KeyVersionRecord,
-  KmsStore,
-  Tag,
+export {
+  type AliasRecord,
+  type ExpirationModel,
+  type ImportedMaterial,
+  type InternalKeyRecord,
+  type KeyRecord,
+  type KeyState,
+  type KeyVersionRecord,
+  type KmsStore,
+  materialExpiresAt,
+  type Tag,
 } from './store.js';

@@ -47,8 +47,11 @@ export const keyOperations: Record<string, KmsOperation> = {
     // Tags on CreateKey need kms:TagResource too, as on AWS.
     resources: (i) => [anyResource('kms:CreateKey'), ...(i.Tags?.length ? [anyResource('kms:TagResource')] : [])],
     async run(engine: KmsEngine, i) {
-      if (i.Origin !== undefined && i.Origin !== 'AWS_KMS') {
-        throw new AppError('UnsupportedOperationException', `Origin ${i.Origin} is not supported; use AWS_KMS.`);
+      if (i.Origin !== undefined && i.Origin !== 'AWS_KMS' && i.Origin !== 'EXTERNAL') {
+        throw new AppError(
+          'UnsupportedOperationException',
+          `Origin ${i.Origin} is not supported; use AWS_KMS or EXTERNAL.`,
+        );
       }
       if (i.MultiRegion) throw new AppError('UnsupportedOperationException', 'Multi-Region keys are not supported.');
       if (i.CustomKeyStoreId || i.XksKeyId) {
@@ -64,6 +67,7 @@ export const keyOperations: Record<string, KmsOperation> = {
         keySpec: i.KeySpec ?? i.CustomerMasterKeySpec,
         policy: i.Policy,
         tags: i.Tags,
+        origin: i.Origin,
       });
       return { KeyMetadata: keyMetadata(engine, created) };
     },
