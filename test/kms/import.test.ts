@@ -1,5 +1,12 @@
 // Imported key material in the engine: PendingImport keys, import tokens, unwrapping, re-imports, deletion and expiry.
-import { constants, createCipheriv, generateKeyPairSync, publicEncrypt, randomBytes } from 'node:crypto';
+import {
+  constants,
+  createCipheriv,
+  createPublicKey,
+  generateKeyPairSync,
+  publicEncrypt,
+  randomBytes,
+} from 'node:crypto';
 import { describe, expect, it } from 'vitest';
 import { DAY_MS } from '../../src/core/clock.js';
 import type { WrappingAlgorithm } from '../../src/crypto/index.js';
@@ -8,7 +15,11 @@ import { kmsOnTempStore, withCode } from '../support/kms-engine.js';
 
 const oaep = (publicKey: Buffer, hash: 'sha1' | 'sha256', data: Buffer) =>
   publicEncrypt(
-    { key: publicKey, format: 'der', type: 'spki', padding: constants.RSA_PKCS1_OAEP_PADDING, oaepHash: hash },
+    {
+      key: createPublicKey({ key: publicKey, format: 'der', type: 'spki' }),
+      padding: constants.RSA_PKCS1_OAEP_PADDING,
+      oaepHash: hash,
+    },
     data,
   );
 
