@@ -61,7 +61,7 @@ describe('EXTERNAL keys', () => {
     });
     await expect(kms.encrypt(key.keyId, Buffer.from('x'))).rejects.toEqual(pending);
     await expect(kms.enableKey(key.keyId)).rejects.toEqual(pending);
-    await expect(kms.enableKeyRotation(key.keyId)).rejects.toEqual(pending);
+    await expect(kms.disableKey(key.keyId)).rejects.toEqual(pending);
   });
 
   it('refuse the import operations on AWS_KMS keys', async () => {

@@ -18,7 +18,6 @@ export interface RotationStatus {
 }
 
 function requireRotatable(ctx: KmsContext, k: KeyRecord): void {
-  requireEnabled(ctx, k);
   // AWS rotates imported material only on demand, once new material is imported: Keysafe keeps one.
   if (k.origin === 'EXTERNAL') {
     throw new AppError(
@@ -26,6 +25,7 @@ function requireRotatable(ctx: KmsContext, k: KeyRecord): void {
       `${ctx.arnOf(k.keyId)} origin is EXTERNAL which is not valid for this operation.`,
     );
   }
+  requireEnabled(ctx, k);
   if (SPEC_INFO[k.keySpec].kind !== 'symmetric') {
     throw new AppError('UnsupportedOperationException', `${ctx.arnOf(k.keyId)} does not support automatic rotation.`);
   }
