@@ -15,6 +15,17 @@ export { type EncryptionContext, encodeEncryptionContext } from './encryption-co
 export { openEnvelope, purposeAad, sealEnvelope } from './envelope.js';
 export { DecryptionError, PeerKeyError } from './errors.js';
 export { constantTimeEqual, hmacSha256, hmacSha256Hex, sha256Hex } from './hash.js';
+export {
+  generateWrappingKeyPair,
+  isPkcs8PrivateKey,
+  keyMaterialId,
+  unwrapImportedMaterialInsecure,
+  WRAPPING_ALGORITHMS,
+  WRAPPING_KEY_SPECS,
+  type WrappingAlgorithm,
+  type WrappingKeyPair,
+  type WrappingKeySpec,
+} from './key-import.js';
 export { type MacAlgorithm, MacKey } from './mac.js';
 export { MlDsaKey, type MlDsaSpec } from './ml-dsa.js';
 export { md5PasswordVerifier, scramSha256Verifier } from './postgres-verifiers.js';

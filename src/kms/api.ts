@@ -5,6 +5,7 @@ import { operation } from '../core/operation.js';
 import { aliasOperations } from './api/aliases.js';
 import { encryptionOperations } from './api/encryption.js';
 import { grantOperations } from './api/grants.js';
+import { importOperations } from './api/import.js';
 import { keyAgreementOperations } from './api/key-agreement.js';
 import { refusingAliasKeyIds } from './api/key-id-only.js';
 import { keyOperations } from './api/keys.js';
@@ -34,6 +35,7 @@ export const kmsOperations: Record<string, KmsOperation> = refusingAliasKeyIds({
   ...rotationOperations,
   ...policyTagOperations,
   ...grantOperations,
+  ...importOperations,
 
   ReplicateKey: unsupported('ReplicateKey', 'ReplicateKey (multi-Region keys)'),
   UpdatePrimaryRegion: unsupported('UpdatePrimaryRegion', 'UpdatePrimaryRegion (multi-Region keys)'),
@@ -43,9 +45,6 @@ export const kmsOperations: Record<string, KmsOperation> = refusingAliasKeyIds({
   DeleteCustomKeyStore: unsupported('DeleteCustomKeyStore', 'Custom key stores'),
   DescribeCustomKeyStores: unsupported('DescribeCustomKeyStores', 'Custom key stores'),
   UpdateCustomKeyStore: unsupported('UpdateCustomKeyStore', 'Custom key stores'),
-  GetParametersForImport: unsupported('GetParametersForImport', 'Importing key material'),
-  ImportKeyMaterial: unsupported('ImportKeyMaterial', 'Importing key material'),
-  DeleteImportedKeyMaterial: unsupported('DeleteImportedKeyMaterial', 'Importing key material'),
 });
 
 /** AWS's KeyLastUsageTrackingOperation: the operations GetKeyLastUsage reports. */

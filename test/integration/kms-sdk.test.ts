@@ -162,11 +162,11 @@ describe('key lifecycle', () => {
     expect(enumBad.message).toContain("Value 'AES_999' at 'keySpec' failed to satisfy constraint");
   });
 
-  it('answers UnsupportedOperationException for multi-Region and imported keys', async () => {
+  it('answers UnsupportedOperationException for multi-Region keys and custom key store origins', async () => {
     expect((await failure(kms.send(new CreateKeyCommand({ MultiRegion: true })))).name).toBe(
       'UnsupportedOperationException',
     );
-    expect((await failure(kms.send(new CreateKeyCommand({ Origin: 'EXTERNAL' })))).name).toBe(
+    expect((await failure(kms.send(new CreateKeyCommand({ Origin: 'AWS_CLOUDHSM' })))).name).toBe(
       'UnsupportedOperationException',
     );
     const key = await newKey();

@@ -34,7 +34,7 @@ interface Key {
   id: string;
   arn: string;
 }
-const keys = {} as Record<'sym' | 'other' | 'sign' | 'hmac' | 'agree', Key>;
+const keys = {} as Record<'sym' | 'other' | 'sign' | 'hmac' | 'agree' | 'ext', Key>;
 const secrets = {} as Record<'plain' | 'cmk', string>;
 const blobs = {} as Record<'ciphertext' | 'signature' | 'mac', string>;
 /** A grant on keys.sym to a role other than the tenant. */
@@ -330,6 +330,22 @@ const KMS: Record<string, AwsCase> = {
     }),
   ),
   ListKeyPolicies: onKey('kms:ListKeyPolicies', () => keys.sym),
+  GetParametersForImport: onKey(
+    'kms:GetParametersForImport',
+    () => keys.ext,
+    () => ({ KeyId: keys.ext.id, WrappingAlgorithm: 'RSAES_OAEP_SHA_256', WrappingKeySpec: 'RSA_2048' }),
+  ),
+  ImportKeyMaterial: onKey(
+    'kms:ImportKeyMaterial',
+    () => keys.ext,
+    () => ({
+      KeyId: keys.ext.id,
+      ImportToken: MESSAGE,
+      EncryptedKeyMaterial: MESSAGE,
+      ExpirationModel: 'KEY_MATERIAL_DOES_NOT_EXPIRE',
+    }),
+  ),
+  DeleteImportedKeyMaterial: onKey('kms:DeleteImportedKeyMaterial', () => keys.ext),
 };
 // Refused as unsupported, but only after the caller's permission is checked, as AWS does.
 for (const op of [
@@ -341,9 +357,6 @@ for (const op of [
   'DeleteCustomKeyStore',
   'DescribeCustomKeyStores',
   'UpdateCustomKeyStore',
-  'GetParametersForImport',
-  'ImportKeyMaterial',
-  'DeleteImportedKeyMaterial',
 ]) {
   KMS[op] = onAny(`kms:${op}`, () => ({ KeyId: keys.sym.id }));
 }
@@ -562,6 +575,11 @@ beforeAll(async () => {
   keys.sign = await create('ECC_NIST_P256', 'SIGN_VERIFY');
   keys.hmac = await create('HMAC_256', 'GENERATE_VERIFY_MAC');
   keys.agree = await create('ECC_NIST_P256', 'KEY_AGREEMENT');
+  const ext = (await admin('TrentService.CreateKey', { Origin: 'EXTERNAL' })).KeyMetadata as {
+    KeyId: string;
+    Arn: string;
+  };
+  keys.ext = { id: ext.KeyId, arn: ext.Arn };
   await admin('TrentService.CreateAlias', { AliasName: 'alias/matrix-sym', TargetKeyId: keys.sym.id });
   await admin('TrentService.CreateAlias', { AliasName: 'alias/matrix-other', TargetKeyId: keys.other.id });
   await admin('TrentService.TagResource', { KeyId: keys.sym.id, Tags: [{ TagKey: 'team', TagValue: 'a' }] });

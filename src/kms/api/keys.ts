@@ -48,8 +48,11 @@ export const keyOperations: Record<string, KmsOperation> = {
     // Tags on CreateKey need kms:TagResource too, as on AWS.
     resources: (i) => [anyResource('kms:CreateKey'), ...(i.Tags?.length ? [anyResource('kms:TagResource')] : [])],
     async run(engine: KmsEngine, i, access) {
-      if (i.Origin !== undefined && i.Origin !== 'AWS_KMS') {
-        throw new AppError('UnsupportedOperationException', `Origin ${i.Origin} is not supported; use AWS_KMS.`);
+      if (i.Origin !== undefined && i.Origin !== 'AWS_KMS' && i.Origin !== 'EXTERNAL') {
+        throw new AppError(
+          'UnsupportedOperationException',
+          `Origin ${i.Origin} is not supported; use AWS_KMS or EXTERNAL.`,
+        );
       }
       if (i.MultiRegion) throw new AppError('UnsupportedOperationException', 'Multi-Region keys are not supported.');
       if (i.CustomKeyStoreId || i.XksKeyId) {
@@ -74,6 +77,7 @@ export const keyOperations: Record<string, KmsOperation> = {
         keySpec: spec,
         policy: i.Policy,
         tags: i.Tags,
+        origin: i.Origin,
       });
       return { KeyMetadata: keyMetadata(engine, created) };
     },

@@ -78,13 +78,25 @@ export function keyMetadata(engine: KmsEngine, k: KeyRecord) {
     KeyState: k.state,
     ...(k.deletionAt !== undefined && { DeletionDate: epochSeconds(k.deletionAt) }),
     ...(k.pendingWindowInDays !== undefined && { PendingDeletionWindowInDays: k.pendingWindowInDays }),
-    Origin: 'AWS_KMS',
+    ...originMetadata(k),
     // Keysafe's own keys are to a customer what AWS managed keys are: AWS says AWS for those.
     KeyManager: k.internalPurpose === undefined ? 'CUSTOMER' : 'AWS',
     CustomerMasterKeySpec: k.keySpec,
     KeySpec: k.keySpec,
     ...algorithmsOf(k),
     MultiRegion: false,
+  };
+}
+
+/** Origin, and for imported material its expiry and id, as DescribeKey reports them. */
+function originMetadata(k: KeyRecord) {
+  const m = k.imported;
+  if (k.origin !== 'EXTERNAL') return { Origin: 'AWS_KMS' };
+  return {
+    Origin: 'EXTERNAL',
+    ...(m?.present && { ExpirationModel: m.expirationModel }),
+    ...(m?.present && m.validTo !== undefined && { ValidTo: epochSeconds(m.validTo) }),
+    ...(m && SPEC_INFO[k.keySpec].kind === 'symmetric' && { CurrentKeyMaterialId: m.keyMaterialId }),
   };
 }
 

@@ -166,6 +166,14 @@ export const SQLITE_MIGRATIONS: readonly { version: number; name: string; sql: s
     `,
   },
   {
+    version: 8,
+    name: 'when imported key material expires, for the scheduler',
+    sql: `
+      ALTER TABLE kms_keys ADD COLUMN material_expires_at INTEGER;
+      CREATE INDEX kms_keys_material_expiry_due ON kms_keys (material_expires_at) WHERE material_expires_at IS NOT NULL;
+    `,
+  },
+  {
     version: 9,
     name: 'the last cryptographic use of each key (GetKeyLastUsage)',
     sql: `
