@@ -25,10 +25,20 @@ export const SENSITIVE_MEMBERS: ReadonlySet<string> = new Set([
 
 const blobs = new WeakSet<z.core.$ZodType>();
 const patterns = new WeakMap<RegExp, string>();
+const enumSets = new WeakMap<z.core.$ZodType, readonly string[]>();
 
 /** Marks a schema as a blob member (its value is shown as a byte buffer, never as its content). */
 export function markBlob<S extends z.ZodType>(schema: S): S {
   blobs.add(schema);
+  return schema;
+}
+
+/** The enum value set AWS prints for an enum member: the model's values, in the model's order. */
+export const enumSetText = (values: readonly string[]) => `Member must satisfy enum value set: [${values.join(', ')}]`;
+
+/** Marks an enum schema with the model's value set (named when a list element breaks it). */
+export function markEnum<S extends z.ZodType>(schema: S, model: readonly string[]): S {
+  enumSets.set(schema, model);
   return schema;
 }
 
@@ -124,7 +134,7 @@ function elementConstraints(element: Schema | undefined): string[] {
       }
     }
   } else if (s instanceof z.ZodEnum) {
-    out.push(`Member must satisfy enum value set: [${s.options.join(', ')}]`);
+    out.push(enumSetText(enumSets.get(s) ?? s.options.map(String)));
   }
   return out;
 }
@@ -140,7 +150,7 @@ function constraintText(issue: z.core.$ZodIssue): string {
         ? `Member must have value greater than or equal to ${issue.minimum}`
         : `Member must have length greater than or equal to ${issue.minimum}`;
     case 'invalid_value':
-      return `Member must satisfy enum value set: [${issue.values.map(String).join(', ')}]`;
+      return issue.message.startsWith('Member must') ? issue.message : enumSetText(issue.values.map(String));
     case 'invalid_format':
     case 'custom':
       return issue.message;

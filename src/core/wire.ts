@@ -1,7 +1,14 @@
 // AWS JSON 1.1 input parsing: zod schemas for blobs and bounded fields, with AWS's error texts.
 import { z } from 'zod';
 import { AppError } from './errors.js';
-import { markBlob, modelPattern, validationClauses, validationSentence } from './validation-message.js';
+import {
+  enumSetText,
+  markBlob,
+  markEnum,
+  modelPattern,
+  validationClauses,
+  validationSentence,
+} from './validation-message.js';
 
 const BASE64 = /^(?:[A-Za-z0-9+/]{4})*(?:[A-Za-z0-9+/]{2}==|[A-Za-z0-9+/]{3}=)?$/;
 
@@ -17,13 +24,30 @@ export function blob(min = 1, max = 6144) {
   );
 }
 
-/** A string member with the model's length bounds and, if it has one, its pattern (named in AWS's message). */
-export function str(min: number, max: number, pattern?: string) {
-  const s = z.string().min(min).max(max);
+/**
+ * A string member with the model's length bounds (`min` undefined: the model gives none) and, if it has one,
+ * its pattern (named in AWS's message).
+ */
+export function str(min: number | undefined, max: number, pattern?: string) {
+  const s = min === undefined ? z.string().max(max) : z.string().min(min).max(max);
   if (pattern === undefined) return s;
   const { regex, message } = modelPattern(pattern);
   return s.regex(regex, { message });
 }
+/**
+ * An enum member Keysafe accepts `supported` values of. A value outside the model's set is refused naming
+ * the model's set (in the model's order, as AWS prints it); a value of the model Keysafe does not support
+ * yet is refused naming what Keysafe accepts.
+ */
+export function awsEnum<const T extends readonly [string, ...string[]]>(
+  supported: T,
+  model: readonly string[] = supported,
+) {
+  const inModel = enumSetText(model);
+  const ours = enumSetText(supported);
+  return markEnum(z.enum(supported, { error: (iss) => (model.includes(String(iss.input)) ? ours : inModel) }), model);
+}
+
 export const int = (min: number, max: number) => z.number().int().min(min).max(max);
 /**
  * An encryption context: a JSON object of strings. Not z.record, which skips a "__proto__" key: the
