@@ -99,7 +99,7 @@ function valueAt(input: unknown, path: readonly PropertyKey[]): unknown {
 }
 
 /** A value as AWS's Java servers print it (toString of the deserialized member). */
-function javaString(v: unknown): string {
+export function javaString(v: unknown): string {
   if (Array.isArray(v)) return `[${v.map(javaString).join(', ')}]`;
   if (v && typeof v === 'object') {
     return `{${Object.entries(v)

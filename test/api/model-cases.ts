@@ -1,5 +1,6 @@
 // From a botocore model: a minimal valid input for an operation, and one violating input per constraint of each
 // input member, with the ValidationException clauses AWS answers for it (written here, independently of src/).
+import { javaString } from '../../src/core/validation-message.js';
 import { patternRegex, type ServiceModel, type Shape } from './aws-model.js';
 
 export interface Violation {
@@ -255,17 +256,6 @@ export class ModelCases {
     }
     return `Value '${javaString(value)}'`;
   }
-}
-
-/** Java's toString of a list (`[a, b]`), and of a structure as AWS's generated classes print it. */
-function javaString(v: unknown): string {
-  if (Array.isArray(v)) return `[${v.map(javaString).join(', ')}]`;
-  if (v && typeof v === 'object') {
-    return `{${Object.entries(v)
-      .map(([k, x]) => `${k}: ${javaString(x)}`)
-      .join(', ')}}`;
-  }
-  return String(v);
 }
 
 /** A copy of `base` with `name` set to `value` (or removed) inside the structure at `path`. */

@@ -1,20 +1,7 @@
 # boto3 receives AWS's ValidationException sentences from the server unchanged (issue 16).
 # botocore checks only required members, types and minimums on the client; these cases pass it.
-import boto3
 import pytest
-from botocore.config import Config
 from botocore.exceptions import ClientError
-
-REGION = "us-east-1"
-
-
-@pytest.fixture(scope="module")
-def sm(server):
-    return boto3.session.Session(
-        aws_access_key_id=server.access_key_id,
-        aws_secret_access_key=server.secret_access_key,
-        region_name=REGION,
-    ).client("secretsmanager", endpoint_url=server.endpoint, config=Config(retries={"max_attempts": 1}))
 
 
 def validation_message(excinfo: pytest.ExceptionInfo) -> str:
@@ -64,9 +51,9 @@ def test_two_failures_counted_and_the_plaintext_never_shown(kms):
     assert "PPPP" not in message
 
 
-def test_rotation_rules_nested_path_and_pattern(sm):
+def test_rotation_rules_nested_path_and_pattern(secretsmanager):
     with pytest.raises(ClientError) as excinfo:
-        sm.rotate_secret(SecretId="app/db", RotationRules={"Duration": "9x"})
+        secretsmanager.rotate_secret(SecretId="app/db", RotationRules={"Duration": "9x"})
     assert validation_message(excinfo) == (
         "1 validation error detected: Value '9x' at 'rotationRules.duration' failed to satisfy constraint: "
         "Member must satisfy regular expression pattern: [0-9]+h"
