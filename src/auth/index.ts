@@ -1,5 +1,5 @@
 // The auth domain's public surface: workload identity, sessions, policies and SigV4.
-export { type AccessRequest, type Decision, decide } from './authorize.js';
+export { type AccessRequest, type Decision, decide, grantCaller } from './authorize.js';
 export { createDirectory, type Directory } from './directory.js';
 export {
   type AdminIdentity,

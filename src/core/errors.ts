@@ -20,6 +20,7 @@ const ERROR_CODES = [
   'NotAuthorizedException',
   'InvalidMarkerException',
   'InvalidGrantTokenException',
+  'InvalidGrantIdException',
   'MalformedPolicyDocumentException',
   'DryRunOperationException',
   'ConflictException',

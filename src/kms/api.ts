@@ -4,6 +4,7 @@ import { AppError } from '../core/errors.js';
 import { operation } from '../core/operation.js';
 import { aliasOperations } from './api/aliases.js';
 import { encryptionOperations } from './api/encryption.js';
+import { grantOperations } from './api/grants.js';
 import { keyOperations } from './api/keys.js';
 import { policyTagOperations } from './api/policies-tags.js';
 import { rotationOperations } from './api/rotation.js';
@@ -28,6 +29,7 @@ export const kmsOperations: Record<string, KmsOperation> = {
   ...signingOperations,
   ...rotationOperations,
   ...policyTagOperations,
+  ...grantOperations,
 
   ReplicateKey: unsupported('ReplicateKey', 'ReplicateKey (multi-Region keys)'),
   UpdatePrimaryRegion: unsupported('UpdatePrimaryRegion', 'UpdatePrimaryRegion (multi-Region keys)'),
@@ -40,11 +42,6 @@ export const kmsOperations: Record<string, KmsOperation> = {
   GetParametersForImport: unsupported('GetParametersForImport', 'Importing key material'),
   ImportKeyMaterial: unsupported('ImportKeyMaterial', 'Importing key material'),
   DeleteImportedKeyMaterial: unsupported('DeleteImportedKeyMaterial', 'Importing key material'),
-  CreateGrant: unsupported('CreateGrant', 'Grants'),
-  ListGrants: unsupported('ListGrants', 'Grants'),
-  ListRetirableGrants: unsupported('ListRetirableGrants', 'Grants'),
-  RetireGrant: unsupported('RetireGrant', 'Grants'),
-  RevokeGrant: unsupported('RevokeGrant', 'Grants'),
   DeriveSharedSecret: unsupported('DeriveSharedSecret', 'DeriveSharedSecret (KEY_AGREEMENT keys)'),
   GetKeyLastUsage: unsupported('GetKeyLastUsage', 'GetKeyLastUsage'),
 };

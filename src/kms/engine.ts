@@ -5,6 +5,7 @@ import { createKmsContext, type KmsEngineDeps } from './engine/context.js';
 import { dataKeyOperations } from './engine/data-keys.js';
 import { runDueJobs } from './engine/due-jobs.js';
 import { encryptionOperations } from './engine/encryption.js';
+import { grantOperations } from './engine/grants.js';
 import { internalOperations } from './engine/internal.js';
 import { lifecycleOperations } from './engine/lifecycle.js';
 import { rewrapUnderCurrentRootKey } from './engine/rewrap.js';
@@ -16,6 +17,7 @@ export { isReservedAlias, refuseReservedAlias } from './engine/aliases.js';
 export type { KmsEngineDeps } from './engine/context.js';
 export type { DataKeyPair } from './engine/data-keys.js';
 export { type DecryptResult, type EncryptResult, SYMMETRIC_DEFAULT } from './engine/encryption.js';
+export type { CreatedGrant, CreateGrantInput } from './engine/grants.js';
 export type { CreateKeyInput } from './engine/lifecycle.js';
 export { DEFAULT_ROTATION_DAYS, MAX_ON_DEMAND_ROTATIONS, type RotationStatus } from './engine/rotation.js';
 export { defaultKeyPolicy } from './engine/tags-policy.js';
@@ -35,6 +37,7 @@ export function createKmsEngine(deps: KmsEngineDeps) {
     ...signingOperations(ctx),
     ...rotationOperations(ctx),
     ...tagPolicyOperations(ctx),
+    ...grantOperations(ctx),
     /** Automatic rotations and deletions that are due (src/kms/engine/due-jobs.ts). */
     runDueJobs: (limit?: number) => runDueJobs(ctx, limit),
     /** Re-wraps every key version under the current root key (src/kms/engine/rewrap.ts). */

@@ -25,3 +25,10 @@ export type {
   KmsStore,
   Tag,
 } from './store.js';
+export {
+  GRANT_OPERATIONS,
+  type GrantConstraints,
+  type GrantOperation,
+  type GrantRecord,
+  type KmsGrantStore,
+} from './store.js';

@@ -62,7 +62,7 @@ export interface InternalKeyRecord {
   createdAt: number;
 }
 
-export interface KmsStore {
+export interface KmsStore extends KmsGrantStore {
   /** Inserts a new key with its first version. */
   insertKey(key: KeyRecord, firstVersion: KeyVersionRecord): Promise<void>;
   getKey(keyId: string): Promise<KeyRecord | undefined>;
@@ -107,4 +107,68 @@ export interface KmsStore {
    * A record is never changed or removed, and its key cannot be deleted while it stands.
    */
   recordInternalKey(record: InternalKeyRecord): Promise<boolean>;
+}
+
+/** What a grant may allow: AWS's GrantOperation enum. */
+export const GRANT_OPERATIONS = [
+  'Decrypt',
+  'Encrypt',
+  'GenerateDataKey',
+  'GenerateDataKeyWithoutPlaintext',
+  'ReEncryptFrom',
+  'ReEncryptTo',
+  'Sign',
+  'Verify',
+  'GetPublicKey',
+  'CreateGrant',
+  'RetireGrant',
+  'DescribeKey',
+  'GenerateDataKeyPair',
+  'GenerateDataKeyPairWithoutPlaintext',
+  'GenerateMac',
+  'VerifyMac',
+  'DeriveSharedSecret',
+] as const;
+export type GrantOperation = (typeof GRANT_OPERATIONS)[number];
+
+export interface GrantConstraints {
+  EncryptionContextEquals?: Record<string, string>;
+  EncryptionContextSubset?: Record<string, string>;
+}
+
+/** A grant on a key: who may do which operations, under which encryption context. */
+export interface GrantRecord {
+  /** 64 hexadecimal characters, as AWS's. */
+  grantId: string;
+  /** The key's ARN (it carries the region). */
+  keyArn: string;
+  name?: string;
+  granteePrincipal: string;
+  retiringPrincipal?: string;
+  operations: GrantOperation[];
+  constraints?: GrantConstraints;
+  createdAt: number;
+  /** arn:aws:iam::<account>:root */
+  issuingAccount: string;
+  /** The grant's parameters in canonical form: a named grant is created once per (key, name, parameters). */
+  fingerprint: string;
+}
+
+/** The grants of a key (KMS store port, continued): drivers implement both interfaces in one store. */
+export interface KmsGrantStore {
+  /**
+   * Inserts the grant; for a named grant whose (key, name, fingerprint) exists already, inserts
+   * nothing and returns the existing one. Returns the grant that stands.
+   */
+  insertGrant(grant: GrantRecord): Promise<GrantRecord>;
+  getGrant(keyArn: string, grantId: string): Promise<GrantRecord | undefined>;
+  /** A key's grants ordered by grant id, after the cursor, optionally only those of one grantee. */
+  listGrants(keyArn: string, limit: number, after?: string, grantee?: string): Promise<Page<GrantRecord>>;
+  /** Grants (of any key) whose retiring principal is `principal`, ordered by grant id. */
+  listRetirableGrants(principal: string, limit: number, after?: string): Promise<Page<GrantRecord>>;
+  /** The key's grants naming any of `principals` as grantee or retiring principal. */
+  grantsNaming(keyArn: string, principals: readonly string[]): Promise<GrantRecord[]>;
+  deleteGrant(keyArn: string, grantId: string): Promise<boolean>;
+  /** Deletes every grant of a key (the key was deleted). */
+  deleteGrantsOfKey(keyArn: string): Promise<number>;
 }

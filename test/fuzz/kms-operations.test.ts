@@ -32,6 +32,8 @@ interface Key {
 }
 const keys = {} as Record<'sym' | 'victim' | 'rsaEnc' | 'rsaSign' | 'ecc' | 'ed' | 'hmac', Key>;
 const blobs = {} as Record<'ciphertext' | 'rsaCiphertext' | 'signature' | 'edSignature' | 'mac', string>;
+/** A grant token to retire and a grant id to revoke (each valid until a run succeeds). */
+const grants = {} as Record<'retire' | 'revoke', string>;
 let defaultPolicy = '';
 let account = '';
 const ALIASES = { 'alias/fuzz-sym': 'sym', 'alias/fuzz-victim': 'victim' } as const;
@@ -117,11 +119,18 @@ const VALID: Record<string, () => Record<string, Json>> = {
   GetParametersForImport: () => ({ KeyId: keys.sym.keyId, WrappingAlgorithm: 'RSAES_OAEP_SHA_256' }),
   ImportKeyMaterial: () => ({ KeyId: keys.sym.keyId, ImportToken: MESSAGE, EncryptedKeyMaterial: MESSAGE }),
   DeleteImportedKeyMaterial: () => ({ KeyId: keys.sym.keyId }),
-  CreateGrant: () => ({ KeyId: keys.sym.keyId, GranteePrincipal: 'arn:aws:iam::000000000000:root' }),
-  ListGrants: () => ({ KeyId: keys.sym.keyId }),
-  ListRetirableGrants: () => ({ RetiringPrincipal: 'arn:aws:iam::000000000000:root' }),
-  RetireGrant: () => ({ GrantToken: 'x' }),
-  RevokeGrant: () => ({ KeyId: keys.sym.keyId, GrantId: 'x' }),
+  CreateGrant: () => ({
+    KeyId: keys.sym.keyId,
+    GranteePrincipal: `arn:aws:iam::${account}:role/fuzz`,
+    RetiringPrincipal: `arn:aws:iam::${account}:role/ops`,
+    Operations: ['Decrypt', 'Encrypt', 'GenerateDataKey'],
+    Constraints: { EncryptionContextSubset: { purpose: 'fuzz' } },
+    Name: 'fuzz-grant',
+  }),
+  ListGrants: () => ({ KeyId: keys.sym.arn, Limit: 2, GranteePrincipal: `arn:aws:iam::${account}:role/fuzz` }),
+  ListRetirableGrants: () => ({ RetiringPrincipal: `arn:aws:iam::${account}:role/ops`, Limit: 2 }),
+  RetireGrant: () => ({ GrantToken: grants.retire }),
+  RevokeGrant: () => ({ KeyId: keys.sym.arn, GrantId: grants.revoke }),
   DeriveSharedSecret: () => ({ KeyId: keys.ecc.keyId, KeyAgreementAlgorithm: 'ECDH', PublicKey: MESSAGE }),
   GetKeyLastUsage: () => ({ KeyId: keys.sym.keyId }),
 };
@@ -143,6 +152,9 @@ const MUTATING = new Set([
   'TagResource',
   'UntagResource',
   'PutKeyPolicy',
+  'CreateGrant',
+  'RetireGrant',
+  'RevokeGrant',
 ]);
 
 /** What a refused call could have touched: the key list, the aliases, and the named key's every facet. */
@@ -155,7 +167,14 @@ async function snapshot(input: Json): Promise<unknown> {
     aliases: bodyOf(await call('ListAliases', { Limit: 1000 })),
   };
   if (ref) {
-    for (const op of ['DescribeKey', 'ListResourceTags', 'GetKeyPolicy', 'GetKeyRotationStatus', 'ListKeyRotations']) {
+    for (const op of [
+      'DescribeKey',
+      'ListResourceTags',
+      'GetKeyPolicy',
+      'GetKeyRotationStatus',
+      'ListKeyRotations',
+      'ListGrants',
+    ]) {
       state[op] = bodyOf(await call(op, { KeyId: ref }));
     }
   }
@@ -234,6 +253,12 @@ function space(): MutationSpace {
       MultiRegion: [true, false],
       DryRun: [true],
       GrantTokens: [['token'], []],
+      Operations: [['Sign'], [], ['Decrypt', 'CreateGrant'], ['GenerateMac'], ['Nope']],
+      GranteePrincipal: ['x', 'arn:aws:iam::000000000000:root', '123456789012', 'with space'],
+      Constraints: [{}, { EncryptionContextEquals: {} }, { EncryptionContextEquals: JSON.parse('{"__proto__":"x"}') }],
+      GrantId: ['0'.repeat(64), 'x'],
+      GrantToken: ['x', 'KSGT1.e30', 'KSGT1.!!'],
+      Name: ['a b', 'n'],
       Recipient: [{}],
       NumberOfBytes: [1, 32, 1024, 1025, 0],
       PendingWindowInDays: [6, 7, 30, 31],
@@ -304,6 +329,10 @@ describe('KMS operations under fuzzing (real HTTP)', { timeout: fuzzTimeout() },
     blobs.mac = (await ok('GenerateMac', { KeyId: keys.hmac.keyId, Message: MESSAGE, MacAlgorithm: 'HMAC_SHA_256' }))
       .Mac as string;
     defaultPolicy = (await ok('GetKeyPolicy', { KeyId: keys.victim.keyId })).Policy as string;
+    const grant = (Operations: string[]) =>
+      ok('CreateGrant', { KeyId: keys.sym.keyId, GranteePrincipal: `arn:aws:iam::${account}:role/fuzz`, Operations });
+    grants.retire = (await grant(['Decrypt'])).GrantToken as string;
+    grants.revoke = (await grant(['Encrypt'])).GrantId as string;
   });
 
   afterAll(async () => {

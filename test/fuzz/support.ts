@@ -391,6 +391,7 @@ export const KMS_CODES: ReadonlySet<string> = new Set([
   'NotAuthorizedException',
   'InvalidMarkerException',
   'InvalidGrantTokenException',
+  'InvalidGrantIdException',
   'MalformedPolicyDocumentException',
   'DryRunOperationException',
   'ConflictException',

@@ -37,6 +37,9 @@ interface Key {
 const keys = {} as Record<'sym' | 'other' | 'sign' | 'hmac', Key>;
 const secrets = {} as Record<'plain' | 'cmk', string>;
 const blobs = {} as Record<'ciphertext' | 'signature' | 'mac', string>;
+/** A grant on keys.sym to a role other than the tenant. */
+const grant = {} as Record<'id' | 'token', string>;
+const OTHER_ROLE = `arn:aws:iam::${ACCOUNT}:role/other`;
 
 async function http(method: string, path: string, token: string, body?: unknown, headers: Record<string, string> = {}) {
   const res = await fetch(`${ws.server.url}${path}`, {
@@ -171,6 +174,24 @@ const KMS: Record<string, AwsCase> = {
     ],
   },
   ListAliases: onAny('kms:ListAliases'),
+  CreateGrant: onKey(
+    'kms:CreateGrant',
+    () => keys.sym,
+    () => ({ KeyId: keys.sym.id, GranteePrincipal: OTHER_ROLE, Operations: ['Decrypt'] }),
+  ),
+  ListGrants: onKey('kms:ListGrants', () => keys.sym),
+  ListRetirableGrants: onAny('kms:ListRetirableGrants', () => ({ RetiringPrincipal: OTHER_ROLE })),
+  // By token: the key is the one the token names.
+  RetireGrant: onKey(
+    'kms:RetireGrant',
+    () => keys.sym,
+    () => ({ GrantToken: grant.token }),
+  ),
+  RevokeGrant: onKey(
+    'kms:RevokeGrant',
+    () => keys.sym,
+    () => ({ KeyId: keys.sym.id, GrantId: grant.id }),
+  ),
   Encrypt: onKey(
     'kms:Encrypt',
     () => keys.sym,
@@ -313,11 +334,6 @@ for (const op of [
   'GetParametersForImport',
   'ImportKeyMaterial',
   'DeleteImportedKeyMaterial',
-  'CreateGrant',
-  'ListGrants',
-  'ListRetirableGrants',
-  'RetireGrant',
-  'RevokeGrant',
   'DeriveSharedSecret',
   'GetKeyLastUsage',
 ]) {
@@ -540,6 +556,14 @@ beforeAll(async () => {
   await admin('TrentService.CreateAlias', { AliasName: 'alias/matrix-sym', TargetKeyId: keys.sym.id });
   await admin('TrentService.CreateAlias', { AliasName: 'alias/matrix-other', TargetKeyId: keys.other.id });
   await admin('TrentService.TagResource', { KeyId: keys.sym.id, Tags: [{ TagKey: 'team', TagValue: 'a' }] });
+  const made = await admin('TrentService.CreateGrant', {
+    KeyId: keys.sym.id,
+    GranteePrincipal: OTHER_ROLE,
+    RetiringPrincipal: OTHER_ROLE,
+    Operations: ['Decrypt', 'RetireGrant'],
+  });
+  grant.id = made.GrantId as string;
+  grant.token = made.GrantToken as string;
   blobs.ciphertext = (
     await admin('TrentService.Encrypt', {
       KeyId: keys.sym.id,

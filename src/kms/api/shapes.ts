@@ -6,6 +6,7 @@ import { AppError } from '../../core/errors.js';
 import { type Operation, singleCallOperations } from '../../core/operation.js';
 import { awsEnum, blob, decodeMarker, encodeMarker, epochSeconds, int, str } from '../../core/wire.js';
 import type { KmsEngine } from '../engine.js';
+import { checkGrantTokens } from '../grant-token.js';
 import { SPEC_INFO } from '../key-specs.js';
 import type { KeyRecord } from '../store.js';
 
@@ -24,7 +25,15 @@ export const onKey = singleCallOperations<KmsEngine, { KeyId: string }>((action,
 
 // Fields and schemas built once: zod compiles each schema on first use, so building them per request is slow.
 export const keyId = str(1, 2048);
-export const grantTokens = z.array(str(1, 8192)).max(10).optional();
+/** GrantTokens: Keysafe's grants take effect at once, so a token is only checked for its form. */
+export const grantTokens = z
+  .array(str(1, 8192))
+  .max(10)
+  .optional()
+  .transform((tokens) => {
+    checkGrantTokens(tokens); // InvalidGrantTokenException, as AWS answers a malformed token
+    return tokens;
+  });
 export const limit = int(1, 1000).optional();
 export const marker = str(1, 1024, '[\\u0020-\\u00FF]*').optional();
 export const tags = z.array(z.object({ TagKey: str(1, 128), TagValue: str(0, 256) })).optional();

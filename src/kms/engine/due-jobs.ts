@@ -6,10 +6,12 @@ import type { KmsContext } from './context.js';
 import { wrapVersion } from './key-writes.js';
 import { DEFAULT_ROTATION_DAYS } from './rotation.js';
 
-/** Deletes the key if its revision still matches: false when another replica changed or deleted it first. */
+/** Deletes the key and its grants if its revision still matches: false when another replica changed or deleted it first. */
 async function deleteDue(ctx: KmsContext, key: KeyRecord): Promise<boolean> {
   if (!(await ctx.store.deleteKey(key.keyId, key.revision))) return false;
   ctx.keys.forget(key.keyId);
+  // A grant names its key by ARN, not by a foreign key: its grants go once the key is gone.
+  await ctx.store.deleteGrantsOfKey(ctx.arnOf(key.keyId));
   return true;
 }
 

@@ -5,6 +5,7 @@
 import type { AliasRecord, InternalKeyRecord, KeyRecord, KeyVersionRecord, KmsStore } from '../../kms/index.js';
 import { docOf as keyDoc, page, toAlias, toInternalKey, toKey, toKeyVersion as toVersion } from '../rows.js';
 import type { Page } from '../types.js';
+import { PostgresGrantStore } from './kms-grants.js';
 import type { PgDatabase, Queryable } from './pool.js';
 
 const INSERT_VERSION =
@@ -29,10 +30,12 @@ async function update(c: Queryable, key: KeyRecord): Promise<boolean> {
   return r.rowCount === 1;
 }
 
-export class PostgresKmsStore implements KmsStore {
+/** Keys, versions and aliases here; grants in PostgresGrantStore. */
+export class PostgresKmsStore extends PostgresGrantStore implements KmsStore {
   readonly #db: PgDatabase;
 
   constructor(db: PgDatabase) {
+    super(db);
     this.#db = db;
   }
 

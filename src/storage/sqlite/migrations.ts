@@ -138,4 +138,28 @@ export const SQLITE_MIGRATIONS: readonly { version: number; name: string; sql: s
       );
     `,
   },
+  {
+    version: 7,
+    name: 'kms grants',
+    // Grants name their key by ARN (it carries the region); the key's deletion deletes them.
+    // A named grant is created once per (key, name, parameters): the unique index makes retries idempotent.
+    sql: `
+      CREATE TABLE kms_grants (
+        grant_id TEXT PRIMARY KEY,
+        key_arn TEXT NOT NULL,
+        name TEXT,
+        grantee_principal TEXT NOT NULL,
+        retiring_principal TEXT,
+        operations TEXT NOT NULL,
+        constraints TEXT,
+        created_at INTEGER NOT NULL,
+        issuing_account TEXT NOT NULL,
+        fingerprint TEXT NOT NULL
+      );
+      CREATE INDEX kms_grants_key ON kms_grants (key_arn, grant_id);
+      CREATE INDEX kms_grants_grantee ON kms_grants (key_arn, grantee_principal);
+      CREATE INDEX kms_grants_retiring ON kms_grants (retiring_principal, grant_id);
+      CREATE UNIQUE INDEX kms_grants_name ON kms_grants (key_arn, name, fingerprint) WHERE name IS NOT NULL;
+    `,
+  },
 ];

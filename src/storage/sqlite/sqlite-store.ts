@@ -8,6 +8,7 @@ import { createLogger, type Logger } from '../../observability/logger.js';
 import { docOf as keyDoc, page, type Row, toAlias, toInternalKey, toKey, toKeyVersion as toVersion } from '../rows.js';
 import type { Page, Store } from '../types.js';
 import { SqliteAuthStore } from './auth-store.js';
+import { SqliteGrantStore } from './kms-grants.js';
 import { SQLITE_MIGRATIONS } from './migrations.js';
 import { SqliteSecretsStore } from './secrets-store.js';
 import { storageFault, whyNotWritable, withStorageFaults } from './store-faults.js';
@@ -138,13 +139,15 @@ function migrate(db: Database.Database): void {
   }
 }
 
-class SqliteKmsStore implements KmsStore {
+/** Keys, versions and aliases here; grants in SqliteGrantStore. */
+class SqliteKmsStore extends SqliteGrantStore implements KmsStore {
   readonly #s;
   readonly #insertKeyTx;
   readonly #insertVersionTx;
   readonly #deleteKeyTx;
 
   constructor(db: Database.Database) {
+    super(db);
     this.#s = {
       insertKey: db.prepare(
         'INSERT INTO kms_keys (key_id, revision, state, next_rotation_at, deletion_at, doc) VALUES (?, 1, ?, ?, ?, ?)',
