@@ -152,6 +152,11 @@ function constraintText(issue: z.core.$ZodIssue): string {
     case 'invalid_value':
       return issue.message.startsWith('Member must') ? issue.message : enumSetText(issue.values.map(String));
     case 'invalid_format':
+      // A pattern given to zod directly (not through str()): named by its source.
+      if (issue.format === 'regex' && !issue.message.startsWith('Member must')) {
+        return `Member must satisfy regular expression pattern: ${issue.pattern?.replace(/^\/|\/[a-z]*$/g, '')}`;
+      }
+      return issue.message;
     case 'custom':
       return issue.message;
     default:

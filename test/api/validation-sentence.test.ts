@@ -1,6 +1,7 @@
 // The ValidationException sentence's rules that the model sweep does not reach: JSON nulls, type errors,
 // values Keysafe does not support yet, several failures of one member, secrets never echoed.
 import { describe, expect, it } from 'vitest';
+import { z } from 'zod';
 import { AppError } from '../../src/core/errors.js';
 import { parseInput } from '../../src/core/wire.js';
 import { kmsOperations } from '../../src/kms/api.js';
@@ -59,6 +60,12 @@ describe('parseInput', () => {
     const decrypt = failure(op('Decrypt'), { CiphertextBlob: Buffer.alloc(6145, 7).toString('base64') });
     expect(decrypt.message).toBe(
       "1 validation error detected: Value 'java.nio.HeapByteBuffer[pos=0 lim=6145 cap=6145]' at 'ciphertextBlob' failed to satisfy constraint: Member must have length less than or equal to 6144",
+    );
+  });
+
+  it('names a pattern given to zod directly by its source', () => {
+    expect(failure(z.object({ Name: z.string().regex(/^[a-z]+$/) }), { Name: 'B' }).message).toBe(
+      "1 validation error detected: Value 'B' at 'name' failed to satisfy constraint: Member must satisfy regular expression pattern: ^[a-z]+$",
     );
   });
 });
