@@ -2,9 +2,10 @@
 import { z } from 'zod';
 import { AppError } from '../../core/errors.js';
 import { operation } from '../../core/operation.js';
-import { decodeMarker, epochSeconds, int, str } from '../../core/wire.js';
+import { awsEnum, decodeMarker, epochSeconds, int, str } from '../../core/wire.js';
 import type { KmsEngine } from '../engine.js';
 import { CHINA_ONLY_KEY_SPECS, KEY_SPECS, KEY_USAGES } from '../key-specs.js';
+import { CUSTOMER_MASTER_KEY_SPEC, KEY_SPEC, KEY_USAGE_TYPE } from './model-enums.js';
 import { refuseLockout } from './policy-lockout.js';
 import {
   anyResource,
@@ -26,15 +27,15 @@ import {
 
 const CreateKeyInput = z.object({
   Description: str(0, 8192).optional(),
-  KeyUsage: z.enum(KEY_USAGES).optional(),
-  KeySpec: z.enum([...KEY_SPECS, ...CHINA_ONLY_KEY_SPECS]).optional(),
-  CustomerMasterKeySpec: z.enum([...KEY_SPECS, ...CHINA_ONLY_KEY_SPECS]).optional(),
+  KeyUsage: awsEnum(KEY_USAGES, KEY_USAGE_TYPE).optional(),
+  KeySpec: awsEnum([...KEY_SPECS, ...CHINA_ONLY_KEY_SPECS], KEY_SPEC).optional(),
+  CustomerMasterKeySpec: awsEnum([...KEY_SPECS, ...CHINA_ONLY_KEY_SPECS], CUSTOMER_MASTER_KEY_SPEC).optional(),
   Policy: policy.optional(),
   Tags: tags,
   Origin: z.enum(['AWS_KMS', 'EXTERNAL', 'AWS_CLOUDHSM', 'EXTERNAL_KEY_STORE']).optional(),
   MultiRegion: z.boolean().optional(),
   CustomKeyStoreId: str(1, 64).optional(),
-  XksKeyId: str(1, 128).optional(),
+  XksKeyId: str(1, 128, '^[a-zA-Z0-9-_.]+$').optional(),
   BypassPolicyLockoutSafetyCheck: z.boolean().optional(),
 });
 const DescribeKeyInput = z.object({ KeyId: keyId, GrantTokens: grantTokens });
