@@ -16,19 +16,21 @@ export {
   internalKey,
   madeByKeysafe,
 } from './managed-key.js';
-export type {
-  AliasRecord,
-  InternalKeyRecord,
-  KeyRecord,
-  KeyState,
-  KeyVersionRecord,
-  KmsStore,
-  Tag,
-} from './store.js';
 export {
+  type AliasRecord,
+  type ExpirationModel,
   GRANT_OPERATIONS,
   type GrantConstraints,
   type GrantOperation,
   type GrantRecord,
+  type ImportedMaterial,
+  type InternalKeyRecord,
+  type KeyRecord,
+  type KeyState,
+  type KeyUsageRecord,
+  type KeyVersionRecord,
   type KmsGrantStore,
+  type KmsStore,
+  materialExpiresAt,
+  type Tag,
 } from './store.js';

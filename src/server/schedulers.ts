@@ -10,6 +10,7 @@ import { startScheduler } from './scheduler.js';
 export interface SchedulerRun {
   rotated: number;
   deleted: number;
+  materialsExpired: number;
   secretRotationsStarted: number;
   secretsPurged: number;
 }
@@ -53,12 +54,19 @@ export function startSchedulers(deps: SchedulersDeps): Schedulers {
 
 async function runJobs({ engines, rotationIn, clock, logger }: SchedulersDeps): Promise<SchedulerRun> {
   const now = clock.now();
-  const done: SchedulerRun = { rotated: 0, deleted: 0, secretRotationsStarted: 0, secretsPurged: 0 };
+  const done: SchedulerRun = {
+    rotated: 0,
+    deleted: 0,
+    materialsExpired: 0,
+    secretRotationsStarted: 0,
+    secretsPurged: 0,
+  };
   for (const region of await engines.store.regions()) {
     const { kms, secrets } = engines.inRegion(region);
     const keys = await kms.runDueJobs();
     done.rotated += keys.rotated;
     done.deleted += keys.deleted;
+    done.materialsExpired += keys.materialsExpired;
     done.secretsPurged += await secrets.purgeDue(now);
     done.secretRotationsStarted += await rotationIn(region).runDue(now);
   }

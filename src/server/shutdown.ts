@@ -11,7 +11,7 @@ export interface ShutdownParts {
   sync: ChangeSync;
   http: HttpEndpoint;
   services: Pick<Services, 'rotationIn' | 'directory' | 'audit'>;
-  engines: Pick<Engines, 'store'>;
+  engines: Pick<Engines, 'store' | 'inRegion'>;
   graceMs: number;
   logger: Logger;
 }
@@ -25,6 +25,8 @@ export async function shutDown(p: ShutdownParts): Promise<void> {
   await Promise.race([idle, new Promise((r) => setTimeout(r, p.graceMs).unref())]);
   await p.services.directory.close();
   await p.services.audit.close();
+  // Key uses noted since the last flush (GetKeyLastUsage); a failure is logged and loses only those
+  for (const { kms } of p.engines.inRegion.built()) await kms.flushKeyUsage();
   await p.engines.store.close();
   p.logger.info('keysafe server stopped');
 }

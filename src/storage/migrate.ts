@@ -16,6 +16,8 @@ const TABLES: readonly { name: string; orderBy: string }[] = [
   { name: 'kms_key_versions', orderBy: 'key_id, version' },
   { name: 'kms_aliases', orderBy: 'region, name' },
   { name: 'kms_internal_keys', orderBy: 'region, purpose' },
+  { name: 'kms_key_usage', orderBy: 'region, key_id' },
+  { name: 'kms_grants', orderBy: 'grant_id' },
   { name: 'secrets', orderBy: 'arn' },
   // PostgreSQL numbers versions in insertion order (seq) where SQLite has its rowid.
   { name: 'secret_versions', orderBy: 'rowid' },

@@ -16,13 +16,8 @@ export const REFUSED_FOR_GOOD = new Set([
  * shrink to nothing, leaving only REFUSED_FOR_GOOD.
  */
 export const NOT_YET_ISSUE_16 = new Set([
-  'GetParametersForImport',
-  'ImportKeyMaterial',
-  'DeleteImportedKeyMaterial',
   'ReplicateKey',
   'UpdatePrimaryRegion',
-  'DeriveSharedSecret',
-  'GetKeyLastUsage',
   'ReplicateSecretToRegions',
   'RemoveRegionsFromReplication',
   'StopReplicationToReplica',

@@ -403,6 +403,9 @@ export const KMS_CODES: ReadonlySet<string> = new Set([
   'MalformedPolicyDocumentException',
   'DryRunOperationException',
   'ConflictException',
+  'InvalidImportTokenException',
+  'ExpiredImportTokenException',
+  'IncorrectKeyMaterialException',
 ]);
 
 /** Secrets Manager's documented exceptions, plus UnsupportedOperationException for replication (README). */

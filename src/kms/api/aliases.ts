@@ -1,13 +1,23 @@
 // KMS alias operations: create, update, delete and list aliases, never the reserved ones.
 import { z } from 'zod';
 import { operation } from '../../core/operation.js';
-import { decodeMarker, epochSeconds, str } from '../../core/wire.js';
+import { decodeMarker, epochSeconds } from '../../core/wire.js';
 import { type KmsEngine, refuseAliasTarget, validateAliasName } from '../engine.js';
-import { anyResource, type KmsOperation, key, keyId, limit, marker, mayDescribe, truncation } from './shapes.js';
+import {
+  aliasName,
+  anyResource,
+  type KmsOperation,
+  key,
+  keyId,
+  limit,
+  marker,
+  mayDescribe,
+  truncation,
+} from './shapes.js';
 
-const CreateAliasInput = z.object({ AliasName: str(1, 256), TargetKeyId: keyId });
-const UpdateAliasInput = z.object({ AliasName: str(1, 256), TargetKeyId: keyId });
-const DeleteAliasInput = z.object({ AliasName: str(1, 256) });
+const CreateAliasInput = z.object({ AliasName: aliasName, TargetKeyId: keyId });
+const UpdateAliasInput = z.object({ AliasName: aliasName, TargetKeyId: keyId });
+const DeleteAliasInput = z.object({ AliasName: aliasName });
 const ListAliasesInput = z.object({ KeyId: keyId.optional(), Limit: limit, Marker: marker });
 
 /** AWS's checks of an alias name and its target, before any authorization: they reveal nothing. */

@@ -6,7 +6,18 @@ import { operation } from '../../core/operation.js';
 import { int, str } from '../../core/wire.js';
 import type { KmsEngine } from '../engine.js';
 import { refuseLockout } from './policy-lockout.js';
-import { type KmsOperation, keyId, limit, marker, onKey, onKeyId, paginate, policy, validatePolicy } from './shapes.js';
+import {
+  type KmsOperation,
+  keyId,
+  limit,
+  marker,
+  onKey,
+  onKeyId,
+  paginate,
+  policy,
+  policyName,
+  validatePolicy,
+} from './shapes.js';
 
 const TagResourceInput = z.object({
   KeyId: keyId,
@@ -14,10 +25,10 @@ const TagResourceInput = z.object({
 });
 const UntagResourceInput = z.object({ KeyId: keyId, TagKeys: z.array(str(1, 128)) });
 const ListResourceTagsInput = z.object({ KeyId: keyId, Limit: int(1, 50).optional(), Marker: marker });
-const GetKeyPolicyInput = z.object({ KeyId: keyId, PolicyName: str(1, 128).optional() });
+const GetKeyPolicyInput = z.object({ KeyId: keyId, PolicyName: policyName.optional() });
 const PutKeyPolicyInput = z.object({
   KeyId: keyId,
-  PolicyName: str(1, 128).optional(),
+  PolicyName: policyName.optional(),
   Policy: policy,
   BypassPolicyLockoutSafetyCheck: z.boolean().optional(),
 });

@@ -6,6 +6,9 @@ import pg from 'pg';
 import { type MigrationOptions, regionLiteral } from '../migration-options.js';
 import { LOCK_MIGRATIONS, type PgDatabase } from './pool.js';
 
+/** The migration that began recording key usage: its time is every key's earliest TrackingStartDate. */
+export const KEY_USAGE_MIGRATION = 9;
+
 export interface PostgresMigration {
   version: number;
   name: string;
@@ -217,9 +220,29 @@ export const POSTGRES_MIGRATIONS: readonly PostgresMigration[] = [
     `,
   },
   {
+    version: 8,
+    name: 'when imported key material expires, for the scheduler',
+    sql: `
+      ALTER TABLE kms_keys ADD COLUMN material_expires_at BIGINT;
+      CREATE INDEX kms_keys_material_expiry_due ON kms_keys (material_expires_at) WHERE material_expires_at IS NOT NULL;
+    `,
+  },
+  {
+    version: 9,
+    name: 'the last cryptographic use of each key (GetKeyLastUsage)',
+    sql: `
+      CREATE TABLE kms_key_usage (
+        key_id TEXT COLLATE "C" PRIMARY KEY REFERENCES kms_keys (key_id) ON DELETE CASCADE,
+        at BIGINT NOT NULL,
+        operation TEXT NOT NULL
+      );
+    `,
+  },
+  {
     // SQLite's migration 6. PostgreSQL's 6 was already the internal keys table (it has one more
     // migration, the notification triggers), and 7 to 10 went to grants, imported key material,
-    // key specs and Secrets Manager fidelity: 11 is the first free number.
+    // key specs and Secrets Manager fidelity: 11 is the first free number. It runs after 9 here
+    // (kms_key_usage exists), before it in SQLite (where 9 creates the table with its region).
     version: 11,
     name: 'regions: keys, aliases, internal keys, secrets and events belong to a region',
     sql: (o) => regionsMigration(regionLiteral(o.defaultRegion)),
@@ -239,6 +262,7 @@ function regionsMigration(region: string): string {
     ALTER TABLE kms_key_versions DROP CONSTRAINT kms_key_versions_key_id_fkey;
     ALTER TABLE kms_aliases DROP CONSTRAINT kms_aliases_key_id_fkey;
     ALTER TABLE kms_internal_keys DROP CONSTRAINT kms_internal_keys_key_id_fkey;
+    ALTER TABLE kms_key_usage DROP CONSTRAINT kms_key_usage_key_id_fkey;
     ${column('kms_keys')}
     ALTER TABLE kms_keys DROP CONSTRAINT kms_keys_pkey, ADD PRIMARY KEY (region, key_id);
     CREATE INDEX kms_keys_key_id ON kms_keys (key_id);
@@ -250,6 +274,9 @@ function regionsMigration(region: string): string {
     ${column('kms_internal_keys')}
     ALTER TABLE kms_internal_keys DROP CONSTRAINT kms_internal_keys_pkey, ADD PRIMARY KEY (region, purpose),
       ADD FOREIGN KEY (region, key_id) REFERENCES kms_keys (region, key_id);
+    ${column('kms_key_usage')}
+    ALTER TABLE kms_key_usage DROP CONSTRAINT kms_key_usage_pkey, ADD PRIMARY KEY (region, key_id),
+      ADD FOREIGN KEY (region, key_id) REFERENCES kms_keys (region, key_id) ON DELETE CASCADE;
     ${column('secrets')}
     ALTER TABLE secrets DROP CONSTRAINT secrets_name_key, ADD UNIQUE (region, name);
     ${column('secret_events')}

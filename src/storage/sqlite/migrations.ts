@@ -1,6 +1,9 @@
 // SQLite schema migrations, applied in order and recorded in schema_migrations.
 import { type MigrationOptions, regionLiteral } from '../migration-options.js';
 
+/** The migration that began recording key usage: its time is every key's earliest TrackingStartDate. */
+export const KEY_USAGE_MIGRATION = 9;
+
 export interface SqliteMigration {
   version: number;
   name: string;
@@ -183,6 +186,29 @@ export const SQLITE_MIGRATIONS: readonly SqliteMigration[] = [
       CREATE INDEX kms_grants_grantee ON kms_grants (key_arn, grantee_principal);
       CREATE INDEX kms_grants_retiring ON kms_grants (retiring_principal, grant_id);
       CREATE UNIQUE INDEX kms_grants_name ON kms_grants (key_arn, name, fingerprint) WHERE name IS NOT NULL;
+    `,
+  },
+  {
+    version: 8,
+    name: 'when imported key material expires, for the scheduler',
+    sql: `
+      ALTER TABLE kms_keys ADD COLUMN material_expires_at INTEGER;
+      CREATE INDEX kms_keys_material_expiry_due ON kms_keys (material_expires_at) WHERE material_expires_at IS NOT NULL;
+    `,
+  },
+  {
+    version: 9,
+    name: 'the last cryptographic use of each key (GetKeyLastUsage)',
+    // Per region, as keys are (migration 6, which comes before it, gave kms_keys its region).
+    sql: `
+      CREATE TABLE kms_key_usage (
+        region TEXT NOT NULL,
+        key_id TEXT NOT NULL,
+        at INTEGER NOT NULL,
+        operation TEXT NOT NULL,
+        PRIMARY KEY (region, key_id),
+        FOREIGN KEY (region, key_id) REFERENCES kms_keys (region, key_id) ON DELETE CASCADE
+      );
     `,
   },
 ];
