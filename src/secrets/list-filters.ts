@@ -2,7 +2,15 @@
 // prefix matching, case rules, `!` negation, and AWS's refusal of a filter without Key or Values. Pure.
 import { AppError } from '../core/errors.js';
 
-export const FILTER_KEYS = ['description', 'name', 'tag-key', 'tag-value', 'primary-region', 'owning-service', 'all'] as const;
+export const FILTER_KEYS = [
+  'description',
+  'name',
+  'tag-key',
+  'tag-value',
+  'primary-region',
+  'owning-service',
+  'all',
+] as const;
 export type FilterKey = (typeof FILTER_KEYS)[number];
 
 /** A filter as the request carries it: the model makes both members optional, AWS refuses either missing. */
@@ -72,9 +80,7 @@ export function wordsMatch(value: string, field: string): boolean {
 function valueMatches(key: FilterKey, value: string, subject: FilterSubject): boolean {
   const rule = RULES[key];
   const fields = rule.fields(subject);
-  return rule.mode === 'prefix'
-    ? fields.some((f) => f.startsWith(value))
-    : fields.some((f) => wordsMatch(value, f));
+  return rule.mode === 'prefix' ? fields.some((f) => f.startsWith(value)) : fields.some((f) => wordsMatch(value, f));
 }
 
 /**

@@ -83,6 +83,13 @@ export interface SecretRecord {
   /** The KmsKeyId the user gave (id, ARN or alias); absent means the managed default key. */
   kmsKeyId?: string;
   tags: SecretTag[];
+  /** Set once the secret had a tag: AWS then answers `Tags` (`[]` after all were removed), never before. */
+  everTagged?: true;
+  /**
+   * LastAccessedDate: the UTC midnight of the last day a value was read. Kept in its own column, written
+   * apart from commits (recordAccess), never in the JSON document.
+   */
+  lastAccessedAt?: number;
   /** DeletedDate: set while the secret is scheduled for deletion. */
   deletedAt?: number;
   /** When the recovery window ends and the secret is purged. */

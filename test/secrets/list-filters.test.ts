@@ -146,7 +146,10 @@ describe('checkFilters', () => {
   };
   it('refuses a filter without Key or without Values, with AWS texts, in request order', () => {
     expect(refusal([{ Values: ['x'] }])).toEqual(['InvalidParameterException', 'Invalid filter key']);
-    expect(refusal([{ Key: 'tag-key' }])).toEqual(['InvalidParameterException', 'Invalid filter values for key: tag-key']);
+    expect(refusal([{ Key: 'tag-key' }])).toEqual([
+      'InvalidParameterException',
+      'Invalid filter values for key: tag-key',
+    ]);
     expect(refusal([{ Key: 'name', Values: ['a'] }, {}])).toEqual(['InvalidParameterException', 'Invalid filter key']);
     expect(refusal([{ Key: 'name', Values: ['a'] }])).toBeUndefined();
   });

@@ -69,14 +69,20 @@ export const listOperations: Record<string, SecretsOperation> = {
         if ((await access.refusalOf([check])) === undefined) found.push(s);
       }
       const key = (s: SecretRecord): string | number =>
-        i.SortBy === 'name' ? s.name : i.SortBy === 'last-changed-date' ? s.lastChangedAt : s.createdAt;
+        i.SortBy === 'name'
+          ? s.name
+          : i.SortBy === 'last-changed-date'
+            ? s.lastChangedAt
+            : i.SortBy === 'last-accessed-date'
+              ? (s.lastAccessedAt ?? 0)
+              : s.createdAt;
       const dir = i.SortOrder === 'desc' ? -1 : 1;
       found.sort((a, b) => (key(a) < key(b) ? -dir : key(a) > key(b) ? dir : a.name < b.name ? -1 : 1));
       const { page, NextToken } = paginate(found, i.MaxResults ?? 100, i.NextToken);
       const SecretList = [];
       for (const s of page) {
         const { VersionIdsToStages, ...entry } = describe(s, (await engine.listVersions(s.arn)).versions);
-        SecretList.push({ ...entry, SecretVersionsToStages: VersionIdsToStages });
+        SecretList.push({ ...entry, ...(VersionIdsToStages && { SecretVersionsToStages: VersionIdsToStages }) });
       }
       return { SecretList, ...(NextToken && { NextToken }) };
     },
