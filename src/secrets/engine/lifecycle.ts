@@ -35,6 +35,7 @@ export async function createSecret(
       const v = await store.getVersion(existing.arn, input.token);
       if (v && sameValue(await envelope.open(v), input.value ?? {}))
         return { secret: existing, versionId: input.token };
+      if (v) throw tokenInUse(input.token, existing.arn);
     }
     throw nameTaken(existing);
   }
@@ -48,6 +49,13 @@ export async function createSecret(
   }
   return { secret: change.secret, ...(versionId && { versionId }) };
 }
+
+/** CreateSecret again with a token of the existing secret's version but another value. */
+const tokenInUse = (token: string, arn: string) =>
+  new AppError(
+    'ResourceExistsException',
+    `You can't use ClientRequestToken ${token} because that value is already in use for a version of secret ${arn}.`,
+  );
 
 /** The new secret's record and, with a value, its first version labelled AWSCURRENT. */
 async function newSecretChange(
