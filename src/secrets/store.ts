@@ -154,6 +154,11 @@ export interface SecretsStore {
   getSecretByName(name: string): Promise<SecretRecord | undefined>;
   listSecrets(): Promise<SecretRecord[]>;
   /**
+   * Sets LastAccessedDate to `day` on the secrets named (those still there) whose date is older or unset.
+   * Neither revision nor document nor the change feed: a read never conflicts with a write.
+   */
+  recordAccess(arns: readonly string[], day: number): Promise<void>;
+  /**
    * Applies a change atomically if the secret's revision is still `change.secret.revision`:
    * the secret, the new version, every stage move and the events. Returns the stored secret
    * (new revision) or undefined on a conflict.
