@@ -59,6 +59,7 @@ export async function listMatching(engine: SecretsEngine, f: z.infer<typeof filt
 export const listOperations: Record<string, SecretsOperation> = {
   ListSecrets: operation({
     input: ListSecretsInput,
+    validate: (i) => checkFilters(i.Filters ?? []),
     resources: () => [anyResource('secretsmanager:ListSecrets')],
     async run({ engine }: SecretsApiContext, i, access) {
       // Only the secrets the caller may describe: a tenant lists its own, never another's (a Keysafe

@@ -5,6 +5,7 @@ import { AppError } from '../../core/errors.js';
 import { operation } from '../../core/operation.js';
 import { epochSeconds, int, str } from '../../core/wire.js';
 import type { SecretsEngine, SecretValue } from '../engine.js';
+import { checkFilters } from '../list-filters.js';
 import { generatePassword } from '../random-password.js';
 import type { SecretRecord, SecretVersionRecord } from '../store.js';
 import { filters, listMatching } from './list.js';
@@ -128,6 +129,10 @@ export const valueOperations: Record<string, SecretsOperation> = {
 
   BatchGetSecretValue: operation({
     input: BatchGetSecretValueInput,
+    validate: (i) => {
+      checkBatchArguments(i);
+      checkFilters(i.Filters ?? []);
+    },
     // With Filters it lists: ListSecrets too, as on AWS.
     resources: (i) => [
       anyResource('secretsmanager:BatchGetSecretValue'),
