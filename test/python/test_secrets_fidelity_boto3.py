@@ -3,21 +3,14 @@ import time
 import uuid
 from datetime import datetime, timezone
 
-import boto3
 import pytest
-from botocore.config import Config
 from botocore.exceptions import ClientError
-
-REGION = "us-east-1"
+from conftest import make_secrets_client
 
 
 @pytest.fixture(scope="module")
 def sm(server):
-    return boto3.session.Session(
-        aws_access_key_id=server.access_key_id,
-        aws_secret_access_key=server.secret_access_key,
-        region_name=REGION,
-    ).client("secretsmanager", endpoint_url=server.endpoint, config=Config(retries={"max_attempts": 1}))
+    return make_secrets_client(server)
 
 
 def refusal(excinfo: pytest.ExceptionInfo) -> tuple[str, int, str]:
