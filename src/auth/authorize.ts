@@ -9,9 +9,12 @@
 //     policy allows it too: AWS's key policy model.
 //  4. Secrets and everything else: allowed when the role's policy allows it, or the secret's
 //     resource policy allows the caller directly.
-//  5. Otherwise refused (implicit deny). A policy that cannot be parsed allows nothing.
+//  5. KMS keys the policies do not allow: allowed when a grant on the key allows it (grants.ts).
+//     No grant lifts an explicit deny (step 2), as in AWS.
+//  6. Otherwise refused (implicit deny). A policy that cannot be parsed allows nothing.
 import type { AccessCheck } from '../core/access.js';
 import type { VariableLookup } from './glob.js';
+import { grantsAllow } from './grants.js';
 import { claimAt, claimValues, type Identity } from './identity.js';
 import { type CompiledPolicy, compilePolicy, evaluatePolicy, type PolicyVerdict } from './policy.js';
 
@@ -20,7 +23,7 @@ export type AccessRequest = AccessCheck;
 
 export interface Decision {
   allowed: boolean;
-  reason: 'admin' | 'allowed' | 'explicit-deny' | 'implicit-deny';
+  reason: 'admin' | 'allowed' | 'grant' | 'explicit-deny' | 'implicit-deny';
 }
 
 const NONE: PolicyVerdict = { deny: false, allow: false, delegated: false };
@@ -48,7 +51,16 @@ export function decide(
     req.resourcePolicy?.kind === 'kms-key'
       ? attached.allow || (attached.delegated && own.allow)
       : own.allow || attached.allow;
-  return { allowed, reason: allowed ? 'allowed' : 'implicit-deny' };
+  if (allowed) return { allowed, reason: 'allowed' };
+  if (req.grant?.grants && grantsAllow(req, grantCaller(identity, accountId, own.allow))) {
+    return { allowed: true, reason: 'grant' };
+  }
+  return { allowed: false, reason: 'implicit-deny' };
+}
+
+/** The ARNs a grant may name the caller by: its role, its session, and (delegated) its account. */
+export function grantCaller(identity: Extract<Identity, { kind: 'role' }>, accountId: string, delegated = false) {
+  return { arns: [identity.roleArn, identity.arn], account: [`arn:aws:iam::${accountId}:root`, accountId], delegated };
 }
 
 /**

@@ -1,5 +1,5 @@
 // The auth domain's public surface: workload identity, sessions, policies and SigV4.
-export { type AccessRequest, type Decision, decide } from './authorize.js';
+export { type AccessRequest, type Decision, decide, grantCaller } from './authorize.js';
 export { createDirectory, type Directory } from './directory.js';
 export {
   type AdminIdentity,
@@ -16,6 +16,7 @@ export {
   type IssuerConfig,
   issuerSchema,
 } from './issuer-config.js';
+export { accountRootAllowed } from './lockout.js';
 export { createLogin, LOGIN_LIMITS, type Login } from './login.js';
 export { compilePolicy, type PolicyKind, policyProblems } from './policy.js';
 export { type RoleConfig, roleSchema } from './roles.js';

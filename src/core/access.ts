@@ -19,6 +19,32 @@ export interface AccessCheck {
    * or what an alias points at.
    */
   named?: string;
+  /** KMS keys: the grants that may allow what the policies do not (see GrantScope). */
+  grant?: GrantScope;
+}
+
+/** A KMS grant as an authorization decision reads it. */
+export interface GrantAllowance {
+  granteePrincipal: string;
+  retiringPrincipal?: string | undefined;
+  operations: readonly string[];
+  constraints?: {
+    EncryptionContextEquals?: Readonly<Record<string, string>>;
+    EncryptionContextSubset?: Readonly<Record<string, string>>;
+  };
+}
+
+/**
+ * Where grants may allow an action on a KMS key that no policy allows: looked up only then, so a
+ * request the policies allow reads no grants.
+ */
+export interface GrantScope {
+  /** The key's grants naming any of `principals` (RetireGrant: only the grant it retires). */
+  lookup(principals: readonly string[]): Promise<readonly GrantAllowance[]>;
+  /** CreateGrant: the grant asked for (a grant allows creating only narrower ones). */
+  requested?: GrantAllowance;
+  /** Set by the access port once looked up. */
+  grants?: readonly GrantAllowance[];
 }
 
 /**
@@ -31,7 +57,16 @@ export type ResourceRef =
   /** A named ARN without a resource policy (issuers, roles, Terraform states, a secret to create). */
   | { kind: 'arn'; action: string; arn: string }
   /** A KMS key by id, ARN, alias name or alias ARN; undefined when the request names none readable ('*'). */
-  | { kind: 'key'; action: string; key: string | undefined; context?: ConditionKeys }
+  | {
+      kind: 'key';
+      action: string;
+      key: string | undefined;
+      context?: ConditionKeys;
+      /** RetireGrant: the grant retired, whose own principals may retire it. */
+      grantId?: string;
+      /** CreateGrant: the grant asked for. */
+      requestedGrant?: GrantAllowance;
+    }
   /** An alias itself (alias/name), not its key. */
   | { kind: 'alias'; action: string; alias: string }
   /** The key an alias points at now (nothing to check when the alias does not exist). */
@@ -74,5 +109,15 @@ export function encryptionContextKeys(
   const keys = Object.keys(context);
   for (const k of keys) out[`kms:encryptioncontext:${k}`] = context[k]!;
   out['kms:encryptioncontextkeys'] = keys;
+  return out;
+}
+
+/** The encryption context that condition keys were made from (the inverse of encryptionContextKeys). */
+export function encryptionContextOf(keys: ConditionKeys | undefined): Record<string, string> {
+  const out: Record<string, string> = {};
+  if (!keys) return out;
+  for (const [k, v] of Object.entries(keys)) {
+    if (k.startsWith('kms:encryptioncontext:') && typeof v === 'string') out[k.slice(22)] = v;
+  }
   return out;
 }

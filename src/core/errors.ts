@@ -20,10 +20,15 @@ const ERROR_CODES = [
   'NotAuthorizedException',
   'InvalidMarkerException',
   'InvalidGrantTokenException',
+  'InvalidGrantIdException',
   'MalformedPolicyDocumentException',
   'DryRunOperationException',
   'ConflictException',
   'KMSInternalException',
+  // KMS: importing key material
+  'InvalidImportTokenException',
+  'ExpiredImportTokenException',
+  'IncorrectKeyMaterialException',
   // Secrets Manager
   'ResourceNotFoundException',
   'ResourceExistsException',

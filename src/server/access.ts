@@ -1,6 +1,6 @@
 // One request's authorization: resolves each declared resource, decides it against the caller's role
 // and the resource's policy, and remembers what was decided for the audit record.
-import { type Directory, decide, type Identity } from '../auth/index.js';
+import { type Directory, decide, grantCaller, type Identity } from '../auth/index.js';
 import type { Access, AccessCheck, ResourceRef } from '../core/access.js';
 import { AppError } from '../core/errors.js';
 import type { ResolveResource } from './resources.js';
@@ -45,17 +45,28 @@ export class RequestAccess implements Access {
     if (this.decision === 'none') this.decision = 'allow';
   }
 
+  /** A key check the policies refuse, with the key's grants naming the caller: they may allow it. */
+  private async withGrants(check: AccessCheck): Promise<AccessCheck> {
+    const { identity } = this;
+    if (!check.grant || identity.kind !== 'role') return check;
+    const policy = this.directory.role(identity.role)?.policy;
+    if (decide(identity, policy, check, this.accountId).reason !== 'implicit-deny') return check;
+    const caller = grantCaller(identity, this.accountId);
+    const grants = await check.grant.lookup([...caller.arns, ...caller.account]);
+    return { ...check, grant: { ...check.grant, grants } };
+  }
+
   async authorize(resources: readonly ResourceRef[]): Promise<void> {
     for (const ref of resources) {
       const check = await this.resolve(ref);
-      if (check) this.require(check);
+      if (check) this.require(await this.withGrants(check));
     }
   }
 
   async refusalOf(resources: readonly ResourceRef[]): Promise<AppError | undefined> {
     for (const ref of resources) {
       const check = await this.resolve(ref);
-      const refused = check && this.refusal(check);
+      const refused = check && this.refusal(await this.withGrants(check));
       if (refused) return refused;
     }
     return undefined;

@@ -2,10 +2,10 @@
 //
 // A reference to nothing that exists is checked against the ARN it names, so a caller without
 // access learns nothing about what exists; one with access then gets the operation's not-found.
-import type { AccessCheck, ConditionKeys, ResourceRef } from '../core/access.js';
+import type { AccessCheck, ConditionKeys, GrantScope, ResourceRef } from '../core/access.js';
 import { aliasArn, keyArn, parseKeyRef } from '../core/arn.js';
 import { AppError } from '../core/errors.js';
-import type { KeyRecord, KmsEngine } from '../kms/index.js';
+import { GRANT_OPERATIONS, type KeyRecord, type KmsEngine } from '../kms/index.js';
 import type { SecretRecord, SecretsEngine } from '../secrets/index.js';
 
 /** The check a declared resource asks for, or undefined when there is nothing to check. */
@@ -88,7 +88,23 @@ async function keyResource(e: Lookup, ref: Extract<ResourceRef, { kind: 'key' }>
   if (!key) return { action: ref.action, resource: named, ...(ref.context && { context: ref.context }) };
   const check = keyCheck(e, ref.action, key, ref.context);
   if (named !== check.resource) check.named = named;
+  if (GRANTABLE.has(ref.action)) check.grant = grantScope(e, check.resource, ref);
   return check;
+}
+
+/** The actions a grant can allow (kms:<GrantOperation>). */
+const GRANTABLE = new Set(GRANT_OPERATIONS.map((op) => `kms:${op}`));
+
+/** The key's grants, read only if the policies refuse; RetireGrant: only the grant retired. */
+function grantScope({ kms }: Lookup, keyArn: string, ref: Extract<ResourceRef, { kind: 'key' }>): GrantScope {
+  const scope: GrantScope = {
+    lookup: async (principals) => {
+      const grants = await kms.grantsNaming(keyArn, principals);
+      return ref.action === 'kms:RetireGrant' ? grants.filter((g) => g.grantId === ref.grantId) : grants;
+    },
+  };
+  if (ref.requestedGrant) scope.requested = ref.requestedGrant;
+  return scope;
 }
 
 /** A secret by name or ARN: its ARN and resource policy, noting the name the caller used when it differs. */

@@ -1,5 +1,5 @@
 // Rows → records, shared by the SQLite and PostgreSQL drivers: both store the same columns.
-import type { AliasRecord, InternalKeyRecord, KeyRecord, KeyVersionRecord } from '../kms/index.js';
+import type { AliasRecord, GrantRecord, InternalKeyRecord, KeyRecord, KeyVersionRecord } from '../kms/index.js';
 import type { SecretEvent, SecretRecord, SecretVersionRecord } from '../secrets/index.js';
 import type {
   TerraformLockRecord,
@@ -58,6 +58,41 @@ export function toAlias(row: Row): AliasRecord {
 
 export function toInternalKey(row: Row): InternalKeyRecord {
   return { purpose: row.purpose as string, keyId: row.key_id as string, createdAt: Number(row.created_at) };
+}
+
+/** A grant's columns in the order both drivers' INSERT names them. */
+export const GRANT_COLUMNS =
+  'grant_id, key_arn, name, grantee_principal, retiring_principal, operations, constraints, created_at, issuing_account, fingerprint';
+
+export function grantValues(g: GrantRecord): unknown[] {
+  return [
+    g.grantId,
+    g.keyArn,
+    g.name ?? null,
+    g.granteePrincipal,
+    g.retiringPrincipal ?? null,
+    JSON.stringify(g.operations),
+    g.constraints === undefined ? null : JSON.stringify(g.constraints),
+    g.createdAt,
+    g.issuingAccount,
+    g.fingerprint,
+  ];
+}
+
+export function toGrant(row: Row): GrantRecord {
+  const g: GrantRecord = {
+    grantId: row.grant_id as string,
+    keyArn: row.key_arn as string,
+    granteePrincipal: row.grantee_principal as string,
+    operations: JSON.parse(row.operations as string) as GrantRecord['operations'],
+    createdAt: Number(row.created_at),
+    issuingAccount: row.issuing_account as string,
+    fingerprint: row.fingerprint as string,
+  };
+  if (row.name !== null) g.name = row.name as string;
+  if (row.retiring_principal !== null) g.retiringPrincipal = row.retiring_principal as string;
+  if (row.constraints !== null) g.constraints = JSON.parse(row.constraints as string) as GrantRecord['constraints'];
+  return g;
 }
 
 /** `limit` items, and the cursor of the last one when one more row was read. */

@@ -5,7 +5,7 @@
 // The expected resources are written here from AWS's rules, apart from the declarations in
 // src/kms/api.ts and src/secrets/api.ts: a resource a declaration forgets is a call that succeeds
 // here. An operation or route without a case fails the completeness checks.
-import { createHash } from 'node:crypto';
+import { createHash, generateKeyPairSync } from 'node:crypto';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
 import { exportJWK, generateKeyPair } from 'jose';
@@ -34,9 +34,16 @@ interface Key {
   id: string;
   arn: string;
 }
-const keys = {} as Record<'sym' | 'other' | 'sign' | 'hmac', Key>;
+const keys = {} as Record<'sym' | 'other' | 'sign' | 'hmac' | 'agree' | 'ext', Key>;
 const secrets = {} as Record<'plain' | 'cmk', string>;
 const blobs = {} as Record<'ciphertext' | 'signature' | 'mac', string>;
+/** A grant on keys.sym to a role other than the tenant. */
+const grant = {} as Record<'id' | 'token', string>;
+const OTHER_ROLE = `arn:aws:iam::${ACCOUNT}:role/other`;
+/** A peer's P-256 public key (DER SPKI, base64) for DeriveSharedSecret. */
+const PEER_PUBLIC_KEY = generateKeyPairSync('ec', { namedCurve: 'prime256v1' })
+  .publicKey.export({ type: 'spki', format: 'der' })
+  .toString('base64');
 
 async function http(method: string, path: string, token: string, body?: unknown, headers: Record<string, string> = {}) {
   const res = await fetch(`${ws.server.url}${path}`, {
@@ -171,6 +178,24 @@ const KMS: Record<string, AwsCase> = {
     ],
   },
   ListAliases: onAny('kms:ListAliases'),
+  CreateGrant: onKey(
+    'kms:CreateGrant',
+    () => keys.sym,
+    () => ({ KeyId: keys.sym.id, GranteePrincipal: OTHER_ROLE, Operations: ['Decrypt'] }),
+  ),
+  ListGrants: onKey('kms:ListGrants', () => keys.sym),
+  ListRetirableGrants: onAny('kms:ListRetirableGrants', () => ({ RetiringPrincipal: OTHER_ROLE })),
+  // By token: the key is the one the token names.
+  RetireGrant: onKey(
+    'kms:RetireGrant',
+    () => keys.sym,
+    () => ({ GrantToken: grant.token }),
+  ),
+  RevokeGrant: onKey(
+    'kms:RevokeGrant',
+    () => keys.sym,
+    () => ({ KeyId: keys.sym.id, GrantId: grant.id }),
+  ),
   Encrypt: onKey(
     'kms:Encrypt',
     () => keys.sym,
@@ -246,6 +271,12 @@ const KMS: Record<string, AwsCase> = {
     }),
   ),
   GetPublicKey: onKey('kms:GetPublicKey', () => keys.sign),
+  DeriveSharedSecret: onKey(
+    'kms:DeriveSharedSecret',
+    () => keys.agree,
+    () => ({ KeyId: keys.agree.id, KeyAgreementAlgorithm: 'ECDH', PublicKey: PEER_PUBLIC_KEY }),
+  ),
+  GetKeyLastUsage: onKey('kms:GetKeyLastUsage', () => keys.sym),
   GenerateMac: onKey(
     'kms:GenerateMac',
     () => keys.hmac,
@@ -299,6 +330,22 @@ const KMS: Record<string, AwsCase> = {
     }),
   ),
   ListKeyPolicies: onKey('kms:ListKeyPolicies', () => keys.sym),
+  GetParametersForImport: onKey(
+    'kms:GetParametersForImport',
+    () => keys.ext,
+    () => ({ KeyId: keys.ext.id, WrappingAlgorithm: 'RSAES_OAEP_SHA_256', WrappingKeySpec: 'RSA_2048' }),
+  ),
+  ImportKeyMaterial: onKey(
+    'kms:ImportKeyMaterial',
+    () => keys.ext,
+    () => ({
+      KeyId: keys.ext.id,
+      ImportToken: MESSAGE,
+      EncryptedKeyMaterial: MESSAGE,
+      ExpirationModel: 'KEY_MATERIAL_DOES_NOT_EXPIRE',
+    }),
+  ),
+  DeleteImportedKeyMaterial: onKey('kms:DeleteImportedKeyMaterial', () => keys.ext),
 };
 // Refused as unsupported, but only after the caller's permission is checked, as AWS does.
 for (const op of [
@@ -310,16 +357,6 @@ for (const op of [
   'DeleteCustomKeyStore',
   'DescribeCustomKeyStores',
   'UpdateCustomKeyStore',
-  'GetParametersForImport',
-  'ImportKeyMaterial',
-  'DeleteImportedKeyMaterial',
-  'CreateGrant',
-  'ListGrants',
-  'ListRetirableGrants',
-  'RetireGrant',
-  'RevokeGrant',
-  'DeriveSharedSecret',
-  'GetKeyLastUsage',
 ]) {
   KMS[op] = onAny(`kms:${op}`, () => ({ KeyId: keys.sym.id }));
 }
@@ -537,9 +574,23 @@ beforeAll(async () => {
   keys.other = await create('SYMMETRIC_DEFAULT', 'ENCRYPT_DECRYPT');
   keys.sign = await create('ECC_NIST_P256', 'SIGN_VERIFY');
   keys.hmac = await create('HMAC_256', 'GENERATE_VERIFY_MAC');
+  keys.agree = await create('ECC_NIST_P256', 'KEY_AGREEMENT');
+  const ext = (await admin('TrentService.CreateKey', { Origin: 'EXTERNAL' })).KeyMetadata as {
+    KeyId: string;
+    Arn: string;
+  };
+  keys.ext = { id: ext.KeyId, arn: ext.Arn };
   await admin('TrentService.CreateAlias', { AliasName: 'alias/matrix-sym', TargetKeyId: keys.sym.id });
   await admin('TrentService.CreateAlias', { AliasName: 'alias/matrix-other', TargetKeyId: keys.other.id });
   await admin('TrentService.TagResource', { KeyId: keys.sym.id, Tags: [{ TagKey: 'team', TagValue: 'a' }] });
+  const made = await admin('TrentService.CreateGrant', {
+    KeyId: keys.sym.id,
+    GranteePrincipal: OTHER_ROLE,
+    RetiringPrincipal: OTHER_ROLE,
+    Operations: ['Decrypt', 'RetireGrant'],
+  });
+  grant.id = made.GrantId as string;
+  grant.token = made.GrantToken as string;
   blobs.ciphertext = (
     await admin('TrentService.Encrypt', {
       KeyId: keys.sym.id,

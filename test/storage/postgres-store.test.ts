@@ -9,6 +9,7 @@ import { POSTGRES_MIGRATIONS } from '../../src/storage/postgres/migrations.js';
 import { openPostgresStore } from '../../src/storage/postgres/postgres-store.js';
 import type { Store, StoreChange } from '../../src/storage/types.js';
 import { startPostgres, type TestPostgres } from '../support/postgres.js';
+import { describeKmsGrantStoreContract } from './kms-grants-contract.js';
 import { describeKmsStoreContract, newKey, newVersion } from './kms-store-contract.js';
 import { describeSecretsStoreContract } from './secrets-store-contract.js';
 import { describeTerraformStoreContract, newLock, newStateVersion } from './terraform-store-contract.js';
@@ -44,6 +45,7 @@ async function open(schema = freshSchema(), connectionString = server.url, max =
 }
 
 describeKmsStoreContract('postgres', () => open());
+describeKmsGrantStoreContract('postgres', () => open());
 describeTerraformStoreContract('postgres', () => open());
 describeSecretsStoreContract('postgres', () => open());
 

@@ -8,6 +8,7 @@ import { createLogger } from '../../src/observability/logger.js';
 import { SQLITE_MIGRATIONS } from '../../src/storage/sqlite/migrations.js';
 import { openSqliteStore } from '../../src/storage/sqlite/sqlite-store.js';
 import type { Store } from '../../src/storage/types.js';
+import { describeKmsGrantStoreContract } from './kms-grants-contract.js';
 import { describeKmsStoreContract, newKey, newVersion } from './kms-store-contract.js';
 import { describeSecretsStoreContract } from './secrets-store-contract.js';
 
@@ -36,6 +37,7 @@ function open(path: string): Store {
 }
 
 describeKmsStoreContract('sqlite', async () => openSqliteStore(tempDbPath()));
+describeKmsGrantStoreContract('sqlite', async () => openSqliteStore(tempDbPath()));
 describeSecretsStoreContract('sqlite', async () => openSqliteStore(tempDbPath()));
 
 describe('sqlite store', () => {

@@ -20,6 +20,7 @@ import {
   secretBinary,
   secretId,
   secretString,
+  secretType,
   secretValueOf,
   tags,
   token,
@@ -35,6 +36,7 @@ const CreateSecretInput = z.object({
   Tags: tags.optional(),
   AddReplicaRegions: z.array(z.unknown()).optional(),
   ForceOverwriteReplicaSecret: z.boolean().optional(),
+  Type: secretType,
 });
 const UpdateSecretInput = z.object({
   SecretId: secretId,
@@ -43,6 +45,7 @@ const UpdateSecretInput = z.object({
   KmsKeyId: str(0, 2048).optional(),
   SecretString: secretString,
   SecretBinary: secretBinary,
+  Type: secretType,
 });
 const DeleteSecretInput = z.object({
   SecretId: secretId,

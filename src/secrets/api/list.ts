@@ -20,7 +20,11 @@ export const filters = z
     z.object({
       // Both optional in the model: AWS answers a missing one InvalidParameterException (checkFilters).
       Key: z.enum(FILTER_KEYS).optional(),
-      Values: z.array(str(0, 512)).min(1).max(10).optional(),
+      Values: z
+        .array(str(undefined, 512, '^\\!?[a-zA-Z0-9 :_@\\/\\+\\=\\.\\-\\!]*$'))
+        .min(1)
+        .max(10)
+        .optional(),
     }),
   )
   .max(10)

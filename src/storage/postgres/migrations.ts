@@ -5,6 +5,9 @@
 import pg from 'pg';
 import { LOCK_MIGRATIONS, type PgDatabase } from './pool.js';
 
+/** The migration that began recording key usage: its time is every key's earliest TrackingStartDate. */
+export const KEY_USAGE_MIGRATION = 9;
+
 export const POSTGRES_MIGRATIONS: readonly { version: number; name: string; sql: string }[] = [
   {
     version: 1,
@@ -181,6 +184,49 @@ export const POSTGRES_MIGRATIONS: readonly { version: number; name: string; sql:
         purpose TEXT COLLATE "C" PRIMARY KEY,
         key_id TEXT COLLATE "C" NOT NULL REFERENCES kms_keys (key_id),
         created_at BIGINT NOT NULL
+      );
+    `,
+  },
+  {
+    version: 7,
+    name: 'kms grants',
+    // Grants name their key by ARN (it carries the region); the key's deletion deletes them.
+    // A named grant is created once per (key, name, parameters): the unique index makes retries idempotent.
+    sql: `
+      CREATE TABLE kms_grants (
+        grant_id TEXT COLLATE "C" PRIMARY KEY,
+        key_arn TEXT COLLATE "C" NOT NULL,
+        name TEXT,
+        grantee_principal TEXT NOT NULL,
+        retiring_principal TEXT,
+        operations TEXT NOT NULL,
+        constraints TEXT,
+        created_at BIGINT NOT NULL,
+        issuing_account TEXT NOT NULL,
+        fingerprint TEXT NOT NULL
+      );
+      CREATE INDEX kms_grants_key ON kms_grants (key_arn, grant_id);
+      CREATE INDEX kms_grants_grantee ON kms_grants (key_arn, grantee_principal);
+      CREATE INDEX kms_grants_retiring ON kms_grants (retiring_principal, grant_id);
+      CREATE UNIQUE INDEX kms_grants_name ON kms_grants (key_arn, name, fingerprint) WHERE name IS NOT NULL;
+    `,
+  },
+  {
+    version: 8,
+    name: 'when imported key material expires, for the scheduler',
+    sql: `
+      ALTER TABLE kms_keys ADD COLUMN material_expires_at BIGINT;
+      CREATE INDEX kms_keys_material_expiry_due ON kms_keys (material_expires_at) WHERE material_expires_at IS NOT NULL;
+    `,
+  },
+  {
+    version: 9,
+    name: 'the last cryptographic use of each key (GetKeyLastUsage)',
+    sql: `
+      CREATE TABLE kms_key_usage (
+        key_id TEXT COLLATE "C" PRIMARY KEY REFERENCES kms_keys (key_id) ON DELETE CASCADE,
+        at BIGINT NOT NULL,
+        operation TEXT NOT NULL
       );
     `,
   },

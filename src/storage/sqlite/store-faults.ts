@@ -63,8 +63,16 @@ export function withStorageFaults<T extends object>(store: T, logger: Logger): T
       `The data store is unavailable: ${fault.reason} (${fault.code}). The request failed; retry once it is fixed.`,
     );
   };
-  const proto = Object.getPrototypeOf(store) as object;
-  for (const name of Object.getOwnPropertyNames(proto)) {
+  // Every method along the prototype chain (a store may inherit part of its methods).
+  const names = new Set<string>();
+  for (
+    let p = Object.getPrototypeOf(store) as object | null;
+    p && p !== Object.prototype;
+    p = Object.getPrototypeOf(p)
+  ) {
+    for (const name of Object.getOwnPropertyNames(p)) names.add(name);
+  }
+  for (const name of names) {
     const method = (store as Record<string, unknown>)[name];
     if (name === 'constructor' || typeof method !== 'function') continue;
     Object.defineProperty(store, name, {
