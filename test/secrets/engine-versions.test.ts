@@ -73,7 +73,7 @@ describe('client request tokens', () => {
     await expectCode(
       secrets.putSecretValue('app/db', { ...text('other'), token }),
       'ResourceExistsException',
-      `You can't use ClientRequestToken ${token}`,
+      "You can't modify an existing version, you can only create a new version.",
     );
     await expectCode(
       secrets.putSecretValue('app/db', { value: { binary: Buffer.from('two') }, token }),
@@ -82,7 +82,7 @@ describe('client request tokens', () => {
     expect((await secrets.getSecretValue('app/db', token)).value.string).toBe('two');
   });
 
-  it('CreateSecret retried with its token answers the same secret; with another value it is a taken name', async () => {
+  it('CreateSecret retried with its token answers the same secret; with another value the token is in use', async () => {
     const { secrets } = await engineOnStore();
     const token = 'token-0000000000000000000000000004';
     const made = await secrets.createSecret({ name: 'app/db', value: { string: 'v' }, token });
@@ -91,7 +91,12 @@ describe('client request tokens', () => {
     await expectCode(
       secrets.createSecret({ name: 'app/db', value: { string: 'w' }, token }),
       'ResourceExistsException',
-      'already exists',
+      `You can't use ClientRequestToken ${token} because that value is already in use for a version of secret ${made.secret.arn}.`,
+    );
+    await expectCode(
+      secrets.createSecret({ name: 'app/db', value: { string: 'w' }, token: 'token-0000000000000000000000000005' }),
+      'ResourceExistsException',
+      'The operation failed because the secret app/db already exists.',
     );
   });
 });

@@ -59,9 +59,10 @@ export async function planNewVersion(
   if (existing?.ciphertext) {
     const same = await envelope.open(existing).then((v) => sameValue(v, input.value));
     if (!same) {
+      // AWS's answer to PutSecretValue and UpdateSecret reusing a token with another value.
       throw new AppError(
         'ResourceExistsException',
-        `You can't use ClientRequestToken ${versionId} because that value is already in use for a version of secret ${secret.arn}.`,
+        "You can't modify an existing version, you can only create a new version.",
       );
     }
     return { versionId, stages: existing.stages };

@@ -230,6 +230,11 @@ export const POSTGRES_MIGRATIONS: readonly { version: number; name: string; sql:
       );
     `,
   },
+  {
+    version: 10,
+    name: "secrets' LastAccessedDate, written apart from the secret's document and revision",
+    sql: 'ALTER TABLE secrets ADD COLUMN last_accessed_at BIGINT;',
+  },
 ];
 
 /**

@@ -13,7 +13,7 @@ import {
   type SecretVersionRecord,
   secretDueAt,
 } from '../../secrets/index.js';
-import { docOf as secretDoc, toSecretEvent as toEvent, toSecret, toSecretVersion } from '../rows.js';
+import { secretDocOf as secretDoc, toSecretEvent as toEvent, toSecret, toSecretVersion } from '../rows.js';
 import type { PgDatabase, Queryable, Row } from './pool.js';
 
 const toVersion = (row: Row) => toSecretVersion(row, (row.stages as string[] | null) ?? [], row.is_binary === true);
@@ -105,18 +105,29 @@ export class PostgresSecretsStore implements SecretsStore {
   }
 
   async getSecretByArn(arn: string): Promise<SecretRecord | undefined> {
-    const { rows } = await this.#db.query('SELECT revision, doc FROM secrets WHERE arn = $1', [arn]);
+    const { rows } = await this.#db.query('SELECT revision, doc, last_accessed_at FROM secrets WHERE arn = $1', [arn]);
     return rows[0] && toSecret(rows[0]);
   }
 
   async getSecretByName(name: string): Promise<SecretRecord | undefined> {
-    const { rows } = await this.#db.query('SELECT revision, doc FROM secrets WHERE name = $1', [name]);
+    const { rows } = await this.#db.query('SELECT revision, doc, last_accessed_at FROM secrets WHERE name = $1', [
+      name,
+    ]);
     return rows[0] && toSecret(rows[0]);
   }
 
   async listSecrets(): Promise<SecretRecord[]> {
-    const { rows } = await this.#db.query('SELECT revision, doc FROM secrets ORDER BY name');
+    const { rows } = await this.#db.query('SELECT revision, doc, last_accessed_at FROM secrets ORDER BY name');
     return rows.map(toSecret);
+  }
+
+  async recordAccess(arns: readonly string[], day: number): Promise<void> {
+    if (arns.length === 0) return;
+    // One statement for the batch; only forward (replicas and racing reads may record an older day).
+    await this.#db.query(
+      'UPDATE secrets SET last_accessed_at = $1 WHERE arn = ANY($2) AND (last_accessed_at IS NULL OR last_accessed_at < $1)',
+      [day, [...arns]],
+    );
   }
 
   async commit(change: SecretChange, at: number): Promise<SecretRecord | undefined> {
@@ -170,7 +181,7 @@ export class PostgresSecretsStore implements SecretsStore {
 
   async dueSecrets(now: number, limit: number): Promise<SecretRecord[]> {
     const { rows } = await this.#db.query(
-      'SELECT revision, doc FROM secrets WHERE due_at <= $1 ORDER BY due_at, arn LIMIT $2',
+      'SELECT revision, doc, last_accessed_at FROM secrets WHERE due_at <= $1 ORDER BY due_at, arn LIMIT $2',
       [now, limit],
     );
     return rows.map(toSecret);

@@ -184,4 +184,9 @@ export const SQLITE_MIGRATIONS: readonly { version: number; name: string; sql: s
       );
     `,
   },
+  {
+    version: 10,
+    name: "secrets' LastAccessedDate, written apart from the secret's document and revision",
+    sql: 'ALTER TABLE secrets ADD COLUMN last_accessed_at INTEGER;',
+  },
 ];

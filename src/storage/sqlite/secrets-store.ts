@@ -8,7 +8,7 @@ import {
   type SecretVersionRecord,
   secretDueAt,
 } from '../../secrets/index.js';
-import { type Row, docOf as secretDoc, toSecretEvent as toEvent, toSecret, toSecretVersion } from '../rows.js';
+import { type Row, secretDocOf as secretDoc, toSecretEvent as toEvent, toSecret, toSecretVersion } from '../rows.js';
 
 const toVersion = (row: Row) =>
   toSecretVersion(row, JSON.parse((row.stages as string | null) ?? '[]') as string[], row.is_binary === 1);
@@ -22,6 +22,7 @@ export class SqliteSecretsStore implements SecretsStore {
   readonly #createTx;
   readonly #commitTx;
   readonly #purgeTx;
+  readonly #recordAccessTx;
 
   constructor(db: Database.Database) {
     const s = {
@@ -31,9 +32,9 @@ export class SqliteSecretsStore implements SecretsStore {
       updateSecret: db.prepare(
         'UPDATE secrets SET revision = revision + 1, due_at = ?, doc = ? WHERE arn = ? AND revision = ?',
       ),
-      byArn: db.prepare('SELECT revision, doc FROM secrets WHERE arn = ?'),
-      byName: db.prepare('SELECT revision, doc FROM secrets WHERE name = ?'),
-      list: db.prepare('SELECT revision, doc FROM secrets ORDER BY name'),
+      byArn: db.prepare('SELECT revision, doc, last_accessed_at FROM secrets WHERE arn = ?'),
+      byName: db.prepare('SELECT revision, doc, last_accessed_at FROM secrets WHERE name = ?'),
+      list: db.prepare('SELECT revision, doc, last_accessed_at FROM secrets ORDER BY name'),
       // Inserts a version, or fills the empty placeholder RotateSecret made under the same id.
       insertVersion: db.prepare(
         `INSERT INTO secret_versions (secret_arn, version_id, created_at, kms_key_arn, wrapped_key, ciphertext, is_binary)
@@ -64,8 +65,12 @@ export class SqliteSecretsStore implements SecretsStore {
       versions: db.prepare(
         `SELECT ${VERSION_COLUMNS} FROM secret_versions v WHERE v.secret_arn = ? ORDER BY v.created_at, v.rowid`,
       ),
+      // Only forward: replicas and racing reads may record an older day after a newer one.
+      recordAccess: db.prepare(
+        'UPDATE secrets SET last_accessed_at = ? WHERE arn = ? AND (last_accessed_at IS NULL OR last_accessed_at < ?)',
+      ),
       deleteSecret: db.prepare('DELETE FROM secrets WHERE arn = ? AND revision = ?'),
-      due: db.prepare('SELECT revision, doc FROM secrets WHERE due_at <= ? ORDER BY due_at LIMIT ?'),
+      due: db.prepare('SELECT revision, doc, last_accessed_at FROM secrets WHERE due_at <= ? ORDER BY due_at LIMIT ?'),
       insertEvent: db.prepare(
         'INSERT INTO secret_events (at, secret_arn, secret_name, type, version_id) VALUES (?, ?, ?, ?, ?)',
       ),
@@ -113,6 +118,9 @@ export class SqliteSecretsStore implements SecretsStore {
       apply(change, at);
       return true;
     });
+    this.#recordAccessTx = db.transaction((arns: readonly string[], day: number): void => {
+      for (const arn of arns) s.recordAccess.run(day, arn, day);
+    });
     this.#purgeTx = db.transaction((secret: SecretRecord, at: number): boolean => {
       if (s.deleteSecret.run(secret.arn, secret.revision).changes !== 1) return false;
       s.insertEvent.run(at, secret.arn, secret.name, 'SecretPurged', null);
@@ -136,6 +144,10 @@ export class SqliteSecretsStore implements SecretsStore {
 
   async listSecrets(): Promise<SecretRecord[]> {
     return (this.#s.list.all() as Row[]).map(toSecret);
+  }
+
+  async recordAccess(arns: readonly string[], day: number): Promise<void> {
+    this.#recordAccessTx(arns, day);
   }
 
   async commit(change: SecretChange, at: number): Promise<SecretRecord | undefined> {
