@@ -1,6 +1,6 @@
 // Every error shape botocore's KMS model documents for an operation is a code Keysafe knows, with AWS's
 // status, and is either produced here by a request to the real server or said to be impossible, and why.
-import { randomUUID } from 'node:crypto';
+import { constants, createPublicKey, generateKeyPairSync, publicEncrypt, randomBytes, randomUUID } from 'node:crypto';
 import { NOT_YET_ISSUE_16, REFUSED_FOR_GOOD } from './coverage-lists.js';
 import { describeErrorShapes, type Produce as ProduceOf, succeed, type Way as WayOf } from './error-shapes.js';
 
@@ -21,6 +21,18 @@ interface Fixtures {
   signature: string;
   macValue: string;
   grantId: string;
+  /** KEY_AGREEMENT ECC_NIST_P256 keys, and a peer's P-256 public key (SPKI DER). */
+  agree: string;
+  agreeDisabled: string;
+  agreePending: string;
+  peerKey: string;
+  /** EXTERNAL keys, pending import and pending deletion; an import token for `external` and material wrapped for it. */
+  external: string;
+  externalPending: string;
+  importToken: string;
+  wrapped: string;
+  /** 16 bytes wrapped for `external`: a symmetric key's material is 32. */
+  wrappedShort: string;
 }
 
 type Produce = ProduceOf<Fixtures>;
@@ -33,6 +45,9 @@ const MAC = Buffer.alloc(32).toString('base64');
 const missing = () => randomUUID();
 const GRANTEE = 'arn:aws:iam::000000000000:role/shapes';
 const NO_GRANT = '0'.repeat(64);
+const ZEROS_256 = Buffer.alloc(256).toString('base64');
+const WRAPPING = { WrappingAlgorithm: 'RSAES_OAEP_SHA_256', WrappingKeySpec: 'RSA_2048' };
+const NOT_A_TOKEN = Buffer.from('not an import token').toString('base64');
 
 /** A valid input for each operation on a key (`k`) of the kind it takes; `f` for the rest. */
 const ON_KEY: Record<string, (k: string, f: Fixtures) => object> = {
@@ -72,7 +87,18 @@ const ON_KEY: Record<string, (k: string, f: Fixtures) => object> = {
   RevokeGrant: (KeyId) => ({ KeyId, GrantId: NO_GRANT }),
   CreateAlias: (TargetKeyId) => ({ AliasName: `alias/${randomUUID()}`, TargetKeyId }),
   UpdateAlias: (TargetKeyId) => ({ AliasName: 'alias/shapes', TargetKeyId }),
+  DeriveSharedSecret: (KeyId, f) => ({ KeyId, KeyAgreementAlgorithm: 'ECDH', PublicKey: f.peerKey }),
+  GetKeyLastUsage: (KeyId) => ({ KeyId }),
+  GetParametersForImport: (KeyId) => ({ KeyId, ...WRAPPING }),
+  ImportKeyMaterial: (KeyId, f) => ({
+    KeyId,
+    ImportToken: f.importToken,
+    EncryptedKeyMaterial: f.wrapped,
+    ExpirationModel: 'KEY_MATERIAL_DOES_NOT_EXPIRE',
+  }),
+  DeleteImportedKeyMaterial: (KeyId) => ({ KeyId }),
 };
+const IMPORT_OPERATIONS = ['GetParametersForImport', 'ImportKeyMaterial', 'DeleteImportedKeyMaterial'];
 
 const ROOT_POLICY = JSON.stringify({
   Version: '2012-10-17',
@@ -87,13 +113,22 @@ function keyFor(op: string, f: Fixtures, state: 'enabled' | 'disabled' | 'pendin
     ? 'sign'
     : ['GenerateMac', 'VerifyMac'].includes(op)
       ? 'mac'
-      : 'sym';
-  const table = {
+      : op === 'DeriveSharedSecret'
+        ? 'agree'
+        : IMPORT_OPERATIONS.includes(op)
+          ? 'external'
+          : 'sym';
+  const table: Record<string, Partial<Record<typeof state, string>>> = {
     sym: { enabled: f.sym, disabled: f.disabled, pending: f.pending },
     sign: { enabled: f.sign, disabled: f.signDisabled, pending: f.signPending },
     mac: { enabled: f.mac, disabled: f.macDisabled, pending: f.macPending },
+    agree: { enabled: f.agree, disabled: f.agreeDisabled, pending: f.agreePending },
+    // A key pending import is neither enabled nor disabled: the import operations take it as it is.
+    external: { enabled: f.external, pending: f.externalPending },
   };
-  return table[kind][state];
+  const k = table[kind]![state];
+  if (k === undefined) throw new Error(`no ${state} ${kind} key in the fixtures for ${op}`);
+  return k;
 }
 
 const onKeyIn =
@@ -126,6 +161,8 @@ const NEVER = {
   anyState: 'Keysafe reads a key’s policy and rotations in every state it has (PendingImport comes with issue 16).',
   deletedKey:
     'A ciphertext names its key itself: only a key whose deletion completed (7 days at least) is not found (test/kms/lifecycle.test.ts).',
+  expiredToken:
+    'An import token expires 24 hours after GetParametersForImport; this table signs with SigV4 on the wall clock, so it is produced on a moved server clock in test/integration/kms-import.test.ts and test/kms/import.test.ts.',
   dataKeyPairSpecs:
     'Every KeyPairSpec the model allows is implemented except SM2, which is a ValidationException here.',
 };
@@ -255,6 +292,35 @@ const PER_OPERATION: Record<string, Record<string, Way>> = {
     KMSInvalidStateException: { never: NEVER.grantsAnyState },
     DryRunOperationException: { produce: (f) => ({ KeyId: f.sym, GrantId: f.grantId, DryRun: true }) },
   },
+  GetParametersForImport: {
+    UnsupportedOperationException: { produce: (f) => ON_KEY.GetParametersForImport!(f.sym, f) },
+  },
+  ImportKeyMaterial: {
+    UnsupportedOperationException: { produce: (f) => ON_KEY.ImportKeyMaterial!(f.sym, f) },
+    InvalidCiphertextException: {
+      produce: (f) => ({ ...ON_KEY.ImportKeyMaterial!(f.external, f), EncryptedKeyMaterial: ZEROS_256 }),
+    },
+    IncorrectKeyMaterialException: {
+      produce: (f) => ({ ...ON_KEY.ImportKeyMaterial!(f.external, f), EncryptedKeyMaterial: f.wrappedShort }),
+    },
+    InvalidImportTokenException: {
+      produce: (f) => ({ ...ON_KEY.ImportKeyMaterial!(f.external, f), ImportToken: NOT_A_TOKEN }),
+    },
+    ExpiredImportTokenException: { never: NEVER.expiredToken },
+  },
+  DeleteImportedKeyMaterial: {
+    UnsupportedOperationException: { produce: (f) => ON_KEY.DeleteImportedKeyMaterial!(f.sym, f) },
+    KMSInvalidStateException: {
+      never:
+        'Keysafe deletes imported material in every state a key has here (Enabled, Disabled, PendingImport, PendingDeletion), as AWS does; AWS refuses only in states Keysafe has none of (Unavailable, Creating, Updating, PendingReplicaDeletion).',
+    },
+  },
+  GetKeyLastUsage: {
+    InvalidArnException: {
+      never:
+        'An alias name or alias ARN is NotFoundException "Invalid keyId …" here, as for every key-id-only operation (src/kms/api/key-id-only.ts); an ARN Keysafe cannot read is NotFoundException too.',
+    },
+  },
   RevokeGrant: {
     KMSInvalidStateException: { never: NEVER.grantsAnyState },
     DryRunOperationException: { produce: (f) => ({ KeyId: f.sym, GrantId: f.grantId, DryRun: true }) },
@@ -300,6 +366,50 @@ describeErrorShapes<Fixtures>({
     for (const k of [keys.pending, keys.signPending, keys.macPending]) await ok('ScheduleKeyDeletion', { KeyId: k });
     await ok('CreateAlias', { AliasName: 'alias/shapes', TargetKeyId: keys.sym });
     const grant = await ok('CreateGrant', { KeyId: keys.sym, GranteePrincipal: GRANTEE, Operations: ['Decrypt'] });
-    return { ...keys, ...blobs, signature, macValue, grantId: grant.GrantId as string };
+    const more = { ...(await agreementFixtures(newKey, ok)), ...(await importFixtures(newKey, ok)) };
+    return { ...keys, ...blobs, signature, macValue, grantId: grant.GrantId as string, ...more };
   },
 });
+
+type Ok = (op: string, input: object) => ReturnType<typeof succeed>;
+type NewKey = (input: object) => Promise<string>;
+
+/** KEY_AGREEMENT keys enabled, disabled and pending deletion, and a peer's public key on their curve. */
+async function agreementFixtures(newKey: NewKey, ok: Ok) {
+  const agreement = { KeySpec: 'ECC_NIST_P256', KeyUsage: 'KEY_AGREEMENT' };
+  const [agree, agreeDisabled, agreePending] = [
+    await newKey(agreement),
+    await newKey(agreement),
+    await newKey(agreement),
+  ];
+  await ok('DisableKey', { KeyId: agreeDisabled });
+  await ok('ScheduleKeyDeletion', { KeyId: agreePending });
+  const peer = generateKeyPairSync('ec', { namedCurve: 'prime256v1' }).publicKey;
+  const peerKey = peer.export({ format: 'der', type: 'spki' }).toString('base64');
+  return { agree, agreeDisabled, agreePending, peerKey };
+}
+
+/** EXTERNAL keys pending import and pending deletion; `external`'s import token and material wrapped for it. */
+async function importFixtures(newKey: NewKey, ok: Ok) {
+  const external = await newKey({ Origin: 'EXTERNAL' });
+  const externalPending = await newKey({ Origin: 'EXTERNAL' });
+  await ok('ScheduleKeyDeletion', { KeyId: externalPending });
+  const params = await ok('GetParametersForImport', { KeyId: external, ...WRAPPING });
+  const publicKey = createPublicKey({
+    key: Buffer.from(String(params.PublicKey), 'base64'),
+    format: 'der',
+    type: 'spki',
+  });
+  const wrap = (bytes: number) =>
+    publicEncrypt(
+      { key: publicKey, padding: constants.RSA_PKCS1_OAEP_PADDING, oaepHash: 'sha256' },
+      randomBytes(bytes),
+    ).toString('base64');
+  return {
+    external,
+    externalPending,
+    importToken: String(params.ImportToken),
+    wrapped: wrap(32),
+    wrappedShort: wrap(16),
+  };
+}
