@@ -1,52 +1,17 @@
 // Every error shape botocore's KMS model documents for an operation is a code Keysafe knows, with AWS's
 // status, and is either produced here by a request to the real server or said to be impossible, and why.
-import { constants, createPublicKey, generateKeyPairSync, publicEncrypt, randomBytes, randomUUID } from 'node:crypto';
+import { randomUUID } from 'node:crypto';
 import { NOT_YET_ISSUE_16, REFUSED_FOR_GOOD } from './coverage-lists.js';
-import { describeErrorShapes, type Produce as ProduceOf, succeed, type Way as WayOf } from './error-shapes.js';
-
-/** Keys in each state the producers need, and ciphertexts under them. */
-interface Fixtures {
-  sym: string;
-  disabled: string;
-  pending: string;
-  sign: string;
-  signDisabled: string;
-  signPending: string;
-  mac: string;
-  macDisabled: string;
-  macPending: string;
-  blob: string;
-  blobDisabled: string;
-  blobPending: string;
-  signature: string;
-  macValue: string;
-  grantId: string;
-  /** KEY_AGREEMENT ECC_NIST_P256 keys, and a peer's P-256 public key (SPKI DER). */
-  agree: string;
-  agreeDisabled: string;
-  agreePending: string;
-  peerKey: string;
-  /** EXTERNAL keys, pending import and pending deletion; an import token for `external` and material wrapped for it. */
-  external: string;
-  externalPending: string;
-  importToken: string;
-  wrapped: string;
-  /** 16 bytes wrapped for `external`: a symmetric key's material is 32. */
-  wrappedShort: string;
-}
+import { describeErrorShapes, type Produce as ProduceOf, type Way as WayOf } from './error-shapes.js';
+import { ECDSA, type Fixtures, GRANTEE, HMAC, kmsShapeFixtures, MSG, WRAPPING } from './kms-shape-fixtures.js';
 
 type Produce = ProduceOf<Fixtures>;
 type Way = WayOf<Fixtures>;
 
-const MSG = 'aGk=';
-const ECDSA = 'ECDSA_SHA_256';
-const HMAC = 'HMAC_SHA_256';
 const MAC = Buffer.alloc(32).toString('base64');
 const missing = () => randomUUID();
-const GRANTEE = 'arn:aws:iam::000000000000:role/shapes';
 const NO_GRANT = '0'.repeat(64);
 const ZEROS_256 = Buffer.alloc(256).toString('base64');
-const WRAPPING = { WrappingAlgorithm: 'RSAES_OAEP_SHA_256', WrappingKeySpec: 'RSA_2048' };
 const NOT_A_TOKEN = Buffer.from('not an import token').toString('base64');
 
 /** A valid input for each operation on a key (`k`) of the kind it takes; `f` for the rest. */
@@ -337,79 +302,5 @@ describeErrorShapes<Fixtures>({
   target: 'TrentService',
   skip: (op) => REFUSED_FOR_GOOD.has(op) || NOT_YET_ISSUE_16.has(op),
   wayOf,
-  async fixtures(call) {
-    const ok = (op: string, input: object) => succeed(call, `TrentService.${op}`, input);
-    const newKey = async (input: object) => (await ok('CreateKey', input)).KeyMetadata.KeyId;
-    const sign = { KeySpec: 'ECC_NIST_P256', KeyUsage: 'SIGN_VERIFY' };
-    const mac = { KeySpec: 'HMAC_256', KeyUsage: 'GENERATE_VERIFY_MAC' };
-    const keys = {
-      sym: await newKey({}),
-      disabled: await newKey({}),
-      pending: await newKey({}),
-      sign: await newKey(sign),
-      signDisabled: await newKey(sign),
-      signPending: await newKey(sign),
-      mac: await newKey(mac),
-      macDisabled: await newKey(mac),
-      macPending: await newKey(mac),
-    };
-    const blobOf = async (KeyId: string) => (await ok('Encrypt', { KeyId, Plaintext: MSG })).CiphertextBlob as string;
-    const blobs = {
-      blob: await blobOf(keys.sym),
-      blobDisabled: await blobOf(keys.disabled),
-      blobPending: await blobOf(keys.pending),
-    };
-    const signature = (await ok('Sign', { KeyId: keys.sign, Message: MSG, SigningAlgorithm: ECDSA }))
-      .Signature as string;
-    const macValue = (await ok('GenerateMac', { KeyId: keys.mac, Message: MSG, MacAlgorithm: HMAC })).Mac as string;
-    for (const k of [keys.disabled, keys.signDisabled, keys.macDisabled]) await ok('DisableKey', { KeyId: k });
-    for (const k of [keys.pending, keys.signPending, keys.macPending]) await ok('ScheduleKeyDeletion', { KeyId: k });
-    await ok('CreateAlias', { AliasName: 'alias/shapes', TargetKeyId: keys.sym });
-    const grant = await ok('CreateGrant', { KeyId: keys.sym, GranteePrincipal: GRANTEE, Operations: ['Decrypt'] });
-    const more = { ...(await agreementFixtures(newKey, ok)), ...(await importFixtures(newKey, ok)) };
-    return { ...keys, ...blobs, signature, macValue, grantId: grant.GrantId as string, ...more };
-  },
+  fixtures: kmsShapeFixtures,
 });
-
-type Ok = (op: string, input: object) => ReturnType<typeof succeed>;
-type NewKey = (input: object) => Promise<string>;
-
-/** KEY_AGREEMENT keys enabled, disabled and pending deletion, and a peer's public key on their curve. */
-async function agreementFixtures(newKey: NewKey, ok: Ok) {
-  const agreement = { KeySpec: 'ECC_NIST_P256', KeyUsage: 'KEY_AGREEMENT' };
-  const [agree, agreeDisabled, agreePending] = [
-    await newKey(agreement),
-    await newKey(agreement),
-    await newKey(agreement),
-  ];
-  await ok('DisableKey', { KeyId: agreeDisabled });
-  await ok('ScheduleKeyDeletion', { KeyId: agreePending });
-  const peer = generateKeyPairSync('ec', { namedCurve: 'prime256v1' }).publicKey;
-  const peerKey = peer.export({ format: 'der', type: 'spki' }).toString('base64');
-  return { agree, agreeDisabled, agreePending, peerKey };
-}
-
-/** EXTERNAL keys pending import and pending deletion; `external`'s import token and material wrapped for it. */
-async function importFixtures(newKey: NewKey, ok: Ok) {
-  const external = await newKey({ Origin: 'EXTERNAL' });
-  const externalPending = await newKey({ Origin: 'EXTERNAL' });
-  await ok('ScheduleKeyDeletion', { KeyId: externalPending });
-  const params = await ok('GetParametersForImport', { KeyId: external, ...WRAPPING });
-  const publicKey = createPublicKey({
-    key: Buffer.from(String(params.PublicKey), 'base64'),
-    format: 'der',
-    type: 'spki',
-  });
-  const wrap = (bytes: number) =>
-    publicEncrypt(
-      { key: publicKey, padding: constants.RSA_PKCS1_OAEP_PADDING, oaepHash: 'sha256' },
-      randomBytes(bytes),
-    ).toString('base64');
-  return {
-    external,
-    externalPending,
-    importToken: String(params.ImportToken),
-    wrapped: wrap(32),
-    wrappedShort: wrap(16),
-  };
-}
