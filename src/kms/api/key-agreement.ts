@@ -6,7 +6,7 @@ import { operation } from '../../core/operation.js';
 import { blob, epochSeconds } from '../../core/wire.js';
 import type { KmsEngine } from '../engine.js';
 import { KEY_AGREEMENT_ALGORITHMS } from '../key-specs.js';
-import { b64, dryRun, dryRunDone, grantTokens, type KmsOperation, key, keyId, onKey } from './shapes.js';
+import { b64, dryRun, dryRunDone, grantTokens, type KmsOperation, key, keyId, onKey, recipient } from './shapes.js';
 
 const DeriveSharedSecretInput = z.object({
   KeyId: keyId,
@@ -14,7 +14,7 @@ const DeriveSharedSecretInput = z.object({
   PublicKey: blob(1, 8192),
   GrantTokens: grantTokens,
   DryRun: dryRun,
-  Recipient: z.unknown().optional(),
+  Recipient: recipient,
 });
 const GetKeyLastUsageInput = z.object({ KeyId: keyId });
 
