@@ -1,6 +1,5 @@
 // KMS key agreement and usage operations: DeriveSharedSecret (ECDH) and GetKeyLastUsage.
 import { z } from 'zod';
-import { parseKeyRef } from '../../core/arn.js';
 import { AppError } from '../../core/errors.js';
 import { operation } from '../../core/operation.js';
 import { blob, epochSeconds } from '../../core/wire.js';
@@ -17,15 +16,6 @@ const DeriveSharedSecretInput = z.object({
   Recipient: recipient,
 });
 const GetKeyLastUsageInput = z.object({ KeyId: keyId });
-
-/** GetKeyLastUsage takes a key id or key ARN only ("Alias names are not supported"). */
-function refuseAlias(engine: KmsEngine, ref: string): void {
-  const parsed = parseKeyRef(engine.partition, ref);
-  if (parsed.kind === 'alias' && ref.startsWith('arn:')) {
-    throw new AppError('InvalidArnException', `${ref} is an alias ARN; GetKeyLastUsage takes a key ID or key ARN.`);
-  }
-  if (parsed.kind !== 'key') throw new AppError('NotFoundException', `Invalid keyId '${ref}'`);
-}
 
 export const keyAgreementOperations: Record<string, KmsOperation> = {
   DeriveSharedSecret: operation({
@@ -53,10 +43,8 @@ export const keyAgreementOperations: Record<string, KmsOperation> = {
   GetKeyLastUsage: onKey(
     'kms:GetKeyLastUsage',
     GetKeyLastUsageInput,
-    (engine, i) => {
-      refuseAlias(engine, i.KeyId);
-      return engine.keyLastUsage(i.KeyId);
-    },
+    // Alias names are refused as for every key-id-only operation (api/key-id-only.ts).
+    (engine, i) => engine.keyLastUsage(i.KeyId),
     ({ key: k, lastUse, trackingStartDate }) => ({
       KeyId: k.keyId,
       // Empty when the key has not been used since tracking began, as AWS answers
