@@ -244,6 +244,22 @@ describe('what a grant allows (decide)', () => {
       }),
     ).toBe(false);
 
+    // A parent with both constraints: the child must keep both, not just Equals.
+    const both = g(['CreateGrant', 'Decrypt'], {
+      constraints: { EncryptionContextEquals: { a: '1' }, EncryptionContextSubset: { b: '2' } },
+    });
+    const under = (constraints: GrantAllowance['constraints']) =>
+      check('kms:CreateGrant', [both], {
+        grant: {
+          lookup: async () => [both],
+          grants: [both],
+          requested: { granteePrincipal: other, operations: ['Decrypt'], constraints },
+        },
+      });
+    expect(under({ EncryptionContextEquals: { a: '1' } })).toBe(false);
+    expect(under({ EncryptionContextSubset: { b: '2' } })).toBe(false);
+    expect(under({ EncryptionContextEquals: { a: '1' }, EncryptionContextSubset: { b: '2' } })).toBe(true);
+
     expect(check('kms:RetireGrant', [g(['Decrypt'])])).toBe(false);
     expect(check('kms:RetireGrant', [g(['Decrypt', 'RetireGrant'])])).toBe(true);
     expect(check('kms:RetireGrant', [g(['Decrypt'], { granteePrincipal: other, retiringPrincipal: GRANTEE })])).toBe(
