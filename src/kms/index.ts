@@ -28,7 +28,9 @@ export type {
 export {
   GRANT_OPERATIONS,
   type GrantConstraints,
+  type GrantInsert,
   type GrantOperation,
+  type GrantQuota,
   type GrantRecord,
   type KmsGrantStore,
 } from './store.js';
