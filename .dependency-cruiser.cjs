@@ -42,6 +42,13 @@ module.exports = {
       to: { dependencyTypes: ['core'], path: '^(node:)?crypto$' },
     },
     {
+      name: 'crypto-libraries-only-in-src-crypto',
+      comment: 'The cryptography libraries (@noble/curves, @noble/post-quantum, @noble/hashes) are src/crypto’s too.',
+      severity: 'error',
+      from: { path: '^src/', pathNot: '^src/crypto/' },
+      to: { path: '(^|/)node_modules/@noble/' },
+    },
+    {
       name: 'domain-not-to-server-or-cli',
       comment: 'Domain folders never reach up into the server or the command line.',
       severity: 'error',

@@ -16,6 +16,7 @@ export {
   type IssuerConfig,
   issuerSchema,
 } from './issuer-config.js';
+export { accountRootAllowed } from './lockout.js';
 export { createLogin, LOGIN_LIMITS, type Login } from './login.js';
 export { compilePolicy, type PolicyKind, policyProblems } from './policy.js';
 export { type RoleConfig, roleSchema } from './roles.js';

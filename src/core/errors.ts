@@ -25,6 +25,10 @@ const ERROR_CODES = [
   'DryRunOperationException',
   'ConflictException',
   'KMSInternalException',
+  // KMS: importing key material
+  'InvalidImportTokenException',
+  'ExpiredImportTokenException',
+  'IncorrectKeyMaterialException',
   // Secrets Manager
   'ResourceNotFoundException',
   'ResourceExistsException',

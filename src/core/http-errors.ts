@@ -63,6 +63,7 @@ export function toAppError(error: unknown): AppError {
   return new AppError('InternalFailure', 'The server encountered an internal error. Try again later.');
 }
 
+/** `{"__type","message"}`; AWS leaves the message out for the errors it answers without one (KMSInvalidSignatureException). */
 export function awsErrorBody(error: AppError): string {
-  return JSON.stringify({ __type: error.code, message: error.message });
+  return JSON.stringify(error.message === '' ? { __type: error.code } : { __type: error.code, message: error.message });
 }

@@ -2,20 +2,53 @@
 import { z } from 'zod';
 import { AppError } from './errors.js';
 import { ownRecord } from './records.js';
+import {
+  enumSetText,
+  markBlob,
+  markEnum,
+  modelPattern,
+  validationClauses,
+  validationSentence,
+} from './validation-message.js';
 
 const BASE64 = /^(?:[A-Za-z0-9+/]{4})*(?:[A-Za-z0-9+/]{2}==|[A-Za-z0-9+/]{3}=)?$/;
 
 /** A base64 blob member decoded to bytes; its length bounds apply to the decoded bytes. */
 export function blob(min = 1, max = 6144) {
-  return z
-    .string()
-    .refine((s) => BASE64.test(s), { message: 'base64', params: { serialization: true } })
-    .transform((s) => Buffer.from(s, 'base64'))
-    .refine((b) => b.length >= min, { message: `Member must have length greater than or equal to ${min}` })
-    .refine((b) => b.length <= max, { message: `Member must have length less than or equal to ${max}` });
+  return markBlob(
+    z
+      .string()
+      .refine((s) => BASE64.test(s), { message: 'base64', params: { serialization: true } })
+      .transform((s) => Buffer.from(s, 'base64'))
+      .refine((b) => b.length >= min, { message: `Member must have length greater than or equal to ${min}` })
+      .refine((b) => b.length <= max, { message: `Member must have length less than or equal to ${max}` }),
+  );
 }
 
-export const str = (min: number, max: number) => z.string().min(min).max(max);
+/**
+ * A string member with the model's length bounds (`min` undefined: the model gives none) and, if it has one,
+ * its pattern (named in AWS's message).
+ */
+export function str(min: number | undefined, max: number, pattern?: string) {
+  const s = min === undefined ? z.string().max(max) : z.string().min(min).max(max);
+  if (pattern === undefined) return s;
+  const { regex, message } = modelPattern(pattern);
+  return s.regex(regex, { message });
+}
+/**
+ * An enum member Keysafe accepts `supported` values of. A value outside the model's set is refused naming
+ * the model's set (in the model's order, as AWS prints it); a value of the model Keysafe does not support
+ * yet is refused naming what Keysafe accepts.
+ */
+export function awsEnum<const T extends readonly [string, ...string[]]>(
+  supported: T,
+  model: readonly string[] = supported,
+) {
+  const inModel = enumSetText(model);
+  const ours = enumSetText(supported);
+  return markEnum(z.enum(supported, { error: (iss) => (model.includes(String(iss.input)) ? ours : inModel) }), model);
+}
+
 export const int = (min: number, max: number) => z.number().int().min(min).max(max);
 /**
  * An encryption context: a JSON object of strings. Not z.record, which skips a "__proto__" key: the
@@ -31,20 +64,17 @@ export const context = z
   .transform((v) => ownRecord(Object.entries(v)))
   .optional();
 
-const camel = (s: string) => s.charAt(0).toLowerCase() + s.slice(1);
-
 /**
  * Parses an operation's input. Type mismatches and bad base64 are SerializationException (as
- * AWS answers them); constraint violations are ValidationException in AWS's exact wording.
- * Values are echoed only for numbers and enum members, never for strings or blobs.
+ * AWS answers them); constraint violations are ValidationException in AWS's exact sentence
+ * (validation-message.ts: which values are echoed, paths, lists).
  */
 export function parseInput<S extends z.ZodType>(schema: S, input: unknown): z.output<S> {
   const result = schema.safeParse(input ?? {});
   if (result.success) return result.data;
-  const errors = result.error.issues.map((issue) => describeIssue(issue, input));
   const serialization = result.error.issues.find(
     (i) =>
-      (i.code === 'invalid_type' && valueAt(input, i.path) !== undefined) ||
+      (i.code === 'invalid_type' && !isMissing(valueAt(input, i.path))) ||
       (i.code === 'custom' && i.params?.serialization),
   );
   if (serialization) {
@@ -53,48 +83,15 @@ export function parseInput<S extends z.ZodType>(schema: S, input: unknown): z.ou
       `Could not parse '${serialization.path.map(String).join('.')}': wrong type or encoding`,
     );
   }
-  throw new AppError(
-    'ValidationException',
-    `${errors.length} validation error${errors.length === 1 ? '' : 's'} detected: ${errors.join('; ')}`,
-  );
+  throw new AppError('ValidationException', validationSentence(validationClauses(schema, result.error.issues, input)));
 }
+
+const isMissing = (v: unknown) => v === undefined || v === null;
 
 function valueAt(input: unknown, path: readonly PropertyKey[]): unknown {
   let v: unknown = input;
   for (const p of path) v = v && typeof v === 'object' ? (v as Record<PropertyKey, unknown>)[p] : undefined;
   return v;
-}
-
-function describeIssue(issue: z.core.$ZodIssue, input: unknown): string {
-  const path = issue.path.map((p) => (typeof p === 'string' ? camel(p) : String(p))).join('.');
-  const value = valueAt(input, issue.path);
-  if (value === undefined) return `Value null at '${path}' failed to satisfy constraint: Member must not be null`;
-  const shown =
-    typeof value === 'number' || (issue.code === 'invalid_value' && typeof value === 'string' && value.length <= 64)
-      ? `Value '${value}' `
-      : '';
-  return `${shown}at '${path}' failed to satisfy constraint: ${constraintText(issue)}`;
-}
-
-function constraintText(issue: z.core.$ZodIssue): string {
-  switch (issue.code) {
-    case 'too_big':
-      return issue.origin === 'number'
-        ? `Member must have value less than or equal to ${issue.maximum}`
-        : `Member must have length less than or equal to ${issue.maximum}`;
-    case 'too_small':
-      return issue.origin === 'number'
-        ? `Member must have value greater than or equal to ${issue.minimum}`
-        : `Member must have length greater than or equal to ${issue.minimum}`;
-    case 'invalid_value':
-      return `Member must satisfy enum value set: [${issue.values.join(', ')}]`;
-    case 'invalid_format':
-      return 'Member must satisfy regular expression pattern';
-    case 'custom':
-      return issue.message;
-    default:
-      return 'Member must not be null';
-  }
 }
 
 /** Epoch seconds, the AWS JSON protocol's timestamp encoding. */

@@ -1,4 +1,4 @@
-// Asymmetric KMS keys (RSA, ECC, Ed25519): generation, signing and RSA-OAEP with AWS KMS semantics.
+// Asymmetric KMS keys (RSA, ECC, Ed25519; ML-DSA in ml-dsa.ts): generation, signing, RSA-OAEP and ECDH with AWS KMS semantics.
 import {
   constants,
   createPrivateKey,
@@ -15,11 +15,24 @@ import {
   timingSafeEqual,
 } from 'node:crypto';
 import type { ECDSA } from '@noble/curves/abstract/weierstrass.js';
+import { ed25519ph } from '@noble/curves/ed25519.js';
 import { p256, p384, p521 } from '@noble/curves/nist.js';
 import { secp256k1 } from '@noble/curves/secp256k1.js';
+import { ecdhSharedSecret } from './ecdh.js';
 import { DecryptionError } from './errors.js';
+import { generateMlDsaPkcs8Insecure, isMlDsaSpec, MlDsaKey, type MlDsaSpec } from './ml-dsa.js';
 import { type PssHash, pssEncode, pssVerify } from './pss.js';
+import {
+  type AlgorithmInfo,
+  algorithmInfo,
+  checkMessage,
+  type Hash,
+  type MessageType,
+  type Scheme,
+  type SigningAlgorithm,
+} from './signing-algorithms.js';
 
+/** The specs node:crypto (with noble for ECDSA digests and Ed25519ph) serves in AsymmetricKey. */
 export type AsymmetricKeySpec =
   | 'RSA_2048'
   | 'RSA_3072'
@@ -29,19 +42,9 @@ export type AsymmetricKeySpec =
   | 'ECC_NIST_P521'
   | 'ECC_SECG_P256K1'
   | 'ECC_NIST_EDWARDS25519';
-export type SigningAlgorithm =
-  | 'RSASSA_PSS_SHA_256'
-  | 'RSASSA_PSS_SHA_384'
-  | 'RSASSA_PSS_SHA_512'
-  | 'RSASSA_PKCS1_V1_5_SHA_256'
-  | 'RSASSA_PKCS1_V1_5_SHA_384'
-  | 'RSASSA_PKCS1_V1_5_SHA_512'
-  | 'ECDSA_SHA_256'
-  | 'ECDSA_SHA_384'
-  | 'ECDSA_SHA_512'
-  | 'ED25519_SHA_512';
+/** Every asymmetric KMS key spec: AsymmetricKey's, and ML-DSA's (MlDsaKey). */
+export type PrivateKeySpec = AsymmetricKeySpec | MlDsaSpec;
 export type RsaEncryptionAlgorithm = 'RSAES_OAEP_SHA_1' | 'RSAES_OAEP_SHA_256';
-export type MessageType = 'RAW' | 'DIGEST';
 
 type SpecInfo =
   | { kind: 'rsa'; bits: number }
@@ -60,25 +63,6 @@ const SPECS: Record<AsymmetricKeySpec, SpecInfo> = {
   ECC_NIST_EDWARDS25519: { kind: 'ed25519' },
 };
 
-type Scheme = 'pss' | 'pkcs1' | 'ecdsa' | 'ed25519';
-type AlgorithmInfo = { scheme: Scheme; hash: PssHash };
-
-const ALGORITHMS: Record<SigningAlgorithm, AlgorithmInfo> = {
-  RSASSA_PSS_SHA_256: { scheme: 'pss', hash: 'sha256' },
-  RSASSA_PSS_SHA_384: { scheme: 'pss', hash: 'sha384' },
-  RSASSA_PSS_SHA_512: { scheme: 'pss', hash: 'sha512' },
-  RSASSA_PKCS1_V1_5_SHA_256: { scheme: 'pkcs1', hash: 'sha256' },
-  RSASSA_PKCS1_V1_5_SHA_384: { scheme: 'pkcs1', hash: 'sha384' },
-  RSASSA_PKCS1_V1_5_SHA_512: { scheme: 'pkcs1', hash: 'sha512' },
-  ECDSA_SHA_256: { scheme: 'ecdsa', hash: 'sha256' },
-  ECDSA_SHA_384: { scheme: 'ecdsa', hash: 'sha384' },
-  ECDSA_SHA_512: { scheme: 'ecdsa', hash: 'sha512' },
-  // Pure Ed25519 hashes internally with SHA-512 and cannot sign a digest
-  ED25519_SHA_512: { scheme: 'ed25519', hash: 'sha512' },
-};
-
-const HASH_BYTES: Record<PssHash, number> = { sha256: 32, sha384: 48, sha512: 64 };
-
 // DER DigestInfo headers (RFC 8017 §9.2 note 1); the digest follows them.
 const DIGEST_INFO_PREFIX: Record<PssHash, Buffer> = {
   sha256: Buffer.from('3031300d060960864801650304020105000420', 'hex'),
@@ -94,12 +78,6 @@ const OAEP: Record<RsaEncryptionAlgorithm, { hash: string; hashBytes: number }> 
 function specInfo(spec: AsymmetricKeySpec): SpecInfo {
   const info = SPECS[spec];
   if (info === undefined) throw new TypeError(`unknown key spec ${spec}`);
-  return info;
-}
-
-function algorithmInfo(alg: SigningAlgorithm): AlgorithmInfo {
-  const info = ALGORITHMS[alg];
-  if (info === undefined) throw new TypeError(`unknown signing algorithm ${alg}`);
   return info;
 }
 
@@ -122,10 +100,14 @@ export function generateKeyPairInsecure(spec: AsymmetricKeySpec): { privateKeyDe
   return { privateKeyDer: pair.privateKey, publicKeyDer: pair.publicKey };
 }
 
-/** Digest length in bytes that DIGEST messages must have for this algorithm; undefined for Ed25519 (RAW only). */
-export function digestLength(alg: SigningAlgorithm): number | undefined {
-  const { scheme, hash } = algorithmInfo(alg);
-  return scheme === 'ed25519' ? undefined : HASH_BYTES[hash];
+/** A fresh private key as PKCS#8 DER, for any asymmetric spec. */
+export function generatePrivateKeyInsecure(spec: PrivateKeySpec): Buffer {
+  return isMlDsaSpec(spec) ? generateMlDsaPkcs8Insecure(spec) : generateKeyPairInsecure(spec).privateKeyDer;
+}
+
+/** The key object for a spec's PKCS#8 DER: AsymmetricKey, or MlDsaKey for ML-DSA. */
+export function loadPrivateKeyInsecure(spec: PrivateKeySpec, der: Buffer): AsymmetricKey | MlDsaKey {
+  return isMlDsaSpec(spec) ? MlDsaKey.fromPkcs8Insecure(spec, der) : AsymmetricKey.fromPkcs8Insecure(spec, der);
 }
 
 /** Maximum RSA-OAEP plaintext: k − 2·hLen − 2 (RFC 8017 §7.1.1). */
@@ -143,8 +125,14 @@ function nodeKeyInput(scheme: Scheme, key: KeyObject): KeyObject | SignKeyObject
     : key;
 }
 
-/** The EC key as noble wants it: raw scalar and uncompressed point. */
-type EcKey = { ecdsa: ECDSA; secret: Uint8Array; point: Uint8Array };
+/** The key as noble wants it: ECDSA's raw scalar and uncompressed point, or Ed25519's seed and public key. */
+type RawKey = { secret: Uint8Array; point: Uint8Array };
+
+/** The RSA, ECDSA and Ed25519 hashes: never SHAKE (ML-DSA's, in ml-dsa.ts). */
+function shaOf(hash: Hash): PssHash {
+  if (hash === 'shake256') throw new TypeError('SHAKE256 is ML-DSA only');
+  return hash;
+}
 
 /**
  * A private asymmetric key. Node KeyObjects (and for ECC the raw scalar) are made once: re-importing
@@ -156,15 +144,15 @@ export class AsymmetricKey {
   readonly #private: KeyObject;
   readonly #public: KeyObject;
   readonly #publicDer: Buffer;
-  readonly #ec: EcKey | undefined;
+  readonly #raw: RawKey | undefined;
 
-  private constructor(spec: AsymmetricKeySpec, info: SpecInfo, privateKey: KeyObject, ec: EcKey | undefined) {
+  private constructor(spec: AsymmetricKeySpec, info: SpecInfo, privateKey: KeyObject, raw: RawKey | undefined) {
     this.spec = spec;
     this.#info = info;
     this.#private = privateKey;
     this.#public = createPublicKey(privateKey);
     this.#publicDer = this.#public.export({ type: 'spki', format: 'der' });
-    this.#ec = ec;
+    this.#raw = raw;
   }
 
   static fromPkcs8Insecure(spec: AsymmetricKeySpec, privateKeyDer: Buffer): AsymmetricKey {
@@ -179,17 +167,16 @@ export class AsymmetricKey {
           ? key.asymmetricKeyType === 'ec' && details?.namedCurve === info.curve
           : key.asymmetricKeyType === 'ed25519';
     if (!matches) throw new TypeError(`key material is not a ${spec} key`);
-    let ec: EcKey | undefined;
-    if (info.kind === 'ec') {
+    let raw: RawKey | undefined;
+    if (info.kind !== 'rsa') {
       const jwk = key.export({ format: 'jwk' });
       const b64 = (s: string | undefined) => Buffer.from(s ?? '', 'base64url');
-      ec = {
-        ecdsa: info.ecdsa,
-        secret: b64(jwk.d),
-        point: Buffer.concat([Buffer.of(0x04), b64(jwk.x), b64(jwk.y)]),
-      };
+      raw =
+        info.kind === 'ec'
+          ? { secret: b64(jwk.d), point: Buffer.concat([Buffer.of(0x04), b64(jwk.x), b64(jwk.y)]) }
+          : { secret: b64(jwk.d), point: b64(jwk.x) };
     }
-    return new AsymmetricKey(spec, info, key, ec);
+    return new AsymmetricKey(spec, info, key, raw);
   }
 
   publicKeyDer(): Buffer {
@@ -197,7 +184,10 @@ export class AsymmetricKey {
   }
 
   sign(alg: SigningAlgorithm, message: Uint8Array, messageType: MessageType): Buffer {
-    const { scheme, hash } = this.#checkSigning(alg, message, messageType);
+    const { scheme, hash: h } = this.#checkSigning(alg, message, messageType);
+    const hash = shaOf(h);
+    // Ed25519ph takes DIGEST only and prehashes it again (RFC 8032 §5.1), as AWS documents
+    if (scheme === 'ed25519ph') return Buffer.from(ed25519ph.sign(message, this.#raw!.secret));
     if (messageType === 'RAW') {
       if (scheme === 'ed25519') return nodeSign(null, message, this.#private);
       return nodeSign(hash, message, nodeKeyInput(scheme, this.#private));
@@ -215,9 +205,9 @@ export class AsymmetricKey {
         );
       default: {
         // ECDSA; Ed25519 DIGEST was rejected by #checkSigning
-        const ec = this.#ec!;
+        const ec = this.#raw!;
         // Hedged RFC 6979 nonces: deterministic plus fresh randomness, like AWS's non-deterministic output
-        const sig = ec.ecdsa.sign(message, ec.secret, { prehash: false, format: 'der', extraEntropy: true });
+        const sig = this.#ecdsa().sign(message, ec.secret, { prehash: false, format: 'der', extraEntropy: true });
         return Buffer.from(sig);
       }
     }
@@ -225,8 +215,10 @@ export class AsymmetricKey {
 
   /** False on any bad or malformed signature; throws TypeError only for a wrong algorithm or digest length. */
   verify(alg: SigningAlgorithm, message: Uint8Array, messageType: MessageType, signature: Uint8Array): boolean {
-    const { scheme, hash } = this.#checkSigning(alg, message, messageType);
+    const { scheme, hash: h } = this.#checkSigning(alg, message, messageType);
+    const hash = shaOf(h);
     try {
+      if (scheme === 'ed25519ph') return ed25519ph.verify(signature, message, this.#raw!.point);
       // RFC 8017: an RSA signature is exactly modulus-length; OpenSSL would also take one with its
       // leading zero bytes dropped.
       if ((scheme === 'pkcs1' || scheme === 'pss') && signature.length !== this.#rsaBits() / 8) return false;
@@ -246,9 +238,9 @@ export class AsymmetricKey {
         }
         default: {
           // ECDSA; Ed25519 DIGEST was rejected by #checkSigning
-          const ec = this.#ec!;
+          const ec = this.#raw!;
           // lowS off: OpenSSL and AWS KMS produce high-S signatures half the time, and they are valid
-          return ec.ecdsa.verify(signature, message, ec.point, { prehash: false, format: 'der', lowS: false });
+          return this.#ecdsa().verify(signature, message, ec.point, { prehash: false, format: 'der', lowS: false });
         }
       }
     } catch {
@@ -291,7 +283,13 @@ export class AsymmetricKey {
     return '[AsymmetricKey REDACTED]';
   }
 
-  /** Rejects algorithms AWS KMS does not offer for this key spec, and DIGEST messages of the wrong length. */
+  /** The raw ECDH shared secret with a peer's DER SPKI public key on this key's curve (PeerKeyError otherwise). */
+  deriveSharedSecret(peerSpkiDer: Uint8Array): Buffer {
+    if (this.#info.kind !== 'ec') throw new TypeError(`${this.spec} does not do key agreement`);
+    return ecdhSharedSecret(this.#private, this.#info.curve, peerSpkiDer);
+  }
+
+  /** Rejects algorithms AWS KMS does not offer for this key spec, and messages its MessageType refuses. */
   #checkSigning(alg: SigningAlgorithm, message: Uint8Array, messageType: MessageType): AlgorithmInfo {
     const info = algorithmInfo(alg);
     const allowed =
@@ -299,16 +297,15 @@ export class AsymmetricKey {
         ? info.scheme === 'pss' || info.scheme === 'pkcs1'
         : this.#info.kind === 'ec'
           ? alg === this.#info.algorithm
-          : info.scheme === 'ed25519';
+          : info.scheme === 'ed25519' || info.scheme === 'ed25519ph';
     if (!allowed) throw new TypeError(`${alg} does not apply to ${this.spec}`);
-    if (messageType === 'DIGEST') {
-      const length = digestLength(alg);
-      if (length === undefined) throw new TypeError(`${alg} signs RAW messages only`);
-      if (message.length !== length) throw new TypeError(`${alg} digests are ${length} bytes`);
-    } else if (messageType !== 'RAW') {
-      throw new TypeError(`unknown message type ${messageType}`);
-    }
+    checkMessage(alg, message, messageType);
     return info;
+  }
+
+  #ecdsa(): ECDSA {
+    if (this.#info.kind !== 'ec') throw new TypeError(`${this.spec} is not an ECDSA key`);
+    return this.#info.ecdsa;
   }
 
   #rsaBits(): number {

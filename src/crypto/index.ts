@@ -3,19 +3,31 @@ export { AEAD_KEY_BYTES, AeadKey } from './aead.js';
 export {
   AsymmetricKey,
   type AsymmetricKeySpec,
-  digestLength,
   generateKeyPairInsecure,
-  type MessageType,
+  generatePrivateKeyInsecure,
+  loadPrivateKeyInsecure,
   maxRsaPlaintext,
+  type PrivateKeySpec,
   type RsaEncryptionAlgorithm,
-  type SigningAlgorithm,
 } from './asymmetric.js';
 export { CIPHERTEXT_OVERHEAD, openCiphertext, parseCiphertextHeader, sealCiphertext } from './ciphertext.js';
 export { type EncryptionContext, encodeEncryptionContext } from './encryption-context.js';
 export { openEnvelope, purposeAad, sealEnvelope } from './envelope.js';
-export { DecryptionError } from './errors.js';
+export { DecryptionError, PeerKeyError } from './errors.js';
 export { constantTimeEqual, hmacSha256, hmacSha256Hex, sha256Hex } from './hash.js';
+export {
+  generateWrappingKeyPair,
+  isPkcs8PrivateKey,
+  keyMaterialId,
+  unwrapImportedMaterialInsecure,
+  WRAPPING_ALGORITHMS,
+  WRAPPING_KEY_SPECS,
+  type WrappingAlgorithm,
+  type WrappingKeyPair,
+  type WrappingKeySpec,
+} from './key-import.js';
 export { type MacAlgorithm, MacKey } from './mac.js';
+export { MlDsaKey, type MlDsaSpec } from './ml-dsa.js';
 export { md5PasswordVerifier, scramSha256Verifier } from './postgres-verifiers.js';
 export {
   fillRandom,
@@ -28,3 +40,9 @@ export {
 } from './random.js';
 export { RootKey, RootKeyring, type WrappedMaterial } from './root-key.js';
 export { createSelfSignedCert, type SelfSignedCert } from './self-signed-cert.js';
+export {
+  digestLength,
+  type MessageType,
+  messageRule,
+  type SigningAlgorithm,
+} from './signing-algorithms.js';

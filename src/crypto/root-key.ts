@@ -36,6 +36,16 @@ export class RootKey {
     return this.#aead.open(wrapped, materialAad(keyId, version));
   }
 
+  /** Seals a short-lived blob of the server's own (an import token) for `aad`: only this root key opens it. */
+  sealBlob(plaintext: Uint8Array, aad: Uint8Array): Buffer {
+    return this.#aead.seal(plaintext, aad);
+  }
+
+  /** Throws DecryptionError when the blob was not sealed by this root key for `aad`. */
+  openBlob(sealed: Uint8Array, aad: Uint8Array): Buffer {
+    return this.#aead.open(sealed, aad);
+  }
+
   toString(): string {
     return `[RootKey ${this.id}]`;
   }

@@ -16,21 +16,23 @@ export {
   internalKey,
   madeByKeysafe,
 } from './managed-key.js';
-export type {
-  AliasRecord,
-  InternalKeyRecord,
-  KeyRecord,
-  KeyState,
-  KeyVersionRecord,
-  KmsStore,
-  Tag,
-} from './store.js';
 export {
+  type AliasRecord,
+  type ExpirationModel,
   GRANT_OPERATIONS,
   type GrantConstraints,
   type GrantInsert,
   type GrantOperation,
   type GrantQuota,
   type GrantRecord,
+  type ImportedMaterial,
+  type InternalKeyRecord,
+  type KeyRecord,
+  type KeyState,
+  type KeyUsageRecord,
+  type KeyVersionRecord,
   type KmsGrantStore,
+  type KmsStore,
+  materialExpiresAt,
+  type Tag,
 } from './store.js';

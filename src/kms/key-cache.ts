@@ -2,7 +2,7 @@
 //
 // Records and aliases are served for up to `ttlMs`; this replica's own writes update the cache at
 // once, and another replica's are dropped on its change notification (the TTL is the backstop). Unwrapped material never changes for a
-// key version, so it stays until the key is deleted.
+// key version, so it stays until the key is deleted, its imported material deleted, or another replica changes the key.
 import { aliasArn, keyArn, type Partition, parseKeyRef } from '../core/arn.js';
 import type { Clock } from '../core/clock.js';
 import { AppError } from '../core/errors.js';
@@ -24,6 +24,10 @@ export function createKeyCache({ store, rootKeys, clock, partition, ttlMs }: Key
   const records = new Map<string, { record: KeyRecord; at: number }>();
   const aliases = new Map<string, { keyId: string | undefined; at: number }>();
   const materials = new Map<string, Material>();
+
+  function dropMaterial(keyId: string): void {
+    for (const id of materials.keys()) if (id.startsWith(`${keyId}/`)) materials.delete(id);
+  }
 
   /** A KeyId parameter (key id, key ARN, alias name or alias ARN) → the key id. */
   async function resolveKeyId(ref: string): Promise<string> {
@@ -69,13 +73,22 @@ export function createKeyCache({ store, rootKeys, clock, partition, ttlMs }: Key
     forget(keyId: string): void {
       records.delete(keyId);
       for (const [name, hit] of aliases) if (hit.keyId === keyId) aliases.delete(name);
-      for (const id of materials.keys()) if (id.startsWith(`${keyId}/`)) materials.delete(id);
+      dropMaterial(keyId);
     },
+
+    /** Drops a key's unwrapped material: its imported material was deleted or expired. */
+    forgetMaterial: dropMaterial,
 
     forgetAlias: (name: string) => aliases.delete(name),
 
-    /** Drops a key's record, so the next use reads the store (another replica changed it). */
-    forgetRecord: (keyId: string) => records.delete(keyId),
+    /**
+     * Drops a key's record, so the next use reads the store (another replica changed it), and its
+     * material: the change may have deleted imported material, which must not outlive it here.
+     */
+    forgetRecord(keyId: string): void {
+      records.delete(keyId);
+      dropMaterial(keyId);
+    },
 
     /** Drops every record and alias (changes may have been missed); material never changes. */
     clear(): void {

@@ -1,12 +1,20 @@
 // Key material: generating it for a spec and turning unwrapped bytes into usable key objects.
-import { AeadKey, AsymmetricKey, generateKeyPairInsecure, MacKey, randomKeyBytesInsecure } from '../crypto/index.js';
+import {
+  AeadKey,
+  type AsymmetricKey,
+  generatePrivateKeyInsecure,
+  loadPrivateKeyInsecure,
+  MacKey,
+  type MlDsaKey,
+  randomKeyBytesInsecure,
+} from '../crypto/index.js';
 import { HMAC_KEY_BYTES, isAsymmetricSpec, type KeySpec, SPEC_INFO } from './key-specs.js';
 
-export type Material = AeadKey | MacKey | AsymmetricKey;
+export type Material = AeadKey | MacKey | AsymmetricKey | MlDsaKey;
 
 /** Fresh material: 32 random bytes (AES), hash-length bytes (HMAC) or a PKCS#8 private key. */
 export function generateMaterialInsecure(spec: KeySpec): Buffer {
-  if (isAsymmetricSpec(spec)) return generateKeyPairInsecure(spec).privateKeyDer;
+  if (isAsymmetricSpec(spec)) return generatePrivateKeyInsecure(spec);
   if (SPEC_INFO[spec].kind === 'hmac') return randomKeyBytesInsecure(HMAC_KEY_BYTES[spec]!);
   return randomKeyBytesInsecure(32);
 }
@@ -17,7 +25,7 @@ export function generateMaterialInsecure(spec: KeySpec): Buffer {
  */
 export function loadMaterialInsecure(spec: KeySpec, bytes: Buffer): Material {
   try {
-    if (isAsymmetricSpec(spec)) return AsymmetricKey.fromPkcs8Insecure(spec, bytes);
+    if (isAsymmetricSpec(spec)) return loadPrivateKeyInsecure(spec, bytes);
     if (SPEC_INFO[spec].kind === 'hmac') return MacKey.fromBytesInsecure(bytes);
     return AeadKey.fromBytesInsecure(bytes);
   } finally {

@@ -7,7 +7,22 @@
 import type { Page } from '../storage/index.js';
 import type { KeySpec, KeyUsage } from './key-specs.js';
 
-export type KeyState = 'Enabled' | 'Disabled' | 'PendingDeletion';
+export type KeyState = 'Enabled' | 'Disabled' | 'PendingDeletion' | 'PendingImport';
+
+export type ExpirationModel = 'KEY_MATERIAL_EXPIRES' | 'KEY_MATERIAL_DOES_NOT_EXPIRE';
+
+/** What is known of a key's imported material (Origin EXTERNAL); kept after the material is deleted or expires. */
+export interface ImportedMaterial {
+  /** AWS's KeyMaterialId: SHA-256 of the key id and the material. A re-import must match it. */
+  keyMaterialId: string;
+  /** Whether the material is in the store now: false once deleted or expired. */
+  present: boolean;
+  expirationModel: ExpirationModel;
+  /** When the material expires (ms); only with KEY_MATERIAL_EXPIRES. */
+  validTo?: number;
+  description?: string;
+  importedAt: number;
+}
 
 export interface Tag {
   TagKey: string;
@@ -34,6 +49,10 @@ export interface KeyRecord {
   onDemandRotations: number;
   policy: string;
   tags: Tag[];
+  /** EXTERNAL for keys made for imported material; absent means AWS_KMS. */
+  origin?: 'EXTERNAL';
+  /** Set once material was first imported into an EXTERNAL key. */
+  imported?: ImportedMaterial;
   /** Set on Keysafe's own keys only (the purpose it made the key for): no API caller may use or change them. */
   internalPurpose?: string;
 }
@@ -62,9 +81,23 @@ export interface InternalKeyRecord {
   createdAt: number;
 }
 
+/** The last successful cryptographic operation with a key, as GetKeyLastUsage reports it. */
+export interface KeyUsageRecord {
+  keyId: string;
+  /** ms since the epoch */
+  at: number;
+  /** One of AWS's KeyLastUsageTrackingOperation names (Encrypt, Decrypt, Sign, …). */
+  operation: string;
+}
+
+/** When the scheduler must delete a key's imported material (the drivers keep it in a queried column). */
+export function materialExpiresAt(key: KeyRecord): number | undefined {
+  return key.imported?.present ? key.imported.validTo : undefined;
+}
+
 export interface KmsStore extends KmsGrantStore {
-  /** Inserts a new key with its first version. */
-  insertKey(key: KeyRecord, firstVersion: KeyVersionRecord): Promise<void>;
+  /** Inserts a new key with its first version (none for a key awaiting imported material). */
+  insertKey(key: KeyRecord, firstVersion?: KeyVersionRecord): Promise<void>;
   getKey(keyId: string): Promise<KeyRecord | undefined>;
   /** Keys ordered by key id, after the cursor. */
   listKeys(limit: number, after?: string): Promise<Page<KeyRecord>>;
@@ -75,11 +108,15 @@ export interface KmsStore extends KmsGrantStore {
   updateKey(key: KeyRecord): Promise<KeyRecord | undefined>;
   /** updateKey and the insertion of a new version, in one transaction. */
   addKeyVersion(key: KeyRecord, version: KeyVersionRecord): Promise<KeyRecord | undefined>;
+  /** updateKey and the insertion or replacement of a version's material (an import), in one transaction. */
+  putKeyMaterial(key: KeyRecord, version: KeyVersionRecord): Promise<KeyRecord | undefined>;
+  /** updateKey and the removal of a version's material (imported material deleted or expired), in one transaction. */
+  deleteKeyMaterial(key: KeyRecord, version: number): Promise<KeyRecord | undefined>;
   getKeyVersion(keyId: string, version: number): Promise<KeyVersionRecord | undefined>;
   listKeyVersions(keyId: string): Promise<KeyVersionRecord[]>;
   /** Deletes the key, its versions and aliases if its revision still matches. */
   deleteKey(keyId: string, expectedRevision: number): Promise<boolean>;
-  /** Keys with work due at `now`: enabled keys whose rotation is due, pending keys whose window ended. */
+  /** Keys with work due at `now`: enabled keys whose rotation is due, pending keys whose window ended, imported material that expired. */
   dueKeys(now: number, limit: number): Promise<KeyRecord[]>;
   /** Versions wrapped under any root key other than `rootKeyId`, for re-wrapping. */
   versionsNotWrappedBy(rootKeyId: string, limit: number): Promise<KeyVersionRecord[]>;
@@ -107,6 +144,15 @@ export interface KmsStore extends KmsGrantStore {
    * A record is never changed or removed, and its key cannot be deleted while it stands.
    */
   recordInternalKey(record: InternalKeyRecord): Promise<boolean>;
+
+  /**
+   * Keeps, per key, the latest of the stored use and the one given (replicas flush independently, in
+   * any order); a key deleted meanwhile is skipped. One batch per call.
+   */
+  recordKeyUsage(uses: KeyUsageRecord[]): Promise<void>;
+  getKeyUsage(keyId: string): Promise<KeyUsageRecord | undefined>;
+  /** When this store began recording key usage (when the store migration adding it was applied, ms). */
+  keyUsageTrackingStart(): Promise<number>;
 }
 
 /** What a grant may allow: AWS's GrantOperation enum. */

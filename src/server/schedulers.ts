@@ -8,6 +8,7 @@ import { startScheduler } from './scheduler.js';
 export interface SchedulerRun {
   rotated: number;
   deleted: number;
+  materialsExpired: number;
   secretRotationsStarted: number;
   secretsPurged: number;
 }

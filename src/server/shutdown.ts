@@ -11,7 +11,7 @@ export interface ShutdownParts {
   sync: ChangeSync;
   http: HttpEndpoint;
   services: Pick<Services, 'rotation' | 'directory' | 'audit'>;
-  engines: Pick<Engines, 'store'>;
+  engines: Pick<Engines, 'store' | 'kms'>;
   graceMs: number;
   logger: Logger;
 }
@@ -24,6 +24,8 @@ export async function shutDown(p: ShutdownParts): Promise<void> {
   await Promise.race([p.services.rotation.idle(), new Promise((r) => setTimeout(r, p.graceMs).unref())]);
   await p.services.directory.close();
   await p.services.audit.close();
+  // Key uses noted since the last flush (GetKeyLastUsage); a failure is logged and loses only those
+  await p.engines.kms.flushKeyUsage();
   await p.engines.store.close();
   p.logger.info('keysafe server stopped');
 }

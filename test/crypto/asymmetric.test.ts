@@ -16,13 +16,12 @@ import { beforeAll, describe, expect, it } from 'vitest';
 import {
   AsymmetricKey,
   type AsymmetricKeySpec,
-  digestLength,
   generateKeyPairInsecure,
   maxRsaPlaintext,
   type RsaEncryptionAlgorithm,
-  type SigningAlgorithm,
 } from '../../src/crypto/asymmetric.js';
 import { DecryptionError } from '../../src/crypto/errors.js';
+import { digestLength, type SigningAlgorithm } from '../../src/crypto/signing-algorithms.js';
 
 const RSA_ALGS: SigningAlgorithm[] = [
   'RSASSA_PSS_SHA_256',

@@ -1,6 +1,6 @@
 // Every KMS operation over real HTTP with random and mutated inputs: never a 5xx, always a documented
 // `__type`, no state change from a refused call, no stored plaintext in any error body, log or audit record.
-import { randomUUID } from 'node:crypto';
+import { constants, createPublicKey, generateKeyPairSync, publicEncrypt, randomBytes, randomUUID } from 'node:crypto';
 import { readdirSync, readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import fc from 'fast-check';
@@ -30,8 +30,11 @@ interface Key {
   keyId: string;
   arn: string;
 }
-const keys = {} as Record<'sym' | 'victim' | 'rsaEnc' | 'rsaSign' | 'ecc' | 'ed' | 'hmac', Key>;
-const blobs = {} as Record<'ciphertext' | 'rsaCiphertext' | 'signature' | 'edSignature' | 'mac', string>;
+const keys = {} as Record<'sym' | 'victim' | 'rsaEnc' | 'rsaSign' | 'ecc' | 'ed' | 'hmac' | 'agree' | 'ext', Key>;
+const blobs = {} as Record<
+  'ciphertext' | 'rsaCiphertext' | 'signature' | 'edSignature' | 'mac' | 'importToken' | 'keyMaterial',
+  string
+>;
 /** A grant token to retire and a grant id to revoke (each valid until a run succeeds). */
 const grants = {} as Record<'retire' | 'revoke', string>;
 let defaultPolicy = '';
@@ -39,6 +42,10 @@ let account = '';
 const ALIASES = { 'alias/fuzz-sym': 'sym', 'alias/fuzz-victim': 'victim' } as const;
 
 const MESSAGE = Buffer.from('fuzz message').toString('base64');
+/** A peer's P-256 public key (DER SPKI, base64) for DeriveSharedSecret. */
+const PEER_PUBLIC_KEY = generateKeyPairSync('ec', { namedCurve: 'prime256v1' })
+  .publicKey.export({ type: 'spki', format: 'der' })
+  .toString('base64');
 
 const call = (op: string, input: unknown) => awsJson(server, `TrentService.${op}`, input);
 async function ok(op: string, input: unknown): Promise<Record<string, unknown>> {
@@ -107,6 +114,13 @@ const VALID: Record<string, () => Record<string, Json>> = {
   GetKeyPolicy: () => ({ KeyId: keys.victim.keyId, PolicyName: 'default' }),
   PutKeyPolicy: () => ({ KeyId: keys.victim.keyId, PolicyName: 'default', Policy: defaultPolicy }),
   ListKeyPolicies: () => ({ KeyId: keys.victim.keyId }),
+  GetParametersForImport: () => ({
+    KeyId: keys.ext.keyId,
+    WrappingAlgorithm: 'RSAES_OAEP_SHA_256',
+    WrappingKeySpec: 'RSA_2048',
+  }),
+  ImportKeyMaterial: () => importExt(),
+  DeleteImportedKeyMaterial: () => ({ KeyId: keys.ext.keyId }),
   // Refused as unsupported whatever the input; fuzzed all the same.
   ReplicateKey: () => ({ KeyId: keys.sym.keyId, ReplicaRegion: 'eu-west-1' }),
   UpdatePrimaryRegion: () => ({ KeyId: keys.sym.keyId, PrimaryRegion: 'eu-west-1' }),
@@ -116,9 +130,6 @@ const VALID: Record<string, () => Record<string, Json>> = {
   DeleteCustomKeyStore: () => ({ CustomKeyStoreId: 'cks-1234567890abcdef0' }),
   DescribeCustomKeyStores: () => ({}),
   UpdateCustomKeyStore: () => ({ CustomKeyStoreId: 'cks-1234567890abcdef0' }),
-  GetParametersForImport: () => ({ KeyId: keys.sym.keyId, WrappingAlgorithm: 'RSAES_OAEP_SHA_256' }),
-  ImportKeyMaterial: () => ({ KeyId: keys.sym.keyId, ImportToken: MESSAGE, EncryptedKeyMaterial: MESSAGE }),
-  DeleteImportedKeyMaterial: () => ({ KeyId: keys.sym.keyId }),
   CreateGrant: () => ({
     KeyId: keys.sym.keyId,
     GranteePrincipal: `arn:aws:iam::${account}:role/fuzz`,
@@ -131,7 +142,7 @@ const VALID: Record<string, () => Record<string, Json>> = {
   ListRetirableGrants: () => ({ RetiringPrincipal: `arn:aws:iam::${account}:role/ops`, Limit: 2 }),
   RetireGrant: () => ({ GrantToken: grants.retire }),
   RevokeGrant: () => ({ KeyId: keys.sym.arn, GrantId: grants.revoke }),
-  DeriveSharedSecret: () => ({ KeyId: keys.ecc.keyId, KeyAgreementAlgorithm: 'ECDH', PublicKey: MESSAGE }),
+  DeriveSharedSecret: () => ({ KeyId: keys.agree.keyId, KeyAgreementAlgorithm: 'ECDH', PublicKey: PEER_PUBLIC_KEY }),
   GetKeyLastUsage: () => ({ KeyId: keys.sym.keyId }),
 };
 
@@ -155,6 +166,8 @@ const MUTATING = new Set([
   'CreateGrant',
   'RetireGrant',
   'RevokeGrant',
+  'ImportKeyMaterial',
+  'DeleteImportedKeyMaterial',
 ]);
 
 /** What a refused call could have touched: the key list, the aliases, and the named key's every facet. */
@@ -201,8 +214,17 @@ async function expectContextBound(input: Record<string, Json>, out: Record<strin
   }
 }
 
+/** The EXTERNAL key's material, wrapped for its import token (made once, valid for the whole run). */
+const importExt = () => ({
+  KeyId: keys.ext.keyId,
+  ImportToken: blobs.importToken,
+  EncryptedKeyMaterial: blobs.keyMaterial,
+  ExpirationModel: 'KEY_MATERIAL_DOES_NOT_EXPIRE',
+});
+
 /** Puts the fixtures back after a successful destructive call, so later runs still reach them. */
 async function heal(): Promise<void> {
+  if (blobs.importToken) await call('ImportKeyMaterial', importExt());
   for (const k of Object.values(keys)) {
     await call('CancelKeyDeletion', { KeyId: k.keyId });
     await call('EnableKey', { KeyId: k.keyId });
@@ -218,7 +240,7 @@ function space(): MutationSpace {
   const uuid = randomUUID();
   return {
     fields: fieldNamesIn('src/kms/api.ts', 'src/kms/api'),
-    blobFields: ['Plaintext', 'CiphertextBlob', 'Message', 'Signature', 'Mac'],
+    blobFields: ['Plaintext', 'CiphertextBlob', 'Message', 'Signature', 'Mac', 'PublicKey'],
     refFields: ['KeyId', 'TargetKeyId', 'DestinationKeyId', 'SourceKeyId', 'AliasName'],
     refs: [
       ...Object.values(keys).flatMap((k) => [k.keyId, k.arn]),
@@ -250,6 +272,14 @@ function space(): MutationSpace {
       SourceEncryptionAlgorithm: ['SYMMETRIC_DEFAULT', 'RSAES_OAEP_SHA_256'],
       DestinationEncryptionAlgorithm: ['SYMMETRIC_DEFAULT', 'RSAES_OAEP_SHA_1'],
       Origin: ['AWS_KMS', 'EXTERNAL', 'AWS_CLOUDHSM'],
+      // RSA_2048 only of the wrapping keys: 3072 and 4096 take seconds to generate.
+      WrappingKeySpec: ['RSA_2048', 'SM2'],
+      WrappingAlgorithm: ['RSAES_OAEP_SHA_1', 'RSA_AES_KEY_WRAP_SHA_256', 'RSAES_PKCS1_V1_5', 'SM2PKE'],
+      ExpirationModel: ['KEY_MATERIAL_EXPIRES', 'KEY_MATERIAL_DOES_NOT_EXPIRE'],
+      ImportType: ['NEW_KEY_MATERIAL', 'EXISTING_KEY_MATERIAL'],
+      ValidTo: [0, Date.now() / 1000 + 86_400, 1e12],
+      ImportToken: [MESSAGE],
+      EncryptedKeyMaterial: [MESSAGE],
       MultiRegion: [true, false],
       DryRun: [true],
       GrantTokens: [['token'], []],
@@ -309,6 +339,29 @@ describe('KMS operations under fuzzing (real HTTP)', { timeout: fuzzTimeout() },
     keys.ecc = await createKey('ECC_NIST_P256', 'SIGN_VERIFY');
     keys.ed = await createKey('ECC_NIST_EDWARDS25519', 'SIGN_VERIFY');
     keys.hmac = await createKey('HMAC_256', 'GENERATE_VERIFY_MAC');
+    keys.agree = await createKey('ECC_NIST_P256', 'KEY_AGREEMENT');
+    const ext = (await ok('CreateKey', { Origin: 'EXTERNAL', Description: 'fuzz EXTERNAL' })).KeyMetadata as {
+      KeyId: string;
+      Arn: string;
+    };
+    keys.ext = { keyId: ext.KeyId, arn: ext.Arn };
+    const params = await ok('GetParametersForImport', {
+      KeyId: keys.ext.keyId,
+      WrappingAlgorithm: 'RSAES_OAEP_SHA_256',
+      WrappingKeySpec: 'RSA_2048',
+    });
+    blobs.importToken = params.ImportToken as string;
+    const material = randomBytes(32);
+    blobs.keyMaterial = publicEncrypt(
+      {
+        key: createPublicKey({ key: Buffer.from(params.PublicKey as string, 'base64'), format: 'der', type: 'spki' }),
+        padding: constants.RSA_PKCS1_OAEP_PADDING,
+        oaepHash: 'sha256',
+      },
+      material,
+    ).toString('base64');
+    // The imported material is as secret as a plaintext: no error body, log line or audit record may carry it.
+    canaries.push(material.toString('base64'), material.toString('hex'));
     account = keys.sym.arn.split(':')[4]!;
     await heal();
 

@@ -212,7 +212,14 @@ beforeAll(async () => {
     ],
   };
   keys.direct = (
-    await admin.kms.send(new CreateKeyCommand({ Description: 'direct grant', Policy: JSON.stringify(directPolicy) }))
+    await admin.kms.send(
+      new CreateKeyCommand({
+        Description: 'direct grant',
+        Policy: JSON.stringify(directPolicy),
+        // Nobody may change this policy afterwards (the lockout check): on purpose here.
+        BypassPolicyLockoutSafetyCheck: true,
+      }),
+    )
   ).KeyMetadata!.KeyId!;
 
   const create = async (Name: string, SecretString: string) =>

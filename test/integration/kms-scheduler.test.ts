@@ -14,6 +14,7 @@ import {
 } from '@aws-sdk/client-kms';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { DAY_MS, ManualClock } from '../../src/core/clock.js';
+import { withBearer } from '../support/sdk.js';
 import { startTestServer, type TestServer } from '../support/server.js';
 
 let server: TestServer;
@@ -24,16 +25,7 @@ const clock = new ManualClock(Date.now());
 beforeAll(async () => {
   server = await startTestServer({ clock });
   // The AWS SDK signs with real time; bearer auth keeps the test independent of the moved clock.
-  kms = server.kmsClient();
-  kms.middlewareStack.add(
-    (next) => async (args) => {
-      const req = args.request as { headers: Record<string, string> };
-      for (const h of Object.keys(req.headers)) if (h.toLowerCase() === 'authorization') delete req.headers[h];
-      req.headers.authorization = `Bearer ${server.admin.token}`;
-      return next(args);
-    },
-    { step: 'finalizeRequest', priority: 'low', name: 'bearer' },
-  );
+  kms = withBearer(server.kmsClient(), server.admin.token);
 });
 afterAll(async () => {
   kms.destroy();

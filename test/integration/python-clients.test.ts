@@ -4,7 +4,8 @@ import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
 
 const REPO = fileURLToPath(new URL('../..', import.meta.url));
-const TIMEOUT_MS = 120_000;
+// The BYOK walkthrough (test_kms_byok_cli.py) runs ~25 aws CLI and openssl commands: minutes on a loaded machine.
+const TIMEOUT_MS = 300_000;
 
 function tail(text: string, lines = 80): string {
   return text.split('\n').slice(-lines).join('\n');

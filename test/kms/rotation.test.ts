@@ -86,10 +86,10 @@ describe('automatic rotation', () => {
     await kms.enableKeyRotation(key.keyId, 90);
     const old = await kms.encrypt(key.keyId, Buffer.from('old'));
     clock.advance(90 * DAY_MS - 1);
-    expect(await kms.runDueJobs()).toEqual({ rotated: 0, deleted: 0 });
+    expect(await kms.runDueJobs()).toEqual({ rotated: 0, deleted: 0, materialsExpired: 0 });
     clock.advance(1);
-    expect(await kms.runDueJobs()).toEqual({ rotated: 1, deleted: 0 });
-    expect(await kms.runDueJobs()).toEqual({ rotated: 0, deleted: 0 });
+    expect(await kms.runDueJobs()).toEqual({ rotated: 1, deleted: 0, materialsExpired: 0 });
+    expect(await kms.runDueJobs()).toEqual({ rotated: 0, deleted: 0, materialsExpired: 0 });
     const rotated = await kms.describeKey(key.keyId);
     expect(rotated).toMatchObject({
       currentVersion: 2,
@@ -124,9 +124,9 @@ describe('due deletions', () => {
     const { ciphertext } = await kms.encrypt(key.keyId, Buffer.from('x'));
     await kms.scheduleKeyDeletion(key.keyId, 7);
     clock.advance(7 * DAY_MS - 1);
-    expect(await kms.runDueJobs()).toEqual({ rotated: 0, deleted: 0 });
+    expect(await kms.runDueJobs()).toEqual({ rotated: 0, deleted: 0, materialsExpired: 0 });
     clock.advance(1);
-    expect(await kms.runDueJobs()).toEqual({ rotated: 0, deleted: 1 });
+    expect(await kms.runDueJobs()).toEqual({ rotated: 0, deleted: 1, materialsExpired: 0 });
     await expect(kms.describeKey(key.keyId)).rejects.toEqual(withCode('NotFoundException'));
     await expect(kms.describeKey('alias/doomed')).rejects.toEqual(withCode('NotFoundException'));
     await expect(kms.decrypt(ciphertext)).rejects.toEqual(withCode('InvalidCiphertextException'));
@@ -138,7 +138,7 @@ describe('due deletions', () => {
     await kms.scheduleKeyDeletion(key.keyId, 7);
     await kms.cancelKeyDeletion(key.keyId);
     clock.advance(8 * DAY_MS);
-    expect(await kms.runDueJobs()).toEqual({ rotated: 0, deleted: 0 });
+    expect(await kms.runDueJobs()).toEqual({ rotated: 0, deleted: 0, materialsExpired: 0 });
     expect((await kms.describeKey(key.keyId)).state).toBe('Disabled');
   });
 });

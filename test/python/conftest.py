@@ -136,12 +136,20 @@ def aws_env(server):
     return env
 
 
-def make_kms_client(server: Server, access_key_id: str | None = None, secret_access_key: str | None = None):
+def make_kms_client(
+    server: Server, access_key_id: str | None = None, secret_access_key: str | None = None, service: str = "kms"
+):
     return boto3.session.Session(
         aws_access_key_id=access_key_id or server.access_key_id,
         aws_secret_access_key=secret_access_key or server.secret_access_key,
         region_name=REGION,
-    ).client("kms", endpoint_url=server.endpoint, config=Config(retries={"max_attempts": 1}))
+    ).client(service, endpoint_url=server.endpoint, config=Config(retries={"max_attempts": 1}))
+
+
+@pytest.fixture(scope="session")
+def secretsmanager(server):
+    """A boto3 Secrets Manager client signing as the admin, one attempt per call."""
+    return make_kms_client(server, service="secretsmanager")
 
 
 @pytest.fixture(scope="session", autouse=True)

@@ -245,3 +245,36 @@ def test_missing_key_is_reported_as_not_found(kms):
         kms.describe_key(KeyId=str(uuid.uuid4()))
     assert error_code(e) == "NotFoundException"
     assert http_status(e) == 400
+
+
+def test_alias_refusals_answer_as_aws(kms, key_id):
+    def refusal(call, **kwargs):
+        with pytest.raises(ClientError) as excinfo:
+            call(**kwargs)
+        return error_code(excinfo), excinfo.value.response["Error"]["Message"]
+
+    assert refusal(kms.create_alias, AliasName="orders", TargetKeyId=key_id) == (
+        "ValidationException",
+        'Alias must start with the prefix "alias/". '
+        "Please see https://docs.aws.amazon.com/kms/latest/developerguide/kms-alias.html",
+    )
+    # AWS sends no message for a reserved name: botocore shows it as "".
+    assert refusal(kms.create_alias, AliasName="alias/aws/ebs", TargetKeyId=key_id) == ("NotAuthorizedException", "")
+    assert refusal(kms.delete_alias, AliasName="alias/aws/ebs") == ("NotAuthorizedException", "")
+    assert refusal(kms.create_alias, AliasName="alias/a:b", TargetKeyId=key_id) == (
+        "ValidationException",
+        "alias/a:b contains invalid characters for an alias",
+    )
+    alias = f"alias/pytest-{uuid.uuid4().hex[:12]}"
+    kms.create_alias(AliasName=alias, TargetKeyId=key_id)
+    assert refusal(kms.create_alias, AliasName=f"{alias}-2", TargetKeyId=alias) == (
+        "ValidationException",
+        "Aliases must refer to keys. Not aliases",
+    )
+    # Management operations take only a key id or key ARN.
+    assert refusal(kms.enable_key_rotation, KeyId=alias) == ("NotFoundException", f"Invalid keyId {alias}")
+    alias_arn = f"arn:aws:kms:{REGION}:{ACCOUNT}:{alias}"
+    assert refusal(kms.get_key_policy, KeyId=alias_arn, PolicyName="default") == (
+        "NotFoundException",
+        f"Invalid keyId {alias_arn}",
+    )

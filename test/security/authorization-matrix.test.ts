@@ -5,7 +5,7 @@
 // The expected resources are written here from AWS's rules, apart from the declarations in
 // src/kms/api.ts and src/secrets/api.ts: a resource a declaration forgets is a call that succeeds
 // here. An operation or route without a case fails the completeness checks.
-import { createHash } from 'node:crypto';
+import { createHash, generateKeyPairSync } from 'node:crypto';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
 import { exportJWK, generateKeyPair } from 'jose';
@@ -34,12 +34,16 @@ interface Key {
   id: string;
   arn: string;
 }
-const keys = {} as Record<'sym' | 'other' | 'sign' | 'hmac', Key>;
+const keys = {} as Record<'sym' | 'other' | 'sign' | 'hmac' | 'agree' | 'ext', Key>;
 const secrets = {} as Record<'plain' | 'cmk', string>;
 const blobs = {} as Record<'ciphertext' | 'signature' | 'mac', string>;
 /** A grant on keys.sym to a role other than the tenant. */
 const grant = {} as Record<'id' | 'token', string>;
 const OTHER_ROLE = `arn:aws:iam::${ACCOUNT}:role/other`;
+/** A peer's P-256 public key (DER SPKI, base64) for DeriveSharedSecret. */
+const PEER_PUBLIC_KEY = generateKeyPairSync('ec', { namedCurve: 'prime256v1' })
+  .publicKey.export({ type: 'spki', format: 'der' })
+  .toString('base64');
 
 async function http(method: string, path: string, token: string, body?: unknown, headers: Record<string, string> = {}) {
   const res = await fetch(`${ws.server.url}${path}`, {
@@ -267,6 +271,12 @@ const KMS: Record<string, AwsCase> = {
     }),
   ),
   GetPublicKey: onKey('kms:GetPublicKey', () => keys.sign),
+  DeriveSharedSecret: onKey(
+    'kms:DeriveSharedSecret',
+    () => keys.agree,
+    () => ({ KeyId: keys.agree.id, KeyAgreementAlgorithm: 'ECDH', PublicKey: PEER_PUBLIC_KEY }),
+  ),
+  GetKeyLastUsage: onKey('kms:GetKeyLastUsage', () => keys.sym),
   GenerateMac: onKey(
     'kms:GenerateMac',
     () => keys.hmac,
@@ -320,6 +330,22 @@ const KMS: Record<string, AwsCase> = {
     }),
   ),
   ListKeyPolicies: onKey('kms:ListKeyPolicies', () => keys.sym),
+  GetParametersForImport: onKey(
+    'kms:GetParametersForImport',
+    () => keys.ext,
+    () => ({ KeyId: keys.ext.id, WrappingAlgorithm: 'RSAES_OAEP_SHA_256', WrappingKeySpec: 'RSA_2048' }),
+  ),
+  ImportKeyMaterial: onKey(
+    'kms:ImportKeyMaterial',
+    () => keys.ext,
+    () => ({
+      KeyId: keys.ext.id,
+      ImportToken: MESSAGE,
+      EncryptedKeyMaterial: MESSAGE,
+      ExpirationModel: 'KEY_MATERIAL_DOES_NOT_EXPIRE',
+    }),
+  ),
+  DeleteImportedKeyMaterial: onKey('kms:DeleteImportedKeyMaterial', () => keys.ext),
 };
 // Refused as unsupported, but only after the caller's permission is checked, as AWS does.
 for (const op of [
@@ -331,11 +357,6 @@ for (const op of [
   'DeleteCustomKeyStore',
   'DescribeCustomKeyStores',
   'UpdateCustomKeyStore',
-  'GetParametersForImport',
-  'ImportKeyMaterial',
-  'DeleteImportedKeyMaterial',
-  'DeriveSharedSecret',
-  'GetKeyLastUsage',
 ]) {
   KMS[op] = onAny(`kms:${op}`, () => ({ KeyId: keys.sym.id }));
 }
@@ -553,6 +574,12 @@ beforeAll(async () => {
   keys.other = await create('SYMMETRIC_DEFAULT', 'ENCRYPT_DECRYPT');
   keys.sign = await create('ECC_NIST_P256', 'SIGN_VERIFY');
   keys.hmac = await create('HMAC_256', 'GENERATE_VERIFY_MAC');
+  keys.agree = await create('ECC_NIST_P256', 'KEY_AGREEMENT');
+  const ext = (await admin('TrentService.CreateKey', { Origin: 'EXTERNAL' })).KeyMetadata as {
+    KeyId: string;
+    Arn: string;
+  };
+  keys.ext = { id: ext.KeyId, arn: ext.Arn };
   await admin('TrentService.CreateAlias', { AliasName: 'alias/matrix-sym', TargetKeyId: keys.sym.id });
   await admin('TrentService.CreateAlias', { AliasName: 'alias/matrix-other', TargetKeyId: keys.other.id });
   await admin('TrentService.TagResource', { KeyId: keys.sym.id, Tags: [{ TagKey: 'team', TagValue: 'a' }] });

@@ -1,5 +1,6 @@
 // Canary: plaintexts, data keys, key material, JWTs and credentials never appear in logs, error
 // bodies or the audit log.
+import { constants, createPublicKey, publicEncrypt } from 'node:crypto';
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { GetSecretValueCommand } from '@aws-sdk/client-secrets-manager';
@@ -103,11 +104,43 @@ describe('canary', () => {
     await call('RotateKeyOnDemand', { KeyId: key.KeyId });
     await call('DisableKey', { KeyId: key.KeyId });
     await call('Decrypt', { CiphertextBlob: blob, EncryptionContext: { c: 'x' } });
+    // Imported key material (BYOK): a good import, then refused re-imports carrying other material.
+    const material = Buffer.concat([Buffer.from(CANARY).subarray(0, 16), Buffer.alloc(16, 0x5a)]);
+    const ext = (await call('CreateKey', { Origin: 'EXTERNAL' })).KeyMetadata as { KeyId: string };
+    const params = await call('GetParametersForImport', {
+      KeyId: ext.KeyId,
+      WrappingAlgorithm: 'RSAES_OAEP_SHA_256',
+      WrappingKeySpec: 'RSA_2048',
+    });
+    const wrap = (m: Buffer) =>
+      publicEncrypt(
+        {
+          key: createPublicKey({ key: Buffer.from(params.PublicKey as string, 'base64'), format: 'der', type: 'spki' }),
+          padding: constants.RSA_PKCS1_OAEP_PADDING,
+          oaepHash: 'sha256',
+        },
+        m,
+      ).toString('base64');
+    const importing = (m: Buffer, extra: object = {}) =>
+      call('ImportKeyMaterial', {
+        KeyId: ext.KeyId,
+        ImportToken: params.ImportToken,
+        EncryptedKeyMaterial: wrap(m),
+        ExpirationModel: 'KEY_MATERIAL_DOES_NOT_EXPIRE',
+        ...extra,
+      });
+    expect((await importing(material)).KeyId).toBeDefined();
+    await call('DeleteImportedKeyMaterial', { KeyId: ext.KeyId });
+    await importing(Buffer.from(`${CANARY}-other-material`).subarray(0, 32));
+    await importing(Buffer.from(CANARY));
+    await importing(material, { ValidTo: 1 });
+    await importing(material, { ImportToken: b64(CANARY) });
+    await importing(material);
     await fetch(`${server.url}/v1/admin/rotate-root-key`, {
       method: 'POST',
       headers: { authorization: 'Bearer wrong' },
     });
-    expect(bodies.length).toBeGreaterThanOrEqual(12);
+    expect(bodies.length).toBeGreaterThanOrEqual(16);
 
     // Everything secret: the canary, the data key, the root key, every unwrapped key version, credentials.
     const secrets = new Map<string, string>([
@@ -117,6 +150,8 @@ describe('canary', () => {
       ['data key hex', Buffer.from(dk.Plaintext as string, 'base64').toString('hex')],
       ['admin secret', server.admin.secretAccessKey],
       ['admin token', server.admin.token],
+      ['imported material', material.toString('base64')],
+      ['imported material hex', material.toString('hex')],
     ]);
     const rootB64 = readFileSync(join(server.dataDir, 'root.key'), 'utf8').trim();
     secrets.set('root key', rootB64);

@@ -231,6 +231,41 @@ export function describeKmsStoreContract(name: string, open: () => Promise<Store
       });
     });
 
+    describe('imported key material', () => {
+      const imported = (validTo?: number, present = true) => ({
+        keyMaterialId: 'f'.repeat(64),
+        present,
+        expirationModel:
+          validTo === undefined ? ('KEY_MATERIAL_DOES_NOT_EXPIRE' as const) : ('KEY_MATERIAL_EXPIRES' as const),
+        ...(validTo !== undefined && { validTo }),
+        importedAt: T0,
+      });
+
+      it('inserts a key without material, puts, replaces and deletes it with the key; due at ValidTo', async () => {
+        const key = newKey({ state: 'PendingImport', origin: 'EXTERNAL' });
+        await kms.insertKey(key);
+        expect(await kms.listKeyVersions(key.keyId)).toEqual([]);
+        const stored = (await kms.getKey(key.keyId))!;
+        const v1 = newVersion(key.keyId, 1, { wrappedMaterial: allBytes() });
+        const put = (await kms.putKeyMaterial({ ...stored, state: 'Enabled', imported: imported(T0 + DAY) }, v1))!;
+        expect(await kms.getKey(key.keyId)).toEqual(put);
+        expect(await kms.listKeyVersions(key.keyId)).toEqual([v1]);
+        expect(await kms.dueKeys(T0 + DAY - 1, 10)).toEqual([]);
+        expect(await kms.dueKeys(T0 + DAY, 10)).toEqual([put]);
+        const again = newVersion(key.keyId, 1, { rootKeyId: 'root-b' });
+        const replaced = (await kms.putKeyMaterial({ ...put, imported: imported() }, again))!;
+        expect(await kms.listKeyVersions(key.keyId)).toEqual([again]);
+        expect(await kms.dueKeys(T0 + 400 * DAY, 10)).toEqual([]);
+        expect(await kms.deleteKeyMaterial({ ...put, state: 'PendingImport' }, 1)).toBeUndefined();
+        const gone = (await kms.deleteKeyMaterial(
+          { ...replaced, state: 'PendingImport', imported: imported(undefined, false) },
+          1,
+        ))!;
+        expect(await kms.getKey(key.keyId)).toEqual(gone);
+        expect(await kms.listKeyVersions(key.keyId)).toEqual([]);
+      });
+    });
+
     describe('addKeyVersion', () => {
       it('inserts the version and updates the key together', async () => {
         const { key, v1 } = await seed({ rotationEnabled: true, rotationPeriodInDays: 90, nextRotationAt: T0 });
@@ -696,6 +731,38 @@ export function describeKmsStoreContract(name: string, open: () => Promise<Store
         const updated = await kms.updateKey({ ...a.key, description: 'x' });
         expect((await kms.getKey(a.key.keyId))?.internalPurpose).toBe('terraform');
         expect(updated?.internalPurpose).toBe('terraform');
+      });
+    });
+
+    describe('key usage (GetKeyLastUsage)', () => {
+      it('keeps the later use per key, in one batch, skipping keys deleted meanwhile', async () => {
+        const a = await seed();
+        const b = await seed();
+        const gone = await seed();
+        await kms.deleteKey(gone.key.keyId, gone.key.revision);
+        await kms.recordKeyUsage([
+          { keyId: a.key.keyId, at: T0 + 10, operation: 'Encrypt' },
+          { keyId: b.key.keyId, at: T0 + 5, operation: 'Sign' },
+          { keyId: gone.key.keyId, at: T0 + 5, operation: 'Decrypt' },
+        ]);
+        await kms.recordKeyUsage([
+          { keyId: a.key.keyId, at: T0 + 9, operation: 'Decrypt' }, // older: another replica's late flush
+          { keyId: b.key.keyId, at: T0 + 6, operation: 'Verify' },
+        ]);
+        expect(await kms.getKeyUsage(a.key.keyId)).toEqual({ keyId: a.key.keyId, at: T0 + 10, operation: 'Encrypt' });
+        expect(await kms.getKeyUsage(b.key.keyId)).toEqual({ keyId: b.key.keyId, at: T0 + 6, operation: 'Verify' });
+        expect(await kms.getKeyUsage(gone.key.keyId)).toBeUndefined();
+        await kms.recordKeyUsage([]);
+      });
+
+      it('goes with its key, and reports when tracking began', async () => {
+        const a = await seed();
+        await kms.recordKeyUsage([{ keyId: a.key.keyId, at: T0, operation: 'Encrypt' }]);
+        await kms.deleteKey(a.key.keyId, a.key.revision);
+        expect(await kms.getKeyUsage(a.key.keyId)).toBeUndefined();
+        const start = await kms.keyUsageTrackingStart();
+        expect(start).toBeGreaterThan(0);
+        expect(start).toBeLessThanOrEqual(Date.now());
       });
     });
   });

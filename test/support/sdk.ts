@@ -87,3 +87,20 @@ export async function failure(p: Promise<unknown>): Promise<{ name: string; stat
   }
   throw new Error('expected the call to fail');
 }
+
+/**
+ * Replaces the client's SigV4 signature by the admin's bearer token: SigV4 carries the wall-clock
+ * time, so a server on a moved manual clock would refuse it as skewed.
+ */
+export function withBearer<C extends KMSClient>(client: C, token: string): C {
+  client.middlewareStack.add(
+    (next) => async (args) => {
+      const req = args.request as { headers: Record<string, string> };
+      for (const h of Object.keys(req.headers)) if (h.toLowerCase() === 'authorization') delete req.headers[h];
+      req.headers.authorization = `Bearer ${token}`;
+      return next(args);
+    },
+    { step: 'finalizeRequest', priority: 'low', name: 'bearer' },
+  );
+  return client;
+}

@@ -1,14 +1,30 @@
 // KMS alias operations: create, update, delete and list aliases, never the reserved ones.
 import { z } from 'zod';
 import { operation } from '../../core/operation.js';
-import { decodeMarker, epochSeconds, str } from '../../core/wire.js';
-import { type KmsEngine, refuseReservedAlias } from '../engine.js';
-import { anyResource, type KmsOperation, key, keyId, limit, marker, mayDescribe, truncation } from './shapes.js';
+import { decodeMarker, epochSeconds } from '../../core/wire.js';
+import { type KmsEngine, refuseAliasTarget, validateAliasName } from '../engine.js';
+import {
+  aliasName,
+  anyResource,
+  type KmsOperation,
+  key,
+  keyId,
+  limit,
+  marker,
+  mayDescribe,
+  truncation,
+} from './shapes.js';
 
-const CreateAliasInput = z.object({ AliasName: str(1, 256), TargetKeyId: keyId });
-const UpdateAliasInput = z.object({ AliasName: str(1, 256), TargetKeyId: keyId });
-const DeleteAliasInput = z.object({ AliasName: str(1, 256) });
+const CreateAliasInput = z.object({ AliasName: aliasName, TargetKeyId: keyId });
+const UpdateAliasInput = z.object({ AliasName: aliasName, TargetKeyId: keyId });
+const DeleteAliasInput = z.object({ AliasName: aliasName });
 const ListAliasesInput = z.object({ KeyId: keyId.optional(), Limit: limit, Marker: marker });
+
+/** AWS's checks of an alias name and its target, before any authorization: they reveal nothing. */
+const validateNameAndTarget = (i: { AliasName: string; TargetKeyId: string }): void => {
+  validateAliasName(i.AliasName);
+  refuseAliasTarget(i.TargetKeyId);
+};
 
 /** A handler that answers `{}` once the engine call is done. */
 const done =
@@ -23,7 +39,7 @@ export const aliasOperations: Record<string, KmsOperation> = {
   // the key it points at now and the new key; DeleteAlias on the alias and its key.
   CreateAlias: operation({
     input: CreateAliasInput,
-    validate: (i) => refuseReservedAlias(i.AliasName),
+    validate: validateNameAndTarget,
     resources: (i) => [
       { kind: 'alias', action: 'kms:CreateAlias', alias: i.AliasName },
       key('kms:CreateAlias', i.TargetKeyId),
@@ -33,7 +49,7 @@ export const aliasOperations: Record<string, KmsOperation> = {
 
   UpdateAlias: operation({
     input: UpdateAliasInput,
-    validate: (i) => refuseReservedAlias(i.AliasName),
+    validate: validateNameAndTarget,
     resources: (i) => [
       { kind: 'alias', action: 'kms:UpdateAlias', alias: i.AliasName },
       { kind: 'alias-target', action: 'kms:UpdateAlias', alias: i.AliasName },
@@ -44,7 +60,7 @@ export const aliasOperations: Record<string, KmsOperation> = {
 
   DeleteAlias: operation({
     input: DeleteAliasInput,
-    validate: (i) => refuseReservedAlias(i.AliasName),
+    validate: (i) => validateAliasName(i.AliasName),
     resources: (i) => [
       { kind: 'alias', action: 'kms:DeleteAlias', alias: i.AliasName },
       { kind: 'alias-target', action: 'kms:DeleteAlias', alias: i.AliasName },

@@ -3,13 +3,28 @@ import { z } from 'zod';
 import { encryptionContextKeys, type ResourceRef } from '../../core/access.js';
 import { AppError } from '../../core/errors.js';
 import { operation } from '../../core/operation.js';
-import { blob, context, int, str } from '../../core/wire.js';
+import { awsEnum, blob, context, int, str } from '../../core/wire.js';
 import { parseCiphertextHeader, randomKeyBytesInsecure } from '../../crypto/index.js';
 import type { KmsEngine } from '../engine.js';
 import { DATA_KEY_PAIR_SPECS } from '../key-specs.js';
-import { anyResource, b64, dryRun, dryRunDone, grantTokens, type KmsOperation, key, keyId } from './shapes.js';
+import { DATA_KEY_PAIR_SPEC, ENCRYPTION_ALGORITHM_SPEC } from './model-enums.js';
+import {
+  anyResource,
+  b64,
+  dryRun,
+  dryRunDone,
+  dryRunModifiers,
+  grantTokens,
+  type KmsOperation,
+  key,
+  keyId,
+  recipient,
+} from './shapes.js';
 
-const encryptionAlgorithm = z.enum(['SYMMETRIC_DEFAULT', 'RSAES_OAEP_SHA_1', 'RSAES_OAEP_SHA_256']).optional();
+const encryptionAlgorithm = awsEnum(
+  ['SYMMETRIC_DEFAULT', 'RSAES_OAEP_SHA_1', 'RSAES_OAEP_SHA_256'],
+  ENCRYPTION_ALGORITHM_SPEC,
+).optional();
 
 const EncryptInput = z.object({
   KeyId: keyId,
@@ -25,8 +40,9 @@ const DecryptInput = z.object({
   KeyId: keyId.optional(),
   EncryptionAlgorithm: encryptionAlgorithm,
   GrantTokens: grantTokens,
-  Recipient: z.unknown().optional(),
+  Recipient: recipient,
   DryRun: dryRun,
+  DryRunModifiers: dryRunModifiers,
 });
 const ReEncryptInput = z.object({
   CiphertextBlob: blob(1, 6144),
@@ -38,6 +54,7 @@ const ReEncryptInput = z.object({
   DestinationEncryptionAlgorithm: encryptionAlgorithm,
   GrantTokens: grantTokens,
   DryRun: dryRun,
+  DryRunModifiers: dryRunModifiers,
 });
 const GenerateDataKeyInput = z.object({
   KeyId: keyId,
@@ -45,18 +62,21 @@ const GenerateDataKeyInput = z.object({
   NumberOfBytes: int(1, 1024).optional(),
   KeySpec: z.enum(['AES_256', 'AES_128']).optional(),
   GrantTokens: grantTokens,
+  Recipient: recipient,
   DryRun: dryRun,
 });
 const GenerateDataKeyPairInput = z.object({
   KeyId: keyId,
   EncryptionContext: context,
-  KeyPairSpec: z.enum(DATA_KEY_PAIR_SPECS),
+  KeyPairSpec: awsEnum(DATA_KEY_PAIR_SPECS, DATA_KEY_PAIR_SPEC),
   GrantTokens: grantTokens,
+  Recipient: recipient,
   DryRun: dryRun,
 });
 const GenerateRandomInput = z.object({
   NumberOfBytes: int(1, 1024).optional(),
   CustomKeyStoreId: str(1, 64).optional(),
+  Recipient: recipient,
 });
 
 /** The key a symmetric ciphertext names, or the KeyId given; undefined when neither is readable. */

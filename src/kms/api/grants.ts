@@ -20,7 +20,7 @@ import {
   truncation,
 } from './shapes.js';
 
-const principal = str(1, 256).regex(/^[\w+=,.@:/-]+$/);
+const principal = str(1, 256, '^[\\w+=,.@:/-]+$');
 const grantId = str(1, 128);
 const grantLimit = int(1, 1000).optional();
 
@@ -31,9 +31,7 @@ const CreateGrantInput = z.object({
   Operations: z.array(z.enum(GRANT_OPERATIONS)),
   Constraints: z.object({ EncryptionContextSubset: context, EncryptionContextEquals: context }).optional(),
   GrantTokens: grantTokens,
-  Name: str(1, 256)
-    .regex(/^[a-zA-Z0-9:/_-]+$/)
-    .optional(),
+  Name: str(1, 256, '^[a-zA-Z0-9:/_-]+$').optional(),
   DryRun: dryRun,
 });
 const ListGrantsInput = z.object({

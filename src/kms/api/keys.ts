@@ -2,9 +2,11 @@
 import { z } from 'zod';
 import { AppError } from '../../core/errors.js';
 import { operation } from '../../core/operation.js';
-import { decodeMarker, epochSeconds, int, str } from '../../core/wire.js';
+import { awsEnum, decodeMarker, epochSeconds, int, str } from '../../core/wire.js';
 import type { KmsEngine } from '../engine.js';
-import { KEY_SPECS, KEY_USAGES } from '../key-specs.js';
+import { CHINA_ONLY_KEY_SPECS, KEY_SPECS, KEY_USAGES } from '../key-specs.js';
+import { CUSTOMER_MASTER_KEY_SPEC, KEY_SPEC, KEY_USAGE_TYPE } from './model-enums.js';
+import { refuseLockout } from './policy-lockout.js';
 import {
   anyResource,
   grantTokens,
@@ -25,15 +27,15 @@ import {
 
 const CreateKeyInput = z.object({
   Description: str(0, 8192).optional(),
-  KeyUsage: z.enum(KEY_USAGES).optional(),
-  KeySpec: z.enum(KEY_SPECS).optional(),
-  CustomerMasterKeySpec: z.enum(KEY_SPECS).optional(),
+  KeyUsage: awsEnum(KEY_USAGES, KEY_USAGE_TYPE).optional(),
+  KeySpec: awsEnum([...KEY_SPECS, ...CHINA_ONLY_KEY_SPECS], KEY_SPEC).optional(),
+  CustomerMasterKeySpec: awsEnum([...KEY_SPECS, ...CHINA_ONLY_KEY_SPECS], CUSTOMER_MASTER_KEY_SPEC).optional(),
   Policy: policy.optional(),
   Tags: tags,
   Origin: z.enum(['AWS_KMS', 'EXTERNAL', 'AWS_CLOUDHSM', 'EXTERNAL_KEY_STORE']).optional(),
   MultiRegion: z.boolean().optional(),
   CustomKeyStoreId: str(1, 64).optional(),
-  XksKeyId: str(1, 128).optional(),
+  XksKeyId: str(1, 128, '^[a-zA-Z0-9-_.]+$').optional(),
   BypassPolicyLockoutSafetyCheck: z.boolean().optional(),
 });
 const DescribeKeyInput = z.object({ KeyId: keyId, GrantTokens: grantTokens });
@@ -46,9 +48,12 @@ export const keyOperations: Record<string, KmsOperation> = {
     input: CreateKeyInput,
     // Tags on CreateKey need kms:TagResource too, as on AWS.
     resources: (i) => [anyResource('kms:CreateKey'), ...(i.Tags?.length ? [anyResource('kms:TagResource')] : [])],
-    async run(engine: KmsEngine, i) {
-      if (i.Origin !== undefined && i.Origin !== 'AWS_KMS') {
-        throw new AppError('UnsupportedOperationException', `Origin ${i.Origin} is not supported; use AWS_KMS.`);
+    async run(engine: KmsEngine, i, access) {
+      if (i.Origin !== undefined && i.Origin !== 'AWS_KMS' && i.Origin !== 'EXTERNAL') {
+        throw new AppError(
+          'UnsupportedOperationException',
+          `Origin ${i.Origin} is not supported; use AWS_KMS or EXTERNAL.`,
+        );
       }
       if (i.MultiRegion) throw new AppError('UnsupportedOperationException', 'Multi-Region keys are not supported.');
       if (i.CustomKeyStoreId || i.XksKeyId) {
@@ -57,13 +62,23 @@ export const keyOperations: Record<string, KmsOperation> = {
       if (i.KeySpec && i.CustomerMasterKeySpec && i.KeySpec !== i.CustomerMasterKeySpec) {
         throw new AppError('ValidationException', 'KeySpec and CustomerMasterKeySpec must not differ.');
       }
-      if (i.Policy !== undefined) validatePolicy(engine, i.Policy);
+      const spec = i.KeySpec ?? i.CustomerMasterKeySpec;
+      if (spec === 'SM2') {
+        // As AWS answers outside its China Regions (and no well-kept library here implements SM2)
+        throw new AppError('UnsupportedOperationException', 'SM2 key spec is only available in China Regions.');
+      }
+      if (i.Policy !== undefined) {
+        validatePolicy(engine, i.Policy);
+        // The key has no id yet: its ARN with `*` for the id stands for it.
+        refuseLockout(engine, access, engine.arnOf('*'), i.Policy, i.BypassPolicyLockoutSafetyCheck);
+      }
       const created = await engine.createKey({
         description: i.Description,
         keyUsage: i.KeyUsage,
-        keySpec: i.KeySpec ?? i.CustomerMasterKeySpec,
+        keySpec: spec,
         policy: i.Policy,
         tags: i.Tags,
+        origin: i.Origin,
       });
       return { KeyMetadata: keyMetadata(engine, created) };
     },

@@ -1,10 +1,23 @@
 // KMS tag and key policy operations: tag, untag, list tags; get, put and list the (one, default) key policy.
 import { z } from 'zod';
+import { parseKeyRef } from '../../core/arn.js';
 import { AppError } from '../../core/errors.js';
 import { operation } from '../../core/operation.js';
 import { int, str } from '../../core/wire.js';
 import type { KmsEngine } from '../engine.js';
-import { type KmsOperation, keyId, limit, marker, onKey, onKeyId, paginate, policy, validatePolicy } from './shapes.js';
+import { refuseLockout } from './policy-lockout.js';
+import {
+  type KmsOperation,
+  keyId,
+  limit,
+  marker,
+  onKey,
+  onKeyId,
+  paginate,
+  policy,
+  policyName,
+  validatePolicy,
+} from './shapes.js';
 
 const TagResourceInput = z.object({
   KeyId: keyId,
@@ -12,10 +25,10 @@ const TagResourceInput = z.object({
 });
 const UntagResourceInput = z.object({ KeyId: keyId, TagKeys: z.array(str(1, 128)) });
 const ListResourceTagsInput = z.object({ KeyId: keyId, Limit: int(1, 50).optional(), Marker: marker });
-const GetKeyPolicyInput = z.object({ KeyId: keyId, PolicyName: str(1, 128).optional() });
+const GetKeyPolicyInput = z.object({ KeyId: keyId, PolicyName: policyName.optional() });
 const PutKeyPolicyInput = z.object({
   KeyId: keyId,
-  PolicyName: str(1, 128).optional(),
+  PolicyName: policyName.optional(),
   Policy: policy,
   BypassPolicyLockoutSafetyCheck: z.boolean().optional(),
 });
@@ -54,9 +67,13 @@ export const policyTagOperations: Record<string, KmsOperation> = {
   PutKeyPolicy: operation({
     input: PutKeyPolicyInput,
     resources: onKeyId('kms:PutKeyPolicy'),
-    async run(engine: KmsEngine, i) {
+    async run(engine: KmsEngine, i, access) {
       requireDefaultPolicyName(i.PolicyName);
       validatePolicy(engine, i.Policy);
+      const ref = parseKeyRef(engine.partition, i.KeyId);
+      if (ref.kind === 'key') {
+        refuseLockout(engine, access, engine.arnOf(ref.keyId), i.Policy, i.BypassPolicyLockoutSafetyCheck);
+      }
       await engine.putKeyPolicy(i.KeyId, i.Policy);
       return {};
     },

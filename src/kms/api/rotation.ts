@@ -3,6 +3,7 @@ import { z } from 'zod';
 import { operation } from '../../core/operation.js';
 import { epochSeconds, int } from '../../core/wire.js';
 import type { KmsEngine } from '../engine.js';
+import { importedMaterialEntries } from './import.js';
 import { KeyIdInput, type KmsOperation, keyArnOf, keyId, limit, marker, onKey, onKeyId, paginate } from './shapes.js';
 
 const EnableKeyRotationInput = z.object({ KeyId: keyId, RotationPeriodInDays: int(90, 2560).optional() });
@@ -50,11 +51,14 @@ export const rotationOperations: Record<string, KmsOperation> = {
     (engine, i) => engine.listKeyRotations(i.KeyId),
     ({ key: k, rotations }, engine, i) =>
       paginate(
-        rotations.map((r) => ({
-          KeyId: engine.arnOf(k.keyId),
-          RotationDate: epochSeconds(r.createdAt),
-          RotationType: r.rotationType,
-        })),
+        [
+          ...(i.IncludeKeyMaterial === 'ALL_KEY_MATERIAL' ? importedMaterialEntries(engine, k) : []),
+          ...rotations.map((r) => ({
+            KeyId: engine.arnOf(k.keyId),
+            RotationDate: epochSeconds(r.createdAt),
+            RotationType: r.rotationType,
+          })),
+        ],
         i.Limit ?? 100,
         i.Marker,
         'Rotations',

@@ -4,7 +4,7 @@ import { compilePolicy } from '../../auth/index.js';
 import type { Access, ConditionKeys, ResourceRef } from '../../core/access.js';
 import { AppError } from '../../core/errors.js';
 import { type Operation, singleCallOperations } from '../../core/operation.js';
-import { decodeMarker, encodeMarker, epochSeconds, int, str } from '../../core/wire.js';
+import { awsEnum, blob, decodeMarker, encodeMarker, epochSeconds, int, str } from '../../core/wire.js';
 import type { KmsEngine } from '../engine.js';
 import { checkGrantTokens } from '../grant-token.js';
 import { SPEC_INFO } from '../key-specs.js';
@@ -35,10 +35,20 @@ export const grantTokens = z
     return tokens;
   });
 export const limit = int(1, 1000).optional();
-export const marker = str(1, 1024).optional();
+export const marker = str(1, 1024, '[\\u0020-\\u00FF]*').optional();
 export const tags = z.array(z.object({ TagKey: str(1, 128), TagValue: str(0, 256) })).optional();
 export const dryRun = z.boolean().optional();
-export const policy = str(1, 131072);
+export const policy = str(1, 131072, '[\\u0009\\u000A\\u000D\\u0020-\\u00FF]+');
+export const policyName = str(1, 128, '[\\w]+');
+export const aliasName = str(1, 256, '^[a-zA-Z0-9:/_-]+$');
+/** Nitro Enclaves attestation (the model's RecipientInfo): bounds checked, otherwise not used by Keysafe. */
+export const recipient = z
+  .object({
+    KeyEncryptionAlgorithm: awsEnum(['RSAES_OAEP_SHA_256']).optional(),
+    AttestationDocument: blob(1, 262144).optional(),
+  })
+  .optional();
+export const dryRunModifiers = z.array(awsEnum(['IGNORE_CIPHERTEXT'])).optional();
 export const KeyIdInput = z.object({ KeyId: keyId });
 
 export const b64 = (b: Uint8Array) => Buffer.from(b.buffer, b.byteOffset, b.length).toString('base64');
@@ -62,6 +72,7 @@ export function algorithmsOf(k: KeyRecord) {
   const algorithms = SPEC_INFO[k.keySpec].usages[k.keyUsage] ?? [];
   if (k.keyUsage === 'ENCRYPT_DECRYPT') return { EncryptionAlgorithms: algorithms };
   if (k.keyUsage === 'SIGN_VERIFY') return { SigningAlgorithms: algorithms };
+  if (k.keyUsage === 'KEY_AGREEMENT') return { KeyAgreementAlgorithms: algorithms };
   return { MacAlgorithms: algorithms };
 }
 
@@ -77,13 +88,25 @@ export function keyMetadata(engine: KmsEngine, k: KeyRecord) {
     KeyState: k.state,
     ...(k.deletionAt !== undefined && { DeletionDate: epochSeconds(k.deletionAt) }),
     ...(k.pendingWindowInDays !== undefined && { PendingDeletionWindowInDays: k.pendingWindowInDays }),
-    Origin: 'AWS_KMS',
+    ...originMetadata(k),
     // Keysafe's own keys are to a customer what AWS managed keys are: AWS says AWS for those.
     KeyManager: k.internalPurpose === undefined ? 'CUSTOMER' : 'AWS',
     CustomerMasterKeySpec: k.keySpec,
     KeySpec: k.keySpec,
     ...algorithmsOf(k),
     MultiRegion: false,
+  };
+}
+
+/** Origin, and for imported material its expiry and id, as DescribeKey reports them. */
+function originMetadata(k: KeyRecord) {
+  const m = k.imported;
+  if (k.origin !== 'EXTERNAL') return { Origin: 'AWS_KMS' };
+  return {
+    Origin: 'EXTERNAL',
+    ...(m?.present && { ExpirationModel: m.expirationModel }),
+    ...(m?.present && m.validTo !== undefined && { ValidTo: epochSeconds(m.validTo) }),
+    ...(m && SPEC_INFO[k.keySpec].kind === 'symmetric' && { CurrentKeyMaterialId: m.keyMaterialId }),
   };
 }
 

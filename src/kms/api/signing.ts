@@ -1,12 +1,13 @@
 // KMS asymmetric and MAC operations: sign, verify, get the public key, generate and verify MACs.
 import { z } from 'zod';
-import { blob } from '../../core/wire.js';
+import { awsEnum, blob } from '../../core/wire.js';
 import { SIGNING_ALGORITHMS } from '../key-specs.js';
+import { MESSAGE_TYPE, SIGNING_ALGORITHM_SPEC } from './model-enums.js';
 import { algorithmsOf, b64, dryRun, grantTokens, type KmsOperation, keyId, onKey, unlessDryRun } from './shapes.js';
 
-const signingAlgorithm = z.enum(SIGNING_ALGORITHMS);
+const signingAlgorithm = awsEnum(SIGNING_ALGORITHMS, SIGNING_ALGORITHM_SPEC);
 const macAlgorithm = z.enum(['HMAC_SHA_224', 'HMAC_SHA_256', 'HMAC_SHA_384', 'HMAC_SHA_512']);
-const messageType = z.enum(['RAW', 'DIGEST']).optional();
+const messageType = awsEnum(['RAW', 'DIGEST', 'EXTERNAL_MU'], MESSAGE_TYPE).optional();
 
 const SignInput = z.object({
   KeyId: keyId,

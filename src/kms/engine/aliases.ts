@@ -1,5 +1,5 @@
 // Aliases: the reserved namespaces, CreateAlias, UpdateAlias, DeleteAlias, ListAliases, and the server's own.
-import { aliasArn, parseKeyRef } from '../../core/arn.js';
+import { aliasArn } from '../../core/arn.js';
 import { AppError } from '../../core/errors.js';
 import type { Page } from '../../storage/index.js';
 import { SPEC_INFO } from '../key-specs.js';
@@ -20,14 +20,59 @@ export function isReservedAlias(name: string): boolean {
   );
 }
 
-/** Refuses a reserved alias name, for every caller: checked before any authorization, as AWS does. */
+/**
+ * Refuses a reserved alias name, for every caller: checked before any authorization, as AWS does.
+ * AWS answers alias/aws/ names with a NotAuthorizedException that carries no message; Keysafe's own
+ * namespace says why.
+ */
 export function refuseReservedAlias(name: string): void {
-  if (isReservedAlias(name)) {
+  if (!isReservedAlias(name)) return;
+  if (name === 'alias/aws' || name.startsWith('alias/aws/')) throw new AppError('NotAuthorizedException', '');
+  throw new AppError(
+    'NotAuthorizedException',
+    `Alias names that begin with alias/keysafe/ are reserved; ${name.slice(0, 256)} cannot be created, updated or deleted.`,
+  );
+}
+
+/** The model's AliasName pattern (AliasNameType). */
+const ALIAS_NAME_PATTERN = '^[a-zA-Z0-9:/_-]+$';
+const ALIAS_NAME = new RegExp(ALIAS_NAME_PATTERN);
+
+/**
+ * An alias name as AWS checks it, in AWS's order and words: the model's pattern, the `alias/`
+ * prefix, the reserved namespaces, then no `:` (which the pattern allows but KMS refuses).
+ */
+export function validateAliasName(name: string): void {
+  if (name.length > 256) {
     throw new AppError(
-      'NotAuthorizedException',
-      `Alias names that begin with alias/aws/ or alias/keysafe/ are reserved; ${name.slice(0, 256)} cannot be created, updated or deleted.`,
+      'ValidationException',
+      `1 validation error detected: Value '${name}' at 'aliasName' failed to satisfy constraint: Member must have length less than or equal to 256`,
     );
   }
+  if (!ALIAS_NAME.test(name)) {
+    throw new AppError(
+      'ValidationException',
+      `1 validation error detected: Value '${name}' at 'aliasName' failed to satisfy constraint: Member must satisfy regular expression pattern: ${ALIAS_NAME_PATTERN}`,
+    );
+  }
+  if (!name.startsWith('alias/')) {
+    throw new AppError(
+      'ValidationException',
+      'Alias must start with the prefix "alias/". Please see https://docs.aws.amazon.com/kms/latest/developerguide/kms-alias.html',
+    );
+  }
+  refuseReservedAlias(name);
+  if (name.includes(':')) throw new AppError('ValidationException', `${name} contains invalid characters for an alias`);
+  if (name === 'alias/') throw new AppError('InvalidAliasNameException', 'Alias name alias/ is not valid.');
+}
+
+/** An alias name or alias ARN, told apart without the partition (a check made before any lookup). */
+export const looksLikeAlias = (ref: string): boolean =>
+  ref.startsWith('alias/') || /^arn:[^:]*:kms:[^:]*:[^:]*:alias\//.test(ref);
+
+/** CreateAlias and UpdateAlias take a key id or key ARN as TargetKeyId: AWS's words for an alias there. */
+export function refuseAliasTarget(targetRef: string): void {
+  if (looksLikeAlias(targetRef)) throw new AppError('ValidationException', 'Aliases must refer to keys. Not aliases');
 }
 
 function kindOf(k: KeyRecord): string {
@@ -40,14 +85,8 @@ function aliasNotFound(ctx: KmsContext, name: string): AppError {
 
 /** A valid, unreserved alias name and the key it may point at (by key id or ARN, never another alias). */
 async function validatedAlias(ctx: KmsContext, name: string, targetRef: string): Promise<KeyRecord> {
-  if (!/^alias\/[a-zA-Z0-9:/_-]+$/.test(name) || name.length > 256) {
-    throw new AppError('InvalidAliasNameException', `Alias name ${name} is not valid.`);
-  }
-  refuseReservedAlias(name);
-  const target = parseKeyRef(ctx.partition, targetRef);
-  if (target.kind === 'alias') {
-    throw new AppError('ValidationException', 'TargetKeyId must be a key id or key ARN, not an alias.');
-  }
+  validateAliasName(name);
+  refuseAliasTarget(targetRef);
   const key = await ctx.keys.getKey(targetRef, true);
   refuseInternal(ctx, key);
   requireNotPendingDeletion(ctx, key);
@@ -97,7 +136,7 @@ export function aliasOperations(ctx: KmsContext) {
     },
 
     async deleteAlias(name: string): Promise<void> {
-      refuseReservedAlias(name);
+      validateAliasName(name);
       if (!(await store.deleteAlias(name))) throw aliasNotFound(ctx, name);
       keys.forgetAlias(name);
     },

@@ -5,6 +5,7 @@ import { keyedLock } from '../../core/keyed-lock.js';
 import type { RootKeyring } from '../../crypto/index.js';
 import type { Logger } from '../../observability/logger.js';
 import { createKeyCache } from '../key-cache.js';
+import { createUsageTracker, DEFAULT_USAGE_FLUSH_MS, type UsageTracker } from '../key-usage.js';
 import type { KmsStore } from '../store.js';
 
 export interface KmsEngineDeps {
@@ -16,6 +17,8 @@ export interface KmsEngineDeps {
   cacheTtlMs?: number;
   /** Where decisions about Keysafe's own keys are reported. */
   logger?: Logger;
+  /** How often noted key uses are written to the store (ms; 0: only on flushKeyUsage). */
+  usageFlushMs?: number;
 }
 
 export type KeyCache = ReturnType<typeof createKeyCache>;
@@ -30,6 +33,8 @@ export interface KmsContext {
   readonly keys: KeyCache;
   /** Key writes from this process queue per key; another process's conflicting write is retried. */
   readonly withKeyLock: ReturnType<typeof keyedLock>;
+  /** Each key's last successful cryptographic use (GetKeyLastUsage), batched to the store. */
+  readonly usage: UsageTracker;
   arnOf(keyId: string): string;
 }
 
@@ -42,6 +47,7 @@ export function createKmsContext(deps: KmsEngineDeps): KmsContext {
     partition,
     keys: createKeyCache({ store, rootKeys, clock, partition, ttlMs: deps.cacheTtlMs ?? 1000 }),
     withKeyLock: keyedLock(),
+    usage: createUsageTracker(store, clock, deps.usageFlushMs ?? DEFAULT_USAGE_FLUSH_MS, deps.logger),
     arnOf: (keyId: string) => keyArn(partition, keyId),
   };
 }

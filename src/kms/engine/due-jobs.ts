@@ -1,8 +1,9 @@
-// The work that falls due with time: automatic rotations, and deletions whose waiting period ended.
+// The work that falls due with time: automatic rotations, deletions whose waiting period ended, imported material that expired.
 import { DAY_MS } from '../../core/clock.js';
 import { generateMaterialInsecure } from '../material.js';
-import type { KeyRecord } from '../store.js';
+import { type KeyRecord, materialExpiresAt } from '../store.js';
 import type { KmsContext } from './context.js';
+import { expireMaterial } from './import.js';
 import { wrapVersion } from './key-writes.js';
 import { DEFAULT_ROTATION_DAYS } from './rotation.js';
 
@@ -31,20 +32,28 @@ async function rotateDue(ctx: KmsContext, key: KeyRecord, now: number): Promise<
 }
 
 /**
- * Runs the work that is due: automatic rotations and deletions whose window ended. Safe to
+ * Runs the work that is due: automatic rotations, deletions whose window ended, expired imported material. Safe to
  * call from several replicas at once: each change is conditional on the revision read, so
  * exactly one caller performs it and the others see a conflict and skip.
  */
-export async function runDueJobs(ctx: KmsContext, limit = 100): Promise<{ rotated: number; deleted: number }> {
+export async function runDueJobs(
+  ctx: KmsContext,
+  limit = 100,
+): Promise<{ rotated: number; deleted: number; materialsExpired: number }> {
   const now = ctx.clock.now();
   let rotated = 0;
   let deleted = 0;
+  let materialsExpired = 0;
   for (const key of await ctx.store.dueKeys(now, limit)) {
-    if (key.state === 'PendingDeletion' && key.deletionAt !== undefined && key.deletionAt <= now) {
+    const expires = materialExpiresAt(key);
+    // Expired material goes first; a deletion also due is done on the next run, from the new revision.
+    if (expires !== undefined && expires <= now) {
+      if (await expireMaterial(ctx, key)) materialsExpired++;
+    } else if (key.state === 'PendingDeletion' && key.deletionAt !== undefined && key.deletionAt <= now) {
       if (await deleteDue(ctx, key)) deleted++;
     } else if (key.state === 'Enabled' && key.nextRotationAt !== undefined && key.nextRotationAt <= now) {
       if (await rotateDue(ctx, key, now)) rotated++;
     }
   }
-  return { rotated, deleted };
+  return { rotated, deleted, materialsExpired };
 }

@@ -23,10 +23,18 @@ export function requireNotPendingDeletion(ctx: KmsContext, key: KeyRecord): void
   }
 }
 
-/** Neither disabled nor pending deletion. */
+/** A key without its imported material (Origin EXTERNAL) cannot be used or enabled. */
+export function requireNotPendingImport(ctx: KmsContext, key: KeyRecord): void {
+  if (key.state === 'PendingImport') {
+    throw new AppError('KMSInvalidStateException', `${ctx.arnOf(key.keyId)} is pending import.`);
+  }
+}
+
+/** Neither disabled, pending deletion nor pending import. */
 export function requireEnabled(ctx: KmsContext, key: KeyRecord): void {
   if (key.state === 'Disabled') throw new AppError('DisabledException', `${ctx.arnOf(key.keyId)} is disabled.`);
   requireNotPendingDeletion(ctx, key);
+  requireNotPendingImport(ctx, key);
 }
 
 /** Crypto operations need an enabled key of the right usage. */

@@ -7,6 +7,7 @@ import { pointAlias } from './aliases.js';
 import type { KmsContext } from './context.js';
 import { dataKeyWith } from './data-keys.js';
 import { decryptWith } from './encryption.js';
+import { noteKeyUse } from './key-agreement.js';
 import { mutateKey } from './key-writes.js';
 import { type CreateKeyInput, insertNewKey } from './lifecycle.js';
 import { macWith } from './signing.js';
@@ -14,16 +15,23 @@ import { macWith } from './signing.js';
 /** The API layer reaches the engine's other methods, which refuse Keysafe's own keys. */
 export function internalOperations(ctx: KmsContext, logger: Logger | undefined) {
   const { store } = ctx;
+  const noted = async <R extends { keyId: string }>(result: Promise<R>, operation: string): Promise<R> => {
+    const r = await result;
+    noteKeyUse(ctx, r.keyId, operation);
+    return r;
+  };
   return {
     logger,
     now: () => ctx.clock.now(),
     createKey: (input: CreateKeyInput, internalPurpose?: string) => insertNewKey(ctx, input, internalPurpose),
-    generateMac: (ref: string, message: Uint8Array, algorithm: string) => macWith(ctx, ref, message, algorithm, true),
+    // Uses on the server's behalf count as the key's use (as Secrets Manager's Decrypt calls do in AWS)
+    generateMac: (ref: string, message: Uint8Array, algorithm: string) =>
+      noted(macWith(ctx, ref, message, algorithm, true), 'GenerateMac'),
     generateDataKey: (ref: string, numberOfBytes: number, context?: EncryptionContext) =>
-      dataKeyWith(ctx, ref, numberOfBytes, context, true),
+      noted(dataKeyWith(ctx, ref, numberOfBytes, context, true), 'GenerateDataKey'),
     /** Decrypts what the server sealed, under its own key or a customer's. */
     decrypt: (blob: Uint8Array, context?: EncryptionContext) =>
-      decryptWith(ctx, blob, context, undefined, undefined, true),
+      noted(decryptWith(ctx, blob, context, undefined, undefined, true), 'Decrypt'),
     getInternalKey: (purpose: string) => store.getInternalKey(purpose),
     recordInternalKey: (record: InternalKeyRecord) => store.recordInternalKey(record),
     getAlias: (name: string) => store.getAlias(name),

@@ -7,7 +7,7 @@ import { type KeySpec, type KeyUsage, SPEC_INFO } from '../key-specs.js';
 import { generateMaterialInsecure } from '../material.js';
 import type { KeyRecord, Tag } from '../store.js';
 import type { KmsContext } from './context.js';
-import { refuseInternal, requireNotPendingDeletion } from './guards.js';
+import { refuseInternal, requireNotPendingDeletion, requireNotPendingImport } from './guards.js';
 import { mutateKey, wrapVersion } from './key-writes.js';
 import { defaultKeyPolicy, mergeTags } from './tags-policy.js';
 
@@ -17,6 +17,8 @@ export interface CreateKeyInput {
   keySpec?: KeySpec;
   policy?: string;
   tags?: Tag[];
+  /** EXTERNAL: a key without material, PendingImport until ImportKeyMaterial (src/kms/engine/import.ts). */
+  origin?: 'AWS_KMS' | 'EXTERNAL';
 }
 
 /** The key usage a CreateKey asks for, or the spec's default; refused when the spec cannot serve it. */
@@ -46,6 +48,7 @@ export async function insertNewKey(
   const keyUsage = usageFor(input, keySpec);
   const tags = mergeTags([], input.tags ?? []);
   const keyId = newUuid();
+  const external = input.origin === 'EXTERNAL';
   const record: KeyRecord = {
     keyId,
     revision: 1,
@@ -53,7 +56,7 @@ export async function insertNewKey(
     description: input.description ?? '',
     keyUsage,
     keySpec,
-    state: 'Enabled',
+    state: external ? 'PendingImport' : 'Enabled',
     currentVersion: 1,
     rotationEnabled: false,
     onDemandRotations: 0,
@@ -61,7 +64,11 @@ export async function insertNewKey(
     tags,
   };
   if (internalPurpose !== undefined) record.internalPurpose = internalPurpose;
-  await ctx.store.insertKey(record, wrapVersion(ctx, keyId, 1, generateMaterialInsecure(keySpec)));
+  if (external) record.origin = 'EXTERNAL';
+  await ctx.store.insertKey(
+    record,
+    external ? undefined : wrapVersion(ctx, keyId, 1, generateMaterialInsecure(keySpec)),
+  );
   return ctx.keys.remember(record);
 }
 
@@ -92,12 +99,14 @@ export function lifecycleOperations(ctx: KmsContext) {
     enableKey: (ref: string) =>
       mutateKey(ctx, ref, (k) => {
         requireNotPendingDeletion(ctx, k);
+        requireNotPendingImport(ctx, k);
         return { ...k, state: 'Enabled' };
       }),
 
     disableKey: (ref: string) =>
       mutateKey(ctx, ref, (k) => {
         requireNotPendingDeletion(ctx, k);
+        requireNotPendingImport(ctx, k);
         return { ...k, state: 'Disabled' };
       }),
 
@@ -120,7 +129,9 @@ export function lifecycleOperations(ctx: KmsContext) {
           throw new AppError('KMSInvalidStateException', `${ctx.arnOf(k.keyId)} is not pending deletion.`);
         }
         const { deletionAt: _d, pendingWindowInDays: _p, ...rest } = k;
-        return { ...rest, state: 'Disabled' };
+        // An EXTERNAL key whose material was deleted meanwhile awaits a re-import, as on AWS.
+        const awaitsImport = k.origin === 'EXTERNAL' && !k.imported?.present;
+        return { ...rest, state: awaitsImport ? 'PendingImport' : 'Disabled' };
       }),
   };
 }

@@ -18,6 +18,13 @@ export interface RotationStatus {
 }
 
 function requireRotatable(ctx: KmsContext, k: KeyRecord): void {
+  // AWS rotates imported material only on demand, once new material is imported: Keysafe keeps one.
+  if (k.origin === 'EXTERNAL') {
+    throw new AppError(
+      'UnsupportedOperationException',
+      `${ctx.arnOf(k.keyId)} origin is EXTERNAL which is not valid for this operation.`,
+    );
+  }
   requireEnabled(ctx, k);
   if (SPEC_INFO[k.keySpec].kind !== 'symmetric') {
     throw new AppError('UnsupportedOperationException', `${ctx.arnOf(k.keyId)} does not support automatic rotation.`);

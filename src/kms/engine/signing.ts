@@ -2,10 +2,11 @@
 import { AppError } from '../../core/errors.js';
 import {
   type AsymmetricKey,
-  digestLength,
   type MacAlgorithm,
   type MacKey,
   type MessageType,
+  type MlDsaKey,
+  messageRule,
   type SigningAlgorithm,
 } from '../../crypto/index.js';
 import { SPEC_INFO } from '../key-specs.js';
@@ -13,7 +14,28 @@ import type { KeyRecord } from '../store.js';
 import type { KmsContext } from './context.js';
 import { refuseInternal, requireAlgorithm, requireEnabled, requireUsable } from './guards.js';
 
-/** A signing key and algorithm fit for the message; a digest must be the algorithm's length. */
+const MESSAGE_TYPES: readonly MessageType[] = ['RAW', 'DIGEST', 'EXTERNAL_MU'];
+
+/**
+ * The MessageType rules of AWS's Sign docs: ED25519_SHA_512 takes RAW only, ED25519_PH_SHA_512 DIGEST only,
+ * ML_DSA_SHAKE_256 RAW or a 64-byte EXTERNAL_MU; the rest RAW or a DIGEST as long as their hash.
+ */
+function checkMessageType(algorithm: SigningAlgorithm, message: Uint8Array, messageType: MessageType): void {
+  const rule = messageRule(algorithm, messageType);
+  if (rule === 'refused') {
+    const allowed = MESSAGE_TYPES.filter((t) => messageRule(algorithm, t) !== 'refused');
+    throw new AppError('ValidationException', `${algorithm} requires MessageType ${allowed.join(' or ')}.`);
+  }
+  if (rule !== 'any' && message.length !== rule) {
+    const what = messageType === 'DIGEST' ? 'Digest' : 'External mu';
+    throw new AppError(
+      'ValidationException',
+      `${what} is invalid length for algorithm ${algorithm}: expected ${rule} bytes.`,
+    );
+  }
+}
+
+/** A signing key and algorithm fit for the message (its MessageType and length). */
 function checkSigning(
   ctx: KmsContext,
   key: KeyRecord,
@@ -25,19 +47,10 @@ function checkSigning(
   refuseInternal(ctx, key);
   requireUsable(ctx, key, 'SIGN_VERIFY', op);
   requireAlgorithm(key, algorithm);
-  const expected = digestLength(algorithm as SigningAlgorithm);
-  if (messageType === 'DIGEST') {
-    if (expected === undefined) {
-      throw new AppError('ValidationException', `${algorithm} requires MessageType RAW.`);
-    }
-    if (message.length !== expected) {
-      throw new AppError(
-        'ValidationException',
-        `Digest is invalid length for algorithm ${algorithm}: expected ${expected} bytes.`,
-      );
-    }
-  }
+  checkMessageType(algorithm as SigningAlgorithm, message, messageType);
 }
+
+type SigningKey = AsymmetricKey | MlDsaKey;
 
 /** An HMAC key fit for the algorithm and its material (`op` names the operation in a usage error). */
 async function macKey(ctx: KmsContext, ref: string, algorithm: string, op: string, asServer: boolean) {
@@ -59,7 +72,7 @@ export function signingOperations(ctx: KmsContext) {
     async sign(ref: string, message: Uint8Array, messageType: MessageType, algorithm: string) {
       const key = await ctx.keys.getKey(ref);
       checkSigning(ctx, key, 'Sign', algorithm, message, messageType);
-      const asym = (await ctx.keys.material(key, key.currentVersion)) as AsymmetricKey;
+      const asym = (await ctx.keys.material(key, key.currentVersion)) as SigningKey;
       return {
         keyId: ctx.arnOf(key.keyId),
         signature: asym.sign(algorithm as SigningAlgorithm, message, messageType),
@@ -69,9 +82,10 @@ export function signingOperations(ctx: KmsContext) {
     async verify(ref: string, message: Uint8Array, messageType: MessageType, algorithm: string, signature: Uint8Array) {
       const key = await ctx.keys.getKey(ref);
       checkSigning(ctx, key, 'Verify', algorithm, message, messageType);
-      const asym = (await ctx.keys.material(key, key.currentVersion)) as AsymmetricKey;
+      const asym = (await ctx.keys.material(key, key.currentVersion)) as SigningKey;
       if (!asym.verify(algorithm as SigningAlgorithm, message, messageType, signature)) {
-        throw new AppError('KMSInvalidSignatureException', 'The signature is not valid for this message and key.');
+        // AWS answers a failed verification with no message.
+        throw new AppError('KMSInvalidSignatureException', '');
       }
       return { keyId: ctx.arnOf(key.keyId) };
     },
@@ -82,7 +96,7 @@ export function signingOperations(ctx: KmsContext) {
       if (SPEC_INFO[key.keySpec].kind !== 'asymmetric') {
         throw new AppError('UnsupportedOperationException', `${ctx.arnOf(key.keyId)} key type is not asymmetric.`);
       }
-      const asym = (await ctx.keys.material(key, key.currentVersion)) as AsymmetricKey;
+      const asym = (await ctx.keys.material(key, key.currentVersion)) as SigningKey;
       return { key, publicKey: asym.publicKeyDer() };
     },
 
@@ -91,7 +105,7 @@ export function signingOperations(ctx: KmsContext) {
     async verifyMac(ref: string, message: Uint8Array, algorithm: string, tag: Uint8Array) {
       const { key, mac } = await macKey(ctx, ref, algorithm, 'VerifyMac', false);
       if (!mac.verify(algorithm as MacAlgorithm, message, tag)) {
-        throw new AppError('KMSInvalidMacException', 'The MAC is not valid for this message and key.');
+        throw new AppError('KMSInvalidMacException', ''); // no message, as AWS
       }
       return { keyId: ctx.arnOf(key.keyId) };
     },

@@ -18,6 +18,7 @@ import {
   secretBinary,
   secretId,
   secretString,
+  secretType,
   secretValueOf,
   tags,
   token,
@@ -33,6 +34,7 @@ const CreateSecretInput = z.object({
   Tags: tags.optional(),
   AddReplicaRegions: z.array(z.unknown()).optional(),
   ForceOverwriteReplicaSecret: z.boolean().optional(),
+  Type: secretType,
 });
 const UpdateSecretInput = z.object({
   SecretId: secretId,
@@ -41,6 +43,7 @@ const UpdateSecretInput = z.object({
   KmsKeyId: str(0, 2048).optional(),
   SecretString: secretString,
   SecretBinary: secretBinary,
+  Type: secretType,
 });
 const DeleteSecretInput = z.object({
   SecretId: secretId,

@@ -18,7 +18,11 @@ export const filters = z
   .array(
     z.object({
       Key: z.enum(['description', 'name', 'tag-key', 'tag-value', 'primary-region', 'owning-service', 'all']),
-      Values: z.array(str(1, 512)).min(1).max(10).optional(),
+      Values: z
+        .array(str(undefined, 512, '^\\!?[a-zA-Z0-9 :_@\\/\\+\\=\\.\\-\\!]*$'))
+        .min(1)
+        .max(10)
+        .optional(),
     }),
   )
   .max(10)

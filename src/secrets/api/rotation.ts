@@ -21,10 +21,13 @@ const RotateSecretInput = z.object({
   RotationRules: z
     .object({
       AutomaticallyAfterDays: int(1, 1000).optional(),
-      ScheduleExpression: str(1, 256).optional(),
-      Duration: str(2, 3).optional(),
+      ScheduleExpression: str(1, 256, '[0-9A-Za-z\\(\\)#\\?\\*\\-\\/, ]+').optional(),
+      Duration: str(2, 3, '[0-9]+h').optional(),
     })
     .optional(),
+  // Managed external secrets: bounds checked, otherwise not used by Keysafe.
+  ExternalSecretRotationMetadata: z.array(z.object({ Key: str(1, 256), Value: str(1, 2048) })).optional(),
+  ExternalSecretRotationRoleArn: str(20, 2048).optional(),
   RotateImmediately: z.boolean().optional(),
 });
 

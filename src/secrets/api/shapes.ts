@@ -52,7 +52,9 @@ export const sealWith = (id: string, key?: string): ResourceRef => ({
 export const secretId = str(1, 2048);
 export const token = str(32, 64).optional();
 export const tags = z.array(z.object({ Key: str(1, 128), Value: str(0, 256) }));
-export const secretString = z.string().optional();
+export const secretString = str(1, 65_536).optional();
+/** The model's `Type` of a managed external secret: bounds checked, otherwise not used by Keysafe. */
+export const secretType = str(0, 256).optional();
 export const secretBinary = blob(1, 65_536).optional();
 export const SecretIdInput = z.object({ SecretId: secretId });
 

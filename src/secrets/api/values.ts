@@ -41,7 +41,7 @@ const PutSecretValueInput = z.object({
   SecretString: secretString,
   SecretBinary: secretBinary,
   VersionStages: z.array(str(1, 256)).min(1).max(20).optional(),
-  RotationToken: str(36, 256).optional(),
+  RotationToken: str(36, 256, '^[a-zA-Z0-9\\-]+$').optional(),
 });
 const UpdateSecretVersionStageInput = z.object({
   SecretId: secretId,

@@ -2,10 +2,19 @@
 // their wrapped versions and aliases. Revision checks are single conditional statements
 // (`UPDATE … WHERE revision = $n`), atomic under READ COMMITTED.
 
-import type { AliasRecord, InternalKeyRecord, KeyRecord, KeyVersionRecord, KmsStore } from '../../kms/index.js';
+import {
+  type AliasRecord,
+  type InternalKeyRecord,
+  type KeyRecord,
+  type KeyUsageRecord,
+  type KeyVersionRecord,
+  type KmsStore,
+  materialExpiresAt,
+} from '../../kms/index.js';
 import { docOf as keyDoc, page, toAlias, toInternalKey, toKey, toKeyVersion as toVersion } from '../rows.js';
 import type { Page } from '../types.js';
 import { PostgresGrantStore } from './kms-grants.js';
+import { KEY_USAGE_MIGRATION } from './migrations.js';
 import type { PgDatabase, Queryable } from './pool.js';
 
 const INSERT_VERSION =
@@ -24,8 +33,16 @@ function insertVersion(c: Queryable, v: KeyVersionRecord) {
 
 async function update(c: Queryable, key: KeyRecord): Promise<boolean> {
   const r = await c.query(
-    'UPDATE kms_keys SET revision = revision + 1, state = $1, next_rotation_at = $2, deletion_at = $3, doc = $4 WHERE key_id = $5 AND revision = $6',
-    [key.state, key.nextRotationAt ?? null, key.deletionAt ?? null, keyDoc(key), key.keyId, key.revision],
+    'UPDATE kms_keys SET revision = revision + 1, state = $1, next_rotation_at = $2, deletion_at = $3, doc = $4, material_expires_at = $7 WHERE key_id = $5 AND revision = $6',
+    [
+      key.state,
+      key.nextRotationAt ?? null,
+      key.deletionAt ?? null,
+      keyDoc(key),
+      key.keyId,
+      key.revision,
+      materialExpiresAt(key) ?? null,
+    ],
   );
   return r.rowCount === 1;
 }
@@ -39,13 +56,20 @@ export class PostgresKmsStore extends PostgresGrantStore implements KmsStore {
     this.#db = db;
   }
 
-  async insertKey(key: KeyRecord, firstVersion: KeyVersionRecord): Promise<void> {
+  async insertKey(key: KeyRecord, firstVersion?: KeyVersionRecord): Promise<void> {
     await this.#db.tx(async (c) => {
       await c.query(
-        'INSERT INTO kms_keys (key_id, revision, state, next_rotation_at, deletion_at, doc) VALUES ($1, 1, $2, $3, $4, $5)',
-        [key.keyId, key.state, key.nextRotationAt ?? null, key.deletionAt ?? null, keyDoc(key)],
+        'INSERT INTO kms_keys (key_id, revision, state, next_rotation_at, deletion_at, doc, material_expires_at) VALUES ($1, 1, $2, $3, $4, $5, $6)',
+        [
+          key.keyId,
+          key.state,
+          key.nextRotationAt ?? null,
+          key.deletionAt ?? null,
+          keyDoc(key),
+          materialExpiresAt(key) ?? null,
+        ],
       );
-      await insertVersion(c, firstVersion);
+      if (firstVersion) await insertVersion(c, firstVersion);
     });
   }
 
@@ -77,6 +101,28 @@ export class PostgresKmsStore extends PostgresGrantStore implements KmsStore {
     return ok ? { ...key, revision: key.revision + 1 } : undefined;
   }
 
+  async putKeyMaterial(key: KeyRecord, version: KeyVersionRecord): Promise<KeyRecord | undefined> {
+    const ok = await this.#db.tx(async (c) => {
+      if (!(await update(c, key))) return false;
+      await c.query('DELETE FROM kms_key_versions WHERE key_id = $1 AND version = $2', [
+        version.keyId,
+        version.version,
+      ]);
+      await insertVersion(c, version);
+      return true;
+    });
+    return ok ? { ...key, revision: key.revision + 1 } : undefined;
+  }
+
+  async deleteKeyMaterial(key: KeyRecord, version: number): Promise<KeyRecord | undefined> {
+    const ok = await this.#db.tx(async (c) => {
+      if (!(await update(c, key))) return false;
+      await c.query('DELETE FROM kms_key_versions WHERE key_id = $1 AND version = $2', [key.keyId, version]);
+      return true;
+    });
+    return ok ? { ...key, revision: key.revision + 1 } : undefined;
+  }
+
   async getKeyVersion(keyId: string, version: number): Promise<KeyVersionRecord | undefined> {
     const { rows } = await this.#db.query('SELECT * FROM kms_key_versions WHERE key_id = $1 AND version = $2', [
       keyId,
@@ -103,6 +149,7 @@ export class PostgresKmsStore extends PostgresGrantStore implements KmsStore {
     const { rows } = await this.#db.query(
       `SELECT revision, doc FROM kms_keys
        WHERE (state = 'Enabled' AND next_rotation_at <= $1) OR (state = 'PendingDeletion' AND deletion_at <= $1)
+          OR material_expires_at <= $1
        ORDER BY key_id LIMIT $2`,
       [now, limit],
     );
@@ -180,5 +227,31 @@ export class PostgresKmsStore extends PostgresGrantStore implements KmsStore {
       [r.purpose, r.keyId, r.createdAt],
     );
     return res.rowCount === 1;
+  }
+
+  /** One statement for the batch: the later use wins per key; keys deleted meanwhile are skipped. */
+  async recordKeyUsage(uses: KeyUsageRecord[]): Promise<void> {
+    if (uses.length === 0) return;
+    await this.#db.query(
+      `INSERT INTO kms_key_usage (key_id, at, operation)
+       SELECT u.key_id, u.at, u.operation FROM unnest($1::text[], $2::bigint[], $3::text[]) AS u (key_id, at, operation)
+       WHERE EXISTS (SELECT 1 FROM kms_keys k WHERE k.key_id = u.key_id)
+       ON CONFLICT (key_id) DO UPDATE SET at = excluded.at, operation = excluded.operation
+       WHERE excluded.at > kms_key_usage.at`,
+      [uses.map((u) => u.keyId), uses.map((u) => u.at), uses.map((u) => u.operation)],
+    );
+  }
+
+  async getKeyUsage(keyId: string): Promise<KeyUsageRecord | undefined> {
+    const { rows } = await this.#db.query('SELECT key_id, at, operation FROM kms_key_usage WHERE key_id = $1', [keyId]);
+    const row = rows[0];
+    return row && { keyId: String(row.key_id), at: Number(row.at), operation: String(row.operation) };
+  }
+
+  async keyUsageTrackingStart(): Promise<number> {
+    const { rows } = await this.#db.query('SELECT applied_at FROM schema_migrations WHERE version = $1', [
+      KEY_USAGE_MIGRATION,
+    ]);
+    return rows[0] ? Number(rows[0].applied_at) : 0;
   }
 }

@@ -1,5 +1,8 @@
 // SQLite schema migrations, applied in order and recorded in schema_migrations.
 
+/** The migration that began recording key usage: its time is every key's earliest TrackingStartDate. */
+export const KEY_USAGE_MIGRATION = 9;
+
 export const SQLITE_MIGRATIONS: readonly { version: number; name: string; sql: string }[] = [
   {
     version: 1,
@@ -160,6 +163,25 @@ export const SQLITE_MIGRATIONS: readonly { version: number; name: string; sql: s
       CREATE INDEX kms_grants_grantee ON kms_grants (key_arn, grantee_principal);
       CREATE INDEX kms_grants_retiring ON kms_grants (retiring_principal, grant_id);
       CREATE UNIQUE INDEX kms_grants_name ON kms_grants (key_arn, name, fingerprint) WHERE name IS NOT NULL;
+    `,
+  },
+  {
+    version: 8,
+    name: 'when imported key material expires, for the scheduler',
+    sql: `
+      ALTER TABLE kms_keys ADD COLUMN material_expires_at INTEGER;
+      CREATE INDEX kms_keys_material_expiry_due ON kms_keys (material_expires_at) WHERE material_expires_at IS NOT NULL;
+    `,
+  },
+  {
+    version: 9,
+    name: 'the last cryptographic use of each key (GetKeyLastUsage)',
+    sql: `
+      CREATE TABLE kms_key_usage (
+        key_id TEXT PRIMARY KEY REFERENCES kms_keys (key_id) ON DELETE CASCADE,
+        at INTEGER NOT NULL,
+        operation TEXT NOT NULL
+      );
     `,
   },
 ];

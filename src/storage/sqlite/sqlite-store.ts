@@ -3,16 +3,29 @@ import { chmodSync, closeSync, constants, mkdirSync, openSync, statSync } from '
 import { dirname } from 'node:path';
 import Database from 'better-sqlite3';
 import { ConfigError } from '../../core/config-error.js';
-import type { AliasRecord, InternalKeyRecord, KeyRecord, KeyVersionRecord, KmsStore } from '../../kms/index.js';
+import {
+  type AliasRecord,
+  type InternalKeyRecord,
+  type KeyRecord,
+  type KeyUsageRecord,
+  type KeyVersionRecord,
+  type KmsStore,
+  materialExpiresAt,
+} from '../../kms/index.js';
 import { createLogger, type Logger } from '../../observability/logger.js';
 import { docOf as keyDoc, page, type Row, toAlias, toInternalKey, toKey, toKeyVersion as toVersion } from '../rows.js';
 import type { Page, Store } from '../types.js';
 import { SqliteAuthStore } from './auth-store.js';
 import { SqliteGrantStore } from './kms-grants.js';
-import { SQLITE_MIGRATIONS } from './migrations.js';
+import { KEY_USAGE_MIGRATION, SQLITE_MIGRATIONS } from './migrations.js';
 import { SqliteSecretsStore } from './secrets-store.js';
 import { storageFault, whyNotWritable, withStorageFaults } from './store-faults.js';
 import { SqliteTerraformStore } from './terraform-store.js';
+
+// Keeps the later use; a key deleted since its use was noted is skipped (the EXISTS), not an error.
+const RECORD_KEY_USAGE = `INSERT INTO kms_key_usage (key_id, at, operation)
+  SELECT ?, ?, ? WHERE EXISTS (SELECT 1 FROM kms_keys WHERE key_id = ?)
+  ON CONFLICT (key_id) DO UPDATE SET at = excluded.at, operation = excluded.operation WHERE excluded.at > kms_key_usage.at`;
 
 export interface SqliteStoreOptions {
   /** Where storage faults (disk full, read-only, I/O errors) are reported. */
@@ -145,17 +158,20 @@ class SqliteKmsStore extends SqliteGrantStore implements KmsStore {
   readonly #insertKeyTx;
   readonly #insertVersionTx;
   readonly #deleteKeyTx;
+  readonly #recordUsageTx;
+  readonly #putMaterialTx;
+  readonly #deleteMaterialTx;
 
   constructor(db: Database.Database) {
     super(db);
     this.#s = {
       insertKey: db.prepare(
-        'INSERT INTO kms_keys (key_id, revision, state, next_rotation_at, deletion_at, doc) VALUES (?, 1, ?, ?, ?, ?)',
+        'INSERT INTO kms_keys (key_id, revision, state, next_rotation_at, deletion_at, doc, material_expires_at) VALUES (?, 1, ?, ?, ?, ?, ?)',
       ),
       getKey: db.prepare('SELECT revision, doc FROM kms_keys WHERE key_id = ?'),
       listKeys: db.prepare('SELECT revision, doc FROM kms_keys WHERE key_id > ? ORDER BY key_id LIMIT ?'),
       updateKey: db.prepare(
-        'UPDATE kms_keys SET revision = revision + 1, state = ?, next_rotation_at = ?, deletion_at = ?, doc = ? WHERE key_id = ? AND revision = ?',
+        'UPDATE kms_keys SET revision = revision + 1, state = ?, next_rotation_at = ?, deletion_at = ?, doc = ?, material_expires_at = ? WHERE key_id = ? AND revision = ?',
       ),
       insertVersion: db.prepare(
         'INSERT INTO kms_key_versions (key_id, version, root_key_id, wrapped_material, created_at, rotation_type) VALUES (?, ?, ?, ?, ?, ?)',
@@ -163,9 +179,11 @@ class SqliteKmsStore extends SqliteGrantStore implements KmsStore {
       getVersion: db.prepare('SELECT * FROM kms_key_versions WHERE key_id = ? AND version = ?'),
       listVersions: db.prepare('SELECT * FROM kms_key_versions WHERE key_id = ? ORDER BY version'),
       deleteKey: db.prepare('DELETE FROM kms_keys WHERE key_id = ? AND revision = ?'),
+      deleteVersion: db.prepare('DELETE FROM kms_key_versions WHERE key_id = ? AND version = ?'),
       due: db.prepare(
         `SELECT revision, doc FROM kms_keys
          WHERE (state = 'Enabled' AND next_rotation_at <= ?) OR (state = 'PendingDeletion' AND deletion_at <= ?)
+            OR material_expires_at <= ?
          ORDER BY key_id LIMIT ?`,
       ),
       notWrappedBy: db.prepare('SELECT * FROM kms_key_versions WHERE root_key_id <> ? LIMIT ?'),
@@ -184,16 +202,41 @@ class SqliteKmsStore extends SqliteGrantStore implements KmsStore {
       recordInternalKey: db.prepare(
         'INSERT INTO kms_internal_keys (purpose, key_id, created_at) VALUES (?, ?, ?) ON CONFLICT (purpose) DO NOTHING',
       ),
+      recordKeyUsage: db.prepare(RECORD_KEY_USAGE),
+      getKeyUsage: db.prepare('SELECT key_id, at, operation FROM kms_key_usage WHERE key_id = ?'),
+      usageTrackingStart: db.prepare('SELECT applied_at FROM schema_migrations WHERE version = ?'),
     };
     const s = this.#s;
-    this.#insertKeyTx = db.transaction((key: KeyRecord, v: KeyVersionRecord): void => {
-      s.insertKey.run(key.keyId, key.state, key.nextRotationAt ?? null, key.deletionAt ?? null, keyDoc(key));
+    this.#insertKeyTx = db.transaction((key: KeyRecord, v: KeyVersionRecord | undefined): void => {
+      s.insertKey.run(
+        key.keyId,
+        key.state,
+        key.nextRotationAt ?? null,
+        key.deletionAt ?? null,
+        keyDoc(key),
+        materialExpiresAt(key) ?? null,
+      );
+      if (v)
+        s.insertVersion.run(v.keyId, v.version, v.rootKeyId, v.wrappedMaterial, v.createdAt, v.rotationType ?? null);
+    });
+    this.#putMaterialTx = db.transaction((key: KeyRecord, v: KeyVersionRecord): boolean => {
+      if (!this.#update(key)) return false;
+      s.deleteVersion.run(v.keyId, v.version);
       s.insertVersion.run(v.keyId, v.version, v.rootKeyId, v.wrappedMaterial, v.createdAt, v.rotationType ?? null);
+      return true;
+    });
+    this.#deleteMaterialTx = db.transaction((key: KeyRecord, version: number): boolean => {
+      if (!this.#update(key)) return false;
+      s.deleteVersion.run(key.keyId, version);
+      return true;
     });
     this.#insertVersionTx = db.transaction((key: KeyRecord, v: KeyVersionRecord): boolean => {
       if (!this.#update(key)) return false;
       s.insertVersion.run(v.keyId, v.version, v.rootKeyId, v.wrappedMaterial, v.createdAt, v.rotationType ?? null);
       return true;
+    });
+    this.#recordUsageTx = db.transaction((uses: KeyUsageRecord[]): void => {
+      for (const u of uses) s.recordKeyUsage.run(u.keyId, u.at, u.operation, u.keyId);
     });
     this.#deleteKeyTx = db.transaction((keyId: string, revision: number): boolean => {
       // Versions and aliases go with the key through ON DELETE CASCADE.
@@ -207,13 +250,14 @@ class SqliteKmsStore extends SqliteGrantStore implements KmsStore {
       key.nextRotationAt ?? null,
       key.deletionAt ?? null,
       keyDoc(key),
+      materialExpiresAt(key) ?? null,
       key.keyId,
       key.revision,
     );
     return r.changes === 1;
   }
 
-  async insertKey(key: KeyRecord, firstVersion: KeyVersionRecord): Promise<void> {
+  async insertKey(key: KeyRecord, firstVersion?: KeyVersionRecord): Promise<void> {
     this.#insertKeyTx.immediate(key, firstVersion);
   }
 
@@ -235,6 +279,14 @@ class SqliteKmsStore extends SqliteGrantStore implements KmsStore {
     return this.#insertVersionTx.immediate(key, version) ? { ...key, revision: key.revision + 1 } : undefined;
   }
 
+  async putKeyMaterial(key: KeyRecord, version: KeyVersionRecord): Promise<KeyRecord | undefined> {
+    return this.#putMaterialTx.immediate(key, version) ? { ...key, revision: key.revision + 1 } : undefined;
+  }
+
+  async deleteKeyMaterial(key: KeyRecord, version: number): Promise<KeyRecord | undefined> {
+    return this.#deleteMaterialTx.immediate(key, version) ? { ...key, revision: key.revision + 1 } : undefined;
+  }
+
   async getKeyVersion(keyId: string, version: number): Promise<KeyVersionRecord | undefined> {
     const row = this.#s.getVersion.get(keyId, version) as Row | undefined;
     return row && toVersion(row);
@@ -249,7 +301,7 @@ class SqliteKmsStore extends SqliteGrantStore implements KmsStore {
   }
 
   async dueKeys(now: number, limit: number): Promise<KeyRecord[]> {
-    return (this.#s.due.all(now, now, limit) as Row[]).map(toKey);
+    return (this.#s.due.all(now, now, now, limit) as Row[]).map(toKey);
   }
 
   async versionsNotWrappedBy(rootKeyId: string, limit: number): Promise<KeyVersionRecord[]> {
@@ -298,5 +350,19 @@ class SqliteKmsStore extends SqliteGrantStore implements KmsStore {
 
   async recordInternalKey(r: InternalKeyRecord): Promise<boolean> {
     return this.#s.recordInternalKey.run(r.purpose, r.keyId, r.createdAt).changes === 1;
+  }
+
+  async recordKeyUsage(uses: KeyUsageRecord[]): Promise<void> {
+    this.#recordUsageTx(uses);
+  }
+
+  async getKeyUsage(keyId: string): Promise<KeyUsageRecord | undefined> {
+    const row = this.#s.getKeyUsage.get(keyId) as { key_id: string; at: number; operation: string } | undefined;
+    return row && { keyId: row.key_id, at: row.at, operation: row.operation };
+  }
+
+  async keyUsageTrackingStart(): Promise<number> {
+    const row = this.#s.usageTrackingStart.get(KEY_USAGE_MIGRATION) as { applied_at: number } | undefined;
+    return row?.applied_at ?? 0;
   }
 }
