@@ -171,6 +171,27 @@ describe('UpdateSecretVersionStage', () => {
     );
   });
 
+  it('labels named "__proto__" and "constructor" are labels like any other (one used to vanish, the other to be "held")', async () => {
+    const { secrets } = await engineOnStore();
+    const { versionId: v1 } = await secrets.createSecret({ name: 'app/db', value: { string: 'one' } });
+    const { versionId: v2, stages } = await secrets.putSecretValue('app/db', { ...text('two'), stages: ['__proto__'] });
+    expect(stages).toEqual(['__proto__']);
+    const labelled = (await secrets.listVersions('app/db')).versions.find((v) => v.versionId === v2);
+    expect(labelled?.stages).toEqual(['__proto__']);
+    expect((await secrets.getSecretValue('app/db', undefined, '__proto__')).value.string).toBe('two');
+    // Moving it needs its holder named, as any label; "constructor" is held by no version yet.
+    await expectCode(
+      secrets.updateSecretVersionStage('app/db', '__proto__', v1),
+      'InvalidParameterException',
+      `Staging label __proto__ is currently attached to version ${v2}`,
+    );
+    await secrets.updateSecretVersionStage('app/db', '__proto__', v1, v2);
+    await secrets.updateSecretVersionStage('app/db', 'constructor', v2);
+    const versions = (await secrets.listVersions('app/db')).versions;
+    expect(versions.find((v) => v.versionId === v1)?.stages.sort()).toEqual(['AWSCURRENT', '__proto__']);
+    expect(versions.find((v) => v.versionId === v2)?.stages).toEqual(['constructor']);
+  });
+
   it('a version carries at most 20 labels', async () => {
     const { secrets } = await engineOnStore();
     const { versionId } = await secrets.createSecret({ name: 'app/db', value: { string: 'one' } });

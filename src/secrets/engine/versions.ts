@@ -2,6 +2,7 @@
 // limit), reads by version or stage, UpdateSecretVersionStage, re-encryption under a new key.
 import { DAY_MS } from '../../core/clock.js';
 import { AppError } from '../../core/errors.js';
+import { setOwn } from '../../core/records.js';
 import type { SecretValue } from '../../core/secret-value.js';
 import { newUuid } from '../../crypto/index.js';
 import {
@@ -68,7 +69,8 @@ export async function planNewVersion(
     return { versionId, stages: existing.stages };
   }
   const changes = stagesForNewVersion(stages, versionId, input.stages);
-  if (existing) for (const s of existing.stages) changes[s] ??= versionId;
+  if (existing)
+    for (const s of existing.stages) if (!Object.hasOwn(changes, s)) setOwn<string | null>(changes, s, versionId);
   const next = applyStageChanges(stages, changes);
   checkStageLimit(next);
   const sealed = await envelope.seal(secret, versionId, input.value);
