@@ -13,6 +13,7 @@
 //     No grant lifts an explicit deny (step 2), as in AWS.
 //  6. Otherwise refused (implicit deny). A policy that cannot be parsed allows nothing.
 import type { AccessCheck } from '../core/access.js';
+import { ownValue } from '../core/records.js';
 import type { VariableLookup } from './glob.js';
 import { grantsAllow } from './grants.js';
 import { claimAt, claimValues, type Identity } from './identity.js';
@@ -94,8 +95,10 @@ function conditionLookup(
     }
     if (req.context === undefined) return undefined;
     // kms:EncryptionContext:<key> keeps the key's case; the prefix does not matter.
-    if (key.startsWith('kms:encryptioncontext:')) return req.context[`kms:encryptioncontext:${name.slice(22)}`];
-    return req.context[key];
+    // Own keys only: a condition on "constructor" must not find Object.prototype's.
+    if (key.startsWith('kms:encryptioncontext:'))
+      return ownValue(req.context, `kms:encryptioncontext:${name.slice(22)}`);
+    return ownValue(req.context, key);
   };
 }
 

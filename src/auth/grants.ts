@@ -70,18 +70,23 @@ export function contextSatisfies(context: Pairs, c: Constraints): boolean {
   return true;
 }
 
-/** `child` asks for no operation `parent` lacks, under a constraint at least as strict as `parent`'s. */
+/**
+ * `child` asks for no operation `parent` lacks, under constraints at least as strict as each of
+ * `parent`'s (a parent may set both Equals and Subset: the child must honour both).
+ */
 export function isNarrower(child: GrantAllowance, parent: GrantAllowance): boolean {
   if (!child.operations.every((op) => parent.operations.includes(op))) return false;
-  const p = parent.constraints;
-  if (p === undefined) return true;
+  const p = parent.constraints ?? {};
   const c = child.constraints ?? {};
   if (p.EncryptionContextEquals !== undefined) {
-    return c.EncryptionContextEquals !== undefined && same(c.EncryptionContextEquals, p.EncryptionContextEquals);
+    if (c.EncryptionContextEquals === undefined || !same(c.EncryptionContextEquals, p.EncryptionContextEquals)) {
+      return false;
+    }
   }
   if (p.EncryptionContextSubset !== undefined) {
-    const strict = c.EncryptionContextEquals ?? c.EncryptionContextSubset;
-    return strict !== undefined && contains(strict, p.EncryptionContextSubset);
+    // Either child constraint confines every context it allows to one holding its pairs.
+    const parts = [c.EncryptionContextEquals, c.EncryptionContextSubset];
+    if (!parts.some((x) => x !== undefined && contains(x, p.EncryptionContextSubset!))) return false;
   }
   return true;
 }

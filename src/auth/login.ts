@@ -1,5 +1,6 @@
 // Workload login: a role name and a JWT → a verified, bound identity ready for a session.
 import { AppError } from '../core/errors.js';
+import { ownRecord } from '../core/records.js';
 import type { Directory } from './directory.js';
 import { sessionNameFor } from './identity.js';
 import { FailureLimiter } from './rate-limit.js';
@@ -47,8 +48,8 @@ export function createLogin(
     }
     const claims = await issuer.verify(a.jwt);
     requireBound(role, claims);
-    const kept: Record<string, unknown> = {};
-    for (const [k, v] of Object.entries(claims)) if (!DROPPED_CLAIMS.has(k)) kept[k] = v;
+    // ownRecord: a "__proto__" claim stays a claim, never the object's prototype.
+    const kept = ownRecord(Object.entries(claims).filter(([k]) => !DROPPED_CLAIMS.has(k)));
     return {
       role: a.role,
       subject: claims.sub,

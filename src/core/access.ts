@@ -1,6 +1,7 @@
 // The authorization port and the resources an operation declares: "may the caller do this to that?"
 import type { Identity } from '../auth/index.js';
 import type { AppError } from './errors.js';
+import { ownRecord } from './records.js';
 
 /** Request condition keys, lowercase names (kms:encryptioncontext:<key> keeps the key's case). */
 export type ConditionKeys = Readonly<Record<string, string | readonly string[]>>;
@@ -114,10 +115,10 @@ export function encryptionContextKeys(
 
 /** The encryption context that condition keys were made from (the inverse of encryptionContextKeys). */
 export function encryptionContextOf(keys: ConditionKeys | undefined): Record<string, string> {
-  const out: Record<string, string> = {};
-  if (!keys) return out;
-  for (const [k, v] of Object.entries(keys)) {
-    if (k.startsWith('kms:encryptioncontext:') && typeof v === 'string') out[k.slice(22)] = v;
+  const pairs: [string, string][] = [];
+  for (const [k, v] of Object.entries(keys ?? {})) {
+    if (k.startsWith('kms:encryptioncontext:') && typeof v === 'string') pairs.push([k.slice(22), v]);
   }
-  return out;
+  // Every pair, "__proto__" included: a constraint compares the context the engine binds.
+  return ownRecord(pairs);
 }

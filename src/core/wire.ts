@@ -1,6 +1,7 @@
 // AWS JSON 1.1 input parsing: zod schemas for blobs and bounded fields, with AWS's error texts.
 import { z } from 'zod';
 import { AppError } from './errors.js';
+import { ownRecord } from './records.js';
 import {
   enumSetText,
   markBlob,
@@ -59,14 +60,8 @@ export const context = z
       typeof v === 'object' && v !== null && !Array.isArray(v) && Object.values(v).every((x) => typeof x === 'string'),
     { params: { serialization: true } },
   )
-  .transform((v) => {
-    // Own data properties, "__proto__" included, on an ordinary object.
-    const out: Record<string, string> = {};
-    for (const [k, x] of Object.entries(v)) {
-      Object.defineProperty(out, k, { value: x, enumerable: true, writable: true, configurable: true });
-    }
-    return out;
-  })
+  // Own data properties, "__proto__" included, on an ordinary object.
+  .transform((v) => ownRecord(Object.entries(v)))
   .optional();
 
 /**

@@ -207,20 +207,30 @@ export interface GrantRecord {
   fingerprint: string;
 }
 
+/** AWS's grant quotas: grants per key, and grants per key to one grantee principal. */
+export interface GrantQuota {
+  perKey: number;
+  perGrantee: number;
+}
+
+/** The grant that stands, or the quota a new one would exceed. */
+export type GrantInsert = { grant: GrantRecord } | { exceeded: keyof GrantQuota };
+
 /** The grants of a key (KMS store port, continued): drivers implement both interfaces in one store. */
 export interface KmsGrantStore {
   /**
    * Inserts the grant; for a named grant whose (key, name, fingerprint) exists already, inserts
-   * nothing and returns the existing one. Returns the grant that stands.
+   * nothing and returns the existing one. Returns the grant that stands, or which quota a new grant
+   * would exceed: counted and inserted atomically, so concurrent inserts never exceed it.
    */
-  insertGrant(grant: GrantRecord): Promise<GrantRecord>;
+  insertGrant(grant: GrantRecord, quota: GrantQuota): Promise<GrantInsert>;
   getGrant(keyArn: string, grantId: string): Promise<GrantRecord | undefined>;
   /** A key's grants ordered by grant id, after the cursor, optionally only those of one grantee. */
   listGrants(keyArn: string, limit: number, after?: string, grantee?: string): Promise<Page<GrantRecord>>;
   /** Grants (of any key) whose retiring principal is `principal`, ordered by grant id. */
   listRetirableGrants(principal: string, limit: number, after?: string): Promise<Page<GrantRecord>>;
-  /** The key's grants naming any of `principals` as grantee or retiring principal. */
-  grantsNaming(keyArn: string, principals: readonly string[]): Promise<GrantRecord[]>;
+  /** At most `limit` of the key's grants whose grantee is one of `grantees` (an authorization decision). */
+  grantsFor(keyArn: string, grantees: readonly string[], limit: number): Promise<GrantRecord[]>;
   deleteGrant(keyArn: string, grantId: string): Promise<boolean>;
   /** Deletes every grant of a key (the key was deleted). */
   deleteGrantsOfKey(keyArn: string): Promise<number>;

@@ -4,6 +4,7 @@ import type { Partition } from '../core/arn.js';
 import type { Clock } from '../core/clock.js';
 import type { SecretValue } from '../core/secret-value.js';
 import type { KmsEngine } from '../kms/index.js';
+import { createAccessDates } from './access-dates.js';
 import { createSecretCommits } from './engine/commit.js';
 import { createSecret, deleteSecret, purgeDue, restoreSecret } from './engine/lifecycle.js';
 import { createSecretLookup } from './engine/lookup.js';
@@ -47,6 +48,8 @@ export function createSecretsEngine(deps: SecretsEngineDeps) {
   const envelope = createSecretEnvelope(kms, cache);
   const parts: EngineParts = { store, kms, clock, envelope, lookup, commits };
   const bind = partsBinder(parts);
+  const accessDates = createAccessDates(store, clock);
+  const readValue = bind(getSecretValue);
 
   return {
     partition,
@@ -68,7 +71,14 @@ export function createSecretsEngine(deps: SecretsEngineDeps) {
     listAll: () => store.listSecrets(),
 
     // Versions and staging labels.
-    getSecretValue: bind(getSecretValue),
+    /** A version's value; the read counts for LastAccessedDate (written apart, at most once a day). */
+    async getSecretValue(...args: Parameters<typeof readValue>): ReturnType<typeof readValue> {
+      const read = await readValue(...args);
+      accessDates.read(read.secret);
+      return read;
+    },
+    /** Resolves once the LastAccessedDate writes of the reads so far are done. */
+    accessDatesSettled: accessDates.settled,
     versionKey: bind(versionKey),
     putSecretValue: bind(putSecretValue),
     updateSecretVersionStage: bind(updateSecretVersionStage),

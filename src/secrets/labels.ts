@@ -1,5 +1,6 @@
 // Staging-label moves, exactly as AWS Secrets Manager makes them. Pure: stage maps in, changes out.
 import { AppError } from '../core/errors.js';
+import { ownRecord, ownValue, setOwn } from '../core/records.js';
 
 export const AWSCURRENT = 'AWSCURRENT';
 export const AWSPREVIOUS = 'AWSPREVIOUS';
@@ -13,9 +14,8 @@ export type StageChanges = Record<string, string | null>;
 
 /** Collects the stage map of a secret from its versions. */
 export function stageMapOf(versions: readonly { versionId: string; stages: readonly string[] }[]): StageMap {
-  const map: Record<string, string> = {};
-  for (const v of versions) for (const s of v.stages) map[s] = v.versionId;
-  return map;
+  // ownRecord/ownValue throughout: a label may be named "__proto__" or "constructor".
+  return ownRecord(versions.flatMap((v) => v.stages.map((s): [string, string] => [s, v.versionId])));
 }
 
 /**
@@ -26,8 +26,7 @@ export function stageMapOf(versions: readonly { versionId: string; stages: reado
 export function stagesForNewVersion(current: StageMap, versionId: string, requested?: readonly string[]): StageChanges {
   const stages = new Set(requested ?? [AWSCURRENT]);
   if (current[AWSCURRENT] === undefined) stages.add(AWSCURRENT);
-  const changes: StageChanges = {};
-  for (const s of stages) changes[s] = versionId;
+  const changes: StageChanges = ownRecord([...stages].map((s) => [s, versionId]));
   const oldCurrent = current[AWSCURRENT];
   if (stages.has(AWSCURRENT) && oldCurrent !== undefined && oldCurrent !== versionId) {
     changes[AWSPREVIOUS] = oldCurrent;
@@ -43,7 +42,7 @@ export function stagesForNewVersion(current: StageMap, versionId: string, reques
  * version. AWSPENDING is never removed implicitly.
  */
 export function stagesForMove(current: StageMap, stage: string, moveTo?: string, removeFrom?: string): StageChanges {
-  const holder = current[stage];
+  const holder = ownValue(current, stage);
   if (removeFrom !== undefined && holder !== removeFrom) {
     throw new AppError(
       'InvalidRequestException',
@@ -73,10 +72,10 @@ export function stagesForMove(current: StageMap, stage: string, moveTo?: string,
 
 /** The stage map after applying changes. */
 export function applyStageChanges(current: StageMap, changes: StageChanges): StageMap {
-  const next: Record<string, string> = { ...current };
+  const next = ownRecord(Object.entries(current));
   for (const [stage, versionId] of Object.entries(changes)) {
     if (versionId === null) delete next[stage];
-    else next[stage] = versionId;
+    else setOwn(next, stage, versionId);
   }
   return next;
 }

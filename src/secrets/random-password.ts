@@ -1,4 +1,5 @@
-// GetRandomPassword: AWS's character classes, exclusions and "one of each type" rule, drawn uniformly from a CSPRNG.
+// GetRandomPassword: AWS's character classes, exclusions and "one of each type" rule (the space is allowed, never
+// required), drawn uniformly from a CSPRNG.
 import { AppError } from '../core/errors.js';
 import { randomIndex } from '../crypto/index.js';
 
@@ -50,9 +51,10 @@ export function generatePassword(options: PasswordOptions = {}): string {
   addType('uppercase', UPPERCASE, !options.ExcludeUppercase);
   addType('number', DIGITS, !options.ExcludeNumbers);
   addType('punctuation', PUNCTUATION, !options.ExcludePunctuation);
-  addType('space', ' ', options.IncludeSpace === true);
+  // IncludeSpace lets the space in ("the password can contain space characters"); it never requires one.
+  const space = options.IncludeSpace === true && !excluded.has(' ') ? [' '] : [];
 
-  const alphabet = types.flatMap((t) => t.chars);
+  const alphabet = [...types.flatMap((t) => t.chars), ...space];
   if (alphabet.length === 0) {
     throw new AppError(
       'InvalidParameterException',
@@ -79,7 +81,7 @@ export function generatePassword(options: PasswordOptions = {}): string {
   });
   for (let attempt = 0; attempt < MAX_UNIFORM_ATTEMPTS; attempt++) {
     const candidate = draw(alphabet, length);
-    const seen = new Set(candidate.map((c) => typeOf.get(c)));
+    const seen = new Set(candidate.map((c) => typeOf.get(c)).filter((t) => t !== undefined));
     if (seen.size === types.length) return candidate.join('');
   }
   // One character of each type, the rest from the whole alphabet, then shuffled so the required

@@ -83,6 +83,13 @@ export interface SecretRecord {
   /** The KmsKeyId the user gave (id, ARN or alias); absent means the managed default key. */
   kmsKeyId?: string;
   tags: SecretTag[];
+  /** Set once the secret had a tag: AWS then answers `Tags` (`[]` after all were removed), never before. */
+  everTagged?: true;
+  /**
+   * LastAccessedDate: the UTC midnight of the last day a value was read. Kept in its own column, written
+   * apart from commits (recordAccess), never in the JSON document.
+   */
+  lastAccessedAt?: number;
   /** DeletedDate: set while the secret is scheduled for deletion. */
   deletedAt?: number;
   /** When the recovery window ends and the secret is purged. */
@@ -151,6 +158,11 @@ export interface SecretsStore {
   getSecretByArn(arn: string): Promise<SecretRecord | undefined>;
   getSecretByName(name: string): Promise<SecretRecord | undefined>;
   listSecrets(): Promise<SecretRecord[]>;
+  /**
+   * Sets LastAccessedDate to `day` on the secrets named (those still there) whose date is older or unset.
+   * Neither revision nor document nor the change feed: a read never conflicts with a write.
+   */
+  recordAccess(arns: readonly string[], day: number): Promise<void>;
   /**
    * Applies a change atomically if the secret's revision is still `change.secret.revision`:
    * the secret, the new version, every stage move and the events. Returns the stored secret

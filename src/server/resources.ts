@@ -97,12 +97,17 @@ async function keyResource(e: Lookup, ref: Extract<ResourceRef, { kind: 'key' }>
 /** The actions a grant can allow (kms:<GrantOperation>). */
 const GRANTABLE = new Set(GRANT_OPERATIONS.map((op) => `kms:${op}`));
 
-/** The key's grants, read only if the policies refuse; RetireGrant: only the grant retired. */
+/**
+ * The key's grants, read only if the policies refuse: those to the caller as grantee; RetireGrant:
+ * only the grant retired (its retiring principal or its grantee may retire it).
+ */
 function grantScope({ kms }: Lookup, keyArn: string, ref: Extract<ResourceRef, { kind: 'key' }>): GrantScope {
+  const { grantId } = ref;
   const scope: GrantScope = {
     lookup: async (principals) => {
-      const grants = await kms.grantsNaming(keyArn, principals);
-      return ref.action === 'kms:RetireGrant' ? grants.filter((g) => g.grantId === ref.grantId) : grants;
+      if (ref.action !== 'kms:RetireGrant') return kms.grantsFor(keyArn, principals);
+      const g = grantId === undefined ? undefined : await kms.grantOf(keyArn, grantId);
+      return g ? [g] : [];
     },
   };
   if (ref.requestedGrant) scope.requested = ref.requestedGrant;

@@ -22,7 +22,18 @@ export function docOf(record: { revision: number }): string {
 }
 
 export const toKey = (row: Row): KeyRecord => fromDoc<KeyRecord>(row);
-export const toSecret = (row: Row): SecretRecord => fromDoc<SecretRecord>(row);
+/** A secret: its document, and LastAccessedDate from its own column (recordAccess writes it, commits never do). */
+export function toSecret(row: Row): SecretRecord {
+  const { lastAccessedAt: _, ...secret } = fromDoc<SecretRecord>(row);
+  const accessed = row.last_accessed_at;
+  return accessed === null || accessed === undefined ? secret : { ...secret, lastAccessedAt: Number(accessed) };
+}
+
+/** A secret's `doc` column: its record without revision and LastAccessedDate (kept in their own columns). */
+export function secretDocOf(record: SecretRecord): string {
+  const { lastAccessedAt: _, ...rest } = record;
+  return docOf(rest);
+}
 
 export function toKeyVersion(row: Row): KeyVersionRecord {
   const v: KeyVersionRecord = {

@@ -241,6 +241,18 @@ describe('decide', () => {
       expect(decide(web, policy, withContext('kms:Encrypt', {}), ACCOUNT).allowed).toBe(false);
       expect(decide(web, policy, withContext('kms:Encrypt'), ACCOUNT).allowed).toBe(false);
     });
+
+    it('a condition key named like an Object member ("constructor", "toString") is absent, not inherited', () => {
+      for (const key of ['constructor', 'toString', '__proto__']) {
+        const policy = identityPolicy({
+          Effect: 'Allow',
+          Action: 'kms:Encrypt',
+          Resource: '*',
+          Condition: { Null: { [key]: 'false' } },
+        });
+        expect(decide(web, policy, withContext('kms:Encrypt', { tenant: 'shop' }), ACCOUNT).allowed).toBe(false);
+      }
+    });
   });
 
   describe('identity condition keys', () => {

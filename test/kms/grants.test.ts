@@ -5,6 +5,7 @@ import { decide, type Identity } from '../../src/auth/index.js';
 import type { AccessCheck, GrantAllowance } from '../../src/core/access.js';
 import { encryptionContextKeys } from '../../src/core/access.js';
 import { DAY_MS } from '../../src/core/clock.js';
+import { GRANT_QUOTA } from '../../src/kms/engine/grants.js';
 import { parseGrantToken } from '../../src/kms/grant-token.js';
 import { kmsOnTempStore, PARTITION, withCode } from '../support/kms-engine.js';
 
@@ -96,6 +97,27 @@ describe('CreateGrant', () => {
     await kms.enableKey(key.keyId);
     await kms.scheduleKeyDeletion(key.keyId, 7);
     await expect(kms.createGrant(ask)).rejects.toEqual(withCode('KMSInvalidStateException'));
+  });
+});
+
+describe('grant quotas', () => {
+  it("AWS's: 50,000 per key; 500 per grantee on a key, then LimitExceededException; a named retry still answers", async () => {
+    expect(GRANT_QUOTA).toEqual({ perKey: 50_000, perGrantee: 500 });
+    const { kms } = await kmsOnTempStore();
+    const [key, other] = [await kms.createKey({}), await kms.createKey({})];
+    const ask = { keyId: key.keyId, granteePrincipal: GRANTEE, operations: ['Decrypt' as const] };
+    const first = await kms.createGrant({ ...ask, name: 'first' });
+    for (let i = 1; i < GRANT_QUOTA.perGrantee; i++) await kms.createGrant(ask);
+    await expect(kms.createGrant(ask)).rejects.toMatchObject({
+      code: 'LimitExceededException',
+      message: `The request was rejected because the number of grants on KMS key ${kms.arnOf(key.keyId)} for grantee principal ${GRANTEE} has reached the quota of 500. Retire or revoke grants you no longer need.`,
+    });
+    expect((await kms.createGrant({ ...ask, name: 'first' })).grantId).toBe(first.grantId);
+    // Another grantee on the key, and the grantee on another key, still have room.
+    await kms.createGrant({ ...ask, granteePrincipal: RETIRER });
+    await kms.createGrant({ ...ask, keyId: other.keyId });
+    await kms.deleteGrant(key.keyId, first.grantId);
+    await kms.createGrant(ask);
   });
 });
 
@@ -243,6 +265,22 @@ describe('what a grant allows (decide)', () => {
         grant: { lookup: async () => [], grants: [g(['Decrypt'])], requested: g(['Decrypt']) },
       }),
     ).toBe(false);
+
+    // A parent with both constraints: the child must keep both, not just Equals.
+    const both = g(['CreateGrant', 'Decrypt'], {
+      constraints: { EncryptionContextEquals: { a: '1' }, EncryptionContextSubset: { b: '2' } },
+    });
+    const under = (constraints: GrantAllowance['constraints']) =>
+      check('kms:CreateGrant', [both], {
+        grant: {
+          lookup: async () => [both],
+          grants: [both],
+          requested: { granteePrincipal: other, operations: ['Decrypt'], constraints },
+        },
+      });
+    expect(under({ EncryptionContextEquals: { a: '1' } })).toBe(false);
+    expect(under({ EncryptionContextSubset: { b: '2' } })).toBe(false);
+    expect(under({ EncryptionContextEquals: { a: '1' }, EncryptionContextSubset: { b: '2' } })).toBe(true);
 
     expect(check('kms:RetireGrant', [g(['Decrypt'])])).toBe(false);
     expect(check('kms:RetireGrant', [g(['Decrypt', 'RetireGrant'])])).toBe(true);

@@ -152,6 +152,14 @@ def secretsmanager(server):
     return make_kms_client(server, service="secretsmanager")
 
 
+def make_secrets_client(server: Server):
+    return boto3.session.Session(
+        aws_access_key_id=server.access_key_id,
+        aws_secret_access_key=server.secret_access_key,
+        region_name=REGION,
+    ).client("secretsmanager", endpoint_url=server.endpoint, config=Config(retries={"max_attempts": 1}))
+
+
 @pytest.fixture(scope="session", autouse=True)
 def _isolated_aws_config(server):
     # boto3 sessions read these at creation time; keep a developer's ~/.aws out of the tests.

@@ -6,10 +6,9 @@ import time
 import uuid
 from datetime import datetime, timedelta
 
-import boto3
 import pytest
-from botocore.config import Config
 from botocore.exceptions import ClientError
+from conftest import make_secrets_client
 
 REGION = "us-east-1"
 ACCOUNT = "000000000000"
@@ -59,11 +58,7 @@ def wait_for_rotation(sm, secret_id: str) -> dict:
 
 @pytest.fixture(scope="module")
 def sm(server):
-    return boto3.session.Session(
-        aws_access_key_id=server.access_key_id,
-        aws_secret_access_key=server.secret_access_key,
-        region_name=REGION,
-    ).client("secretsmanager", endpoint_url=server.endpoint, config=Config(retries={"max_attempts": 1}))
+    return make_secrets_client(server)
 
 
 def test_secret_lifecycle_end_to_end(sm):

@@ -73,7 +73,7 @@ describe('client request tokens', () => {
     await expectCode(
       secrets.putSecretValue('app/db', { ...text('other'), token }),
       'ResourceExistsException',
-      `You can't use ClientRequestToken ${token}`,
+      "You can't modify an existing version, you can only create a new version.",
     );
     await expectCode(
       secrets.putSecretValue('app/db', { value: { binary: Buffer.from('two') }, token }),
@@ -82,7 +82,7 @@ describe('client request tokens', () => {
     expect((await secrets.getSecretValue('app/db', token)).value.string).toBe('two');
   });
 
-  it('CreateSecret retried with its token answers the same secret; with another value it is a taken name', async () => {
+  it('CreateSecret retried with its token answers the same secret; with another value the token is in use', async () => {
     const { secrets } = await engineOnStore();
     const token = 'token-0000000000000000000000000004';
     const made = await secrets.createSecret({ name: 'app/db', value: { string: 'v' }, token });
@@ -91,7 +91,12 @@ describe('client request tokens', () => {
     await expectCode(
       secrets.createSecret({ name: 'app/db', value: { string: 'w' }, token }),
       'ResourceExistsException',
-      'already exists',
+      `You can't use ClientRequestToken ${token} because that value is already in use for a version of secret ${made.secret.arn}.`,
+    );
+    await expectCode(
+      secrets.createSecret({ name: 'app/db', value: { string: 'w' }, token: 'token-0000000000000000000000000005' }),
+      'ResourceExistsException',
+      'The operation failed because the secret app/db already exists.',
     );
   });
 });
@@ -164,6 +169,27 @@ describe('UpdateSecretVersionStage', () => {
       'InvalidRequestException',
       'not associated',
     );
+  });
+
+  it('labels named "__proto__" and "constructor" are labels like any other (one used to vanish, the other to be "held")', async () => {
+    const { secrets } = await engineOnStore();
+    const { versionId: v1 } = await secrets.createSecret({ name: 'app/db', value: { string: 'one' } });
+    const { versionId: v2, stages } = await secrets.putSecretValue('app/db', { ...text('two'), stages: ['__proto__'] });
+    expect(stages).toEqual(['__proto__']);
+    const labelled = (await secrets.listVersions('app/db')).versions.find((v) => v.versionId === v2);
+    expect(labelled?.stages).toEqual(['__proto__']);
+    expect((await secrets.getSecretValue('app/db', undefined, '__proto__')).value.string).toBe('two');
+    // Moving it needs its holder named, as any label; "constructor" is held by no version yet.
+    await expectCode(
+      secrets.updateSecretVersionStage('app/db', '__proto__', v1),
+      'InvalidParameterException',
+      `Staging label __proto__ is currently attached to version ${v2}`,
+    );
+    await secrets.updateSecretVersionStage('app/db', '__proto__', v1, v2);
+    await secrets.updateSecretVersionStage('app/db', 'constructor', v2);
+    const versions = (await secrets.listVersions('app/db')).versions;
+    expect(versions.find((v) => v.versionId === v1)?.stages.sort()).toEqual(['AWSCURRENT', '__proto__']);
+    expect(versions.find((v) => v.versionId === v2)?.stages).toEqual(['constructor']);
   });
 
   it('a version carries at most 20 labels', async () => {

@@ -97,14 +97,35 @@ describe('exclusion switches', () => {
     }
   });
 
-  it('IncludeSpace puts a space in every password', () => {
-    for (const pw of many({ IncludeSpace: true, PasswordLength: 8 })) {
-      expect(pw).toContain(' ');
+  it('IncludeSpace allows spaces without requiring one (AWS: "the password can contain space characters")', () => {
+    const pws = many({ IncludeSpace: true, PasswordLength: 4 }, 500);
+    for (const pw of pws) {
       expect(pw).toMatch(LOWER);
       expect(pw).toMatch(UPPER);
       expect(pw).toMatch(DIGIT);
       expect(hasPunctuation(pw)).toBe(true);
     }
+    // Length 4 with four required types leaves no room for a space; longer passwords do hold some.
+    expect(pws.some((pw) => pw.includes(' '))).toBe(false);
+    const long = many({ IncludeSpace: true, PasswordLength: 64 }, 50);
+    expect(long.some((pw) => pw.includes(' '))).toBe(true);
+    expect(long.some((pw) => !pw.includes(' '))).toBe(true);
+  });
+
+  it('IncludeSpace with RequireEachIncludedType false may draw a space', () => {
+    const pws = many(
+      {
+        IncludeSpace: true,
+        ExcludeLowercase: true,
+        ExcludeUppercase: true,
+        ExcludeNumbers: true,
+        ExcludePunctuation: true,
+        RequireEachIncludedType: false,
+        PasswordLength: 3,
+      },
+      5,
+    );
+    for (const pw of pws) expect(pw).toBe('   ');
   });
 
   it('RequireEachIncludedType false may leave types out', () => {
@@ -144,7 +165,7 @@ describe('impossible options', () => {
 
   it('rejects a length shorter than the number of required types', () => {
     expectInvalid({ PasswordLength: 3 }, /^Password length is too short based on the required types\.$/);
-    expectInvalid({ PasswordLength: 4, IncludeSpace: true }, /too short/);
+    expect(generatePassword({ PasswordLength: 4, IncludeSpace: true })).toHaveLength(4);
   });
 
   it('accepts a length equal to the number of required types', () => {
@@ -156,7 +177,12 @@ describe('impossible options', () => {
   it('rejects a required type whose every character is excluded', () => {
     expectInvalid({ ExcludeCharacters: '0123456789' }, /number/);
     expectInvalid({ ExcludeCharacters: PUNCTUATION }, /punctuation/);
-    expectInvalid({ IncludeSpace: true, ExcludeCharacters: ' ' }, /space/);
+  });
+
+  it('IncludeSpace with the space excluded is no error: there is simply no space', () => {
+    for (const pw of many({ IncludeSpace: true, ExcludeCharacters: ' ', PasswordLength: 64 }, 20)) {
+      expect(pw).not.toContain(' ');
+    }
   });
 
   it('rejects a non-positive or fractional length', () => {

@@ -9,12 +9,14 @@ import {
   type GrantOperation,
   type KMSClient,
   ListGrantsCommand,
+  ListRetirableGrantsCommand,
   RetireGrantCommand,
   RevokeGrantCommand,
 } from '@aws-sdk/client-kms';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type GrantServer, startGrantServer } from '../support/grant-roles.js';
 import { failure } from '../support/sdk.js';
+import { postRaw, signJsonRequest } from '../support/sigv4.js';
 
 let s: GrantServer;
 let app: KMSClient;
@@ -82,5 +84,78 @@ describe('a grantee', () => {
     expect(left).toContain(mine.GrantId);
     expect(left).toContain(theirs.GrantId);
     expect(left).not.toContain(retirable.GrantId);
+  });
+});
+
+/** A KMS call by `client`'s credentials with the JSON body exactly as written: its status and error type. */
+async function rawKms(client: KMSClient, op: string, body: string) {
+  const url = s.ws.server.url;
+  const headers = await signJsonRequest(url, await client.config.credentials(), `TrentService.${op}`, body);
+  const { status, text } = await postRaw(url, headers, body);
+  const json = JSON.parse(text) as { __type?: string; CiphertextBlob?: string };
+  return { status, type: json.__type, blob: json.CiphertextBlob };
+}
+
+describe('an encryption context constraint', () => {
+  it('Equals does not let a context with an extra "__proto__" pair through (it used to be dropped before the check)', async () => {
+    const fresh = (await s.admin.send(new CreateKeyCommand({}))).KeyMetadata!.Arn!;
+    await grantTo(s.admin, 'app', ['Encrypt', 'Decrypt'], { EncryptionContextEquals: { tenant: 'a' } }, fresh);
+    const ok = await rawKms(
+      app,
+      'Encrypt',
+      `{"KeyId":"${fresh}","Plaintext":"cA==","EncryptionContext":{"tenant":"a"}}`,
+    );
+    expect(ok.status).toBe(200);
+    // Raw JSON text: a JS object literal would set the prototype instead of a member.
+    const extra = '{"tenant":"a","__proto__":"x"}';
+    const widened = await rawKms(
+      app,
+      'Encrypt',
+      `{"KeyId":"${fresh}","Plaintext":"cA==","EncryptionContext":${extra}}`,
+    );
+    expect({ status: widened.status, type: widened.type }).toEqual({ status: 400, type: 'AccessDeniedException' });
+    // A ciphertext bound to that context (by a caller the policy allows) stays closed to the grantee.
+    const sealed = await rawKms(
+      s.admin,
+      'Encrypt',
+      `{"KeyId":"${fresh}","Plaintext":"cA==","EncryptionContext":${extra}}`,
+    );
+    expect(sealed.status).toBe(200);
+    const open = await rawKms(app, 'Decrypt', `{"CiphertextBlob":"${sealed.blob}","EncryptionContext":${extra}}`);
+    expect({ status: open.status, type: open.type }).toEqual({ status: 400, type: 'AccessDeniedException' });
+  });
+});
+
+describe('ListRetirableGrants', () => {
+  it("shows another principal's grants only on keys whose grants the caller may list, not merely describe", async () => {
+    const policy = (action: string) =>
+      JSON.stringify({
+        Version: '2012-10-17',
+        Statement: [
+          { Effect: 'Allow', Principal: { AWS: 'arn:aws:iam::000000000000:root' }, Action: 'kms:*', Resource: '*' },
+          { Effect: 'Allow', Principal: { AWS: s.arn('ops') }, Action: action, Resource: '*' },
+        ],
+      });
+    const keyWith = async (action: string) =>
+      (await s.admin.send(new CreateKeyCommand({ Policy: policy(action) }))).KeyMetadata!.Arn!;
+    const [describable, listable] = [await keyWith('kms:DescribeKey'), await keyWith('kms:ListGrants')];
+    const RetiringPrincipal = s.arn('retirer');
+    const constraint = { EncryptionContextEquals: { tenant: 'secret-tenant' } };
+    for (const KeyId of [describable, listable]) {
+      await s.admin.send(
+        new CreateGrantCommand({
+          KeyId,
+          GranteePrincipal: s.arn('app'),
+          RetiringPrincipal,
+          Operations: ['Decrypt'],
+          Constraints: constraint,
+        }),
+      );
+    }
+    const ops = await s.as('ops');
+    const shown = (await ops.send(new ListRetirableGrantsCommand({ RetiringPrincipal }))).Grants!;
+    expect(shown.map((g) => g.KeyId)).toEqual([listable]);
+    const all = (await s.admin.send(new ListRetirableGrantsCommand({ RetiringPrincipal }))).Grants!;
+    expect(all.map((g) => g.KeyId).sort()).toEqual([describable, listable].sort());
   });
 });

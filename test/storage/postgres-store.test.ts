@@ -9,7 +9,7 @@ import { POSTGRES_MIGRATIONS } from '../../src/storage/postgres/migrations.js';
 import { openPostgresStore } from '../../src/storage/postgres/postgres-store.js';
 import type { Store, StoreChange } from '../../src/storage/types.js';
 import { startPostgres, type TestPostgres } from '../support/postgres.js';
-import { describeKmsGrantStoreContract } from './kms-grants-contract.js';
+import { describeKmsGrantStoreContract, newGrant } from './kms-grants-contract.js';
 import { describeKmsStoreContract, newKey, newVersion } from './kms-store-contract.js';
 import { describeSecretsStoreContract } from './secrets-store-contract.js';
 import { describeTerraformStoreContract, newLock, newStateVersion } from './terraform-store-contract.js';
@@ -341,5 +341,37 @@ describe('postgres secrets store', () => {
     await secrets.createSecret(createChange('never'));
     expect((await secrets.dueSecrets(1_000, 10)).map((s) => s.name)).toEqual(['early', 'late']);
     expect((await secrets.dueSecrets(200, 10)).map((s) => s.name)).toEqual(['early']);
+  });
+});
+
+describe('postgres grant quotas under real overlap', () => {
+  it('lets exactly one of many inserters that all counted before any wrote take the last room on a key', async () => {
+    const schema = freshSchema();
+    const { kms } = await open(schema, server.url, 8);
+    const quota = { perKey: 4, perGrantee: 4 };
+    for (let i = 0; i < 3; i++)
+      await kms.insertGrant(newGrant({ granteePrincipal: `arn:aws:iam::000000000000:role/a${i}` }), quota);
+    // EXCLUSIVE lets their counts read, but holds every insert: without a per-key lock, all eight
+    // would count three grants, then all insert.
+    await admin.query('BEGIN');
+    await admin.query(`LOCK TABLE ${pg.escapeIdentifier(schema)}.kms_grants IN EXCLUSIVE MODE`);
+    const pending = Promise.all(
+      Array.from({ length: 8 }, (_, n) =>
+        kms.insertGrant(newGrant({ granteePrincipal: `arn:aws:iam::000000000000:role/r${n}` }), quota),
+      ),
+    );
+    for (let i = 0; ; i++) {
+      const { rows } = await admin.query(
+        'SELECT count(*)::int AS n FROM pg_locks WHERE NOT granted AND pid <> pg_backend_pid()',
+      );
+      if (rows[0].n >= 8) break;
+      if (i > 500) throw new Error(`only ${rows[0].n} of 8 inserters blocked`);
+      await new Promise((r) => setTimeout(r, 5));
+    }
+    await admin.query('COMMIT');
+    const results = await pending;
+    expect(results.filter((r) => 'grant' in r)).toHaveLength(1);
+    expect(results.filter((r) => 'exceeded' in r && r.exceeded === 'perKey')).toHaveLength(7);
+    expect((await kms.listGrants(newGrant().keyArn, 10)).items).toHaveLength(4);
   });
 });

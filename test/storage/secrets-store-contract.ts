@@ -498,5 +498,42 @@ export function describeSecretsStoreContract(name: string, open: () => Promise<S
         expect(await secrets.dueSecrets(T0 + 1, 10)).toHaveLength(1);
       });
     });
+
+    describe('LastAccessedDate', () => {
+      const DAY = 86_400_000;
+      it('records a day forward only, outside the revision, the document and the change feed', async () => {
+        const { secret } = await seed('accessed/a');
+        const { secret: other } = await seed('accessed/b');
+        const before = await secrets.eventCursors();
+        await secrets.recordAccess([secret.arn, other.arn, secretArn('accessed/gone')], T0 + DAY);
+        const read = (await secrets.getSecretByArn(secret.arn))!;
+        expect(read).toEqual({ ...secret, lastAccessedAt: T0 + DAY });
+        expect((await secrets.getSecretByName('accessed/b'))!.lastAccessedAt).toBe(T0 + DAY);
+        expect((await secrets.listSecrets()).map((s) => s.lastAccessedAt)).toEqual([T0 + DAY, T0 + DAY]);
+        expect(await secrets.eventCursors()).toEqual(before);
+        // An older day never overwrites a newer one; a newer one does.
+        await secrets.recordAccess([secret.arn], T0);
+        expect((await secrets.getSecretByArn(secret.arn))!.lastAccessedAt).toBe(T0 + DAY);
+        await secrets.recordAccess([secret.arn], T0 + 2 * DAY);
+        expect((await secrets.getSecretByArn(secret.arn))!.lastAccessedAt).toBe(T0 + 2 * DAY);
+        await secrets.recordAccess([], T0 + 3 * DAY);
+      });
+
+      it('a commit from a read made before the access keeps the access date', async () => {
+        const { secret } = await seed('accessed/c');
+        await secrets.recordAccess([secret.arn], T0 + DAY);
+        // `secret` was read before the access: committing it neither conflicts nor loses the date.
+        const saved = await secrets.commit(change({ ...secret, description: 'd' }), T0 + 1);
+        expect(saved?.revision).toBe(2);
+        expect((await secrets.getSecretByArn(secret.arn))!).toMatchObject({
+          description: 'd',
+          lastAccessedAt: T0 + DAY,
+        });
+        // And a record carrying a date never writes it through a commit.
+        const fresh = (await secrets.getSecretByArn(secret.arn))!;
+        await secrets.commit(change({ ...fresh, lastAccessedAt: T0 + 9 * DAY }), T0 + 2);
+        expect((await secrets.getSecretByArn(secret.arn))!.lastAccessedAt).toBe(T0 + DAY);
+      });
+    });
   });
 }

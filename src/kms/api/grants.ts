@@ -8,6 +8,7 @@ import type { KmsEngine } from '../engine.js';
 import { parseGrantToken } from '../grant-token.js';
 import { GRANT_OPERATIONS, type GrantRecord } from '../store.js';
 import {
+  allowedOnKeys,
   anyResource,
   dryRun,
   dryRunDone,
@@ -16,7 +17,6 @@ import {
   key,
   keyId,
   marker,
-  mayDescribe,
   truncation,
 } from './shapes.js';
 
@@ -143,11 +143,12 @@ export const grantOperations: Record<string, KmsOperation> = {
         i.Limit ?? 50,
         decodeMarker(i.Marker),
       );
-      // A tenant sees the grants it may retire itself, and those on keys it may describe (as ListKeys).
+      // A tenant sees the grants it may retire itself, and those on keys whose grants it may list:
+      // DescribeKey alone must not show another principal's grants (their constraints, their grantees).
       const { identity } = access;
       const own =
         identity.kind === 'admin' || identity.roleArn === i.RetiringPrincipal || identity.arn === i.RetiringPrincipal;
-      const shown = own ? items : await mayDescribe(access, items, (g) => g.keyArn);
+      const shown = own ? items : await allowedOnKeys(access, 'kms:ListGrants', items, (g) => g.keyArn);
       return { Grants: shown.map(grantEntry), ...truncation(next) };
     },
   }),

@@ -26,7 +26,7 @@ const GetParametersForImportInput = z.object({
   ]),
   WrappingKeySpec: z.enum(['RSA_2048', 'RSA_3072', 'RSA_4096', 'SM2']),
 });
-const materialId = str(64, 64);
+const materialId = str(64, 64, '^[a-f0-9]+$');
 const ImportKeyMaterialInput = z.object({
   KeyId: keyId,
   ImportToken: blob(1, 6144),
@@ -34,7 +34,7 @@ const ImportKeyMaterialInput = z.object({
   ValidTo: z.number().optional(),
   ExpirationModel: z.enum(['KEY_MATERIAL_EXPIRES', 'KEY_MATERIAL_DOES_NOT_EXPIRE']).optional(),
   ImportType: z.enum(['NEW_KEY_MATERIAL', 'EXISTING_KEY_MATERIAL']).optional(),
-  KeyMaterialDescription: str(0, 256).optional(),
+  KeyMaterialDescription: str(0, 256, '^[a-zA-Z0-9:/_\\s.-]+$').optional(),
   KeyMaterialId: materialId.optional(),
 });
 const DeleteImportedKeyMaterialInput = z.object({ KeyId: keyId, KeyMaterialId: materialId.optional() });

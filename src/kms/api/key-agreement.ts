@@ -1,12 +1,11 @@
 // KMS key agreement and usage operations: DeriveSharedSecret (ECDH) and GetKeyLastUsage.
 import { z } from 'zod';
-import { parseKeyRef } from '../../core/arn.js';
 import { AppError } from '../../core/errors.js';
 import { operation } from '../../core/operation.js';
 import { blob, epochSeconds } from '../../core/wire.js';
 import type { KmsEngine } from '../engine.js';
 import { KEY_AGREEMENT_ALGORITHMS } from '../key-specs.js';
-import { b64, dryRun, dryRunDone, grantTokens, type KmsOperation, key, keyId, onKey } from './shapes.js';
+import { b64, dryRun, dryRunDone, grantTokens, type KmsOperation, key, keyId, onKey, recipient } from './shapes.js';
 
 const DeriveSharedSecretInput = z.object({
   KeyId: keyId,
@@ -14,18 +13,9 @@ const DeriveSharedSecretInput = z.object({
   PublicKey: blob(1, 8192),
   GrantTokens: grantTokens,
   DryRun: dryRun,
-  Recipient: z.unknown().optional(),
+  Recipient: recipient,
 });
 const GetKeyLastUsageInput = z.object({ KeyId: keyId });
-
-/** GetKeyLastUsage takes a key id or key ARN only ("Alias names are not supported"). */
-function refuseAlias(engine: KmsEngine, ref: string): void {
-  const parsed = parseKeyRef(engine.partition, ref);
-  if (parsed.kind === 'alias' && ref.startsWith('arn:')) {
-    throw new AppError('InvalidArnException', `${ref} is an alias ARN; GetKeyLastUsage takes a key ID or key ARN.`);
-  }
-  if (parsed.kind !== 'key') throw new AppError('NotFoundException', `Invalid keyId '${ref}'`);
-}
 
 export const keyAgreementOperations: Record<string, KmsOperation> = {
   DeriveSharedSecret: operation({
@@ -53,10 +43,8 @@ export const keyAgreementOperations: Record<string, KmsOperation> = {
   GetKeyLastUsage: onKey(
     'kms:GetKeyLastUsage',
     GetKeyLastUsageInput,
-    (engine, i) => {
-      refuseAlias(engine, i.KeyId);
-      return engine.keyLastUsage(i.KeyId);
-    },
+    // Alias names are refused as for every key-id-only operation (api/key-id-only.ts).
+    (engine, i) => engine.keyLastUsage(i.KeyId),
     ({ key: k, lastUse, trackingStartDate }) => ({
       KeyId: k.keyId,
       // Empty when the key has not been used since tracking began, as AWS answers

@@ -132,10 +132,19 @@ export function paginate<T>(all: T[], pageSize: number, markerIn: string | undef
  * The listed items whose key the caller may describe: a tenant lists its own keys and aliases, never
  * another's (a Keysafe choice; AWS lists a whole account). A page may come out short.
  */
-export async function mayDescribe<T>(access: Access, items: T[], keyIdOf: (item: T) => string): Promise<T[]> {
+export const mayDescribe = <T>(access: Access, items: T[], keyIdOf: (item: T) => string): Promise<T[]> =>
+  allowedOnKeys(access, 'kms:DescribeKey', items, keyIdOf);
+
+/** The listed items on whose key the caller may do `action`. */
+export async function allowedOnKeys<T>(
+  access: Access,
+  action: string,
+  items: T[],
+  keyIdOf: (item: T) => string,
+): Promise<T[]> {
   const shown: T[] = [];
   for (const item of items) {
-    if ((await access.refusalOf([key('kms:DescribeKey', keyIdOf(item))])) === undefined) shown.push(item);
+    if ((await access.refusalOf([key(action, keyIdOf(item))])) === undefined) shown.push(item);
   }
   return shown;
 }

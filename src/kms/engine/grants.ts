@@ -5,7 +5,7 @@ import { AppError } from '../../core/errors.js';
 import { randomHex, sha256Hex } from '../../crypto/index.js';
 import type { Page } from '../../storage/index.js';
 import { checkGrantId, grantToken } from '../grant-token.js';
-import type { GrantConstraints, GrantOperation, GrantRecord, KeyRecord } from '../store.js';
+import type { GrantConstraints, GrantOperation, GrantQuota, GrantRecord, KeyRecord } from '../store.js';
 import type { KmsContext } from './context.js';
 import { refuseInternal, requireEnabled } from './guards.js';
 
@@ -47,6 +47,17 @@ const isSymmetric = (key: KeyRecord) => key.keySpec === 'SYMMETRIC_DEFAULT';
 export function grantableOperations(key: KeyRecord): readonly GrantOperation[] {
   if (isSymmetric(key)) return [...ALWAYS, ...ENCRYPTION, ...DATA_KEYS];
   return [...ALWAYS, ...(BY_USAGE[key.keyUsage] ?? [])];
+}
+
+/** AWS's quotas: 50,000 grants per KMS key, 500 of them to any one grantee principal. */
+export const GRANT_QUOTA: GrantQuota = { perKey: 50_000, perGrantee: 500 };
+
+function quotaExceeded(which: keyof GrantQuota, keyArn: string, grantee: string): AppError {
+  const message =
+    which === 'perKey'
+      ? `The request was rejected because the number of grants on KMS key ${keyArn} has reached the quota of ${GRANT_QUOTA.perKey}. Retire or revoke grants you no longer need.`
+      : `The request was rejected because the number of grants on KMS key ${keyArn} for grantee principal ${grantee} has reached the quota of ${GRANT_QUOTA.perGrantee}. Retire or revoke grants you no longer need.`;
+  return new AppError('LimitExceededException', message);
 }
 
 /** At most 8 pairs and 384 characters per constraint (AWS's quota). */
@@ -167,8 +178,9 @@ export function grantOperations(ctx: KmsContext) {
         fingerprint: fingerprintOf(shape),
       };
       if (input.dryRun) return { grantId: grant.grantId, grantToken: grantToken(grant) };
-      const stands = await ctx.store.insertGrant(grant);
-      return { grantId: stands.grantId, grantToken: grantToken(stands) };
+      const r = await ctx.store.insertGrant(grant, GRANT_QUOTA);
+      if ('exceeded' in r) throw quotaExceeded(r.exceeded, keyArn, grant.granteePrincipal);
+      return { grantId: r.grant.grantId, grantToken: grantToken(r.grant) };
     },
 
     /** A key's grants, optionally one grant or one grantee's. */
@@ -208,7 +220,14 @@ export function grantOperations(ctx: KmsContext) {
       }
     },
 
-    /** The key's grants naming any of `principals`, for an authorization decision. */
-    grantsNaming: (keyArn: string, principals: readonly string[]) => ctx.store.grantsNaming(keyArn, principals),
+    /**
+     * The key's grants to any of `grantees`, for an authorization decision: at most the quota's
+     * worth per grantee, read through the (key, grantee) index whatever else the key has.
+     */
+    grantsFor: (keyArn: string, grantees: readonly string[]) =>
+      ctx.store.grantsFor(keyArn, grantees, grantees.length * GRANT_QUOTA.perGrantee),
+
+    /** One grant of a key, for RetireGrant's decision (its retiring principal may retire it). */
+    grantOf: (keyArn: string, grantId: string) => ctx.store.getGrant(keyArn, grantId),
   };
 }

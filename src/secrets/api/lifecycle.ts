@@ -3,12 +3,14 @@ import { z } from 'zod';
 import { AppError } from '../../core/errors.js';
 import { operation } from '../../core/operation.js';
 import { epochSeconds, str } from '../../core/wire.js';
+import { checkDeletionOptions } from '../engine/lifecycle.js';
 import { AWSCURRENT, AWSPENDING, AWSPREVIOUS } from '../labels.js';
 import {
   arnAndName,
   arnNameAndVersion,
   describe,
   onSecret,
+  onSecretId,
   readVersion,
   SecretIdInput,
   type SecretsApiContext,
@@ -108,12 +110,16 @@ export const lifecycleOperations: Record<string, SecretsOperation> = {
     ({ secret: s, versions }) => describe(s, versions),
   ),
 
-  DeleteSecret: onSecret(
-    'secretsmanager:DeleteSecret',
-    DeleteSecretInput,
-    ({ engine }, i) => engine.deleteSecret(i.SecretId, i.RecoveryWindowInDays, i.ForceDeleteWithoutRecovery ?? false),
-    (r) => ({ ...arnAndName(r.secret), DeletionDate: epochSeconds(r.deletionDate) }),
-  ),
+  DeleteSecret: operation({
+    input: DeleteSecretInput,
+    // Before the secret is looked up: AWS refuses a bad window even for a secret that does not exist.
+    validate: (i) => checkDeletionOptions(i.RecoveryWindowInDays, i.ForceDeleteWithoutRecovery ?? false),
+    resources: onSecretId('secretsmanager:DeleteSecret'),
+    async run({ engine }: SecretsApiContext, i) {
+      const r = await engine.deleteSecret(i.SecretId, i.RecoveryWindowInDays, i.ForceDeleteWithoutRecovery ?? false);
+      return { ...arnAndName(r.secret), DeletionDate: epochSeconds(r.deletionDate) };
+    },
+  }),
 
   RestoreSecret: onSecret(
     'secretsmanager:RestoreSecret',

@@ -3,6 +3,7 @@ import { z } from 'zod';
 import { operation } from '../../core/operation.js';
 import { epochSeconds, int, str } from '../../core/wire.js';
 import type { SecretsEngine } from '../engine.js';
+import { checkFilters, FILTER_KEYS, type FilterSubject, filtersMatch } from '../list-filters.js';
 import type { SecretRecord } from '../store.js';
 import {
   anyResource,
@@ -17,7 +18,8 @@ import {
 export const filters = z
   .array(
     z.object({
-      Key: z.enum(['description', 'name', 'tag-key', 'tag-value', 'primary-region', 'owning-service', 'all']),
+      // Both optional in the model: AWS answers a missing one InvalidParameterException (checkFilters).
+      Key: z.enum(FILTER_KEYS).optional(),
       Values: z
         .array(str(undefined, 512, '^\\!?[a-zA-Z0-9 :_@\\/\\+\\=\\.\\-\\!]*$'))
         .min(1)
@@ -43,40 +45,25 @@ const ListSecretVersionIdsInput = z.object({
   IncludeDeprecated: z.boolean().optional(),
 });
 
-/** AWS filter semantics: prefix match, `!` negates, values of one filter OR, filters AND. */
-function matches(s: SecretRecord, filter: { Key: string; Values?: string[] }): boolean {
-  const fields = (key: string): string[] => {
-    switch (key) {
-      case 'name':
-        return [s.name];
-      case 'description':
-        return [s.description ?? ''];
-      case 'tag-key':
-        return s.tags.map((t) => t.Key);
-      case 'tag-value':
-        return s.tags.map((t) => t.Value);
-      case 'all':
-        return [s.name, s.description ?? '', ...s.tags.flatMap((t) => [t.Key, t.Value])];
-      default:
-        return [];
-    }
-  };
-  const candidates = fields(filter.Key).map((f) => f.toLowerCase());
-  const values = filter.Values ?? [];
-  const positive = values.filter((v) => !v.startsWith('!'));
-  const negative = values.filter((v) => v.startsWith('!')).map((v) => v.slice(1).toLowerCase());
-  if (negative.some((n) => candidates.some((c) => c.startsWith(n)))) return false;
-  return positive.length === 0 || positive.some((p) => candidates.some((c) => c.startsWith(p.toLowerCase())));
-}
+/** What the filters read of a secret: its primary region is its own (from its ARN) until replication lands. */
+const subjectOf = (s: SecretRecord): FilterSubject => ({
+  name: s.name,
+  description: s.description,
+  tags: s.tags,
+  primaryRegion: s.arn.split(':')[3],
+});
 
+/** The secrets the filters match (checked first: a filter without Key or Values is refused). */
 export async function listMatching(engine: SecretsEngine, f: z.infer<typeof filters>, includeDeleted: boolean) {
+  const complete = checkFilters(f ?? []);
   const all = await engine.listAll();
-  return all.filter((s) => (includeDeleted || s.deletedAt === undefined) && (f ?? []).every((x) => matches(s, x)));
+  return all.filter((s) => (includeDeleted || s.deletedAt === undefined) && filtersMatch(complete, subjectOf(s)));
 }
 
 export const listOperations: Record<string, SecretsOperation> = {
   ListSecrets: operation({
     input: ListSecretsInput,
+    validate: (i) => checkFilters(i.Filters ?? []),
     resources: () => [anyResource('secretsmanager:ListSecrets')],
     async run({ engine }: SecretsApiContext, i, access) {
       // Only the secrets the caller may describe: a tenant lists its own, never another's (a Keysafe
@@ -87,14 +74,20 @@ export const listOperations: Record<string, SecretsOperation> = {
         if ((await access.refusalOf([check])) === undefined) found.push(s);
       }
       const key = (s: SecretRecord): string | number =>
-        i.SortBy === 'name' ? s.name : i.SortBy === 'last-changed-date' ? s.lastChangedAt : s.createdAt;
+        i.SortBy === 'name'
+          ? s.name
+          : i.SortBy === 'last-changed-date'
+            ? s.lastChangedAt
+            : i.SortBy === 'last-accessed-date'
+              ? (s.lastAccessedAt ?? 0)
+              : s.createdAt;
       const dir = i.SortOrder === 'desc' ? -1 : 1;
       found.sort((a, b) => (key(a) < key(b) ? -dir : key(a) > key(b) ? dir : a.name < b.name ? -1 : 1));
       const { page, NextToken } = paginate(found, i.MaxResults ?? 100, i.NextToken);
       const SecretList = [];
       for (const s of page) {
         const { VersionIdsToStages, ...entry } = describe(s, (await engine.listVersions(s.arn)).versions);
-        SecretList.push({ ...entry, SecretVersionsToStages: VersionIdsToStages });
+        SecretList.push({ ...entry, ...(VersionIdsToStages && { SecretVersionsToStages: VersionIdsToStages }) });
       }
       return { SecretList, ...(NextToken && { NextToken }) };
     },

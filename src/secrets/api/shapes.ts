@@ -101,6 +101,7 @@ function versionsToStages(versions: SecretVersionRecord[]): Record<string, strin
 /** DescribeSecret and ListSecrets entries; `KeysafeRotation` carries rotation progress and failures. */
 export function describe(s: SecretRecord, versions: SecretVersionRecord[]) {
   const r = s.rotation;
+  const stages = versionsToStages(versions);
   return {
     ARN: s.arn,
     Name: s.name,
@@ -113,8 +114,11 @@ export function describe(s: SecretRecord, versions: SecretVersionRecord[]) {
     ...(r?.enabled && r.nextRotationAt !== undefined && { NextRotationDate: epochSeconds(r.nextRotationAt) }),
     LastChangedDate: epochSeconds(s.lastChangedAt),
     ...(s.deletedAt !== undefined && { DeletedDate: epochSeconds(s.deletedAt) }),
-    Tags: s.tags,
-    VersionIdsToStages: versionsToStages(versions),
+    ...(s.lastAccessedAt !== undefined && { LastAccessedDate: epochSeconds(s.lastAccessedAt) }),
+    // "Secrets Manager only returns fields that have a value": no Tags for a never-tagged secret, no
+    // VersionIdsToStages for one without labelled versions.
+    ...((s.everTagged || s.tags.length > 0) && { Tags: s.tags }),
+    ...(Object.keys(stages).length > 0 && { VersionIdsToStages: stages }),
     CreatedDate: epochSeconds(s.createdAt),
     ...((r?.inProgress || r?.lastFailure) && {
       KeysafeRotation: {

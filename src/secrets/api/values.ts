@@ -5,6 +5,7 @@ import { AppError } from '../../core/errors.js';
 import { operation } from '../../core/operation.js';
 import { epochSeconds, int, str } from '../../core/wire.js';
 import type { SecretsEngine, SecretValue } from '../engine.js';
+import { checkFilters } from '../list-filters.js';
 import { generatePassword } from '../random-password.js';
 import type { SecretRecord, SecretVersionRecord } from '../store.js';
 import { filters, listMatching } from './list.js';
@@ -87,19 +88,28 @@ async function readValue(engine: SecretsEngine, access: Access, id: string, vers
   return valueOutput(s, version, value);
 }
 
+const EITHER_LIST_OR_FILTERS = "Either 'SecretIdList' or 'Filters' must be provided, but not both.";
+const MAX_RESULTS_NEEDS_FILTERS =
+  "'Filters' not specified. 'Filters' must also be specified when 'MaxResults' is provided.";
+
+/** AWS's refusals of BatchGetSecretValue's argument combinations (an empty Filters list counts as none). */
+export function checkBatchArguments(i: { SecretIdList?: unknown[]; Filters?: unknown[]; MaxResults?: number }): void {
+  const list = (i.SecretIdList?.length ?? 0) > 0;
+  const filtered = (i.Filters?.length ?? 0) > 0;
+  if (list && filtered) throw new AppError('InvalidParameterException', EITHER_LIST_OR_FILTERS);
+  if (i.MaxResults !== undefined && !filtered)
+    throw new AppError('InvalidParameterException', MAX_RESULTS_NEEDS_FILTERS);
+  if (!list && !filtered) throw new AppError('InvalidParameterException', EITHER_LIST_OR_FILTERS);
+}
+
 /** BatchGetSecretValue's page of secret ids: the list given, or the readable secrets the filters match. */
 async function batchPage(
   engine: SecretsEngine,
   access: Access,
   i: z.output<typeof BatchGetSecretValueInput>,
 ): Promise<{ page: string[]; NextToken?: string }> {
-  if ((i.SecretIdList === undefined) === (i.Filters === undefined)) {
-    throw new AppError('InvalidParameterException', 'Give either SecretIdList or Filters, not both.');
-  }
-  if (i.SecretIdList && i.MaxResults !== undefined) {
-    throw new AppError('InvalidParameterException', 'MaxResults is only allowed with Filters.');
-  }
-  if (i.SecretIdList) return { page: i.SecretIdList };
+  checkBatchArguments(i);
+  if (i.SecretIdList?.length) return { page: i.SecretIdList };
   // Only the secrets the caller may read are matched: a refused one is never named, and the
   // filters are no oracle on what others hold.
   const readable: string[] = [];
@@ -119,6 +129,10 @@ export const valueOperations: Record<string, SecretsOperation> = {
 
   BatchGetSecretValue: operation({
     input: BatchGetSecretValueInput,
+    validate: (i) => {
+      checkBatchArguments(i);
+      checkFilters(i.Filters ?? []);
+    },
     // With Filters it lists: ListSecrets too, as on AWS.
     resources: (i) => [
       anyResource('secretsmanager:BatchGetSecretValue'),

@@ -35,6 +35,7 @@ export async function createSecret(
       const v = await store.getVersion(existing.arn, input.token);
       if (v && sameValue(await envelope.open(v), input.value ?? {}))
         return { secret: existing, versionId: input.token };
+      if (v) throw tokenInUse(input.token, existing.arn);
     }
     throw nameTaken(existing);
   }
@@ -49,6 +50,13 @@ export async function createSecret(
   return { secret: change.secret, ...(versionId && { versionId }) };
 }
 
+/** CreateSecret again with a token of the existing secret's version but another value. */
+const tokenInUse = (token: string, arn: string) =>
+  new AppError(
+    'ResourceExistsException',
+    `You can't use ClientRequestToken ${token} because that value is already in use for a version of secret ${arn}.`,
+  );
+
 /** The new secret's record and, with a value, its first version labelled AWSCURRENT. */
 async function newSecretChange(
   { clock, lookup, envelope }: EngineParts,
@@ -62,6 +70,7 @@ async function newSecretChange(
     createdAt: now,
     lastChangedAt: now,
     tags: input.tags ?? [],
+    ...(input.tags?.length && { everTagged: true as const }),
     ...(input.description !== undefined && { description: input.description }),
     ...(input.kmsKeyId !== undefined && { kmsKeyId: input.kmsKeyId }),
   };
@@ -80,6 +89,22 @@ async function newSecretChange(
   return { change, versionId };
 }
 
+/** AWS's refusals, before the secret is looked up: the window's range first, then the window with a forced delete. */
+export function checkDeletionOptions(recoveryWindowInDays: number | undefined, force: boolean): void {
+  if (recoveryWindowInDays !== undefined && (recoveryWindowInDays < 7 || recoveryWindowInDays > 30)) {
+    throw new AppError(
+      'InvalidParameterException',
+      'The RecoveryWindowInDays value must be between 7 and 30 days (inclusive).',
+    );
+  }
+  if (force && recoveryWindowInDays !== undefined) {
+    throw new AppError(
+      'InvalidParameterException',
+      "You can't use ForceDeleteWithoutRecovery in conjunction with RecoveryWindowInDays.",
+    );
+  }
+}
+
 export async function deleteSecret(
   parts: EngineParts,
   secretId: string,
@@ -87,12 +112,7 @@ export async function deleteSecret(
   force: boolean,
 ) {
   const { clock, lookup, commits } = parts;
-  if (force && recoveryWindowInDays !== undefined) {
-    throw new AppError(
-      'InvalidParameterException',
-      "You can't use ForceDeleteWithoutRecovery in conjunction with RecoveryWindowInDays.",
-    );
-  }
+  checkDeletionOptions(recoveryWindowInDays, force);
   const now = clock.now();
   const secret = await lookup.find(secretId).catch((e: unknown) => {
     // AWS answers a forced delete of a missing secret as if it had existed.
@@ -100,9 +120,6 @@ export async function deleteSecret(
     throw e;
   });
   if (!secret) return { secret: lookup.missing(secretId), deletionDate: now };
-  if (recoveryWindowInDays !== undefined && (recoveryWindowInDays < 7 || recoveryWindowInDays > 30)) {
-    throw new AppError('InvalidParameterException', 'RecoveryWindowInDays must be between 7 and 30 days.');
-  }
   if (force) return { secret: await forcePurge(parts, secretId, secret, now), deletionDate: now };
   if (secret.deletedAt !== undefined) throw markedForDeletion();
   const purgeAt = now + (recoveryWindowInDays ?? 30) * DAY_MS;

@@ -47,7 +47,11 @@ export async function tagResource({ commits }: EngineParts, secretId: string, ta
     for (const t of tags) merged.set(t.Key, t.Value);
     checkTagCount(merged.size);
     return {
-      secret: { ...s, tags: [...merged].map(([Key, Value]) => ({ Key, Value })) },
+      secret: {
+        ...s,
+        tags: [...merged].map(([Key, Value]) => ({ Key, Value })),
+        ...(merged.size > 0 && { everTagged: true as const }),
+      },
       events: [{ type: 'SecretUpdated' }],
     };
   });

@@ -2,6 +2,7 @@
 // limit), reads by version or stage, UpdateSecretVersionStage, re-encryption under a new key.
 import { DAY_MS } from '../../core/clock.js';
 import { AppError } from '../../core/errors.js';
+import { setOwn } from '../../core/records.js';
 import type { SecretValue } from '../../core/secret-value.js';
 import { newUuid } from '../../crypto/index.js';
 import {
@@ -59,15 +60,17 @@ export async function planNewVersion(
   if (existing?.ciphertext) {
     const same = await envelope.open(existing).then((v) => sameValue(v, input.value));
     if (!same) {
+      // AWS's answer to PutSecretValue and UpdateSecret reusing a token with another value.
       throw new AppError(
         'ResourceExistsException',
-        `You can't use ClientRequestToken ${versionId} because that value is already in use for a version of secret ${secret.arn}.`,
+        "You can't modify an existing version, you can only create a new version.",
       );
     }
     return { versionId, stages: existing.stages };
   }
   const changes = stagesForNewVersion(stages, versionId, input.stages);
-  if (existing) for (const s of existing.stages) changes[s] ??= versionId;
+  if (existing)
+    for (const s of existing.stages) if (!Object.hasOwn(changes, s)) setOwn<string | null>(changes, s, versionId);
   const next = applyStageChanges(stages, changes);
   checkStageLimit(next);
   const sealed = await envelope.seal(secret, versionId, input.value);

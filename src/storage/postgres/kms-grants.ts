@@ -1,8 +1,8 @@
 // The PostgreSQL half of the KMS store that keeps grants (kms_grants); PostgresKmsStore inherits it.
-import type { GrantRecord, KmsGrantStore } from '../../kms/index.js';
+import type { GrantInsert, GrantQuota, GrantRecord, KmsGrantStore } from '../../kms/index.js';
 import { GRANT_COLUMNS, grantValues, page, toGrant } from '../rows.js';
 import type { Page } from '../types.js';
-import type { PgDatabase } from './pool.js';
+import { LOCK_CLASS_GRANTS, type PgDatabase } from './pool.js';
 
 export class PostgresGrantStore implements KmsGrantStore {
   readonly #db: PgDatabase;
@@ -11,18 +11,35 @@ export class PostgresGrantStore implements KmsGrantStore {
     this.#db = db;
   }
 
-  async insertGrant(g: GrantRecord): Promise<GrantRecord> {
-    const r = await this.#db.query(
-      `INSERT INTO kms_grants (${GRANT_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) ON CONFLICT DO NOTHING`,
-      grantValues(g),
-    );
-    if (r.rowCount === 1) return g;
-    const { rows } = await this.#db.query(
-      'SELECT * FROM kms_grants WHERE key_arn = $1 AND name = $2 AND fingerprint = $3',
-      [g.keyArn, g.name ?? null, g.fingerprint],
-    );
-    if (!rows[0]) throw new Error('grant id collision'); // 256 random bits: not expected
-    return toGrant(rows[0]);
+  async insertGrant(g: GrantRecord, quota: GrantQuota): Promise<GrantInsert> {
+    return this.#db.tx(async (c) => {
+      // One inserter per key at a time: each counts what the previous ones committed (READ COMMITTED
+      // reads a fresh snapshot per statement), so concurrent inserts never exceed the quota.
+      await c.query('SELECT pg_advisory_xact_lock($1, hashtext($2))', [LOCK_CLASS_GRANTS, g.keyArn]);
+      if (g.name !== undefined) {
+        const { rows } = await c.query(
+          'SELECT * FROM kms_grants WHERE key_arn = $1 AND name = $2 AND fingerprint = $3',
+          [g.keyArn, g.name, g.fingerprint],
+        );
+        if (rows[0]) return { grant: toGrant(rows[0]) };
+      }
+      const count = async (sql: string, args: unknown[]) =>
+        (await c.query<{ n: number }>(`SELECT count(*)::int AS n FROM (${sql}) AS q`, args)).rows[0]!.n;
+      // Counted up to the quota only: a key over it (grants older than the quota) costs no more.
+      const onKey = await count('SELECT 1 FROM kms_grants WHERE key_arn = $1 LIMIT $2', [g.keyArn, quota.perKey]);
+      if (onKey >= quota.perKey) return { exceeded: 'perKey' };
+      const mine = await count('SELECT 1 FROM kms_grants WHERE key_arn = $1 AND grantee_principal = $2 LIMIT $3', [
+        g.keyArn,
+        g.granteePrincipal,
+        quota.perGrantee,
+      ]);
+      if (mine >= quota.perGrantee) return { exceeded: 'perGrantee' };
+      await c.query(
+        `INSERT INTO kms_grants (${GRANT_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)`,
+        grantValues(g),
+      );
+      return { grant: g };
+    });
   }
 
   async getGrant(keyArn: string, grantId: string): Promise<GrantRecord | undefined> {
@@ -55,10 +72,12 @@ export class PostgresGrantStore implements KmsGrantStore {
     return page(rows.map(toGrant), limit, (g) => g.grantId);
   }
 
-  async grantsNaming(keyArn: string, principals: readonly string[]): Promise<GrantRecord[]> {
+  async grantsFor(keyArn: string, grantees: readonly string[], limit: number): Promise<GrantRecord[]> {
+    if (grantees.length === 0) return [];
+    // The (key_arn, grantee_principal) index, one probe per grantee.
     const { rows } = await this.#db.query(
-      'SELECT * FROM kms_grants WHERE key_arn = $1 AND (grantee_principal = ANY($2::text[]) OR retiring_principal = ANY($2::text[]))',
-      [keyArn, [...principals]],
+      'SELECT * FROM kms_grants WHERE key_arn = $1 AND grantee_principal = ANY($2::text[]) LIMIT $3',
+      [keyArn, [...grantees], limit],
     );
     return rows.map(toGrant);
   }

@@ -239,6 +239,11 @@ export const POSTGRES_MIGRATIONS: readonly PostgresMigration[] = [
     `,
   },
   {
+    version: 10,
+    name: "secrets' LastAccessedDate, written apart from the secret's document and revision",
+    sql: 'ALTER TABLE secrets ADD COLUMN last_accessed_at BIGINT;',
+  },
+  {
     // SQLite's migration 6. PostgreSQL's 6 was already the internal keys table (it has one more
     // migration, the notification triggers), and 7 to 10 went to grants, imported key material,
     // key specs and Secrets Manager fidelity: 11 is the first free number. It runs after 9 here

@@ -154,3 +154,5 @@ export const LOCK_MIGRATIONS: [number, number] = [0x6b657973, 1];
 export const LOCK_CLASS_TERRAFORM = 0x6b657974;
 /** With the schema's hash: the scheduler lease of the replicas sharing that schema. */
 export const LOCK_CLASS_SCHEDULER = 0x6b657975;
+/** With the key ARN's hash: the inserters of one key's grants (the grant quotas). */
+export const LOCK_CLASS_GRANTS = 0x6b657976;

@@ -13,7 +13,7 @@ import {
   type SecretVersionRecord,
   secretDueAt,
 } from '../../secrets/index.js';
-import { docOf as secretDoc, toSecretEvent as toEvent, toSecret, toSecretVersion } from '../rows.js';
+import { secretDocOf as secretDoc, toSecretEvent as toEvent, toSecret, toSecretVersion } from '../rows.js';
 import type { PgDatabase, Queryable, Row } from './pool.js';
 
 const toVersion = (row: Row) => toSecretVersion(row, (row.stages as string[] | null) ?? [], row.is_binary === true);
@@ -108,26 +108,36 @@ export class PostgresSecretsStore implements SecretsStore {
   }
 
   async getSecretByArn(arn: string): Promise<SecretRecord | undefined> {
-    const { rows } = await this.#db.query('SELECT revision, doc FROM secrets WHERE region = $1 AND arn = $2', [
-      this.#region,
-      arn,
-    ]);
+    const { rows } = await this.#db.query(
+      'SELECT revision, doc, last_accessed_at FROM secrets WHERE region = $1 AND arn = $2',
+      [this.#region, arn],
+    );
     return rows[0] && toSecret(rows[0]);
   }
 
   async getSecretByName(name: string): Promise<SecretRecord | undefined> {
-    const { rows } = await this.#db.query('SELECT revision, doc FROM secrets WHERE region = $1 AND name = $2', [
-      this.#region,
-      name,
-    ]);
+    const { rows } = await this.#db.query(
+      'SELECT revision, doc, last_accessed_at FROM secrets WHERE region = $1 AND name = $2',
+      [this.#region, name],
+    );
     return rows[0] && toSecret(rows[0]);
   }
 
   async listSecrets(): Promise<SecretRecord[]> {
-    const { rows } = await this.#db.query('SELECT revision, doc FROM secrets WHERE region = $1 ORDER BY name', [
-      this.#region,
-    ]);
+    const { rows } = await this.#db.query(
+      'SELECT revision, doc, last_accessed_at FROM secrets WHERE region = $1 ORDER BY name',
+      [this.#region],
+    );
     return rows.map(toSecret);
+  }
+
+  async recordAccess(arns: readonly string[], day: number): Promise<void> {
+    if (arns.length === 0) return;
+    // One statement for the batch; only forward (replicas and racing reads may record an older day).
+    await this.#db.query(
+      'UPDATE secrets SET last_accessed_at = $1 WHERE arn = ANY($2) AND (last_accessed_at IS NULL OR last_accessed_at < $1)',
+      [day, [...arns]],
+    );
   }
 
   async commit(change: SecretChange, at: number): Promise<SecretRecord | undefined> {
@@ -185,7 +195,7 @@ export class PostgresSecretsStore implements SecretsStore {
 
   async dueSecrets(now: number, limit: number): Promise<SecretRecord[]> {
     const { rows } = await this.#db.query(
-      'SELECT revision, doc FROM secrets WHERE region = $3 AND due_at <= $1 ORDER BY due_at, arn LIMIT $2',
+      'SELECT revision, doc, last_accessed_at FROM secrets WHERE region = $3 AND due_at <= $1 ORDER BY due_at, arn LIMIT $2',
       [now, limit, this.#region],
     );
     return rows.map(toSecret);

@@ -211,6 +211,11 @@ export const SQLITE_MIGRATIONS: readonly SqliteMigration[] = [
       );
     `,
   },
+  {
+    version: 10,
+    name: "secrets' LastAccessedDate, written apart from the secret's document and revision",
+    sql: 'ALTER TABLE secrets ADD COLUMN last_accessed_at INTEGER;',
+  },
 ];
 
 /**

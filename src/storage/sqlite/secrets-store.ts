@@ -8,7 +8,7 @@ import {
   type SecretVersionRecord,
   secretDueAt,
 } from '../../secrets/index.js';
-import { type Row, docOf as secretDoc, toSecretEvent as toEvent, toSecret, toSecretVersion } from '../rows.js';
+import { type Row, secretDocOf as secretDoc, toSecretEvent as toEvent, toSecret, toSecretVersion } from '../rows.js';
 
 const toVersion = (row: Row) =>
   toSecretVersion(row, JSON.parse((row.stages as string | null) ?? '[]') as string[], row.is_binary === 1);
@@ -23,6 +23,7 @@ export class SqliteSecretsStore implements SecretsStore {
   readonly #createTx;
   readonly #commitTx;
   readonly #purgeTx;
+  readonly #recordAccessTx;
 
   constructor(db: Database.Database, region: string) {
     // Statements on secrets and events take the region first; versions and stages hang off the ARN.
@@ -33,9 +34,9 @@ export class SqliteSecretsStore implements SecretsStore {
       updateSecret: db.prepare(
         'UPDATE secrets SET revision = revision + 1, due_at = ?, doc = ? WHERE region = ? AND arn = ? AND revision = ?',
       ),
-      byArn: db.prepare('SELECT revision, doc FROM secrets WHERE region = ? AND arn = ?'),
-      byName: db.prepare('SELECT revision, doc FROM secrets WHERE region = ? AND name = ?'),
-      list: db.prepare('SELECT revision, doc FROM secrets WHERE region = ? ORDER BY name'),
+      byArn: db.prepare('SELECT revision, doc, last_accessed_at FROM secrets WHERE region = ? AND arn = ?'),
+      byName: db.prepare('SELECT revision, doc, last_accessed_at FROM secrets WHERE region = ? AND name = ?'),
+      list: db.prepare('SELECT revision, doc, last_accessed_at FROM secrets WHERE region = ? ORDER BY name'),
       // Inserts a version, or fills the empty placeholder RotateSecret made under the same id.
       insertVersion: db.prepare(
         `INSERT INTO secret_versions (secret_arn, version_id, created_at, kms_key_arn, wrapped_key, ciphertext, is_binary)
@@ -66,8 +67,14 @@ export class SqliteSecretsStore implements SecretsStore {
       versions: db.prepare(
         `SELECT ${VERSION_COLUMNS} FROM secret_versions v WHERE v.secret_arn = ? ORDER BY v.created_at, v.rowid`,
       ),
+      // Only forward: replicas and racing reads may record an older day after a newer one.
+      recordAccess: db.prepare(
+        'UPDATE secrets SET last_accessed_at = ? WHERE arn = ? AND (last_accessed_at IS NULL OR last_accessed_at < ?)',
+      ),
       deleteSecret: db.prepare('DELETE FROM secrets WHERE region = ? AND arn = ? AND revision = ?'),
-      due: db.prepare('SELECT revision, doc FROM secrets WHERE region = ? AND due_at <= ? ORDER BY due_at LIMIT ?'),
+      due: db.prepare(
+        'SELECT revision, doc, last_accessed_at FROM secrets WHERE region = ? AND due_at <= ? ORDER BY due_at LIMIT ?',
+      ),
       insertEvent: db.prepare(
         'INSERT INTO secret_events (region, at, secret_arn, secret_name, type, version_id) VALUES (?, ?, ?, ?, ?, ?)',
       ),
@@ -118,6 +125,9 @@ export class SqliteSecretsStore implements SecretsStore {
       apply(change, at);
       return true;
     });
+    this.#recordAccessTx = db.transaction((arns: readonly string[], day: number): void => {
+      for (const arn of arns) s.recordAccess.run(day, arn, day);
+    });
     this.#purgeTx = db.transaction((secret: SecretRecord, at: number): boolean => {
       if (s.deleteSecret.run(region, secret.arn, secret.revision).changes !== 1) return false;
       s.insertEvent.run(region, at, secret.arn, secret.name, 'SecretPurged', null);
@@ -141,6 +151,10 @@ export class SqliteSecretsStore implements SecretsStore {
 
   async listSecrets(): Promise<SecretRecord[]> {
     return (this.#s.list.all(this.#region) as Row[]).map(toSecret);
+  }
+
+  async recordAccess(arns: readonly string[], day: number): Promise<void> {
+    this.#recordAccessTx(arns, day);
   }
 
   async commit(change: SecretChange, at: number): Promise<SecretRecord | undefined> {
