@@ -1,7 +1,7 @@
 // Upgrading a store written before regions (test/fixtures/store-v5, made by main's server of that time): on
 // SQLite and on PostgreSQL, every key, alias and secret lands in the default region and still decrypts;
 // another region sees none of it.
-import { copyFileSync, mkdirSync, readFileSync, rmSync } from 'node:fs';
+import { chmodSync, copyFileSync, mkdirSync, readFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { DecryptCommand, DescribeKeyCommand, ListKeysCommand } from '@aws-sdk/client-kms';
 import { GetSecretValueCommand, ListSecretsCommand } from '@aws-sdk/client-secrets-manager';
@@ -26,7 +26,11 @@ const expected = JSON.parse(readFileSync(join(FIXTURE, 'expected.json'), 'utf8')
 function fixtureDataDir(): string {
   const dir = tempDir('keysafe-v5-');
   mkdirSync(dir, { recursive: true });
-  for (const f of ['keysafe.db', 'root.key']) copyFileSync(join(FIXTURE, f), join(dir, f));
+  for (const f of ['keysafe.db', 'root.key']) {
+    copyFileSync(join(FIXTURE, f), join(dir, f));
+    // A checkout gives files 0644 whatever they were committed with; the server wants its own 0600.
+    chmodSync(join(dir, f), 0o600);
+  }
   return dir;
 }
 
