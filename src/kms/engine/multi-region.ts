@@ -8,7 +8,7 @@ import { AppError } from '../../core/errors.js';
 import { retryConflicts } from '../../core/keyed-lock.js';
 import type { KeyRecord, KmsStore, Tag } from '../store.js';
 import type { KmsContext } from './context.js';
-import { refuseInternal, requireEnabled, requireNotPendingDeletion } from './guards.js';
+import { refuseInternal, requireEnabled } from './guards.js';
 import { defaultKeyPolicy, mergeTags } from './tags-policy.js';
 
 /** DescribeKey's MultiRegionConfiguration, as regions: the primary's and the replicas' (sorted). */
@@ -92,8 +92,9 @@ export function multiRegionOperations(ctx: KmsContext) {
     /** ReplicateKey: a replica record in `input.region` sharing the key id, versions and material. */
     async replicateKey(ref: string, input: ReplicateKeyInput): Promise<{ replica: KeyRecord; view: MultiRegionView }> {
       const key = await keys.getKey(ref, true);
-      const { primaryRegion } = requirePrimary(ctx, key);
+      refuseInternal(ctx, key);
       requireEnabled(ctx, key);
+      const { primaryRegion } = requirePrimary(ctx, key);
       const replicaArn = arnIn(input.region, key.keyId);
       if (input.region === partition.region) {
         throw new AppError('AlreadyExistsException', `${replicaArn} already exists.`);
@@ -132,8 +133,9 @@ export function multiRegionOperations(ctx: KmsContext) {
      */
     async updatePrimaryRegion(ref: string, region: string): Promise<void> {
       const key = await keys.getKey(ref, true);
+      refuseInternal(ctx, key);
+      requireEnabled(ctx, key);
       requirePrimary(ctx, key);
-      requireNotPendingDeletion(ctx, key);
       const all = await holders(ctx, key.keyId);
       const target = all.get(region);
       if (region === partition.region) return; // already the primary: nothing changes
