@@ -3,15 +3,16 @@
 import { resolve } from 'node:path';
 import type { Clock } from '../core/clock.js';
 import { ConfigError } from '../core/config-error.js';
+import { AppError } from '../core/errors.js';
 import { RootKeyring } from '../crypto/index.js';
-import { createKmsEngine, type KmsEngine } from '../kms/index.js';
+import { createKmsEngine, type KmsEngine, type KmsRegions } from '../kms/index.js';
 import type { Logger } from '../observability/logger.js';
 import { Metrics } from '../observability/metrics.js';
 import { createSecretsEngine, type SecretsEngine } from '../secrets/index.js';
 import { openStore, type Store } from '../storage/index.js';
 import { type AdminCredentials, loadOrCreateAdminCredentials } from './admin-credentials.js';
 import type { ServerConfig } from './config.js';
-import { type PerRegion, perRegion } from './regions.js';
+import { type PerRegion, perRegion, requestRegion } from './regions.js';
 import { loadOrCreateRootKey } from './root-key-file.js';
 import { rotateRootKeyFile } from './root-key-rotation.js';
 
@@ -43,10 +44,11 @@ export async function openEngines(config: Readonly<ServerConfig>, clock: Clock, 
   const admin = loadOrCreateAdminCredentials(config.adminCredentialsFile);
   const store: Store = await openStore(config.store, { logger, defaultRegion: config.region });
   const rootKeys = new RootKeyring(root.key);
-  const inRegion = perRegion((region): RegionalEngines => {
+  const regions = kmsRegions(store, config, () => inRegion.built());
+  const inRegion: PerRegion<RegionalEngines> = perRegion((region): RegionalEngines => {
     const views = store.inRegion(region);
     const partition = { region, accountId: config.accountId };
-    const kms = createKmsEngine({ store: views.kms, rootKeys, clock, partition, logger });
+    const kms = createKmsEngine({ store: views.kms, rootKeys, clock, partition, logger, regions });
     return { region, kms, secrets: createSecretsEngine({ store: views.secrets, kms, clock, partition }) };
   });
   const { kms, secrets } = inRegion(config.region);
@@ -64,6 +66,32 @@ export async function openEngines(config: Readonly<ServerConfig>, clock: Clock, 
   await rotateRootKey(true);
   await refuseForeignRootKey(store, rootKeys);
   return { store, rootKeys, kms, secrets, inRegion, metrics, admin, rotateRootKey: () => rotateRootKey(false) };
+}
+
+/**
+ * How a region's KMS engine reaches the others for multi-Region keys: their store views (a region
+ * outside `regions:` refused as a request naming it would be), and this process's engines' caches.
+ */
+function kmsRegions(store: Store, config: Readonly<ServerConfig>, built: () => RegionalEngines[]): KmsRegions {
+  const policy = { defaultRegion: config.region, allowed: config.regions };
+  return {
+    async list() {
+      const served = built().map((e) => e.region);
+      return [...new Set([...(await store.regions()), ...served, ...(config.regions ?? [])])].sort();
+    },
+    store(region) {
+      try {
+        requestRegion(policy, { header: region });
+      } catch (e) {
+        if (!(e instanceof AppError)) throw e;
+        throw new AppError('UnsupportedOperationException', `The region ${region} is not served here.`);
+      }
+      return store.inRegion(region).kms;
+    },
+    forget(region, keyId) {
+      for (const e of built()) if (e.region === region) e.kms.invalidateKey(keyId);
+    },
+  };
 }
 
 /**

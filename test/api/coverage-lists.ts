@@ -16,8 +16,6 @@ export const REFUSED_FOR_GOOD = new Set([
  * shrink to nothing, leaving only REFUSED_FOR_GOOD.
  */
 export const NOT_YET_ISSUE_16 = new Set([
-  'ReplicateKey',
-  'UpdatePrimaryRegion',
   'ReplicateSecretToRegions',
   'RemoveRegionsFromReplication',
   'StopReplicationToReplica',

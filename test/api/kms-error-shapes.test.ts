@@ -38,6 +38,8 @@ const ON_KEY: Record<string, (k: string, f: Fixtures) => object> = {
   DisableKeyRotation: (KeyId) => ({ KeyId }),
   GetKeyRotationStatus: (KeyId) => ({ KeyId }),
   RotateKeyOnDemand: (KeyId) => ({ KeyId }),
+  ReplicateKey: (KeyId) => ({ KeyId, ReplicaRegion: 'eu-west-1' }),
+  UpdatePrimaryRegion: (KeyId) => ({ KeyId, PrimaryRegion: 'eu-west-1' }),
   ListKeyRotations: (KeyId) => ({ KeyId }),
   GetKeyPolicy: (KeyId) => ({ KeyId }),
   PutKeyPolicy: (KeyId) => ({ KeyId, Policy: ROOT_POLICY }),
@@ -228,6 +230,19 @@ const PER_OPERATION: Record<string, Record<string, Way>> = {
     TagException: {
       never: 'Untagging a key that is not there, aws: keys included, is a no-op here, as removing nothing.',
     },
+  },
+  ReplicateKey: {
+    AlreadyExistsException: { produce: (f) => ({ KeyId: f.mrk, ReplicaRegion: 'us-east-1' }) },
+    UnsupportedOperationException: { produce: (f) => ({ KeyId: f.sym, ReplicaRegion: 'eu-west-1' }) },
+    MalformedPolicyDocumentException: {
+      produce: (f) => ({ KeyId: f.mrk, ReplicaRegion: 'eu-west-1', Policy: '{not json' }),
+    },
+    TagException: {
+      produce: (f) => ({ KeyId: f.mrk, ReplicaRegion: 'eu-west-1', Tags: [{ TagKey: 'aws:x', TagValue: 'v' }] }),
+    },
+  },
+  UpdatePrimaryRegion: {
+    UnsupportedOperationException: { produce: (f) => ({ KeyId: f.sym, PrimaryRegion: 'eu-west-1' }) },
   },
   RotateKeyOnDemand: {
     UnsupportedOperationException: { produce: (f) => ({ KeyId: f.sign }) },

@@ -34,7 +34,7 @@ interface Key {
   id: string;
   arn: string;
 }
-const keys = {} as Record<'sym' | 'other' | 'sign' | 'hmac' | 'agree' | 'ext', Key>;
+const keys = {} as Record<'sym' | 'other' | 'sign' | 'hmac' | 'agree' | 'ext' | 'mrk', Key>;
 const secrets = {} as Record<'plain' | 'cmk', string>;
 const blobs = {} as Record<'ciphertext' | 'signature' | 'mac', string>;
 /** A grant on keys.sym to a role other than the tenant. */
@@ -128,6 +128,20 @@ const onSecret = (action: string, which: 'plain' | 'cmk', extra: Record<string, 
 const MESSAGE = b64('matrix message');
 
 const KMS: Record<string, AwsCase> = {
+  // AWS: kms:ReplicateKey on the primary, kms:CreateKey (and kms:TagResource for Tags) for the replica.
+  ReplicateKey: {
+    input: () => ({ KeyId: keys.mrk.id, ReplicaRegion: 'eu-west-1', Tags: [{ TagKey: 'team', TagValue: 'a' }] }),
+    denies: () => [
+      ['kms:ReplicateKey', keys.mrk.arn],
+      ['kms:CreateKey', '*'],
+      ['kms:TagResource', '*'],
+    ],
+  },
+  UpdatePrimaryRegion: onKey(
+    'kms:UpdatePrimaryRegion',
+    () => keys.mrk,
+    () => ({ KeyId: keys.mrk.id, PrimaryRegion: 'eu-west-1' }),
+  ),
   CreateKey: {
     input: () => ({ Description: 'matrix', Tags: [{ TagKey: 'team', TagValue: 'a' }] }),
     denies: () => [
@@ -349,8 +363,6 @@ const KMS: Record<string, AwsCase> = {
 };
 // Refused as unsupported, but only after the caller's permission is checked, as AWS does.
 for (const op of [
-  'ReplicateKey',
-  'UpdatePrimaryRegion',
   'CreateCustomKeyStore',
   'ConnectCustomKeyStore',
   'DisconnectCustomKeyStore',
@@ -580,6 +592,11 @@ beforeAll(async () => {
     Arn: string;
   };
   keys.ext = { id: ext.KeyId, arn: ext.Arn };
+  const mrk = (await admin('TrentService.CreateKey', { MultiRegion: true })).KeyMetadata as {
+    KeyId: string;
+    Arn: string;
+  };
+  keys.mrk = { id: mrk.KeyId, arn: mrk.Arn };
   await admin('TrentService.CreateAlias', { AliasName: 'alias/matrix-sym', TargetKeyId: keys.sym.id });
   await admin('TrentService.CreateAlias', { AliasName: 'alias/matrix-other', TargetKeyId: keys.other.id });
   await admin('TrentService.TagResource', { KeyId: keys.sym.id, Tags: [{ TagKey: 'team', TagValue: 'a' }] });
