@@ -15,10 +15,4 @@ export const REFUSED_FOR_GOOD = new Set([
  * GetKeyLastUsage, Secrets Manager replication). Whoever lands one removes it here: this list must
  * shrink to nothing, leaving only REFUSED_FOR_GOOD.
  */
-export const NOT_YET_ISSUE_16 = new Set([
-  'ReplicateKey',
-  'UpdatePrimaryRegion',
-  'ReplicateSecretToRegions',
-  'RemoveRegionsFromReplication',
-  'StopReplicationToReplica',
-]);
+export const NOT_YET_ISSUE_16 = new Set(['ReplicateKey', 'UpdatePrimaryRegion']);
