@@ -1,7 +1,13 @@
 // Secrets Manager replication through the real server, with SDK clients in two regions: replicas made on create
 // and later, following the primary's values, labels and settings, read-only, overwritten only when forced,
 // removed, promoted; the reconciler repairs a replica left behind.
-import { CreateAliasCommand, CreateKeyCommand, type KMSClient } from '@aws-sdk/client-kms';
+import {
+  CreateAliasCommand,
+  CreateKeyCommand,
+  DisableKeyCommand,
+  EnableKeyCommand,
+  type KMSClient,
+} from '@aws-sdk/client-kms';
 import {
   CreateSecretCommand,
   type CreateSecretRequest,
@@ -185,5 +191,24 @@ describe('replicas', () => {
     const primary = await us.secrets.send(new DescribeSecretCommand({ SecretId: made.ARN }));
     expect(primary.ReplicationStatus).toBeUndefined();
     expect((await eu.secrets.send(new DescribeSecretCommand({ SecretId: made.Name }))).PrimaryRegion).toBeUndefined();
+  });
+
+  it('a replica whose sync failed is Failed, truthfully, until the reconciler repairs it', async () => {
+    const key = (await eu.kms.send(new CreateKeyCommand({}))).KeyMetadata!.KeyId!;
+    const made = await create({ AddReplicaRegions: [{ Region: EU, KmsKeyId: key }] });
+    await eu.kms.send(new DisableKeyCommand({ KeyId: key }));
+    await us.secrets.send(new PutSecretValueCommand({ SecretId: made.ARN, SecretString: 'v2' }));
+    await server.replicasSettled();
+    const failed = await us.secrets.send(new DescribeSecretCommand({ SecretId: made.ARN }));
+    expect(failed.ReplicationStatus?.[0]).toMatchObject({ Region: EU, Status: 'Failed' });
+    expect(failed.ReplicationStatus?.[0]?.StatusMessage).toMatch(/EncryptionFailure/);
+    await eu.kms.send(new EnableKeyCommand({ KeyId: key }));
+    expect(await value(eu.secrets, made.Name!, 'AWSPREVIOUS').catch(() => 'none')).toBe('none');
+
+    expect((await server.runScheduler()).replicasReconciled).toBeGreaterThanOrEqual(1);
+    expect(await value(eu.secrets, made.Name!)).toBe('v2');
+    expect(await value(eu.secrets, made.Name!, 'AWSPREVIOUS')).toBe('v1');
+    const repaired = await us.secrets.send(new DescribeSecretCommand({ SecretId: made.ARN }));
+    expect(repaired.ReplicationStatus).toEqual([{ Region: EU, KmsKeyId: key, Status: 'InSync' }]);
   });
 });
