@@ -8,11 +8,12 @@ import { RootKeyring } from '../crypto/index.js';
 import { createKmsEngine, type KmsEngine, type KmsRegions } from '../kms/index.js';
 import type { Logger } from '../observability/logger.js';
 import { Metrics } from '../observability/metrics.js';
-import { createSecretsEngine, type SecretsEngine } from '../secrets/index.js';
+import { createSecretsEngine, type SecretRecord, type SecretsEngine } from '../secrets/index.js';
 import { openStore, type Store } from '../storage/index.js';
 import { type AdminCredentials, loadOrCreateAdminCredentials } from './admin-credentials.js';
 import type { ServerConfig } from './config.js';
 import { type PerRegion, perRegion, requestRegion } from './regions.js';
+import { createReplication, type Replication } from './replication.js';
 import { loadOrCreateRootKey } from './root-key-file.js';
 import { rotateRootKeyFile } from './root-key-rotation.js';
 
@@ -31,6 +32,8 @@ export interface Engines {
   secrets: SecretsEngine;
   /** A region's engines, built on first use. */
   inRegion: PerRegion<RegionalEngines>;
+  /** Secrets Manager replication between the regions' secrets engines. */
+  replication: Replication;
   metrics: Metrics;
   admin: AdminCredentials;
   /** Re-wraps all key material under a fresh root key file; reads continue meanwhile. */
@@ -45,11 +48,23 @@ export async function openEngines(config: Readonly<ServerConfig>, clock: Clock, 
   const store: Store = await openStore(config.store, { logger, defaultRegion: config.region });
   const rootKeys = new RootKeyring(root.key);
   const regions = kmsRegions(store, config, () => inRegion.built());
+  // Each region's secrets engine tells replication of its primaries' commits; replication reaches every region.
   const inRegion: PerRegion<RegionalEngines> = perRegion((region): RegionalEngines => {
     const views = store.inRegion(region);
     const partition = { region, accountId: config.accountId };
     const kms = createKmsEngine({ store: views.kms, rootKeys, clock, partition, logger, regions });
-    return { region, kms, secrets: createSecretsEngine({ store: views.secrets, kms, clock, partition }) };
+    const primaryChanged = (primary: SecretRecord) => replication.primaryChanged(primary);
+    return {
+      region,
+      kms,
+      secrets: createSecretsEngine({ store: views.secrets, kms, clock, partition, primaryChanged }),
+    };
+  });
+  const replication = createReplication({
+    secretsIn: (region) => inRegion(region).secrets,
+    regions: () => store.regions(),
+    allowed: config.regions,
+    logger,
   });
   const { kms, secrets } = inRegion(config.region);
   const metrics = new Metrics();
@@ -65,7 +80,17 @@ export async function openEngines(config: Readonly<ServerConfig>, clock: Clock, 
   // Finish a root key rotation that a crash interrupted, before serving.
   await rotateRootKey(true);
   await refuseForeignRootKey(store, rootKeys);
-  return { store, rootKeys, kms, secrets, inRegion, metrics, admin, rotateRootKey: () => rotateRootKey(false) };
+  return {
+    store,
+    rootKeys,
+    kms,
+    secrets,
+    inRegion,
+    replication,
+    metrics,
+    admin,
+    rotateRootKey: () => rotateRootKey(false),
+  };
 }
 
 /**

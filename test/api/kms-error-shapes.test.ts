@@ -1,7 +1,7 @@
 // Every error shape botocore's KMS model documents for an operation is a code Keysafe knows, with AWS's
 // status, and is either produced here by a request to the real server or said to be impossible, and why.
 import { randomUUID } from 'node:crypto';
-import { NOT_YET_ISSUE_16, REFUSED_FOR_GOOD } from './coverage-lists.js';
+import { REFUSED_FOR_GOOD } from './coverage-lists.js';
 import { describeErrorShapes, type Produce as ProduceOf, type Way as WayOf } from './error-shapes.js';
 import { ECDSA, type Fixtures, GRANTEE, HMAC, kmsShapeFixtures, MSG, WRAPPING } from './kms-shape-fixtures.js';
 
@@ -315,7 +315,7 @@ function wayOf(op: string, error: string): Way | undefined {
 describeErrorShapes<Fixtures>({
   service: 'kms',
   target: 'TrentService',
-  skip: (op) => REFUSED_FOR_GOOD.has(op) || NOT_YET_ISSUE_16.has(op),
+  skip: (op) => REFUSED_FOR_GOOD.has(op),
   wayOf,
   fixtures: kmsShapeFixtures,
 });

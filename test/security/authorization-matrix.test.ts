@@ -380,10 +380,12 @@ const SECRETS: Record<string, AwsCase> = {
       SecretString: 'new value',
       KmsKeyId: keys.sym.id,
       Tags: [{ Key: 'team', Value: 'a' }],
+      AddReplicaRegions: [{ Region: 'eu-west-1' }],
     }),
     denies: () => [
       ['secretsmanager:CreateSecret', secretArnFor('matrix/new')],
       ['secretsmanager:TagResource', secretArnFor('matrix/new')],
+      ['secretsmanager:ReplicateSecretToRegions', secretArnFor('matrix/new')],
       ['kms:GenerateDataKey', keys.sym.arn], // the customer-managed key it is sealed under
     ],
   },
@@ -449,9 +451,13 @@ const SECRETS: Record<string, AwsCase> = {
     }),
   }),
 };
-for (const op of ['ReplicateSecretToRegions', 'RemoveRegionsFromReplication', 'StopReplicationToReplica']) {
-  SECRETS[op] = onAny(`secretsmanager:${op}`, () => ({ SecretId: secrets.plain }));
-}
+SECRETS.ReplicateSecretToRegions = onSecret('secretsmanager:ReplicateSecretToRegions', 'plain', {
+  AddReplicaRegions: [{ Region: 'eu-west-1' }],
+});
+SECRETS.RemoveRegionsFromReplication = onSecret('secretsmanager:RemoveRegionsFromReplication', 'plain', {
+  RemoveReplicaRegions: ['eu-west-1'],
+});
+SECRETS.StopReplicationToReplica = onSecret('secretsmanager:StopReplicationToReplica', 'plain');
 
 interface NativeCase {
   /** Method and path as registered (Hono's pattern), then the request actually sent. */
