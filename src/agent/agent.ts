@@ -43,7 +43,7 @@ export interface AgentOptions {
 export async function startAgent(config: Readonly<AgentConfig>, options: AgentOptions): Promise<RunningAgent> {
   const { logger, onValues } = options;
   const now = options.now ?? Date.now;
-  const client = new ServerClient(config.server, await newAgentKeyPair());
+  const client = new ServerClient(config.server, await newAgentKeyPair(), config.region);
   const reloader = consumerReloader(config, options);
   const health = new AgentHealth(now);
   const cache = new SecretCache(config.secrets.map((s) => s.id));

@@ -51,6 +51,8 @@ export class ServerClient {
   constructor(
     readonly servers: readonly string[],
     private readonly keys: AgentKeyPair,
+    /** The agent config's `region:`: named on every call, so values and changes are that region's. */
+    private readonly region?: string,
   ) {}
 
   /** The address in use now (for logs and readiness). */
@@ -155,6 +157,8 @@ export class ServerClient {
     try {
       res = await send(new URL(path, server), {
         ...init,
+        // Without it the server answers in its default region (x-keysafe-region, src/server/regions.ts).
+        ...(this.region && { headers: { ...init.headers, 'x-keysafe-region': this.region } }),
         ...(signal && { signal }),
         ...(timeout && { timeoutMs: REQUEST_TIMEOUT_MS }),
       });

@@ -6,6 +6,7 @@
 import { constants as osConstants } from 'node:os';
 import { basename, dirname, resolve } from 'node:path';
 import { z } from 'zod';
+import { REGION_NAME } from '../core/arn.js';
 import { ConfigError } from '../core/config-error.js';
 import { readConfigDocument } from '../core/config-file.js';
 import type { LogLevel } from '../observability/logger.js';
@@ -68,6 +69,11 @@ export interface AgentExecConfig {
 export interface AgentConfig {
   /** Server base URLs without a trailing slash, tried in order. */
   server: readonly string[];
+  /**
+   * The region the agent reads and watches secrets in, sent as x-keysafe-region on its native calls;
+   * absent: the server's default region. An agent beside a replica names the replica's region.
+   */
+  region?: string;
   auth: { role: string; tokenFile: string };
   /** The localhost endpoint; absent: disabled. */
   listen?: { host: string; port: number };
@@ -196,6 +202,7 @@ const execSchema = z
 const fileSchema = z
   .object({
     server: z.union([serverUrl, z.array(serverUrl).min(1, 'at least one server URL')]),
+    region: z.string().regex(REGION_NAME, 'a region such as eu-west-1').optional(),
     auth: z.object({ role: nonEmpty, tokenFile: nonEmpty }).strict(),
     listen: z.string().optional(),
     insecureListenNonLoopback: z.boolean().default(false),
@@ -312,6 +319,7 @@ export function parseAgentConfig(doc: unknown, options: ParseOptions = {}): Read
     maxStaleSeconds: c.maxStaleSeconds,
     logLevel: c.logLevel,
   };
+  if (c.region !== undefined) config.region = c.region;
   if (c.listen !== undefined) config.listen = parseAgentListen(c.listen)!;
   if (c.localTokenFile !== undefined) config.localTokenFile = at(c.localTokenFile);
   if (c.onChange !== undefined) {

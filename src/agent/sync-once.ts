@@ -14,7 +14,7 @@ import { renderAll, secretValueOf } from './secret-files.js';
  * Throws (naming each secret that failed, never a value) if any could not be fetched or written.
  */
 export async function syncOnce(config: Readonly<AgentConfig>, logger: Logger): Promise<Map<string, SecretValue>> {
-  const client = new ServerClient(config.server, await newAgentKeyPair());
+  const client = new ServerClient(config.server, await newAgentKeyPair(), config.region);
   const { token } = await withRetry(async () => {
     const jwt = (await readFile(config.auth.tokenFile, 'utf8')).trim();
     return client.login(config.auth.role, jwt);

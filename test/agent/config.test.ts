@@ -92,6 +92,12 @@ describe('agent config', () => {
     expect(() => parseAgentConfig({ ...minimal(), server: [] })).toThrow("'server': at least one server URL");
   });
 
+  it('takes an optional region, well formed, and has none by default', () => {
+    expect(parseAgentConfig(minimal()).region).toBeUndefined();
+    expect(parseAgentConfig({ ...minimal(), region: 'eu-west-1' }).region).toBe('eu-west-1');
+    expect(() => parseAgentConfig({ ...minimal(), region: 'Moon-1' })).toThrow("'region': a region such as eu-west-1");
+  });
+
   it.each([
     ['0400', 0o400],
     ['400', 0o400],

@@ -11,6 +11,7 @@ import { secretsOperations } from '../../src/secrets/api.js';
 import { startTestServer, type TestServer } from '../support/server.js';
 import {
   type Answer,
+  awsCall,
   awsJson,
   expectWellFormed,
   fieldNamesIn,
@@ -55,9 +56,14 @@ const PUBLIC_POLICY = JSON.stringify({
   Statement: [{ Effect: 'Allow', Principal: '*', Action: 'secretsmanager:GetSecretValue', Resource: '*' }],
 });
 
+/** The region replicas are made in (the server's default region is us-east-1), and a key alias there. */
+const REPLICA_REGION = 'eu-west-1';
+const REPLICA_KEY_ALIAS = 'alias/fuzz-replica';
 const call = (op: string, input: unknown) => awsJson(server, `secretsmanager.${op}`, input);
-async function ok(op: string, input: unknown): Promise<Record<string, unknown>> {
-  const a = await call(op, input);
+const callIn = (region: string, op: string, input: unknown) =>
+  awsCall(server, `secretsmanager.${op}`, JSON.stringify(input), { 'x-keysafe-region': region });
+async function ok(op: string, input: unknown, region?: string): Promise<Record<string, unknown>> {
+  const a = await (region ? callIn(region, op, input) : call(op, input));
   expect(a.status, `${op}: ${a.text}`).toBe(200);
   return a.json!;
 }
@@ -71,6 +77,20 @@ async function createFixture(name: FixtureName): Promise<void> {
   }
   arns[name] = (await ok('CreateSecret', { Name: name, ...value })).ARN as string;
 }
+
+/** More valid inputs for an operation, fuzzed as well: shapes the one above leaves out. */
+const VARIANTS: [string, string, () => Record<string, Json>][] = [
+  [
+    'CreateSecret with AddReplicaRegions',
+    'CreateSecret',
+    () => ({
+      Name: `fuzz/replicated-${randomUUID()}`,
+      SecretString: 'created by the fuzzer, replicated',
+      AddReplicaRegions: [{ Region: REPLICA_REGION, KmsKeyId: REPLICA_KEY_ALIAS }],
+      ForceOverwriteReplicaSecret: false,
+    }),
+  ],
+];
 
 /** A valid input per operation; every operation in src/secrets/api.ts must have one (checked below). */
 const VALID: Record<string, () => Record<string, Json>> = {
@@ -120,21 +140,26 @@ const READ_ONLY = new Set([
   'ValidateResourcePolicy',
 ]);
 
-/** ListSecrets (every page, deleted ones too) plus the named secret's versions and resource policy. */
-async function snapshot(input: Json): Promise<unknown> {
-  const bodyOf = (a: Answer) => ({ status: a.status, json: a.json });
+/** ListSecrets in a region, every page, deleted ones too. */
+async function listAll(region?: string): Promise<unknown[]> {
   const secrets: unknown[] = [];
   let NextToken: string | undefined;
   do {
-    const page = await ok('ListSecrets', {
-      IncludePlannedDeletion: true,
-      MaxResults: 100,
-      ...(NextToken && { NextToken }),
-    });
+    const input = { IncludePlannedDeletion: true, MaxResults: 100, ...(NextToken && { NextToken }) };
+    const page = await ok('ListSecrets', input, region);
     secrets.push(...(page.SecretList as unknown[]));
     NextToken = page.NextToken as string | undefined;
   } while (NextToken);
-  const state: Record<string, unknown> = { secrets };
+  return secrets;
+}
+
+/**
+ * ListSecrets in both regions (a refused call leaves no replica behind either) plus the named secret's
+ * versions and resource policy.
+ */
+async function snapshot(input: Json): Promise<unknown> {
+  const bodyOf = (a: Answer) => ({ status: a.status, json: a.json });
+  const state: Record<string, unknown> = { secrets: await listAll(), replicas: await listAll(REPLICA_REGION) };
   const o = input && typeof input === 'object' && !Array.isArray(input) ? input : {};
   const ref = [o.SecretId, o.Name].find((v) => typeof v === 'string') as string | undefined;
   if (ref) {
@@ -283,7 +308,17 @@ function space(): MutationSpace {
         '{"Version":"2012-10-17","Statement":[{"Effect":"Deny","NotPrincipal":{"AWS":"x"},"NotAction":"*","NotResource":"*"}]}',
       ],
       BlockPublicPolicy: [true, false],
-      AddReplicaRegions: [[], [{ Region: 'eu-west-1' }]],
+      AddReplicaRegions: [
+        [],
+        [{ Region: REPLICA_REGION }],
+        [{ Region: 'us-east-1' }],
+        [{ Region: REPLICA_REGION }, { Region: REPLICA_REGION }],
+        [{ Region: 'Moon-1' }],
+        [{ Region: REPLICA_REGION, KmsKeyId: 'alias/missing' }],
+        [{ KmsKeyId: 'alias/keysafe/secretsmanager' }],
+        Array.from({ length: 40 }, (_, i) => ({ Region: `eu-west-${i}` })),
+      ],
+      ForceOverwriteReplicaSecret: [true, false],
     },
   };
 }
@@ -292,6 +327,10 @@ describe('Secrets Manager operations under fuzzing (real HTTP)', { timeout: fuzz
   beforeAll(async () => {
     server = await startTestServer({ clock: new ManualClock(Date.now()) });
     for (const name of Object.keys(FIXTURES) as FixtureName[]) await createFixture(name);
+    const kms = (op: string, input: unknown) =>
+      awsCall(server, `TrentService.${op}`, JSON.stringify(input), { 'x-keysafe-region': REPLICA_REGION });
+    const key = (await kms('CreateKey', {})).json?.KeyMetadata as { KeyId: string };
+    expect((await kms('CreateAlias', { AliasName: REPLICA_KEY_ALIAS, TargetKeyId: key.KeyId })).status).toBe(200);
     victimOldVersion = (await ok('GetSecretValue', { SecretId: 'fuzz/victim' })).VersionId as string;
     const second = `CANARY-victim-2-${randomUUID()}`;
     canaries.push(second);
@@ -306,15 +345,28 @@ describe('Secrets Manager operations under fuzzing (real HTTP)', { timeout: fuzz
     expect(Object.keys(VALID).sort()).toEqual(Object.keys(secretsOperations).sort());
   });
 
-  it.each(Object.keys(secretsOperations))(
+  it('answers each variant’s valid input (CreateSecret with AddReplicaRegions makes an InSync replica)', async () => {
+    for (const [, op, valid] of VARIANTS) await ok(op, valid());
+    const made = await ok('CreateSecret', VARIANTS[0]![2]());
+    expect(made.ReplicationStatus).toEqual([{ Region: REPLICA_REGION, KmsKeyId: REPLICA_KEY_ALIAS, Status: 'InSync' }]);
+    await ok('GetSecretValue', { SecretId: made.Name }, REPLICA_REGION);
+  });
+
+  const cases: [string, string, () => Record<string, Json>][] = [
+    ...Object.keys(secretsOperations).map((op): [string, string, () => Record<string, Json>] => [op, op, VALID[op]!]),
+    ...VARIANTS,
+  ];
+  it.each(cases)(
     '%s answers mutated input with a documented error, never 5xx, a stored value or a partial write',
-    async (op) => {
+    async (_label, op, valid) => {
       const mutating = !READ_ONLY.has(op);
       await fc.assert(
-        fc.asyncProperty(mutatedInput(VALID[op]!(), space()), async (input) => {
+        fc.asyncProperty(mutatedInput(valid(), space()), async (input) => {
           const before = mutating ? await snapshot(input) : undefined;
           const a = await call(op, input);
           await server.rotation.idle();
+          // A primary's commit syncs its replicas after the answer: let it land before comparing.
+          await server.replicasSettled();
           expectWellFormed(a, SECRETS_CODES, op);
           if (a.status === 200) {
             if (op === 'PutResourcePolicy' && isObject(input) && input.BlockPublicPolicy === true) {
