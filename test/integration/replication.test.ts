@@ -125,6 +125,14 @@ describe('replicas', () => {
     expect(p.ReplicationStatus).toEqual([{ Region: EU, KmsKeyId: 'alias/keysafe/secretsmanager', Status: 'InSync' }]);
   });
 
+  it("takes the managed default key by the alias ReplicationStatus shows, or by AWS's", async () => {
+    for (const KmsKeyId of ['alias/keysafe/secretsmanager', 'alias/aws/secretsmanager']) {
+      const made = await create({ AddReplicaRegions: [{ Region: EU, KmsKeyId }] });
+      expect(made.ReplicationStatus).toEqual([expect.objectContaining({ Region: EU, Status: 'InSync' })]);
+      expect(await value(eu.secrets, made.Name!)).toBe('v1');
+    }
+  });
+
   it("refuses AWS's bad regions and deleting a primary with replicas", async () => {
     const made = await create({ AddReplicaRegions: [{ Region: EU }] });
     const bad = [[{ Region: US }], [{ Region: AP }, { Region: AP }], [{ Region: EU }], [{ Region: 'us-west-2' }]];

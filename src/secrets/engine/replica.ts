@@ -4,6 +4,7 @@ import { AppError } from '../../core/errors.js';
 import { retryConflicts } from '../../core/keyed-lock.js';
 import { ownValue, setOwn } from '../../core/records.js';
 import type { SecretValue } from '../../core/secret-value.js';
+import { DEFAULT_KMS_ALIAS } from '../envelope.js';
 import { AWSCURRENT, type StageChanges, stageMapOf } from '../labels.js';
 import { NAME_EXISTS_MESSAGE, replicaArn } from '../replication.js';
 import type { ReplicaRecord, SecretChange, SecretEventType, SecretRecord, SecretVersionRecord } from '../store.js';
@@ -28,6 +29,14 @@ export async function replicaSource({ store, envelope }: EngineParts, arn: strin
 }
 
 /**
+ * The replica's customer key, or undefined for the region's managed default key: named as ReplicationStatus
+ * shows it (alias/keysafe/secretsmanager) or as AWS's (alias/aws/secretsmanager), which users copy from AWS.
+ */
+function customerKey(kmsKeyId: string | undefined): string | undefined {
+  return kmsKeyId === DEFAULT_KMS_ALIAS || kmsKeyId === 'alias/aws/secretsmanager' ? undefined : kmsKeyId;
+}
+
+/**
  * Brings this region's replica of `source` up to date: creates it (overwriting a secret of the name only
  * when `force`), seals each version it lacks under its own key, then matches labels and settings.
  */
@@ -45,8 +54,9 @@ export async function applyReplica(
     replica = undefined;
   }
   if (!replica) {
-    if (target.kmsKeyId !== undefined) await requireEncryptKey(kms, target.kmsKeyId);
-    replica = await createReplica(parts, region, source, target.kmsKeyId);
+    const kmsKeyId = customerKey(target.kmsKeyId);
+    if (kmsKeyId !== undefined) await requireEncryptKey(kms, kmsKeyId);
+    replica = await createReplica(parts, region, source, kmsKeyId);
   }
   const held = new Set((await store.listVersions(replica.arn)).map((v) => v.versionId));
   for (const version of source.versions) {
