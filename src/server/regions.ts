@@ -105,8 +105,12 @@ export function createRegionGate(deps: {
     known,
     async admit(region) {
       if (await known(region)) return;
-      const data = await holdingData();
-      for (const r of speculative) if (data.has(r)) speculative.delete(r);
+      if (speculative.size >= MAX_REGIONS) {
+        // Regions filled since the list was read no longer count: read it afresh before refusing.
+        cached = undefined;
+        const data = await holdingData();
+        for (const r of speculative) if (data.has(r)) speculative.delete(r);
+      }
       if (speculative.size >= MAX_REGIONS) {
         throw new AppError(
           'LimitExceededException',
