@@ -81,7 +81,7 @@ describe('the region cap', () => {
             'x-keysafe-region': region,
           },
           body: '{}',
-        }).then(async (r) => ({ status: r.status, body: await r.json() }));
+        }).then(async (r) => ({ status: r.status, body: (await r.json()) as { Keys?: unknown[] } }));
       // Keys in more regions than the cap: each region then holds data.
       for (const region of madeUp('aa', MAX_REGIONS + 6)) expect((await call(region, 'CreateKey')).status).toBe(200);
       for (const region of madeUp('ab', MAX_REGIONS)) expect((await call(region, 'ListKeys')).status).toBe(200);
