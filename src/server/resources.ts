@@ -80,7 +80,12 @@ async function findSecret({ engines }: Lookup, id: string): Promise<SecretRecord
   }
 }
 
-function keyCheck({ partition }: Lookup, action: string, key: KeyRecord, context: ConditionKeys | undefined): AccessCheck {
+function keyCheck(
+  { partition }: Lookup,
+  action: string,
+  key: KeyRecord,
+  context: ConditionKeys | undefined,
+): AccessCheck {
   const check: AccessCheck = {
     action,
     resource: keyArn(partition, key.keyId),

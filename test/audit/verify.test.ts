@@ -76,7 +76,12 @@ describe('audit verify', () => {
 
   it('passes a log whose older records have no region and newer ones do (a field added keeps the chain)', async () => {
     await writeLog(2);
-    const log = await AuditLog.open({ dir, maxSegmentBytes: 1 << 20, sync: false, logger: createLogger('error', () => {}) });
+    const log = await AuditLog.open({
+      dir,
+      maxSegmentBytes: 1 << 20,
+      sync: false,
+      logger: createLogger('error', () => {}),
+    });
     await log.append({ ...event(3), region: 'eu-west-1' });
     await log.close();
     expect(verifyAuditLog(dir)).toMatchObject({ ok: true, records: 3 });

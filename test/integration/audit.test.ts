@@ -82,7 +82,9 @@ describe('audit records from a running server', () => {
     const r = mine[0]!;
     expect(r).toBe(all.at(-1));
     expect(Object.keys(r).sort()).toEqual(
-      RECORD_FIELDS.filter((f) => (f !== 'resource' || r.resource !== undefined) && (f !== 'region' || r.region !== undefined)).sort(),
+      RECORD_FIELDS.filter(
+        (f) => (f !== 'resource' || r.resource !== undefined) && (f !== 'region' || r.region !== undefined),
+      ).sort(),
     );
     expect(Date.parse(r.time)).toBeGreaterThanOrEqual(t0);
     expect(Date.parse(r.time)).toBeLessThanOrEqual(t1);

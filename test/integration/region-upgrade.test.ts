@@ -107,9 +107,14 @@ describe('a SQLite store written before regions', () => {
       await expect(startTestServer({ dataDir: dir, config: { region: 'eu-west-1' } })).rejects.toThrow(
         "region: is eu-west-1, but this store's internal keys (sessions, Terraform state) are in us-east-1; set region: us-east-1",
       );
-      const cli = await run(process.execPath, [CLI, 'server', '--data-dir', dir, '--config', join(dir, 'config.json')]).catch(
-        (e: { code: number; stderr: string }) => e,
-      );
+      const cli = await run(process.execPath, [
+        CLI,
+        'server',
+        '--data-dir',
+        dir,
+        '--config',
+        join(dir, 'config.json'),
+      ]).catch((e: { code: number; stderr: string }) => e);
       expect(cli).toMatchObject({ code: 2 });
       expect((cli as { stderr: string }).stderr).toContain('set region: us-east-1');
     } finally {

@@ -133,7 +133,12 @@ describe('ListRetirableGrants across regions', () => {
     const key = (await admin.send(new CreateKeyCommand({ Policy: policy }))).KeyMetadata!.Arn!;
     const RetiringPrincipal = 'arn:aws:iam::000000000000:role/retirer';
     await admin.send(
-      new CreateGrantCommand({ KeyId: key, GranteePrincipal: roleArn('nobody'), RetiringPrincipal, Operations: ['Decrypt'] }),
+      new CreateGrantCommand({
+        KeyId: key,
+        GranteePrincipal: roleArn('nobody'),
+        RetiringPrincipal,
+        Operations: ['Decrypt'],
+      }),
     );
     const home = await as('viewer');
     expect((await failure(home.send(new ListGrantsCommand({ KeyId: key })))).name).toBe('AccessDeniedException');
