@@ -151,18 +151,8 @@ describe('a PostgreSQL store written before regions', () => {
       rmSync(dir, { recursive: true, force: true });
     }
   });
-});
 
-describe('keysafe migrate of a store written before regions', () => {
-  let postgres: TestPostgres;
-  beforeAll(async () => {
-    postgres = await startPostgres();
-  }, 120_000);
-  afterAll(async () => {
-    await postgres?.stop();
-  });
-
-  it("moves its data to the region: of the server's --config, not us-east-1", async () => {
+  it("moved by keysafe migrate, takes the region: of the server's --config, not us-east-1", async () => {
     const dir = fixtureDataDir();
     const config = join(dir, 'server.json');
     writeFileSync(config, JSON.stringify({ region: 'eu-west-1' }));
