@@ -8,7 +8,11 @@ export interface Partition {
 /** A region name as AWS spells them (us-east-1, eu-central-2, us-gov-west-1): config, headers and stores check it. */
 export const REGION_NAME = /^[a-z]{2}(-[a-z]+)+-\d$/;
 
-const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
+/** A key id: a UUID, or a multi-Region key's `mrk-` and 32 hexadecimal digits. */
+const UUID = /^(?:[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}|mrk-[0-9a-f]{32})$/;
+
+/** Whether a key id names a multi-Region key (AWS gives them, and only them, the `mrk-` prefix). */
+export const isMultiRegionKeyId = (keyId: string): boolean => keyId.startsWith('mrk-');
 
 export const keyArn = (p: Partition, keyId: string): string => `arn:aws:kms:${p.region}:${p.accountId}:key/${keyId}`;
 export const aliasArn = (p: Partition, aliasName: string): string =>
@@ -21,7 +25,7 @@ export type KeyRef =
   | { kind: 'elsewhere'; arn: string; region: string; accountId: string; resource: 'key' | 'alias' }
   | { kind: 'invalid' };
 
-const KMS_ARN = /^arn:aws:kms:([a-z0-9-]+):(\d{12}):(key\/[0-9a-f-]{36}|alias\/.+)$/;
+const KMS_ARN = /^arn:aws:kms:([a-z0-9-]+):(\d{12}):(key\/(?:[0-9a-f-]{36}|mrk-[0-9a-f]{32})|alias\/.+)$/;
 
 /** Classifies a KeyId parameter: key id, key ARN, alias name or alias ARN (ARNs of this partition, or elsewhere). */
 export function parseKeyRef(p: Partition, value: string): KeyRef {

@@ -9,6 +9,7 @@ import { importOperations } from './api/import.js';
 import { keyAgreementOperations } from './api/key-agreement.js';
 import { refusingAliasKeyIds } from './api/key-id-only.js';
 import { keyOperations } from './api/keys.js';
+import { multiRegionOperations } from './api/multi-region.js';
 import { policyTagOperations } from './api/policies-tags.js';
 import { rotationOperations } from './api/rotation.js';
 import { anyResource, type KmsOperation } from './api/shapes.js';
@@ -36,9 +37,8 @@ export const kmsOperations: Record<string, KmsOperation> = refusingAliasKeyIds({
   ...policyTagOperations,
   ...grantOperations,
   ...importOperations,
+  ...multiRegionOperations,
 
-  ReplicateKey: unsupported('ReplicateKey', 'ReplicateKey (multi-Region keys)'),
-  UpdatePrimaryRegion: unsupported('UpdatePrimaryRegion', 'UpdatePrimaryRegion (multi-Region keys)'),
   CreateCustomKeyStore: unsupported('CreateCustomKeyStore', 'Custom key stores'),
   ConnectCustomKeyStore: unsupported('ConnectCustomKeyStore', 'Custom key stores'),
   DisconnectCustomKeyStore: unsupported('DisconnectCustomKeyStore', 'Custom key stores'),

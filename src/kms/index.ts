@@ -7,6 +7,7 @@ export {
   isReservedAlias,
   type KmsEngine,
   type KmsEngineDeps,
+  type KmsRegions,
 } from './engine.js';
 export { KEY_SPECS, KEY_USAGES, type KeySpec, type KeyUsage } from './key-specs.js';
 export {

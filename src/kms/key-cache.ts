@@ -60,16 +60,28 @@ export function createKeyCache({ store, rootKeys, clock, partition, ttlMs }: Key
     return hit.keyId;
   }
 
+  /**
+   * A multi-Region key's current version is its newest shared version: the primary's rotation adds
+   * it (one transaction with the primary's record) and every replica derives it here, so no replica
+   * record can lag behind the versions. (The primary is the only writer of versions.)
+   */
+  async function withSharedCurrentVersion(record: KeyRecord): Promise<KeyRecord> {
+    const versions = await store.listKeyVersions(record.keyId);
+    const latest = versions.reduce((max, v) => Math.max(max, v.version), 0);
+    return latest > record.currentVersion ? { ...record, currentVersion: latest } : record;
+  }
+
   /** The key's record; `fresh` reads the store (management operations need the latest revision). */
   async function loadKey(keyId: string, fresh = false): Promise<KeyRecord> {
     const now = clock.now();
     const hit = records.get(keyId);
     if (hit && !fresh && now - hit.at <= ttlMs) return hit.record;
-    const record = await store.getKey(keyId);
-    if (!record) {
+    const stored = await store.getKey(keyId);
+    if (!stored) {
       records.delete(keyId);
       throw new AppError('NotFoundException', `Key '${keyArn(partition, keyId)}' does not exist`);
     }
+    const record = stored.multiRegion ? await withSharedCurrentVersion(stored) : stored;
     records.set(keyId, { record, at: now });
     return record;
   }

@@ -57,6 +57,11 @@ export interface KeyRecord {
   origin?: 'EXTERNAL';
   /** Set once material was first imported into an EXTERNAL key. */
   imported?: ImportedMaterial;
+  /**
+   * Set on every regional record of a multi-Region key (id `mrk-…`): which region holds its primary.
+   * The record whose region is `primaryRegion` is the primary; the others are replicas.
+   */
+  multiRegion?: { primaryRegion: string };
   /** Set on Keysafe's own keys only (the purpose it made the key for): no API caller may use or change them. */
   internalPurpose?: string;
 }

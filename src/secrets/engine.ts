@@ -9,6 +9,7 @@ import { createSecretCommits } from './engine/commit.js';
 import { createSecret, deleteSecret, purgeDue, restoreSecret } from './engine/lifecycle.js';
 import { createSecretLookup } from './engine/lookup.js';
 import { type EngineParts, partsBinder } from './engine/parts.js';
+import * as replicas from './engine/replica.js';
 import * as rotationWrites from './engine/rotation-writes.js';
 import { putResourcePolicy, tagResource, untagResource, updateSecret } from './engine/settings.js';
 import {
@@ -32,6 +33,8 @@ export interface SecretsEngineDeps {
   partition: Partition;
   /** How long GetSecretValue may serve a cached secret record and stage lookup (ms). */
   cacheTtlMs?: number;
+  /** Called after each committed change of a primary with replicas (the server's replication syncs them). */
+  primaryChanged?: (primary: SecretRecord) => void;
 }
 
 export type SecretsEngine = ReturnType<typeof createSecretsEngine>;
@@ -44,7 +47,7 @@ export function createSecretsEngine(deps: SecretsEngineDeps) {
   // much, and the AES-GCM setup per read costs more than the rest of GetSecretValue (bench/secrets.ts).
   const cache = new SecretReadCache(deps.cacheTtlMs ?? 1000, 10_000, () => clock.now());
   const lookup = createSecretLookup(store, cache, partition);
-  const commits = createSecretCommits(store, cache, clock, lookup);
+  const commits = createSecretCommits(store, cache, clock, lookup, deps.primaryChanged);
   const envelope = createSecretEnvelope(kms, cache);
   const parts: EngineParts = { store, kms, clock, envelope, lookup, commits };
   const bind = partsBinder(parts);
@@ -101,5 +104,12 @@ export function createSecretsEngine(deps: SecretsEngineDeps) {
     promotePending: bind(rotationWrites.promotePending),
     recordRotationFailure: bind(rotationWrites.recordRotationFailure),
     readRotationValue: bind(rotationWrites.readRotationValue),
+    // Replication (the server's replication module drives these across regions).
+    replicaSource: bind(replicas.replicaSource),
+    applyReplica: (source: replicas.ReplicaSource, target: { kmsKeyId?: string | undefined; force: boolean }) =>
+      replicas.applyReplica(parts, partition.region, source, target),
+    removeReplica: bind(replicas.removeReplica),
+    promoteReplica: bind(replicas.promoteReplica),
+    updateReplicas: bind(replicas.updateReplicas),
   };
 }

@@ -3,6 +3,13 @@ export { type SecretsApiContext, secretsOperations } from './api.js';
 export { createSecretsEngine, type SecretsEngine } from './engine.js';
 export { DEFAULT_KMS_ALIAS } from './envelope.js';
 export {
+  checkReplicaRegions,
+  type ReplicaRegionInput,
+  type ReplicationPort,
+  regionOfArn,
+  replicaWriteRefused,
+} from './replication.js';
+export {
   createRotation,
   type Rotation,
   type RotationAuthorizer,
@@ -11,6 +18,7 @@ export {
 } from './rotation.js';
 export { parseWebhookAllowEntry } from './rotators/webhook.js';
 export {
+  type ReplicaRecord,
   type RotationConnectionPin,
   type RotationPrincipalRecord,
   type RotationRulesRecord,

@@ -96,6 +96,23 @@ export interface SecretRecord {
   purgeAt?: number;
   resourcePolicy?: string;
   rotation?: SecretRotationRecord;
+  /** On a primary secret: its replicas in other regions and how each stands (ReplicationStatus). */
+  replicas?: ReplicaRecord[];
+  /** On a replica: the primary it follows; the replica is read-only while this is set. */
+  primary?: { arn: string; region: string };
+}
+
+export type ReplicaStatus = 'InProgress' | 'InSync' | 'Failed';
+
+/** A replica as its primary records it: InProgress from the primary's commit until the replica has it. */
+export interface ReplicaRecord {
+  region: string;
+  /** The KmsKeyId given for the replica region; absent means that region's managed default key. */
+  kmsKeyId?: string;
+  status: ReplicaStatus;
+  statusMessage?: string;
+  /** ForceOverwriteReplicaSecret, kept until the replica is first in sync (a retry overwrites too). */
+  force?: true;
 }
 
 export interface SecretVersionRecord {

@@ -3,15 +3,17 @@
 import { resolve } from 'node:path';
 import type { Clock } from '../core/clock.js';
 import { ConfigError } from '../core/config-error.js';
+import { AppError } from '../core/errors.js';
 import { RootKeyring } from '../crypto/index.js';
-import { createKmsEngine, INTERNAL_KEYS, type KmsEngine } from '../kms/index.js';
+import { createKmsEngine, INTERNAL_KEYS, type KmsEngine, type KmsRegions } from '../kms/index.js';
 import type { Logger } from '../observability/logger.js';
 import { Metrics } from '../observability/metrics.js';
-import { createSecretsEngine, type SecretsEngine } from '../secrets/index.js';
+import { createSecretsEngine, type SecretRecord, type SecretsEngine } from '../secrets/index.js';
 import { openStore, type Store } from '../storage/index.js';
 import { type AdminCredentials, loadOrCreateAdminCredentials } from './admin-credentials.js';
 import type { ServerConfig } from './config.js';
-import { type PerRegion, perRegion } from './regions.js';
+import { type PerRegion, perRegion, requestRegion } from './regions.js';
+import { createReplication, type Replication } from './replication.js';
 import { loadOrCreateRootKey } from './root-key-file.js';
 import { rotateRootKeyFile } from './root-key-rotation.js';
 
@@ -30,6 +32,8 @@ export interface Engines {
   secrets: SecretsEngine;
   /** A region's engines, built on first use. */
   inRegion: PerRegion<RegionalEngines>;
+  /** Secrets Manager replication between the regions' secrets engines. */
+  replication: Replication;
   metrics: Metrics;
   admin: AdminCredentials;
   /** Re-wraps all key material under a fresh root key file; reads continue meanwhile. */
@@ -43,11 +47,24 @@ export async function openEngines(config: Readonly<ServerConfig>, clock: Clock, 
   const admin = loadOrCreateAdminCredentials(config.adminCredentialsFile);
   const store: Store = await openStore(config.store, { logger, defaultRegion: config.region });
   const rootKeys = new RootKeyring(root.key);
-  const inRegion = perRegion((region): RegionalEngines => {
+  const regions = kmsRegions(store, config, () => inRegion.built());
+  // Each region's secrets engine tells replication of its primaries' commits; replication reaches every region.
+  const inRegion: PerRegion<RegionalEngines> = perRegion((region): RegionalEngines => {
     const views = store.inRegion(region);
     const partition = { region, accountId: config.accountId };
-    const kms = createKmsEngine({ store: views.kms, rootKeys, clock, partition, logger });
-    return { region, kms, secrets: createSecretsEngine({ store: views.secrets, kms, clock, partition }) };
+    const kms = createKmsEngine({ store: views.kms, rootKeys, clock, partition, logger, regions });
+    const primaryChanged = (primary: SecretRecord) => replication.primaryChanged(primary);
+    return {
+      region,
+      kms,
+      secrets: createSecretsEngine({ store: views.secrets, kms, clock, partition, primaryChanged }),
+    };
+  });
+  const replication = createReplication({
+    secretsIn: (region) => inRegion(region).secrets,
+    regions: () => store.regions(),
+    allowed: config.regions,
+    logger,
   });
   const { kms, secrets } = inRegion(config.region);
   const metrics = new Metrics();
@@ -64,7 +81,43 @@ export async function openEngines(config: Readonly<ServerConfig>, clock: Clock, 
   await rotateRootKey(true);
   await refuseForeignRootKey(store, rootKeys);
   await refuseMovedRegion(store, config.region);
-  return { store, rootKeys, kms, secrets, inRegion, metrics, admin, rotateRootKey: () => rotateRootKey(false) };
+  return {
+    store,
+    rootKeys,
+    kms,
+    secrets,
+    inRegion,
+    replication,
+    metrics,
+    admin,
+    rotateRootKey: () => rotateRootKey(false),
+  };
+}
+
+/**
+ * How a region's KMS engine reaches the others for multi-Region keys: their store views (a region
+ * outside `regions:` refused as a request naming it would be), and this process's engines' caches.
+ */
+function kmsRegions(store: Store, config: Readonly<ServerConfig>, built: () => RegionalEngines[]): KmsRegions {
+  const policy = { defaultRegion: config.region, allowed: config.regions };
+  return {
+    async list() {
+      const served = built().map((e) => e.region);
+      return [...new Set([...(await store.regions()), ...served, ...(config.regions ?? [])])].sort();
+    },
+    store(region) {
+      try {
+        requestRegion(policy, { header: region });
+      } catch (e) {
+        if (!(e instanceof AppError)) throw e;
+        throw new AppError('UnsupportedOperationException', `The region ${region} is not served here.`);
+      }
+      return store.inRegion(region).kms;
+    },
+    forget(region, keyId) {
+      for (const e of built()) if (e.region === region) e.kms.invalidateKey(keyId);
+    },
+  };
 }
 
 /**

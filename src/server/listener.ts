@@ -45,7 +45,11 @@ export function createListener(deps: ListenerDeps): RequestListener {
     const { kms, secrets } = engines.inRegion(region);
     return {
       kms,
-      secrets: { engine: secrets, rotation: services.rotationIn(region) },
+      secrets: {
+        engine: secrets,
+        rotation: services.rotationIn(region),
+        replication: engines.replication.portIn(region),
+      },
       resolve: createResourceResolver(kms, secrets),
     };
   });

@@ -26,6 +26,8 @@ export interface RunningServer {
   adminCredentialsFile: string;
   directory: Directory;
   auditDir: string;
+  /** Resolves once the replica syncs under way are done (tests). */
+  replicasSettled(): Promise<void>;
   /** Runs the schedulers once, now (tests use it with a manual clock). */
   runScheduler(): Promise<SchedulerRun>;
   /** Re-wraps all key material under a fresh root key file; reads continue meanwhile. */
@@ -85,6 +87,7 @@ export async function startServer(config: Readonly<ServerConfig>, options: Start
     adminCredentialsFile: config.adminCredentialsFile,
     directory: services.directory,
     auditDir: config.audit.dir,
+    replicasSettled: engines.replication.settled,
     runScheduler: schedulers.runNow,
     rotateRootKey: engines.rotateRootKey,
     close() {

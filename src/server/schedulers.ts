@@ -13,6 +13,8 @@ export interface SchedulerRun {
   materialsExpired: number;
   secretRotationsStarted: number;
   secretsPurged: number;
+  /** Primaries whose replicas were not all in sync, synced again. */
+  replicasReconciled: number;
 }
 
 /** How long change events stay readable for agents catching up after a disconnect. */
@@ -22,7 +24,7 @@ const EVENT_RETENTION_MS = 24 * 3_600_000;
 const SCHEDULER_LEASE_CHECK_MS = 2000;
 
 export interface SchedulersDeps {
-  engines: Pick<Engines, 'store' | 'inRegion' | 'metrics'>;
+  engines: Pick<Engines, 'store' | 'inRegion' | 'metrics' | 'replication'>;
   rotationIn: PerRegion<Rotation>;
   intervalMs: number;
   clock: Clock;
@@ -60,6 +62,7 @@ async function runJobs({ engines, rotationIn, clock, logger }: SchedulersDeps): 
     materialsExpired: 0,
     secretRotationsStarted: 0,
     secretsPurged: 0,
+    replicasReconciled: 0,
   };
   // One region's failure (its data, a bug) is logged and never keeps the others' jobs from running.
   let failed: unknown;
@@ -77,6 +80,8 @@ async function runJobs({ engines, rotationIn, clock, logger }: SchedulersDeps): 
       logger.error('scheduler failed in a region', { region, error: (e as Error)?.message });
     }
   }
+  // Replicas a crash (or an unreachable key) left behind: synced again until InSync.
+  done.replicasReconciled = await engines.replication.reconcile();
   await engines.store.secrets.trimEvents(now - EVENT_RETENTION_MS);
   if (failed !== undefined) throw failed;
   if (Object.values(done).some((n) => n > 0)) logger.info('scheduler ran', { ...done });

@@ -11,7 +11,7 @@ export interface ShutdownParts {
   sync: ChangeSync;
   http: HttpEndpoint;
   services: Pick<Services, 'rotationIn' | 'directory' | 'audit'>;
-  engines: Pick<Engines, 'store' | 'inRegion'>;
+  engines: Pick<Engines, 'store' | 'inRegion' | 'replication'>;
   graceMs: number;
   logger: Logger;
 }
@@ -22,7 +22,9 @@ export async function shutDown(p: ShutdownParts): Promise<void> {
   await p.http.drain(p.graceMs);
   // A rotation step under way finishes; one that does not is resumed after its lease.
   const idle = Promise.all(p.services.rotationIn.built().map((r) => r.idle()));
-  await Promise.race([idle, new Promise((r) => setTimeout(r, p.graceMs).unref())]);
+  // Replica syncs under way finish too (one cut short is repaired by the reconciler after restart).
+  const settled = Promise.all([idle, p.engines.replication.settled()]);
+  await Promise.race([settled, new Promise((r) => setTimeout(r, p.graceMs).unref())]);
   await p.services.directory.close();
   await p.services.audit.close();
   // Key uses noted since the last flush (GetKeyLastUsage); a failure is logged and loses only those

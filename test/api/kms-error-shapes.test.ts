@@ -1,7 +1,7 @@
 // Every error shape botocore's KMS model documents for an operation is a code Keysafe knows, with AWS's
 // status, and is either produced here by a request to the real server or said to be impossible, and why.
 import { randomUUID } from 'node:crypto';
-import { NOT_YET_ISSUE_16, REFUSED_FOR_GOOD } from './coverage-lists.js';
+import { REFUSED_FOR_GOOD } from './coverage-lists.js';
 import { describeErrorShapes, type Produce as ProduceOf, type Way as WayOf } from './error-shapes.js';
 import { ECDSA, type Fixtures, GRANTEE, HMAC, kmsShapeFixtures, MSG, WRAPPING } from './kms-shape-fixtures.js';
 
@@ -38,6 +38,8 @@ const ON_KEY: Record<string, (k: string, f: Fixtures) => object> = {
   DisableKeyRotation: (KeyId) => ({ KeyId }),
   GetKeyRotationStatus: (KeyId) => ({ KeyId }),
   RotateKeyOnDemand: (KeyId) => ({ KeyId }),
+  ReplicateKey: (KeyId) => ({ KeyId, ReplicaRegion: 'eu-west-1' }),
+  UpdatePrimaryRegion: (KeyId) => ({ KeyId, PrimaryRegion: 'eu-west-1' }),
   ListKeyRotations: (KeyId) => ({ KeyId }),
   GetKeyPolicy: (KeyId) => ({ KeyId }),
   PutKeyPolicy: (KeyId) => ({ KeyId, Policy: ROOT_POLICY }),
@@ -229,6 +231,19 @@ const PER_OPERATION: Record<string, Record<string, Way>> = {
       never: 'Untagging a key that is not there, aws: keys included, is a no-op here, as removing nothing.',
     },
   },
+  ReplicateKey: {
+    AlreadyExistsException: { produce: (f) => ({ KeyId: f.mrk, ReplicaRegion: 'us-east-1' }) },
+    UnsupportedOperationException: { produce: (f) => ({ KeyId: f.sym, ReplicaRegion: 'eu-west-1' }) },
+    MalformedPolicyDocumentException: {
+      produce: (f) => ({ KeyId: f.mrk, ReplicaRegion: 'eu-west-1', Policy: '{not json' }),
+    },
+    TagException: {
+      produce: (f) => ({ KeyId: f.mrk, ReplicaRegion: 'eu-west-1', Tags: [{ TagKey: 'aws:x', TagValue: 'v' }] }),
+    },
+  },
+  UpdatePrimaryRegion: {
+    UnsupportedOperationException: { produce: (f) => ({ KeyId: f.sym, PrimaryRegion: 'eu-west-1' }) },
+  },
   RotateKeyOnDemand: {
     UnsupportedOperationException: { produce: (f) => ({ KeyId: f.sign }) },
     LimitExceededException: { never: 'Reached after 25 on-demand rotations: tested in test/kms/rotation.test.ts.' },
@@ -300,7 +315,7 @@ function wayOf(op: string, error: string): Way | undefined {
 describeErrorShapes<Fixtures>({
   service: 'kms',
   target: 'TrentService',
-  skip: (op) => REFUSED_FOR_GOOD.has(op) || NOT_YET_ISSUE_16.has(op),
+  skip: (op) => REFUSED_FOR_GOOD.has(op),
   wayOf,
   fixtures: kmsShapeFixtures,
 });

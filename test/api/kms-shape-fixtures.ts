@@ -11,6 +11,8 @@ export const WRAPPING = { WrappingAlgorithm: 'RSAES_OAEP_SHA_256', WrappingKeySp
 /** Keys in each state the producers need, and ciphertexts under them. */
 export interface Fixtures {
   sym: string;
+  /** A multi-Region primary key, never replicated. */
+  mrk: string;
   disabled: string;
   pending: string;
   sign: string;
@@ -47,6 +49,7 @@ export async function kmsShapeFixtures(call: Call): Promise<Fixtures> {
   const mac = { KeySpec: 'HMAC_256', KeyUsage: 'GENERATE_VERIFY_MAC' };
   const keys = {
     sym: await newKey({}),
+    mrk: await newKey({ MultiRegion: true }),
     disabled: await newKey({}),
     pending: await newKey({}),
     sign: await newKey(sign),

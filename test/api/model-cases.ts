@@ -17,6 +17,7 @@ const SAMPLES: Record<string, unknown> = {
   ReplicaRegion: 'us-west-2',
   PrimaryRegion: 'us-west-2',
   Region: 'us-west-2',
+  'RemoveReplicaRegions.member': 'us-west-2',
   PendingWindowInDays: 7,
   ClientRequestToken: 'EXAMPLE1-90ab-cdef-fedc-ba987EXAMPLE',
   RotationToken: 'EXAMPLE1-90ab-cdef-fedc-ba987EXAMPLE',

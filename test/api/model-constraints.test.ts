@@ -19,8 +19,6 @@ const EXCEPTIONS: Record<string, string> = {
   'kms.ScheduleKeyDeletion.PendingWindowInDays':
     "AWS's documentation and answers keep the waiting period to 7–30 days; the model's 1–365 is wider",
   'kms.ListResourceTags.Limit': "AWS documents ListResourceTags' Limit as 1–50; the model's shape is the shared 1–1000",
-  'secretsmanager.CreateSecret.AddReplicaRegions':
-    'replication (another part of issue 16) gives AddReplicaRegions its shape; until then any list is taken and refused later',
 };
 
 /**

@@ -7,7 +7,7 @@ import { secretsOperations } from '../../src/secrets/index.js';
 import { botocoreModel } from '../support/botocore-models.js';
 import { startTestServer, type TestServer } from '../support/server.js';
 import { postRaw, signJsonRequest } from '../support/sigv4.js';
-import { NOT_YET_ISSUE_16, REFUSED_FOR_GOOD } from './coverage-lists.js';
+import { REFUSED_FOR_GOOD } from './coverage-lists.js';
 
 const SERVICES = [
   { service: 'kms', target: 'TrentService', table: kmsOperations },
@@ -41,7 +41,7 @@ describe('operations refused with UnsupportedOperationException', () => {
         if (text.includes('"UnsupportedOperationException"')) refused.push(op);
       }
     }
-    expect(refused.sort()).toEqual([...REFUSED_FOR_GOOD, ...NOT_YET_ISSUE_16].sort());
+    expect(refused.sort()).toEqual([...REFUSED_FOR_GOOD].sort());
   });
 });
 

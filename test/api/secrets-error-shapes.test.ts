@@ -1,6 +1,5 @@
 // Every error shape botocore's Secrets Manager model documents for an operation is a code Keysafe knows, with
 // AWS's status, and is either produced here by a request to the real server or said to be impossible, and why.
-import { NOT_YET_ISSUE_16 } from './coverage-lists.js';
 import { describeErrorShapes, succeed, type Way as WayOf } from './error-shapes.js';
 
 interface Fixtures {
@@ -151,7 +150,7 @@ function wayOf(op: string, error: string): Way | undefined {
 describeErrorShapes<Fixtures>({
   service: 'secretsmanager',
   target: 'secretsmanager',
-  skip: (op) => NOT_YET_ISSUE_16.has(op),
+  skip: () => false,
   wayOf,
   async fixtures(call) {
     const ok = (target: string, input: object) => succeed(call, target, input);

@@ -60,7 +60,7 @@ describe('ciphertext frame', () => {
     const blob = sealCiphertext(aead, { keyId, keyVersion: 1 }, Buffer.from('x'), new Uint8Array(0));
     for (const [offset, value] of [
       [0, 0x4c],
-      [1, 0x02],
+      [1, 0x03],
     ] as const) {
       const bad = Buffer.from(blob);
       bad[offset] = value;

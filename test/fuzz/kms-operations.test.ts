@@ -30,7 +30,10 @@ interface Key {
   keyId: string;
   arn: string;
 }
-const keys = {} as Record<'sym' | 'victim' | 'rsaEnc' | 'rsaSign' | 'ecc' | 'ed' | 'hmac' | 'agree' | 'ext', Key>;
+const keys = {} as Record<
+  'sym' | 'victim' | 'rsaEnc' | 'rsaSign' | 'ecc' | 'ed' | 'hmac' | 'agree' | 'ext' | 'mrk',
+  Key
+>;
 const blobs = {} as Record<
   'ciphertext' | 'rsaCiphertext' | 'signature' | 'edSignature' | 'mac' | 'importToken' | 'keyMaterial',
   string
@@ -121,9 +124,9 @@ const VALID: Record<string, () => Record<string, Json>> = {
   }),
   ImportKeyMaterial: () => importExt(),
   DeleteImportedKeyMaterial: () => ({ KeyId: keys.ext.keyId }),
+  ReplicateKey: () => ({ KeyId: keys.mrk.keyId, ReplicaRegion: 'eu-west-1', Description: 'fuzz replica' }),
+  UpdatePrimaryRegion: () => ({ KeyId: keys.mrk.keyId, PrimaryRegion: 'us-east-1' }),
   // Refused as unsupported whatever the input; fuzzed all the same.
-  ReplicateKey: () => ({ KeyId: keys.sym.keyId, ReplicaRegion: 'eu-west-1' }),
-  UpdatePrimaryRegion: () => ({ KeyId: keys.sym.keyId, PrimaryRegion: 'eu-west-1' }),
   CreateCustomKeyStore: () => ({ CustomKeyStoreName: 'x' }),
   ConnectCustomKeyStore: () => ({ CustomKeyStoreId: 'cks-1234567890abcdef0' }),
   DisconnectCustomKeyStore: () => ({ CustomKeyStoreId: 'cks-1234567890abcdef0' }),
@@ -345,6 +348,8 @@ describe('KMS operations under fuzzing (real HTTP)', { timeout: fuzzTimeout() },
       Arn: string;
     };
     keys.ext = { keyId: ext.KeyId, arn: ext.Arn };
+    const mrk = (await ok('CreateKey', { MultiRegion: true })).KeyMetadata as { KeyId: string; Arn: string };
+    keys.mrk = { keyId: mrk.KeyId, arn: mrk.Arn };
     const params = await ok('GetParametersForImport', {
       KeyId: keys.ext.keyId,
       WrappingAlgorithm: 'RSAES_OAEP_SHA_256',

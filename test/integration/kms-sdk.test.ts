@@ -162,10 +162,7 @@ describe('key lifecycle', () => {
     expect(enumBad.message).toContain("Value 'AES_999' at 'keySpec' failed to satisfy constraint");
   });
 
-  it('answers UnsupportedOperationException for multi-Region keys and custom key store origins', async () => {
-    expect((await failure(kms.send(new CreateKeyCommand({ MultiRegion: true })))).name).toBe(
-      'UnsupportedOperationException',
-    );
+  it('answers UnsupportedOperationException for custom key store origins and replicating a single-Region key', async () => {
     expect((await failure(kms.send(new CreateKeyCommand({ Origin: 'AWS_CLOUDHSM' })))).name).toBe(
       'UnsupportedOperationException',
     );

@@ -30,9 +30,11 @@ const expected = JSON.parse(readFileSync(join(FIXTURE, 'expected.json'), 'utf8')
 function fixtureDataDir(): string {
   const dir = tempDir('keysafe-v5-');
   mkdirSync(dir, { recursive: true });
-  for (const f of ['keysafe.db', 'root.key']) copyFileSync(join(FIXTURE, f), join(dir, f));
-  // A checkout may leave the fixture's key readable by others: the server refuses such a key file.
-  chmodSync(join(dir, 'root.key'), 0o600);
+  for (const f of ['keysafe.db', 'root.key']) {
+    copyFileSync(join(FIXTURE, f), join(dir, f));
+    // A checkout gives files 0644 whatever they were committed with; the server wants its own 0600.
+    chmodSync(join(dir, f), 0o600);
+  }
   return dir;
 }
 

@@ -991,19 +991,25 @@ describe('tags and resource policies', () => {
 });
 
 describe('replication', () => {
-  it('answers every replication operation with UnsupportedOperationException', async () => {
+  // The cross-region behaviour is test/integration/replication.test.ts; here each operation's refusals.
+  it('refuses the primary region itself, a replica that is not there and promoting a primary', async () => {
     const { ARN } = await create({ SecretString: 'x' });
-    const calls = [
-      () =>
-        sm.send(new ReplicateSecretToRegionsCommand({ SecretId: ARN, AddReplicaRegions: [{ Region: 'eu-west-1' }] })),
-      () => sm.send(new RemoveRegionsFromReplicationCommand({ SecretId: ARN, RemoveReplicaRegions: ['eu-west-1'] })),
-      () => sm.send(new StopReplicationToReplicaCommand({ SecretId: ARN })),
-    ];
-    for (const call of calls) {
-      expect(await failure(call())).toMatchObject({ name: 'UnsupportedOperationException', status: 400 });
-    }
-    const replicaOnCreate = await failure(create({ SecretString: 'x', AddReplicaRegions: [{ Region: 'eu-west-1' }] }));
-    expect(replicaOnCreate).toMatchObject({ name: 'UnsupportedOperationException', status: 400 });
+    const region = ARN!.split(':')[3]!;
+    const self = [{ Region: region }];
+    expect(
+      await failure(sm.send(new ReplicateSecretToRegionsCommand({ SecretId: ARN, AddReplicaRegions: self }))),
+    ).toMatchObject({ name: 'InvalidParameterException', status: 400 });
+    expect(
+      await failure(
+        sm.send(new RemoveRegionsFromReplicationCommand({ SecretId: ARN, RemoveReplicaRegions: ['eu-west-1'] })),
+      ),
+    ).toMatchObject({ name: 'InvalidParameterException', status: 400 });
+    expect(await failure(sm.send(new StopReplicationToReplicaCommand({ SecretId: ARN })))).toMatchObject({
+      name: 'InvalidRequestException',
+      status: 400,
+    });
+    const replicaOnCreate = await failure(create({ SecretString: 'x', AddReplicaRegions: self }));
+    expect(replicaOnCreate).toMatchObject({ name: 'InvalidParameterException', status: 400 });
     expect((await get(ARN)).SecretString).toBe('x');
   });
 });

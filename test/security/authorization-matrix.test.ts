@@ -34,7 +34,7 @@ interface Key {
   id: string;
   arn: string;
 }
-const keys = {} as Record<'sym' | 'other' | 'sign' | 'hmac' | 'agree' | 'ext', Key>;
+const keys = {} as Record<'sym' | 'other' | 'sign' | 'hmac' | 'agree' | 'ext' | 'mrk', Key>;
 const secrets = {} as Record<'plain' | 'cmk', string>;
 const blobs = {} as Record<'ciphertext' | 'signature' | 'mac', string>;
 /** A grant on keys.sym to a role other than the tenant. */
@@ -128,6 +128,20 @@ const onSecret = (action: string, which: 'plain' | 'cmk', extra: Record<string, 
 const MESSAGE = b64('matrix message');
 
 const KMS: Record<string, AwsCase> = {
+  // AWS: kms:ReplicateKey on the primary, kms:CreateKey (and kms:TagResource for Tags) for the replica.
+  ReplicateKey: {
+    input: () => ({ KeyId: keys.mrk.id, ReplicaRegion: 'eu-west-1', Tags: [{ TagKey: 'team', TagValue: 'a' }] }),
+    denies: () => [
+      ['kms:ReplicateKey', keys.mrk.arn],
+      ['kms:CreateKey', '*'],
+      ['kms:TagResource', '*'],
+    ],
+  },
+  UpdatePrimaryRegion: onKey(
+    'kms:UpdatePrimaryRegion',
+    () => keys.mrk,
+    () => ({ KeyId: keys.mrk.id, PrimaryRegion: 'eu-west-1' }),
+  ),
   CreateKey: {
     input: () => ({ Description: 'matrix', Tags: [{ TagKey: 'team', TagValue: 'a' }] }),
     denies: () => [
@@ -349,8 +363,6 @@ const KMS: Record<string, AwsCase> = {
 };
 // Refused as unsupported, but only after the caller's permission is checked, as AWS does.
 for (const op of [
-  'ReplicateKey',
-  'UpdatePrimaryRegion',
   'CreateCustomKeyStore',
   'ConnectCustomKeyStore',
   'DisconnectCustomKeyStore',
@@ -368,10 +380,12 @@ const SECRETS: Record<string, AwsCase> = {
       SecretString: 'new value',
       KmsKeyId: keys.sym.id,
       Tags: [{ Key: 'team', Value: 'a' }],
+      AddReplicaRegions: [{ Region: 'eu-west-1' }],
     }),
     denies: () => [
       ['secretsmanager:CreateSecret', secretArnFor('matrix/new')],
       ['secretsmanager:TagResource', secretArnFor('matrix/new')],
+      ['secretsmanager:ReplicateSecretToRegions', secretArnFor('matrix/new')],
       ['kms:GenerateDataKey', keys.sym.arn], // the customer-managed key it is sealed under
     ],
   },
@@ -437,9 +451,13 @@ const SECRETS: Record<string, AwsCase> = {
     }),
   }),
 };
-for (const op of ['ReplicateSecretToRegions', 'RemoveRegionsFromReplication', 'StopReplicationToReplica']) {
-  SECRETS[op] = onAny(`secretsmanager:${op}`, () => ({ SecretId: secrets.plain }));
-}
+SECRETS.ReplicateSecretToRegions = onSecret('secretsmanager:ReplicateSecretToRegions', 'plain', {
+  AddReplicaRegions: [{ Region: 'eu-west-1' }],
+});
+SECRETS.RemoveRegionsFromReplication = onSecret('secretsmanager:RemoveRegionsFromReplication', 'plain', {
+  RemoveReplicaRegions: ['eu-west-1'],
+});
+SECRETS.StopReplicationToReplica = onSecret('secretsmanager:StopReplicationToReplica', 'plain');
 
 interface NativeCase {
   /** Method and path as registered (Hono's pattern), then the request actually sent. */
@@ -580,6 +598,11 @@ beforeAll(async () => {
     Arn: string;
   };
   keys.ext = { id: ext.KeyId, arn: ext.Arn };
+  const mrk = (await admin('TrentService.CreateKey', { MultiRegion: true })).KeyMetadata as {
+    KeyId: string;
+    Arn: string;
+  };
+  keys.mrk = { id: mrk.KeyId, arn: mrk.Arn };
   await admin('TrentService.CreateAlias', { AliasName: 'alias/matrix-sym', TargetKeyId: keys.sym.id });
   await admin('TrentService.CreateAlias', { AliasName: 'alias/matrix-other', TargetKeyId: keys.other.id });
   await admin('TrentService.TagResource', { KeyId: keys.sym.id, Tags: [{ TagKey: 'team', TagValue: 'a' }] });

@@ -55,7 +55,12 @@ export const keyOperations: Record<string, KmsOperation> = {
           `Origin ${i.Origin} is not supported; use AWS_KMS or EXTERNAL.`,
         );
       }
-      if (i.MultiRegion) throw new AppError('UnsupportedOperationException', 'Multi-Region keys are not supported.');
+      if (i.MultiRegion && i.Origin === 'EXTERNAL') {
+        throw new AppError(
+          'UnsupportedOperationException',
+          'Multi-Region keys with imported key material (Origin EXTERNAL) are not supported by Keysafe.',
+        );
+      }
       if (i.CustomKeyStoreId || i.XksKeyId) {
         throw new AppError('UnsupportedOperationException', 'Custom key stores are not supported.');
       }
@@ -79,16 +84,20 @@ export const keyOperations: Record<string, KmsOperation> = {
         policy: i.Policy,
         tags: i.Tags,
         origin: i.Origin,
+        multiRegion: i.MultiRegion,
       });
-      return { KeyMetadata: keyMetadata(engine, created) };
+      return { KeyMetadata: keyMetadata(engine, created, await engine.multiRegionView(created)) };
     },
   }),
 
   DescribeKey: onKey(
     'kms:DescribeKey',
     DescribeKeyInput,
-    (engine, i) => engine.describeKey(i.KeyId),
-    (k, engine) => ({ KeyMetadata: keyMetadata(engine, k) }),
+    async (engine, i) => {
+      const k = await engine.describeKey(i.KeyId);
+      return { KeyMetadata: keyMetadata(engine, k, await engine.multiRegionView(k)) };
+    },
+    (described) => described,
   ),
 
   ListKeys: operation({

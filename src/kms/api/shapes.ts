@@ -2,10 +2,11 @@
 import { z } from 'zod';
 import { compilePolicy } from '../../auth/index.js';
 import type { Access, ConditionKeys, ResourceRef } from '../../core/access.js';
+import { keyArn } from '../../core/arn.js';
 import { AppError } from '../../core/errors.js';
 import { type Operation, singleCallOperations } from '../../core/operation.js';
 import { awsEnum, blob, decodeMarker, encodeMarker, epochSeconds, int, str } from '../../core/wire.js';
-import type { KmsEngine } from '../engine.js';
+import type { KmsEngine, MultiRegionView } from '../engine.js';
 import { checkGrantTokens } from '../grant-token.js';
 import { SPEC_INFO } from '../key-specs.js';
 import type { KeyRecord } from '../store.js';
@@ -76,11 +77,25 @@ export function algorithmsOf(k: KeyRecord) {
   return { MacAlgorithms: algorithms };
 }
 
-export function keyMetadata(engine: KmsEngine, k: KeyRecord) {
+/** DescribeKey's MultiRegionConfiguration: the primary, and every replica (this key included if it is one). */
+function multiRegionConfiguration(engine: KmsEngine, k: KeyRecord, view: MultiRegionView, region: string) {
+  const at = (r: string) => ({ Arn: keyArn({ region: r, accountId: engine.partition.accountId }, k.keyId), Region: r });
+  return {
+    MultiRegionKeyType: view.primaryRegion === region ? 'PRIMARY' : 'REPLICA',
+    PrimaryKey: at(view.primaryRegion),
+    ReplicaKeys: view.replicaRegions.map(at),
+  };
+}
+
+/**
+ * KeyMetadata; a multi-Region key's `view` (engine.multiRegionView) fills MultiRegionConfiguration.
+ * `region`: where the record lives, when not the engine's (ReplicateKey describes the new replica).
+ */
+export function keyMetadata(engine: KmsEngine, k: KeyRecord, view?: MultiRegionView, region = engine.partition.region) {
   return {
     AWSAccountId: engine.partition.accountId,
     KeyId: k.keyId,
-    Arn: engine.arnOf(k.keyId),
+    Arn: keyArn({ region, accountId: engine.partition.accountId }, k.keyId),
     CreationDate: epochSeconds(k.createdAt),
     Enabled: k.state === 'Enabled',
     Description: k.description,
@@ -94,7 +109,8 @@ export function keyMetadata(engine: KmsEngine, k: KeyRecord) {
     CustomerMasterKeySpec: k.keySpec,
     KeySpec: k.keySpec,
     ...algorithmsOf(k),
-    MultiRegion: false,
+    MultiRegion: k.multiRegion !== undefined,
+    ...(view && { MultiRegionConfiguration: multiRegionConfiguration(engine, k, view, region) }),
   };
 }
 

@@ -35,8 +35,8 @@ export function refuseReservedAlias(name: string): void {
 }
 
 /** The model's AliasName pattern (AliasNameType). */
-const ALIAS_NAME_PATTERN = '^[a-zA-Z0-9:/_-]+$';
-const ALIAS_NAME = new RegExp(ALIAS_NAME_PATTERN);
+const ALIAS_NAME = /^[a-zA-Z0-9:/_-]+$/;
+const ALIAS_NAME_PATTERN = ALIAS_NAME.source;
 
 /**
  * An alias name as AWS checks it, in AWS's order and words: the model's pattern, the `alias/`

@@ -5,6 +5,7 @@ import { type KeyRecord, materialExpiresAt } from '../store.js';
 import type { KmsContext } from './context.js';
 import { expireMaterial } from './import.js';
 import { wrapVersion } from './key-writes.js';
+import { forgetElsewhere } from './multi-region.js';
 import { DEFAULT_ROTATION_DAYS } from './rotation.js';
 
 /** Deletes the key and its grants if its revision still matches: false when another replica changed or deleted it first. */
@@ -28,6 +29,7 @@ async function rotateDue(ctx: KmsContext, key: KeyRecord, now: number): Promise<
   const saved = await ctx.store.addKeyVersion(next, wrapVersion(ctx, key.keyId, version, bytes, 'AUTOMATIC'));
   if (!saved) return false;
   ctx.keys.remember(saved);
+  await forgetElsewhere(ctx, saved);
   return true;
 }
 

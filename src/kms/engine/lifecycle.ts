@@ -1,7 +1,7 @@
 // A key's life: CreateKey, DescribeKey, ListKeys, description, enable/disable, scheduled deletion and its cancel.
 import { DAY_MS } from '../../core/clock.js';
 import { AppError } from '../../core/errors.js';
-import { newUuid } from '../../crypto/index.js';
+import { newUuid, randomHex } from '../../crypto/index.js';
 import type { Page } from '../../storage/index.js';
 import { type KeySpec, type KeyUsage, SPEC_INFO } from '../key-specs.js';
 import { generateMaterialInsecure } from '../material.js';
@@ -19,6 +19,8 @@ export interface CreateKeyInput {
   tags?: Tag[];
   /** EXTERNAL: a key without material, PendingImport until ImportKeyMaterial (src/kms/engine/import.ts). */
   origin?: 'AWS_KMS' | 'EXTERNAL';
+  /** A multi-Region primary key (id `mrk-…`), replicable with ReplicateKey (src/kms/engine/multi-region.ts). */
+  multiRegion?: boolean;
 }
 
 /** The key usage a CreateKey asks for, or the spec's default; refused when the spec cannot serve it. */
@@ -47,7 +49,7 @@ export async function insertNewKey(
   const keySpec = input.keySpec ?? 'SYMMETRIC_DEFAULT';
   const keyUsage = usageFor(input, keySpec);
   const tags = mergeTags([], input.tags ?? []);
-  const keyId = newUuid();
+  const keyId = input.multiRegion ? `mrk-${randomHex(16)}` : newUuid();
   const external = input.origin === 'EXTERNAL';
   const record: KeyRecord = {
     keyId,
@@ -65,6 +67,7 @@ export async function insertNewKey(
   };
   if (internalPurpose !== undefined) record.internalPurpose = internalPurpose;
   if (external) record.origin = 'EXTERNAL';
+  if (input.multiRegion) record.multiRegion = { primaryRegion: ctx.partition.region };
   await ctx.store.insertKey(
     record,
     external ? undefined : wrapVersion(ctx, keyId, 1, generateMaterialInsecure(keySpec)),

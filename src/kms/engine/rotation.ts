@@ -7,6 +7,7 @@ import type { KeyRecord, KeyVersionRecord } from '../store.js';
 import type { KmsContext } from './context.js';
 import { refuseInternal, requireEnabled, requireNotPendingDeletion } from './guards.js';
 import { mutateKey, wrapVersion, writeKey } from './key-writes.js';
+import { forgetElsewhere, isReplica } from './multi-region.js';
 
 export const MAX_ON_DEMAND_ROTATIONS = 25;
 export const DEFAULT_ROTATION_DAYS = 365;
@@ -18,6 +19,13 @@ export interface RotationStatus {
 }
 
 function requireRotatable(ctx: KmsContext, k: KeyRecord): void {
+  // Rotation is a shared property of a multi-Region key, set and done on its primary only.
+  if (isReplica(ctx, k)) {
+    throw new AppError(
+      'UnsupportedOperationException',
+      `${ctx.arnOf(k.keyId)} is a multi-Region replica key. Manage its rotation on its primary key in ${k.multiRegion?.primaryRegion}.`,
+    );
+  }
   // AWS rotates imported material only on demand, once new material is imported: Keysafe keeps one.
   if (k.origin === 'EXTERNAL') {
     throw new AppError(
@@ -32,13 +40,26 @@ function requireRotatable(ctx: KmsContext, k: KeyRecord): void {
 }
 
 /** Gives the key a new current version; older versions stay, so what they sealed still opens. */
-function rotateNow(ctx: KmsContext, keyId: string): Promise<KeyRecord> {
-  return writeKey(ctx, keyId, (current) => {
+async function rotateNow(ctx: KmsContext, keyId: string): Promise<KeyRecord> {
+  const rotated = await writeKey(ctx, keyId, (current) => {
     const version = current.currentVersion + 1;
     const next: KeyRecord = { ...current, currentVersion: version, onDemandRotations: current.onDemandRotations + 1 };
     const bytes = generateMaterialInsecure(current.keySpec);
     return ctx.store.addKeyVersion(next, wrapVersion(ctx, current.keyId, version, bytes, 'ON_DEMAND'));
   });
+  // Replicas derive their current version from the shared versions; their cached records must not lag.
+  await forgetElsewhere(ctx, rotated);
+  return rotated;
+}
+
+/** A replica reports its primary's automatic rotation (a shared property); its own record does not carry it. */
+async function rotationSource(ctx: KmsContext, key: KeyRecord): Promise<KeyRecord> {
+  if (!key.multiRegion || !isReplica(ctx, key)) return key;
+  try {
+    return (await ctx.regions.store(key.multiRegion.primaryRegion).getKey(key.keyId)) ?? key;
+  } catch {
+    return key; // the primary's region is no longer served
+  }
 }
 
 export function rotationOperations(ctx: KmsContext) {
@@ -67,10 +88,11 @@ export function rotationOperations(ctx: KmsContext) {
     async getKeyRotationStatus(ref: string): Promise<{ key: KeyRecord; status: RotationStatus }> {
       const key = await keys.getKey(ref, true);
       requireNotPendingDeletion(ctx, key);
-      const status: RotationStatus = { enabled: key.rotationEnabled };
-      if (key.rotationEnabled) {
-        status.periodInDays = key.rotationPeriodInDays ?? DEFAULT_ROTATION_DAYS;
-        if (key.nextRotationAt !== undefined) status.nextRotationAt = key.nextRotationAt;
+      const source = await rotationSource(ctx, key);
+      const status: RotationStatus = { enabled: source.rotationEnabled };
+      if (source.rotationEnabled) {
+        status.periodInDays = source.rotationPeriodInDays ?? DEFAULT_ROTATION_DAYS;
+        if (source.nextRotationAt !== undefined) status.nextRotationAt = source.nextRotationAt;
       }
       return { key, status };
     },

@@ -1,10 +1,10 @@
 // Secrets Manager secret lifecycle operations: create, update, describe, delete, restore.
 import { z } from 'zod';
-import { AppError } from '../../core/errors.js';
 import { operation } from '../../core/operation.js';
 import { epochSeconds, str } from '../../core/wire.js';
 import { checkDeletionOptions } from '../engine/lifecycle.js';
 import { AWSCURRENT, AWSPENDING, AWSPREVIOUS } from '../labels.js';
+import { portOf, replicaRegions } from './replication.js';
 import {
   arnAndName,
   arnNameAndVersion,
@@ -12,6 +12,7 @@ import {
   onSecret,
   onSecretId,
   readVersion,
+  replicationStatus,
   SecretIdInput,
   type SecretsApiContext,
   type SecretsOperation,
@@ -34,7 +35,7 @@ const CreateSecretInput = z.object({
   SecretString: secretString,
   SecretBinary: secretBinary,
   Tags: tags.optional(),
-  AddReplicaRegions: z.array(z.unknown()).optional(),
+  AddReplicaRegions: replicaRegions.optional(),
   ForceOverwriteReplicaSecret: z.boolean().optional(),
   Type: secretType,
 });
@@ -63,10 +64,12 @@ export const lifecycleOperations: Record<string, SecretsOperation> = {
       secret('secretsmanager:CreateSecret', i.Name),
       ...(i.Tags?.length ? [secret('secretsmanager:TagResource', i.Name)] : []),
       ...(i.KmsKeyId ? [sealWith(i.Name, i.KmsKeyId)] : []),
+      ...(i.AddReplicaRegions ? [secret('secretsmanager:ReplicateSecretToRegions', i.Name)] : []),
     ],
-    async run({ engine }: SecretsApiContext, i) {
-      if (i.AddReplicaRegions?.length)
-        throw new AppError('UnsupportedOperationException', 'Replica regions are not supported by Keysafe.');
+    async run(ctx: SecretsApiContext, i) {
+      const { engine } = ctx;
+      // The regions are checked before the secret exists: a refused region leaves nothing behind.
+      if (i.AddReplicaRegions) portOf(ctx).check(i.AddReplicaRegions);
       const created = await engine.createSecret({
         name: i.Name,
         description: i.Description,
@@ -75,7 +78,10 @@ export const lifecycleOperations: Record<string, SecretsOperation> = {
         value: secretValueOf(i),
         token: i.ClientRequestToken,
       });
-      return arnNameAndVersion(created);
+      if (!i.AddReplicaRegions) return arnNameAndVersion(created);
+      const force = i.ForceOverwriteReplicaSecret ?? false;
+      const { secret: primary } = await portOf(ctx).replicate(created.secret.arn, i.AddReplicaRegions, force);
+      return { ...arnNameAndVersion(created), ReplicationStatus: replicationStatus(primary) };
     },
   }),
 

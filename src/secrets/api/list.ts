@@ -4,6 +4,7 @@ import { operation } from '../../core/operation.js';
 import { epochSeconds, int, str } from '../../core/wire.js';
 import type { SecretsEngine } from '../engine.js';
 import { checkFilters, FILTER_KEYS, type FilterSubject, filtersMatch } from '../list-filters.js';
+import { primaryRegionOf, regionOfArn } from '../replication.js';
 import type { SecretRecord } from '../store.js';
 import {
   anyResource,
@@ -45,12 +46,12 @@ const ListSecretVersionIdsInput = z.object({
   IncludeDeprecated: z.boolean().optional(),
 });
 
-/** What the filters read of a secret: its primary region is its own (from its ARN) until replication lands. */
+/** What the filters read of a secret: its replication primary's region, or its own (from its ARN). */
 const subjectOf = (s: SecretRecord): FilterSubject => ({
   name: s.name,
   description: s.description,
   tags: s.tags,
-  primaryRegion: s.arn.split(':')[3],
+  primaryRegion: primaryRegionOf(s) ?? regionOfArn(s.arn),
 });
 
 /** The secrets the filters match (checked first: a filter without Key or Values is refused). */

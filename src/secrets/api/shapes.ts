@@ -5,13 +5,17 @@ import { AppError } from '../../core/errors.js';
 import { type Operation, singleCallOperations } from '../../core/operation.js';
 import { blob, epochSeconds, str } from '../../core/wire.js';
 import type { SecretsEngine, SecretValue } from '../engine.js';
+import { DEFAULT_KMS_ALIAS } from '../envelope.js';
 import { AWSCURRENT } from '../labels.js';
+import { primaryRegionOf, type ReplicationPort } from '../replication.js';
 import type { Rotation } from '../rotation.js';
 import type { SecretRecord, SecretVersionRecord } from '../store.js';
 
 export interface SecretsApiContext {
   engine: SecretsEngine;
   rotation: Rotation;
+  /** Replication across regions (the server's); absent where only one region's engine exists. */
+  replication?: ReplicationPort;
 }
 
 export type SecretsOperation = Operation<SecretsApiContext>;
@@ -120,6 +124,7 @@ export function describe(s: SecretRecord, versions: SecretVersionRecord[]) {
     ...((s.everTagged || s.tags.length > 0) && { Tags: s.tags }),
     ...(Object.keys(stages).length > 0 && { VersionIdsToStages: stages }),
     CreatedDate: epochSeconds(s.createdAt),
+    ...replicationOf(s),
     ...((r?.inProgress || r?.lastFailure) && {
       KeysafeRotation: {
         ...(r.inProgress && {
@@ -136,3 +141,20 @@ export function describe(s: SecretRecord, versions: SecretVersionRecord[]) {
     }),
   };
 }
+
+/** PrimaryRegion and ReplicationStatus, on a replicated secret (ReplicationStatus on the primary). */
+export function replicationOf(s: SecretRecord) {
+  const primaryRegion = primaryRegionOf(s);
+  return {
+    ...(primaryRegion !== undefined && { PrimaryRegion: primaryRegion }),
+    ...(s.replicas?.length && { ReplicationStatus: replicationStatus(s) }),
+  };
+}
+
+export const replicationStatus = (s: SecretRecord) =>
+  (s.replicas ?? []).map((r) => ({
+    Region: r.region,
+    ...(r.kmsKeyId !== undefined ? { KmsKeyId: r.kmsKeyId } : { KmsKeyId: DEFAULT_KMS_ALIAS }),
+    Status: r.status,
+    ...(r.statusMessage !== undefined && { StatusMessage: r.statusMessage }),
+  }));

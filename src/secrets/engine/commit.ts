@@ -4,6 +4,7 @@ import { AppError } from '../../core/errors.js';
 import { keyedLock, retryConflicts } from '../../core/keyed-lock.js';
 import { type StageMap, stageMapOf } from '../labels.js';
 import type { SecretReadCache } from '../read-cache.js';
+import { markInProgress, replicaWriteRefused } from '../replication.js';
 import type { SecretChange, SecretRecord, SecretsStore } from '../store.js';
 import type { SecretLookup } from './lookup.js';
 
@@ -12,7 +13,14 @@ export type ChangePlan = (secret: SecretRecord, stages: StageMap) => Promise<Sec
 
 export type SecretCommits = ReturnType<typeof createSecretCommits>;
 
-export function createSecretCommits(store: SecretsStore, cache: SecretReadCache, clock: Clock, lookup: SecretLookup) {
+export function createSecretCommits(
+  store: SecretsStore,
+  cache: SecretReadCache,
+  clock: Clock,
+  lookup: SecretLookup,
+  /** Called after a committed change of a primary with replicas: the server brings the replicas up to date. */
+  primaryChanged?: (primary: SecretRecord) => void,
+) {
   // Rung after every committed change: the watch stream's doorbell (the events table is the truth).
   const changeListeners = new Set<() => void>();
   // Deferred: the writer's answer goes out before the fan-out to the watchers starts.
@@ -23,9 +31,16 @@ export function createSecretCommits(store: SecretsStore, cache: SecretReadCache,
 
   /** Commits a change and drops the read caches of its secret; undefined when the revision check lost. */
   async function commit(change: SecretChange, at: number): Promise<SecretRecord | undefined> {
-    const saved = await store.commit(change, at);
+    // A change with events changes what replicas hold: they are InProgress from this very commit, so a
+    // crash before the sync leaves the truth for the reconciler to find.
+    const replicas = change.events.length > 0 ? change.secret.replicas : undefined;
+    const stored = replicas?.length
+      ? { ...change, secret: { ...change.secret, replicas: markInProgress(replicas) } }
+      : change;
+    const saved = await store.commit(stored, at);
     cache.invalidate(change.secret.arn);
     if (saved && change.events.length > 0) ring();
+    if (saved && replicas?.length) primaryChanged?.(saved);
     return saved;
   }
 
@@ -50,6 +65,7 @@ export function createSecretCommits(store: SecretsStore, cache: SecretReadCache,
     const saved = await withSecretLock((await lookup.find(secretId)).arn, () =>
       retryConflicts(async () => {
         const secret = allowDeleted ? await lookup.find(secretId) : await lookup.findLive(secretId);
+        if (secret.primary) throw replicaWriteRefused();
         const planned = await plan(secret, await stageMap(secret.arn));
         if (!planned) return secret;
         return commit({ ...planned, secret: { ...planned.secret, lastChangedAt: clock.now() } }, clock.now());
@@ -65,7 +81,7 @@ export function createSecretCommits(store: SecretsStore, cache: SecretReadCache,
     return () => changeListeners.delete(listener);
   }
 
-  return { commit, purge, change, stageMap, onChange };
+  return { commit, purge, change, stageMap, onChange, ring };
 }
 
 /** Every attempt lost its revision check. */

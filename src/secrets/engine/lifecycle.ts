@@ -6,6 +6,7 @@ import { retryConflicts } from '../../core/keyed-lock.js';
 import type { SecretValue } from '../../core/secret-value.js';
 import { newUuid } from '../../crypto/index.js';
 import { AWSCURRENT } from '../labels.js';
+import { replicaWriteRefused } from '../replication.js';
 import type { SecretChange, SecretRecord, SecretTag } from '../store.js';
 import { concurrentChange } from './commit.js';
 import { markedForDeletion } from './lookup.js';
@@ -120,6 +121,14 @@ export async function deleteSecret(
     throw e;
   });
   if (!secret) return { secret: lookup.missing(secretId), deletionDate: now };
+  if (secret.primary) throw replicaWriteRefused();
+  if (secret.replicas?.length) {
+    // AWS: the replicas go first (RemoveRegionsFromReplication), then the primary.
+    throw new AppError(
+      'InvalidRequestException',
+      "You can't delete a primary secret that is replicated to other Regions. Remove the replicas with RemoveRegionsFromReplication first.",
+    );
+  }
   if (force) return { secret: await forcePurge(parts, secretId, secret, now), deletionDate: now };
   if (secret.deletedAt !== undefined) throw markedForDeletion();
   const purgeAt = now + (recoveryWindowInDays ?? 30) * DAY_MS;
