@@ -21,6 +21,8 @@ export interface AuditEvent {
   identity: AuditIdentity;
   action: string;
   resource?: string;
+  /** The region the request acted in (absent on records written before regions, and on STS calls). */
+  region?: string;
   decision: 'allow' | 'deny' | 'none';
   /** 'success' or the error code answered. */
   outcome: string;

@@ -48,10 +48,18 @@ export function singleCallOperations<Ctx, Named>(target: (action: string, input:
   });
 }
 
-/** Parse → validate → authorize every declared resource → run. */
-export async function invoke<Ctx>(op: Operation<Ctx>, ctx: Ctx, raw: unknown, access: Access): Promise<object> {
+/**
+ * Parse → validate → authorize every declared resource → run. The context is asked for only once
+ * authorized: building it may cost (a region's engines).
+ */
+export async function invoke<Ctx>(
+  op: Operation<Ctx>,
+  ctx: () => Ctx | Promise<Ctx>,
+  raw: unknown,
+  access: Access,
+): Promise<object> {
   const input = parseInput(op.input, raw);
   op.validate?.(input);
   await access.authorize(op.resources(input));
-  return op.run(ctx, input, access);
+  return op.run(await ctx(), input, access);
 }

@@ -18,7 +18,7 @@ import type { ChangeFeed } from './change-feed.js';
 import { type Admitted, admitBearer, type Env, exchangeOf, jsonAnswer, type Route, type RouteDeps } from './route.js';
 
 export interface AgentRouteDeps extends RouteDeps {
-  secretsIn: (region: string) => SecretsApiContext;
+  secretsIn: (region: string) => Promise<SecretsApiContext>;
   changeFeedIn: (region: string) => Promise<ChangeFeed>;
   /**
    * How often the watch stream carries a heartbeat: it keeps idle connections (and the proxies
@@ -93,7 +93,7 @@ async function fetchSealed(deps: AgentRouteDeps, importKey: ImportKey, c: Contex
       'Values here are delivered to a session that logged in with a publicKey; use GetSecretValue otherwise.',
     );
   }
-  const output = (await GetSecretValue.run(deps.secretsIn(x.region), fetchInput(c), x.access)) as Record<
+  const output = (await GetSecretValue.run(await deps.secretsIn(x.region), fetchInput(c), x.access)) as Record<
     string,
     unknown
   >;

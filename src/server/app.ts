@@ -19,7 +19,7 @@ export interface AppDeps extends RouteDeps {
   login: Login;
   sessions: Sessions;
   /** A region's Secrets Manager context and change feed (the agent API). */
-  secretsIn: (region: string) => SecretsApiContext;
+  secretsIn: (region: string) => Promise<SecretsApiContext>;
   changeFeedIn: (region: string) => Promise<ChangeFeed>;
   /** False while starting or draining: /readyz answers 503. */
   isReady: () => boolean;

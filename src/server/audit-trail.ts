@@ -8,6 +8,8 @@ export interface RequestFacts {
   identity: Identity | undefined;
   action: string;
   resource: string | undefined;
+  /** The region the request was admitted in, once it was. */
+  region?: string | undefined;
   decision: AuditEvent['decision'];
   outcome: string;
   /** ms since the epoch */
@@ -31,5 +33,6 @@ export function auditRecord(f: RequestFacts): AuditEvent {
     outcome: f.outcome,
   };
   if (f.resource !== undefined) event.resource = f.resource;
+  if (f.region !== undefined) event.region = f.region;
   return event;
 }

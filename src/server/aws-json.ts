@@ -30,7 +30,8 @@ export interface RegionalApi {
 
 export interface AwsJsonDeps {
   /** The region's engines (regions.ts decides which region a request is in). */
-  apis: (region: string) => RegionalApi;
+  /** A region's operation contexts, built (through the region gate) once the request is authorized. */
+  apis: (region: string) => Promise<RegionalApi>;
   authenticator: Authenticator;
   pipeline: Pipeline;
   sts: StsDeps;
@@ -91,7 +92,7 @@ export function createAwsJsonHandler(deps: AwsJsonDeps): (req: IncomingMessage, 
         throw new AppError('UnknownOperationException', 'The requested operation is not recognized.');
       const region = requestRegion(pipeline.regions, { signed, header: header(req.headers, REGION_HEADER) });
       const access = pipeline.admit(x, identity, `${prefix}.${name}`, region);
-      const context = service.context(deps.apis(region));
+      const context = async () => service.context(await deps.apis(region));
       return JSON.stringify(await invoke(op as Operation<unknown>, context, parseJson(raw), access));
     });
     writeAnswer(res, answer, x.requestId, sts);

@@ -5,7 +5,7 @@ import type { Clock } from '../core/clock.js';
 import { ConfigError } from '../core/config-error.js';
 import { AppError } from '../core/errors.js';
 import { RootKeyring } from '../crypto/index.js';
-import { createKmsEngine, type KmsEngine, type KmsRegions } from '../kms/index.js';
+import { createKmsEngine, INTERNAL_KEYS, type KmsEngine, type KmsRegions } from '../kms/index.js';
 import type { Logger } from '../observability/logger.js';
 import { Metrics } from '../observability/metrics.js';
 import { createSecretsEngine, type SecretRecord, type SecretsEngine } from '../secrets/index.js';
@@ -80,6 +80,7 @@ export async function openEngines(config: Readonly<ServerConfig>, clock: Clock, 
   // Finish a root key rotation that a crash interrupted, before serving.
   await rotateRootKey(true);
   await refuseForeignRootKey(store, rootKeys);
+  await refuseMovedRegion(store, config.region);
   return {
     store,
     rootKeys,
@@ -130,5 +131,28 @@ async function refuseForeignRootKey(store: Store, rootKeys: RootKeyring): Promis
     throw new ConfigError(
       `the database's key material is wrapped under root key ${foreign[0]!.rootKeyId}, but the root key given is ${rootKeys.current.id}; check KEYSAFE_ROOT_KEY or --root-key-file`,
     );
+  }
+}
+
+/**
+ * `region:` changed under existing data would make new internal keys in the new region: every
+ * session would end and the Terraform state (encrypted under the old region's key) be unreadable.
+ * Refuse to start, naming both regions, rather than orphan them.
+ */
+async function refuseMovedRegion(store: Store, region: string): Promise<void> {
+  const holdsInternalKeys = async (r: string): Promise<boolean> => {
+    for (const { purpose } of Object.values(INTERNAL_KEYS)) {
+      if (await store.inRegion(r).kms.getInternalKey(purpose)) return true;
+    }
+    return false;
+  };
+  if (await holdsInternalKeys(region)) return;
+  for (const other of await store.regions()) {
+    if (other !== region && (await holdsInternalKeys(other))) {
+      await store.close();
+      throw new ConfigError(
+        `region: is ${region}, but this store's internal keys (sessions, Terraform state) are in ${other}; set region: ${other} (the default region cannot change once data exists)`,
+      );
+    }
   }
 }

@@ -4,6 +4,7 @@ import type { RequestListener } from 'node:http';
 import { getRequestListener } from '@hono/node-server';
 import type { Hono } from 'hono';
 import type { Clock } from '../core/clock.js';
+import { AppError } from '../core/errors.js';
 import { INTERNAL_KEYS, internalKey } from '../kms/index.js';
 import type { Logger } from '../observability/logger.js';
 import { createTerraformStateBackend } from '../terraform/index.js';
@@ -13,8 +14,8 @@ import type { ChangeFeed } from './change-feed.js';
 import type { ServerConfig } from './config.js';
 import type { Engines } from './engines.js';
 import { createPipeline, type Pipeline } from './pipeline.js';
-import { type PerRegion, perRegion } from './regions.js';
-import { createResourceResolver, type ResolveResource } from './resources.js';
+import { createRegionGate, type PerRegion, perRegion } from './regions.js';
+import { createEmptyRegionResolver, createResourceResolver, type ResolveResource } from './resources.js';
 import type { Env } from './route.js';
 import type { Services } from './services.js';
 
@@ -32,6 +33,12 @@ export interface ListenerDeps {
 /** What a region's requests run on: its operations' contexts and its resources' resolver. */
 type Regional = RegionalApi & { resolve: ResolveResource };
 
+/** A region's parts for an authorized request, and its change feed: built through the region gate. */
+interface RegionalParts {
+  regional(region: string): Promise<Regional>;
+  changeFeedIn(region: string): Promise<ChangeFeed>;
+}
+
 export function createListener(deps: ListenerDeps): RequestListener {
   const { config, clock, engines, services } = deps;
   const regional: PerRegion<Regional> = perRegion((region) => {
@@ -46,18 +53,46 @@ export function createListener(deps: ListenerDeps): RequestListener {
       resolve: createResourceResolver(kms, secrets),
     };
   });
+  const regions = { defaultRegion: config.region, ...(config.regions && { allowed: config.regions }) };
+  const gate = createRegionGate({
+    policy: regions,
+    built: regional.has,
+    dataRegions: () => engines.store.regions(),
+    now: () => clock.now(),
+  });
+  // Authorization in a region not built reads nothing (nothing exists there); its parts are built
+  // only once the request is authorized (apis, secretsIn), so a refused caller builds nothing.
+  const resolveIn = (region: string): ResolveResource => {
+    const empty = createEmptyRegionResolver({ region, accountId: config.accountId });
+    return async (ref) => ((await gate.known(region)) ? regional(region).resolve : empty)(ref);
+  };
+  const built: RegionalParts = {
+    regional: async (region) => {
+      await gate.admit(region);
+      return regional(region);
+    },
+    changeFeedIn: async (region) => {
+      if (!(await gate.known(region))) {
+        throw new AppError(
+          'ResourceNotFoundException',
+          `The region '${region}' holds no secrets here; watch a region listed in regions: or holding secrets.`,
+        );
+      }
+      return deps.changeFeedIn(region);
+    },
+  };
   const pipeline = createPipeline({
     audit: services.audit,
     directory: services.directory,
     accountId: config.accountId,
-    regions: { defaultRegion: config.region, ...(config.regions && { allowed: config.regions }) },
-    resolveIn: (region) => regional(region).resolve,
+    regions,
+    resolveIn,
     now: () => clock.now(),
     logger: deps.logger,
     metrics: engines.metrics,
   });
-  const routes = getRequestListener(buildApp(deps, pipeline, regional).fetch);
-  const awsJson = buildAwsJson(deps, pipeline, regional);
+  const routes = getRequestListener(buildApp(deps, pipeline, built).fetch);
+  const awsJson = buildAwsJson(deps, pipeline, built);
   return (req, res) => {
     if (req.method === 'POST' && (req.url === '/' || req.url?.startsWith('/?'))) awsJson(req, res);
     else void routes(req, res);
@@ -65,15 +100,15 @@ export function createListener(deps: ListenerDeps): RequestListener {
 }
 
 function buildApp(
-  { config, clock, engines, services, changeFeedIn, isReady }: ListenerDeps,
+  { config, clock, engines, services, isReady }: ListenerDeps,
   pipeline: Pipeline,
-  regional: PerRegion<Regional>,
+  { regional, changeFeedIn }: RegionalParts,
 ): Hono<Env> {
   const { kms, store } = engines;
   return createApp({
     authenticator: services.authenticator,
     pipeline,
-    secretsIn: (region) => regional(region).secrets,
+    secretsIn: async (region) => (await regional(region)).secrets,
     changeFeedIn,
     directory: services.directory,
     login: services.login,
@@ -98,7 +133,7 @@ function buildApp(
   });
 }
 
-function buildAwsJson({ config, services }: ListenerDeps, pipeline: Pipeline, regional: PerRegion<Regional>) {
+function buildAwsJson({ config, services }: ListenerDeps, pipeline: Pipeline, { regional }: RegionalParts) {
   const { directory } = services;
   return createAwsJsonHandler({
     apis: regional,

@@ -77,6 +77,7 @@ export function createPipeline(deps: PipelineDeps) {
           identity: x.identity,
           action: x.access?.action ?? x.label,
           resource: x.access?.resource ?? x.resource,
+          region: x.region,
           decision: x.decision ?? x.access?.decision ?? 'none',
           outcome,
           at: deps.now(),

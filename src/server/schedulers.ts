@@ -64,18 +64,26 @@ async function runJobs({ engines, rotationIn, clock, logger }: SchedulersDeps): 
     secretsPurged: 0,
     replicasReconciled: 0,
   };
+  // One region's failure (its data, a bug) is logged and never keeps the others' jobs from running.
+  let failed: unknown;
   for (const region of await engines.store.regions()) {
-    const { kms, secrets } = engines.inRegion(region);
-    const keys = await kms.runDueJobs();
-    done.rotated += keys.rotated;
-    done.deleted += keys.deleted;
-    done.materialsExpired += keys.materialsExpired;
-    done.secretsPurged += await secrets.purgeDue(now);
-    done.secretRotationsStarted += await rotationIn(region).runDue(now);
+    try {
+      const { kms, secrets } = engines.inRegion(region);
+      const keys = await kms.runDueJobs();
+      done.rotated += keys.rotated;
+      done.deleted += keys.deleted;
+      done.materialsExpired += keys.materialsExpired;
+      done.secretsPurged += await secrets.purgeDue(now);
+      done.secretRotationsStarted += await rotationIn(region).runDue(now);
+    } catch (e) {
+      failed ??= e;
+      logger.error('scheduler failed in a region', { region, error: (e as Error)?.message });
+    }
   }
   // Replicas a crash (or an unreachable key) left behind: synced again until InSync.
   done.replicasReconciled = await engines.replication.reconcile();
   await engines.store.secrets.trimEvents(now - EVENT_RETENTION_MS);
+  if (failed !== undefined) throw failed;
   if (Object.values(done).some((n) => n > 0)) logger.info('scheduler ran', { ...done });
   return done;
 }

@@ -74,6 +74,22 @@ describe('audit verify', () => {
     });
   });
 
+  it('passes a log whose older records have no region and newer ones do (a field added keeps the chain)', async () => {
+    await writeLog(2);
+    const log = await AuditLog.open({
+      dir,
+      maxSegmentBytes: 1 << 20,
+      sync: false,
+      logger: createLogger('error', () => {}),
+    });
+    await log.append({ ...event(3), region: 'eu-west-1' });
+    await log.close();
+    expect(verifyAuditLog(dir)).toMatchObject({ ok: true, records: 3 });
+    expect(JSON.parse(linesOf(segment()).at(-1)!)).toMatchObject({ seq: 3, region: 'eu-west-1' });
+    flipByte(segment(), 3, 'eu-west-1');
+    expect(broken(verifyAuditLog(dir))).toMatchObject({ ok: false });
+  });
+
   it('passes an empty log', async () => {
     await writeLog(0);
     expect(verifyAuditLog(dir)).toMatchObject({ ok: true, records: 0, segments: 1 });

@@ -36,6 +36,7 @@ const RECORD_FIELDS = [
   'identity',
   'action',
   'resource',
+  'region',
   'decision',
   'outcome',
   'prev',
@@ -81,7 +82,9 @@ describe('audit records from a running server', () => {
     const r = mine[0]!;
     expect(r).toBe(all.at(-1));
     expect(Object.keys(r).sort()).toEqual(
-      RECORD_FIELDS.filter((f) => f !== 'resource' || r.resource !== undefined).sort(),
+      RECORD_FIELDS.filter(
+        (f) => (f !== 'resource' || r.resource !== undefined) && (f !== 'region' || r.region !== undefined),
+      ).sort(),
     );
     expect(Date.parse(r.time)).toBeGreaterThanOrEqual(t0);
     expect(Date.parse(r.time)).toBeLessThanOrEqual(t1);
@@ -122,6 +125,7 @@ describe('audit records from a running server', () => {
       identity: { type: 'admin', arn: `arn:aws:iam::${ACCOUNT}:root` },
       action: 'kms:Encrypt',
       resource: KeyMetadata!.Arn,
+      region: 'us-east-1',
       decision: 'allow',
       outcome: 'success',
     });

@@ -1,8 +1,10 @@
 // Upgrading a store written before regions (test/fixtures/store-v5, made by main's server of that time): on
 // SQLite and on PostgreSQL, every key, alias and secret lands in the default region and still decrypts;
 // another region sees none of it.
-import { chmodSync, copyFileSync, mkdirSync, readFileSync, rmSync } from 'node:fs';
+import { execFile } from 'node:child_process';
+import { chmodSync, copyFileSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { promisify } from 'node:util';
 import { DecryptCommand, DescribeKeyCommand, ListKeysCommand } from '@aws-sdk/client-kms';
 import { GetSecretValueCommand, ListSecretsCommand } from '@aws-sdk/client-secrets-manager';
 import Database from 'better-sqlite3';
@@ -10,9 +12,11 @@ import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { POSTGRES_MIGRATIONS } from '../../src/storage/postgres/migrations.js';
 import { startPostgres, type TestPostgres } from '../support/postgres.js';
+import { CLI } from '../support/process.js';
 import { failure, sdkClients } from '../support/sdk.js';
 import { startTestServer, tempDir } from '../support/server.js';
 
+const run = promisify(execFile);
 const FIXTURE = join(import.meta.dirname, '../fixtures/store-v5');
 const expected = JSON.parse(readFileSync(join(FIXTURE, 'expected.json'), 'utf8')) as {
   keyId: string;
@@ -97,6 +101,28 @@ describe('a SQLite store written before regions', () => {
       rmSync(dir, { recursive: true, force: true });
     }
   });
+
+  it('refuses to start with region: changed under its data: sessions and Terraform state would be orphaned', async () => {
+    const dir = fixtureDataDir();
+    try {
+      await checkUpgraded(dir);
+      await expect(startTestServer({ dataDir: dir, config: { region: 'eu-west-1' } })).rejects.toThrow(
+        "region: is eu-west-1, but this store's internal keys (sessions, Terraform state) are in us-east-1; set region: us-east-1",
+      );
+      const cli = await run(process.execPath, [
+        CLI,
+        'server',
+        '--data-dir',
+        dir,
+        '--config',
+        join(dir, 'config.json'),
+      ]).catch((e: { code: number; stderr: string }) => e);
+      expect(cli).toMatchObject({ code: 2 });
+      expect((cli as { stderr: string }).stderr).toContain('set region: us-east-1');
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
 });
 
 describe('a PostgreSQL store written before regions', () => {
@@ -124,6 +150,24 @@ describe('a PostgreSQL store written before regions', () => {
         await client.end();
       }
     } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  it("moved by keysafe migrate, takes the region: of the server's --config, not us-east-1", async () => {
+    const dir = fixtureDataDir();
+    const config = join(dir, 'server.json');
+    writeFileSync(config, JSON.stringify({ region: 'eu-west-1' }));
+    const client = new pg.Client({ connectionString: postgres.url });
+    await client.connect();
+    try {
+      await run(process.execPath, [CLI, 'migrate', '--data-dir', dir, '--config', config, '--to', postgres.url]);
+      for (const table of ['kms_keys', 'kms_aliases', 'kms_internal_keys', 'secrets']) {
+        const { rows } = await client.query(`SELECT DISTINCT region FROM ${table}`);
+        expect(rows, table).toEqual([{ region: 'eu-west-1' }]);
+      }
+    } finally {
+      await client.end();
       rmSync(dir, { recursive: true, force: true });
     }
   });

@@ -7,6 +7,7 @@ import type { Store } from '../../src/storage/types.js';
 const T0 = Date.UTC(2026, 0, 1);
 const KEY_A = 'arn:aws:kms:us-east-1:000000000000:key/aaaaaaaa-0000-0000-0000-000000000000';
 const KEY_B = 'arn:aws:kms:eu-west-1:000000000000:key/aaaaaaaa-0000-0000-0000-000000000000';
+const KEY_C = 'arn:aws:kms:us-east-1:000000000000:key/cccccccc-0000-0000-0000-000000000000';
 const APP = 'arn:aws:iam::000000000000:role/app';
 const OPS = 'arn:aws:iam::000000000000:role/ops';
 
@@ -76,12 +77,14 @@ export function describeKmsGrantStoreContract(name: string, open: () => Promise<
       expect((await kms.listGrants(KEY_A, 10)).items).toHaveLength(4);
     });
 
-    it('lists a key’s grants by grant id in pages, and by grantee; retirable grants across keys', async () => {
+    it('lists a key’s grants by grant id in pages, and by grantee; retirable grants across the region’s keys only', async () => {
       const mine = [0, 1, 2, 3, 4].map((n) =>
         newGrant({ granteePrincipal: n % 2 ? APP : OPS, retiringPrincipal: OPS }),
       );
       for (const g of mine) await put(g);
+      const otherKey = newGrant({ keyArn: KEY_C, retiringPrincipal: OPS });
       const elsewhere = newGrant({ keyArn: KEY_B, retiringPrincipal: OPS });
+      await put(otherKey);
       await put(elsewhere);
       const seen: string[] = [];
       let after: string | undefined;
@@ -98,8 +101,12 @@ export function describeKmsGrantStoreContract(name: string, open: () => Promise<
       const retirable = await kms.listRetirableGrants(OPS, 4);
       expect(retirable.items).toHaveLength(4);
       const rest = await kms.listRetirableGrants(OPS, 4, retirable.next);
-      expect(sorted([...ids(retirable.items), ...ids(rest.items)])).toEqual(sorted([...ids(mine), elsewhere.grantId]));
+      expect(sorted([...ids(retirable.items), ...ids(rest.items)])).toEqual(sorted([...ids(mine), otherKey.grantId]));
       expect(rest.next).toBeUndefined();
+      // Another region's view shows its own key's grant only (a key ARN names its region).
+      expect(ids((await store.inRegion('eu-west-1').kms.listRetirableGrants(OPS, 10)).items)).toEqual([
+        elsewhere.grantId,
+      ]);
     });
 
     it('finds the grants to any of some grantees on one key only (not those they may only retire), at most `limit`', async () => {

@@ -70,6 +70,21 @@ describe('postgres migrations', () => {
     expect(await appliedMigrations(schema)).toEqual(before);
   });
 
+  it('refuses a store migrated by a newer keysafe (an old replica in a rolling upgrade), and a gap below its highest', async () => {
+    const schema = freshSchema();
+    await (await open(schema)).close();
+    const table = `${pg.escapeIdentifier(schema)}.schema_migrations`;
+    const newest = POSTGRES_MIGRATIONS.at(-1)!.version;
+    await admin.query(`INSERT INTO ${table} VALUES (${newest + 1}, 'from the future', 0)`);
+    await expect(open(schema)).rejects.toThrow(
+      `store: the PostgreSQL database has schema version ${newest + 1}, newer than this keysafe's ${newest}`,
+    );
+    await admin.query(`DELETE FROM ${table} WHERE version IN (${newest + 1}, 6)`);
+    await expect(open(schema)).rejects.toThrow(
+      `store: the PostgreSQL database lacks migration 6 but has ${newest}; applying 6 after ${newest} is not supported`,
+    );
+  });
+
   it('lets several replicas migrate an empty database at once: all succeed, each migration applied once', async () => {
     const database = `m_${randomUUID().replaceAll('-', '')}`;
     await admin.query(`CREATE DATABASE ${database}`);

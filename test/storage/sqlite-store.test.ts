@@ -133,6 +133,29 @@ describe('sqlite store', () => {
     }
   });
 
+  it('refuses a store migrated by a newer keysafe, and one missing a migration below its highest', async () => {
+    const path = tempDbPath();
+    await open(path).close();
+    const edit = (sql: string) => {
+      const db = new Database(path);
+      try {
+        db.exec(sql);
+      } finally {
+        db.close();
+      }
+    };
+    const newest = SQLITE_MIGRATIONS.at(-1)!.version;
+    edit(`INSERT INTO schema_migrations VALUES (${newest + 1}, 'from the future', 0)`);
+    expect(() => openSqliteStore(path)).toThrow(
+      `store: the SQLite database has schema version ${newest + 1}, newer than this keysafe's ${newest}`,
+    );
+    // A dev store that applied later migrations before an earlier-numbered one landed (6 after 7-10).
+    edit(`DELETE FROM schema_migrations WHERE version IN (${newest + 1}, 6)`);
+    expect(() => openSqliteStore(path)).toThrow(
+      `store: the SQLite database lacks migration 6 but has ${newest}; applying 6 after ${newest} is not supported`,
+    );
+  });
+
   it('records every migration in schema_migrations and does not re-apply them on reopen', async () => {
     const path = tempDbPath();
     await open(path).close();

@@ -6,9 +6,12 @@ import { LOCK_CLASS_GRANTS, type PgDatabase } from './pool.js';
 
 export class PostgresGrantStore implements KmsGrantStore {
   readonly #db: PgDatabase;
+  /** Key ARNs of this view's region begin so: ListRetirableGrants (by principal) shows no other region's. */
+  readonly #arnPrefix: string;
 
-  constructor(db: PgDatabase) {
+  constructor(db: PgDatabase, region: string) {
     this.#db = db;
+    this.#arnPrefix = `arn:aws:kms:${region}:`;
   }
 
   async insertGrant(g: GrantRecord, quota: GrantQuota): Promise<GrantInsert> {
@@ -66,8 +69,8 @@ export class PostgresGrantStore implements KmsGrantStore {
 
   async listRetirableGrants(principal: string, limit: number, after = ''): Promise<Page<GrantRecord>> {
     const { rows } = await this.#db.query(
-      'SELECT * FROM kms_grants WHERE retiring_principal = $1 AND grant_id > $2 ORDER BY grant_id LIMIT $3',
-      [principal, after, limit + 1],
+      'SELECT * FROM kms_grants WHERE retiring_principal = $1 AND left(key_arn, length($4)) = $4 AND grant_id > $2 ORDER BY grant_id LIMIT $3',
+      [principal, after, limit + 1, this.#arnPrefix],
     );
     return page(rows.map(toGrant), limit, (g) => g.grantId);
   }

@@ -54,7 +54,7 @@ export class PostgresKmsStore extends PostgresGrantStore implements KmsStore {
   readonly #region: string;
 
   constructor(db: PgDatabase, region: string) {
-    super(db);
+    super(db, region);
     this.#db = db;
     this.#region = region;
   }

@@ -4,6 +4,7 @@
 // order is bytewise whatever the database's default collation; times in ms are BIGINT.
 import pg from 'pg';
 import { type MigrationOptions, regionLiteral } from '../migration-options.js';
+import { pendingMigrations } from '../migration-plan.js';
 import { LOCK_MIGRATIONS, type PgDatabase } from './pool.js';
 
 /** The migration that began recording key usage: its time is every key's earliest TrackingStartDate. */
@@ -303,8 +304,7 @@ export async function migratePostgres(db: PgDatabase, options: MigrationOptions)
     const applied = new Set(
       (await c.query<{ version: number }>('SELECT version FROM schema_migrations')).rows.map((r) => r.version),
     );
-    for (const m of POSTGRES_MIGRATIONS) {
-      if (applied.has(m.version)) continue;
+    for (const m of pendingMigrations('PostgreSQL', POSTGRES_MIGRATIONS, applied)) {
       await c.query('BEGIN');
       try {
         await c.query(typeof m.sql === 'string' ? m.sql : m.sql(options));

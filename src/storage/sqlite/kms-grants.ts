@@ -7,8 +7,11 @@ import type { Page } from '../types.js';
 export class SqliteGrantStore implements KmsGrantStore {
   readonly #s;
   readonly #insertTx;
+  /** Key ARNs of this view's region begin so: ListRetirableGrants (by principal) shows no other region's. */
+  readonly #arnPrefix: string;
 
-  constructor(db: Database.Database) {
+  constructor(db: Database.Database, region: string) {
+    this.#arnPrefix = `arn:aws:kms:${region}:`;
     this.#s = {
       insert: db.prepare(
         `INSERT INTO kms_grants (${GRANT_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING`,
@@ -25,7 +28,7 @@ export class SqliteGrantStore implements KmsGrantStore {
         'SELECT * FROM kms_grants WHERE key_arn = ? AND grantee_principal = ? AND grant_id > ? ORDER BY grant_id LIMIT ?',
       ),
       retirable: db.prepare(
-        'SELECT * FROM kms_grants WHERE retiring_principal = ? AND grant_id > ? ORDER BY grant_id LIMIT ?',
+        'SELECT * FROM kms_grants WHERE retiring_principal = ? AND substr(key_arn, 1, ?) = ? AND grant_id > ? ORDER BY grant_id LIMIT ?',
       ),
       // The (key_arn, grantee_principal) index, one probe per grantee.
       granted: db.prepare(
@@ -67,7 +70,7 @@ export class SqliteGrantStore implements KmsGrantStore {
   }
 
   async listRetirableGrants(principal: string, limit: number, after = ''): Promise<Page<GrantRecord>> {
-    const rows = this.#s.retirable.all(principal, after, limit + 1) as Row[];
+    const rows = this.#s.retirable.all(principal, this.#arnPrefix.length, this.#arnPrefix, after, limit + 1) as Row[];
     return page(rows.map(toGrant), limit, (g) => g.grantId);
   }
 

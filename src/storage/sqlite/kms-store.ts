@@ -31,7 +31,7 @@ export class SqliteKmsStore extends SqliteGrantStore implements KmsStore {
   readonly #deleteMaterialTx;
 
   constructor(db: Database.Database, region: string) {
-    super(db);
+    super(db, region);
     this.#region = region;
     // Every statement on a regional table takes the region as its first parameter.
     this.#s = {

@@ -5,6 +5,7 @@ import Database from 'better-sqlite3';
 import { ConfigError } from '../../core/config-error.js';
 import { createLogger, type Logger } from '../../observability/logger.js';
 import { type MigrationOptions, migrationOptions } from '../migration-options.js';
+import { pendingMigrations } from '../migration-plan.js';
 import type { RegionalStore, Store, StoreOptions } from '../types.js';
 import { SqliteAuthStore } from './auth-store.js';
 import { SqliteKmsStore } from './kms-store.js';
@@ -148,8 +149,7 @@ function migrate(db: Database.Database, options: MigrationOptions): void {
     (db.prepare('SELECT version FROM schema_migrations').all() as { version: number }[]).map((r) => r.version),
   );
   const record = db.prepare('INSERT INTO schema_migrations (version, name, applied_at) VALUES (?, ?, ?)');
-  for (const m of SQLITE_MIGRATIONS) {
-    if (applied.has(m.version)) continue;
+  for (const m of pendingMigrations('SQLite', SQLITE_MIGRATIONS, applied)) {
     // foreign_keys cannot change inside a transaction; off, dropping a rebuilt table cascades nowhere.
     if (m.rebuildsTables) db.pragma('foreign_keys = OFF');
     try {
