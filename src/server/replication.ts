@@ -35,132 +35,175 @@ export interface Replication {
   settled(): Promise<void>;
 }
 
-export function createReplication(deps: ReplicationDeps): Replication {
-  const { secretsIn, logger } = deps;
-  // One sync per primary at a time; a change during a sync asks for one more after it.
-  const running = new Map<string, Promise<void>>();
-  const again = new Set<string>();
+type Outcome = Pick<ReplicaRecord, 'status' | 'statusMessage'>;
+// The secrets engine's own types, derived rather than added to its index.
+type ReplicaSource = Parameters<SecretsEngine['applyReplica']>[0];
+type ReplicationResult = Awaited<ReturnType<ReplicationPort['replicate']>>;
 
-  async function syncReplicas(arn: string): Promise<SecretRecord | undefined> {
-    const primaryEngine = secretsIn(regionOfArn(arn));
-    const source = await primaryEngine.replicaSource(arn);
-    if (!source?.secret.replicas?.length) return source?.secret;
-    const outcomes = new Map<string, Pick<ReplicaRecord, 'status' | 'statusMessage'>>();
-    for (const r of source.secret.replicas) {
-      try {
-        outcomes.set(
-          r.region,
-          await secretsIn(r.region).applyReplica(source, { kmsKeyId: r.kmsKeyId, force: r.force ?? false }),
-        );
-      } catch (e) {
-        const message = e instanceof AppError ? `${e.code}: ${e.message}` : 'The replica could not be written.';
-        if (!(e instanceof AppError)) logger.warn('replica sync failed', { arn, region: r.region, error: String(e) });
-        outcomes.set(r.region, { status: 'Failed', statusMessage: message });
-      }
+/** Writes the primary into each of its replica regions; a failure is that region's outcome, not the sync's. */
+async function applyToReplicas(
+  deps: ReplicationDeps,
+  arn: string,
+  source: ReplicaSource,
+): Promise<Map<string, Outcome>> {
+  const outcomes = new Map<string, Outcome>();
+  for (const r of source.secret.replicas ?? []) {
+    try {
+      outcomes.set(
+        r.region,
+        await deps.secretsIn(r.region).applyReplica(source, { kmsKeyId: r.kmsKeyId, force: r.force ?? false }),
+      );
+    } catch (e) {
+      const message = e instanceof AppError ? `${e.code}: ${e.message}` : 'The replica could not be written.';
+      if (!(e instanceof AppError))
+        deps.logger.warn('replica sync failed', { arn, region: r.region, error: String(e) });
+      outcomes.set(r.region, { status: 'Failed', statusMessage: message });
     }
-    const saved = await primaryEngine.updateReplicas(
-      arn,
-      (replicas) =>
-        replicas.map((r): ReplicaRecord => {
-          const o = outcomes.get(r.region);
-          // A replica added after the source was read is left as it is, for the next sync.
-          if (!o) return r;
-          const { status: _s, statusMessage: _m, force, ...rest } = r;
-          return { ...rest, ...o, ...(force && o.status !== 'InSync' && { force }) };
-        }),
-      source.secret.revision,
-    );
-    return saved ?? (await primaryEngine.replicaSource(arn))?.secret;
+  }
+  return outcomes;
+}
+
+/** The primary's replica list with each synced region's outcome; `force` is kept only until a sync succeeds. */
+function withOutcomes(replicas: readonly ReplicaRecord[], outcomes: ReadonlyMap<string, Outcome>): ReplicaRecord[] {
+  return replicas.map((r): ReplicaRecord => {
+    const o = outcomes.get(r.region);
+    // A replica added after the source was read is left as it is, for the next sync.
+    if (!o) return r;
+    const { status: _s, statusMessage: _m, force, ...rest } = r;
+    return { ...rest, ...o, ...(force && o.status !== 'InSync' && { force }) };
+  });
+}
+
+async function syncReplicas(deps: ReplicationDeps, arn: string): Promise<SecretRecord | undefined> {
+  const primaryEngine = deps.secretsIn(regionOfArn(arn));
+  const source = await primaryEngine.replicaSource(arn);
+  if (!source?.secret.replicas?.length) return source?.secret;
+  const outcomes = await applyToReplicas(deps, arn, source);
+  const saved = await primaryEngine.updateReplicas(
+    arn,
+    (replicas) => withOutcomes(replicas, outcomes),
+    source.secret.revision,
+  );
+  return saved ?? (await primaryEngine.replicaSource(arn))?.secret;
+}
+
+/** One sync per primary at a time; a change during a sync asks for one more after it. */
+class SyncQueue {
+  private readonly running = new Map<string, Promise<void>>();
+  private readonly again = new Set<string>();
+  private readonly deps: ReplicationDeps;
+
+  constructor(deps: ReplicationDeps) {
+    this.deps = deps;
   }
 
   /** Runs a sync, or asks the running one for another round. */
-  function queue(arn: string): Promise<void> {
-    const current = running.get(arn);
+  queue(arn: string): Promise<void> {
+    const current = this.running.get(arn);
     if (current) {
-      again.add(arn);
+      this.again.add(arn);
       return current;
     }
     const run = (async () => {
       do {
-        again.delete(arn);
-        await syncReplicas(arn).catch((e: unknown) =>
-          logger.warn('replica sync failed; the reconciler retries', { arn, error: String(e) }),
+        this.again.delete(arn);
+        await syncReplicas(this.deps, arn).catch((e: unknown) =>
+          this.deps.logger.warn('replica sync failed; the reconciler retries', { arn, error: String(e) }),
         );
-      } while (again.has(arn));
-    })().finally(() => running.delete(arn));
-    running.set(arn, run);
+      } while (this.again.has(arn));
+    })().finally(() => this.running.delete(arn));
+    this.running.set(arn, run);
     return run;
   }
 
-  async function reconcile(): Promise<number> {
-    let synced = 0;
-    for (const region of await deps.regions()) {
-      for (const s of await secretsIn(region).listAll()) {
-        if (s.replicas?.some((r) => r.status !== 'InSync')) {
-          await queue(s.arn);
-          synced++;
-        }
+  async settled(): Promise<void> {
+    while (this.running.size > 0) await Promise.allSettled([...this.running.values()]);
+  }
+}
+
+async function reconcile(deps: ReplicationDeps, syncs: SyncQueue): Promise<number> {
+  let synced = 0;
+  for (const region of await deps.regions()) {
+    for (const s of await deps.secretsIn(region).listAll()) {
+      if (s.replicas?.some((r) => r.status !== 'InSync')) {
+        await syncs.queue(s.arn);
+        synced++;
       }
     }
-    return synced;
   }
+  return synced;
+}
 
-  function portIn(region: string): ReplicationPort {
-    const engine = () => secretsIn(region);
-    const check = (regions: readonly ReplicaRegionInput[], existing: readonly ReplicaRecord[] = []) =>
-      checkReplicaRegions(region, regions, existing, deps.allowed);
-    return {
-      check,
-      async replicate(secretId, regions, force) {
-        const primary = await engine().findLive(secretId);
-        if (primary.primary) throw replicaWriteRefused();
-        check(regions, primary.replicas);
-        const added: ReplicaRecord[] = regions.map((r) => ({
-          region: r.Region ?? '',
-          status: 'InProgress',
-          ...(r.KmsKeyId && { kmsKeyId: r.KmsKeyId }),
-          ...(force && { force }),
-        }));
-        await engine().updateReplicas(primary.arn, (replicas) => [...replicas, ...added]);
-        await queue(primary.arn);
-        return { secret: await engine().find(primary.arn) };
-      },
-      async remove(secretId, regions) {
-        const primary = await engine().find(secretId);
-        if (primary.primary) throw replicaWriteRefused();
-        for (const r of regions) {
-          if (!primary.replicas?.some((x) => x.region === r))
-            throw new AppError(
-              'InvalidParameterException',
-              `The secret is not replicated to region ${r.slice(0, 128)}.`,
-            );
-        }
-        for (const r of regions) await secretsIn(r).removeReplica(primary.arn, primary.name);
-        const saved = await engine().updateReplicas(primary.arn, (replicas) =>
-          replicas.filter((x) => !regions.includes(x.region)),
-        );
-        return { secret: saved ?? (await engine().find(primary.arn)) };
-      },
-      async stop(secretId) {
-        const { secret, formerPrimary } = await engine().promoteReplica(secretId);
-        // The primary forgets the region; were this lost, the primary's next sync finds the name taken (Failed).
-        await secretsIn(formerPrimary.region)
-          .updateReplicas(formerPrimary.arn, (replicas) => replicas.filter((x) => x.region !== region))
-          .catch((e: unknown) =>
-            logger.warn('could not drop the promoted replica from its primary', { error: String(e) }),
-          );
-        return secret;
-      },
-    };
+/** ReplicateSecretToRegions in `region`: records the new replicas InProgress, then syncs them before answering. */
+async function replicate(
+  deps: ReplicationDeps,
+  syncs: SyncQueue,
+  region: string,
+  secretId: string,
+  regions: readonly ReplicaRegionInput[],
+  force: boolean,
+): Promise<ReplicationResult> {
+  const engine = () => deps.secretsIn(region);
+  const primary = await engine().findLive(secretId);
+  if (primary.primary) throw replicaWriteRefused();
+  checkReplicaRegions(region, regions, primary.replicas ?? [], deps.allowed);
+  const added: ReplicaRecord[] = regions.map((r) => ({
+    region: r.Region ?? '',
+    status: 'InProgress',
+    ...(r.KmsKeyId && { kmsKeyId: r.KmsKeyId }),
+    ...(force && { force }),
+  }));
+  await engine().updateReplicas(primary.arn, (replicas) => [...replicas, ...added]);
+  await syncs.queue(primary.arn);
+  return { secret: await engine().find(primary.arn) };
+}
+
+/** RemoveRegionsFromReplication in `region`: every named region must be a replica before any is removed. */
+async function remove(
+  deps: ReplicationDeps,
+  region: string,
+  secretId: string,
+  regions: readonly string[],
+): Promise<ReplicationResult> {
+  const engine = () => deps.secretsIn(region);
+  const primary = await engine().find(secretId);
+  if (primary.primary) throw replicaWriteRefused();
+  for (const r of regions) {
+    if (!primary.replicas?.some((x) => x.region === r))
+      throw new AppError('InvalidParameterException', `The secret is not replicated to region ${r.slice(0, 128)}.`);
   }
+  for (const r of regions) await deps.secretsIn(r).removeReplica(primary.arn, primary.name);
+  const saved = await engine().updateReplicas(primary.arn, (replicas) =>
+    replicas.filter((x) => !regions.includes(x.region)),
+  );
+  return { secret: saved ?? (await engine().find(primary.arn)) };
+}
 
+/** StopReplicationToReplica in `region`: the replica is promoted, then its former primary forgets it. */
+async function stop(deps: ReplicationDeps, region: string, secretId: string): Promise<SecretRecord> {
+  const { secret, formerPrimary } = await deps.secretsIn(region).promoteReplica(secretId);
+  // The primary forgets the region; were this lost, the primary's next sync finds the name taken (Failed).
+  await deps
+    .secretsIn(formerPrimary.region)
+    .updateReplicas(formerPrimary.arn, (replicas) => replicas.filter((x) => x.region !== region))
+    .catch((e: unknown) =>
+      deps.logger.warn('could not drop the promoted replica from its primary', { error: String(e) }),
+    );
+  return secret;
+}
+
+export function createReplication(deps: ReplicationDeps): Replication {
+  const syncs = new SyncQueue(deps);
   return {
-    portIn,
-    primaryChanged: (primary) => void queue(primary.arn),
-    syncReplicas,
-    reconcile,
-    settled: async () => {
-      while (running.size > 0) await Promise.allSettled([...running.values()]);
-    },
+    portIn: (region) => ({
+      check: (regions, existing = []) => checkReplicaRegions(region, regions, existing, deps.allowed),
+      replicate: (secretId, regions, force) => replicate(deps, syncs, region, secretId, regions, force),
+      remove: (secretId, regions) => remove(deps, region, secretId, regions),
+      stop: (secretId) => stop(deps, region, secretId),
+    }),
+    primaryChanged: (primary) => void syncs.queue(primary.arn),
+    syncReplicas: (arn) => syncReplicas(deps, arn),
+    reconcile: () => reconcile(deps, syncs),
+    settled: () => syncs.settled(),
   };
 }
