@@ -35,65 +35,100 @@ function notServedHere(partition: Partition, ref: Extract<KeyRef, { kind: 'elsew
   );
 }
 
-export function createKeyCache({ store, rootKeys, clock, partition, ttlMs }: KeyCacheDeps) {
-  const records = new Map<string, { record: KeyRecord; at: number }>();
-  const aliases = new Map<string, { keyId: string | undefined; at: number }>();
-  const materials = new Map<string, Material>();
+/** What the cache holds: records and aliases with the time they were read, and unwrapped material by `keyId/version`. */
+interface CacheMaps {
+  records: Map<string, { record: KeyRecord; at: number }>;
+  aliases: Map<string, { keyId: string | undefined; at: number }>;
+  materials: Map<string, Material>;
+}
 
-  function dropMaterial(keyId: string): void {
-    for (const id of materials.keys()) if (id.startsWith(`${keyId}/`)) materials.delete(id);
-  }
+function dropMaterial(materials: CacheMaps['materials'], keyId: string): void {
+  for (const id of materials.keys()) if (id.startsWith(`${keyId}/`)) materials.delete(id);
+}
 
-  /** A KeyId parameter (key id, key ARN, alias name or alias ARN) → the key id. */
-  async function resolveKeyId(ref: string): Promise<string> {
-    const parsed = parseKeyRef(partition, ref);
-    if (parsed.kind === 'key') return parsed.keyId;
-    if (parsed.kind === 'invalid') throw new AppError('NotFoundException', `Invalid keyId '${ref}'`);
-    if (parsed.kind === 'elsewhere') throw notServedHere(partition, parsed);
-    const now = clock.now();
-    let hit = aliases.get(parsed.name);
-    if (!hit || now - hit.at > ttlMs) {
-      hit = { keyId: (await store.getAlias(parsed.name))?.keyId, at: now };
-      aliases.set(parsed.name, hit);
-    }
-    if (!hit.keyId) throw new AppError('NotFoundException', `Alias ${aliasArn(partition, parsed.name)} is not found.`);
-    return hit.keyId;
+/** A KeyId parameter (key id, key ARN, alias name or alias ARN) → the key id. */
+async function resolveKeyId(deps: KeyCacheDeps, aliases: CacheMaps['aliases'], ref: string): Promise<string> {
+  const { store, clock, partition, ttlMs } = deps;
+  const parsed = parseKeyRef(partition, ref);
+  if (parsed.kind === 'key') return parsed.keyId;
+  if (parsed.kind === 'invalid') throw new AppError('NotFoundException', `Invalid keyId '${ref}'`);
+  if (parsed.kind === 'elsewhere') throw notServedHere(partition, parsed);
+  const now = clock.now();
+  let hit = aliases.get(parsed.name);
+  if (!hit || now - hit.at > ttlMs) {
+    hit = { keyId: (await store.getAlias(parsed.name))?.keyId, at: now };
+    aliases.set(parsed.name, hit);
   }
+  if (!hit.keyId) throw new AppError('NotFoundException', `Alias ${aliasArn(partition, parsed.name)} is not found.`);
+  return hit.keyId;
+}
 
-  /**
-   * A multi-Region key's current version is its newest shared version: the primary's rotation adds
-   * it (one transaction with the primary's record) and every replica derives it here, so no replica
-   * record can lag behind the versions. (The primary is the only writer of versions.)
-   */
-  async function withSharedCurrentVersion(record: KeyRecord): Promise<KeyRecord> {
-    const versions = await store.listKeyVersions(record.keyId);
-    const latest = versions.reduce((max, v) => Math.max(max, v.version), 0);
-    return latest > record.currentVersion ? { ...record, currentVersion: latest } : record;
-  }
+/**
+ * A multi-Region key's current version is its newest shared version: the primary's rotation adds
+ * it (one transaction with the primary's record) and every replica derives it here, so no replica
+ * record can lag behind the versions. (The primary is the only writer of versions.)
+ */
+async function withSharedCurrentVersion(store: KmsStore, record: KeyRecord): Promise<KeyRecord> {
+  const versions = await store.listKeyVersions(record.keyId);
+  const latest = versions.reduce((max, v) => Math.max(max, v.version), 0);
+  return latest > record.currentVersion ? { ...record, currentVersion: latest } : record;
+}
 
-  /** The key's record; `fresh` reads the store (management operations need the latest revision). */
-  async function loadKey(keyId: string, fresh = false): Promise<KeyRecord> {
-    const now = clock.now();
-    const hit = records.get(keyId);
-    if (hit && !fresh && now - hit.at <= ttlMs) return hit.record;
-    const stored = await store.getKey(keyId);
-    if (!stored) {
-      records.delete(keyId);
-      throw new AppError('NotFoundException', `Key '${keyArn(partition, keyId)}' does not exist`);
-    }
-    const record = stored.multiRegion ? await withSharedCurrentVersion(stored) : stored;
-    records.set(keyId, { record, at: now });
-    return record;
+/** The key's record; `fresh` reads the store (management operations need the latest revision). */
+async function loadKey(
+  deps: KeyCacheDeps,
+  records: CacheMaps['records'],
+  keyId: string,
+  fresh: boolean,
+): Promise<KeyRecord> {
+  const { store, clock, partition, ttlMs } = deps;
+  const now = clock.now();
+  const hit = records.get(keyId);
+  if (hit && !fresh && now - hit.at <= ttlMs) return hit.record;
+  const stored = await store.getKey(keyId);
+  if (!stored) {
+    records.delete(keyId);
+    throw new AppError('NotFoundException', `Key '${keyArn(partition, keyId)}' does not exist`);
   }
+  const record = stored.multiRegion ? await withSharedCurrentVersion(store, stored) : stored;
+  records.set(keyId, { record, at: now });
+  return record;
+}
+
+/** A key version's material, unwrapped with the root key that wrapped it. */
+async function loadMaterial(
+  deps: KeyCacheDeps,
+  materials: CacheMaps['materials'],
+  key: KeyRecord,
+  version: number,
+): Promise<Material> {
+  const id = `${key.keyId}/${version}`;
+  const cached = materials.get(id);
+  if (cached) return cached;
+  const row = await deps.store.getKeyVersion(key.keyId, version);
+  if (!row) throw new DecryptionError();
+  const root = deps.rootKeys.get(row.rootKeyId);
+  if (!root) throw new AppError('KMSInternalException', 'key material is wrapped under an unknown root key');
+  const loaded = loadMaterialInsecure(key.keySpec, root.unwrap(key.keyId, version, row.wrappedMaterial));
+  // A bound on memory: the oldest entry goes first.
+  if (materials.size >= MAX_CACHED_MATERIALS) materials.delete(materials.keys().next().value!);
+  materials.set(id, loaded);
+  return loaded;
+}
+
+export function createKeyCache(deps: KeyCacheDeps) {
+  const { records, aliases, materials }: CacheMaps = { records: new Map(), aliases: new Map(), materials: new Map() };
+  const load = (keyId: string, fresh = false) => loadKey(deps, records, keyId, fresh);
+  const resolve = (ref: string) => resolveKeyId(deps, aliases, ref);
 
   return {
-    resolveKeyId,
-    loadKey,
-    getKey: async (ref: string, fresh = false) => loadKey(await resolveKeyId(ref), fresh),
+    resolveKeyId: resolve,
+    loadKey: load,
+    getKey: async (ref: string, fresh = false) => load(await resolve(ref), fresh),
 
     /** Records a key this replica just wrote. */
     remember(record: KeyRecord): KeyRecord {
-      records.set(record.keyId, { record, at: clock.now() });
+      records.set(record.keyId, { record, at: deps.clock.now() });
       return record;
     },
 
@@ -101,11 +136,11 @@ export function createKeyCache({ store, rootKeys, clock, partition, ttlMs }: Key
     forget(keyId: string): void {
       records.delete(keyId);
       for (const [name, hit] of aliases) if (hit.keyId === keyId) aliases.delete(name);
-      dropMaterial(keyId);
+      dropMaterial(materials, keyId);
     },
 
     /** Drops a key's unwrapped material: its imported material was deleted or expired. */
-    forgetMaterial: dropMaterial,
+    forgetMaterial: (keyId: string): void => dropMaterial(materials, keyId),
 
     forgetAlias: (name: string) => aliases.delete(name),
 
@@ -115,7 +150,7 @@ export function createKeyCache({ store, rootKeys, clock, partition, ttlMs }: Key
      */
     forgetRecord(keyId: string): void {
       records.delete(keyId);
-      dropMaterial(keyId);
+      dropMaterial(materials, keyId);
     },
 
     /** Drops every record and alias (changes may have been missed); material never changes. */
@@ -125,18 +160,6 @@ export function createKeyCache({ store, rootKeys, clock, partition, ttlMs }: Key
     },
 
     /** A key version's material, unwrapped with the root key that wrapped it. */
-    async material(key: KeyRecord, version: number): Promise<Material> {
-      const id = `${key.keyId}/${version}`;
-      const cached = materials.get(id);
-      if (cached) return cached;
-      const row = await store.getKeyVersion(key.keyId, version);
-      if (!row) throw new DecryptionError();
-      const root = rootKeys.get(row.rootKeyId);
-      if (!root) throw new AppError('KMSInternalException', 'key material is wrapped under an unknown root key');
-      const loaded = loadMaterialInsecure(key.keySpec, root.unwrap(key.keyId, version, row.wrappedMaterial));
-      if (materials.size >= MAX_CACHED_MATERIALS) materials.delete(materials.keys().next().value!);
-      materials.set(id, loaded);
-      return loaded;
-    },
+    material: (key: KeyRecord, version: number): Promise<Material> => loadMaterial(deps, materials, key, version),
   };
 }
