@@ -139,66 +139,81 @@ function fingerprintOf(g: Omit<GrantRecord, 'grantId' | 'createdAt' | 'fingerpri
   );
 }
 
-export function grantOperations(ctx: KmsContext) {
-  /** A key by key id or key ARN: the grant operations take no alias, as AWS documents. */
-  async function grantKey(ref: string): Promise<KeyRecord> {
-    if (parseKeyRef(ctx.partition, ref).kind === 'alias') {
-      throw new AppError('NotFoundException', `Invalid keyId '${ref}': grant operations take a key id or key ARN.`);
-    }
-    const key = await ctx.keys.getKey(ref);
-    refuseInternal(ctx, key);
-    return key;
+/** A key by key id or key ARN: the grant operations take no alias, as AWS documents. */
+async function grantKey(ctx: KmsContext, ref: string): Promise<KeyRecord> {
+  if (parseKeyRef(ctx.partition, ref).kind === 'alias') {
+    throw new AppError('NotFoundException', `Invalid keyId '${ref}': grant operations take a key id or key ARN.`);
   }
+  const key = await ctx.keys.getKey(ref);
+  refuseInternal(ctx, key);
+  return key;
+}
 
-  async function keyArnOf(ref: string): Promise<string> {
-    return ctx.arnOf((await grantKey(ref)).keyId);
-  }
+async function keyArnOf(ctx: KmsContext, ref: string): Promise<string> {
+  return ctx.arnOf((await grantKey(ctx, ref)).keyId);
+}
 
+/** The grant a valid request describes, with a new id (not yet stored). */
+function newGrant(ctx: KmsContext, key: KeyRecord, input: CreateGrantInput): GrantRecord {
+  const constraints = normalConstraints(input.constraints);
+  const operations = [...new Set(input.operations)];
+  const shape = {
+    granteePrincipal: input.granteePrincipal,
+    ...(input.retiringPrincipal !== undefined && { retiringPrincipal: input.retiringPrincipal }),
+    operations,
+    ...(constraints && { constraints }),
+    issuingAccount: `arn:aws:iam::${ctx.partition.accountId}:root`,
+  };
   return {
-    async createGrant(input: CreateGrantInput): Promise<CreatedGrant> {
-      const key = await grantKey(input.keyId);
-      requireEnabled(ctx, key);
-      validateGrant(ctx, key, input);
-      const constraints = normalConstraints(input.constraints);
-      const operations = [...new Set(input.operations)];
-      const shape = {
-        granteePrincipal: input.granteePrincipal,
-        ...(input.retiringPrincipal !== undefined && { retiringPrincipal: input.retiringPrincipal }),
-        operations,
-        ...(constraints && { constraints }),
-        issuingAccount: `arn:aws:iam::${ctx.partition.accountId}:root`,
-      };
-      const keyArn = ctx.arnOf(key.keyId);
-      const grant: GrantRecord = {
-        grantId: randomHex(32),
-        keyArn,
-        ...(input.name !== undefined && { name: input.name }),
-        ...shape,
-        createdAt: ctx.clock.now(),
-        fingerprint: fingerprintOf(shape),
-      };
-      if (input.dryRun) return { grantId: grant.grantId, grantToken: grantToken(grant) };
-      const r = await ctx.store.insertGrant(grant, GRANT_QUOTA);
-      if ('exceeded' in r) throw quotaExceeded(r.exceeded, keyArn, grant.granteePrincipal);
-      return { grantId: r.grant.grantId, grantToken: grantToken(r.grant) };
-    },
+    grantId: randomHex(32),
+    keyArn: ctx.arnOf(key.keyId),
+    ...(input.name !== undefined && { name: input.name }),
+    ...shape,
+    createdAt: ctx.clock.now(),
+    fingerprint: fingerprintOf(shape),
+  };
+}
+
+async function createGrant(ctx: KmsContext, input: CreateGrantInput): Promise<CreatedGrant> {
+  const key = await grantKey(ctx, input.keyId);
+  requireEnabled(ctx, key);
+  validateGrant(ctx, key, input);
+  const grant = newGrant(ctx, key, input);
+  if (input.dryRun) return { grantId: grant.grantId, grantToken: grantToken(grant) };
+  const r = await ctx.store.insertGrant(grant, GRANT_QUOTA);
+  if ('exceeded' in r) throw quotaExceeded(r.exceeded, grant.keyArn, grant.granteePrincipal);
+  return { grantId: r.grant.grantId, grantToken: grantToken(r.grant) };
+}
+
+/** A key's grants, optionally one grant or one grantee's. */
+async function listGrants(
+  ctx: KmsContext,
+  keyRef: string,
+  limit: number,
+  after: string | undefined,
+  filter: { grantId?: string | undefined; grantee?: string | undefined },
+): Promise<Page<GrantRecord>> {
+  const keyArn = await keyArnOf(ctx, keyRef);
+  if (filter.grantId !== undefined) {
+    checkGrantId(filter.grantId);
+    const g = await ctx.store.getGrant(keyArn, filter.grantId);
+    const shown = g && (filter.grantee === undefined || g.granteePrincipal === filter.grantee);
+    return { items: shown && (after === undefined || g.grantId > after) ? [g] : [] };
+  }
+  return ctx.store.listGrants(keyArn, limit, after, filter.grantee);
+}
+
+export function grantOperations(ctx: KmsContext) {
+  return {
+    createGrant: (input: CreateGrantInput): Promise<CreatedGrant> => createGrant(ctx, input),
 
     /** A key's grants, optionally one grant or one grantee's. */
-    async listGrants(
+    listGrants: (
       keyRef: string,
       limit: number,
       after: string | undefined,
       filter: { grantId?: string | undefined; grantee?: string | undefined },
-    ): Promise<Page<GrantRecord>> {
-      const keyArn = await keyArnOf(keyRef);
-      if (filter.grantId !== undefined) {
-        checkGrantId(filter.grantId);
-        const g = await ctx.store.getGrant(keyArn, filter.grantId);
-        const shown = g && (filter.grantee === undefined || g.granteePrincipal === filter.grantee);
-        return { items: shown && (after === undefined || g.grantId > after) ? [g] : [] };
-      }
-      return ctx.store.listGrants(keyArn, limit, after, filter.grantee);
-    },
+    ): Promise<Page<GrantRecord>> => listGrants(ctx, keyRef, limit, after, filter),
 
     listRetirableGrants: (principal: string, limit: number, after: string | undefined) =>
       ctx.store.listRetirableGrants(principal, limit, after),
@@ -206,7 +221,7 @@ export function grantOperations(ctx: KmsContext) {
     /** The grant, or NotFoundException (DryRun of RetireGrant and RevokeGrant). */
     async requireGrant(keyRef: string, grantId: string): Promise<GrantRecord> {
       checkGrantId(grantId);
-      const g = await ctx.store.getGrant(await keyArnOf(keyRef), grantId);
+      const g = await ctx.store.getGrant(await keyArnOf(ctx, keyRef), grantId);
       if (!g) throw new AppError('NotFoundException', `Grant ID ${grantId} not found`);
       return g;
     },
@@ -214,7 +229,7 @@ export function grantOperations(ctx: KmsContext) {
     /** RetireGrant and RevokeGrant: deletes the grant; NotFoundException when the key has no such grant. */
     async deleteGrant(keyRef: string, grantId: string): Promise<void> {
       checkGrantId(grantId);
-      const keyArn = await keyArnOf(keyRef);
+      const keyArn = await keyArnOf(ctx, keyRef);
       if (!(await ctx.store.deleteGrant(keyArn, grantId))) {
         throw new AppError('NotFoundException', `Grant ID ${grantId} not found`);
       }
