@@ -74,91 +74,109 @@ function requirePrimary(ctx: KmsContext, k: KeyRecord): NonNullable<KeyRecord['m
   return k.multiRegion;
 }
 
-export function multiRegionOperations(ctx: KmsContext) {
-  const { keys, partition } = ctx;
-  const arnIn = (region: string, keyId: string) => keyArn({ region, accountId: partition.accountId }, keyId);
+/** The key's ARN in another region (same account): multi-Region keys share their key id. */
+const arnIn = (ctx: KmsContext, region: string, keyId: string) =>
+  keyArn({ region, accountId: ctx.partition.accountId }, keyId);
 
-  const view = async (k: KeyRecord): Promise<MultiRegionView | undefined> => {
-    if (!k.multiRegion) return undefined;
-    const { primaryRegion } = k.multiRegion;
-    const regions = [...(await holders(ctx, k.keyId)).keys()];
-    return { primaryRegion, replicaRegions: regions.filter((r) => r !== primaryRegion).sort() };
+/** Where a multi-Region key's primary and replicas are (undefined for a single-Region key). */
+async function multiRegionView(ctx: KmsContext, k: KeyRecord): Promise<MultiRegionView | undefined> {
+  if (!k.multiRegion) return undefined;
+  const { primaryRegion } = k.multiRegion;
+  const regions = [...(await holders(ctx, k.keyId)).keys()];
+  return { primaryRegion, replicaRegions: regions.filter((r) => r !== primaryRegion).sort() };
+}
+
+/** The new replica's record: the primary's key properties, the request's own policy, description and tags. */
+function replicaRecord(ctx: KmsContext, key: KeyRecord, input: ReplicateKeyInput, primaryRegion: string): KeyRecord {
+  return {
+    keyId: key.keyId,
+    revision: 1,
+    createdAt: ctx.clock.now(),
+    description: input.description ?? '',
+    keyUsage: key.keyUsage,
+    keySpec: key.keySpec,
+    state: 'Enabled',
+    currentVersion: key.currentVersion,
+    // Automatic rotation is shared: the primary rotates (its due time), the replicas follow.
+    rotationEnabled: key.rotationEnabled,
+    ...(key.rotationPeriodInDays !== undefined && { rotationPeriodInDays: key.rotationPeriodInDays }),
+    onDemandRotations: 0,
+    policy: input.policy ?? defaultKeyPolicy({ region: input.region, accountId: ctx.partition.accountId }),
+    tags: mergeTags([], input.tags ?? []),
+    multiRegion: { primaryRegion },
   };
+}
 
+/** ReplicateKey: a replica record in `input.region` sharing the key id, versions and material. */
+async function replicateKey(
+  ctx: KmsContext,
+  ref: string,
+  input: ReplicateKeyInput,
+): Promise<{ replica: KeyRecord; view: MultiRegionView }> {
+  const key = await ctx.keys.getKey(ref, true);
+  refuseInternal(ctx, key);
+  requireEnabled(ctx, key);
+  const { primaryRegion } = requirePrimary(ctx, key);
+  const replicaArn = arnIn(ctx, input.region, key.keyId);
+  if (input.region === ctx.partition.region) {
+    throw new AppError('AlreadyExistsException', `${replicaArn} already exists.`);
+  }
+  const target = ctx.regions.store(input.region);
+  if (await target.getKey(key.keyId)) throw new AppError('AlreadyExistsException', `${replicaArn} already exists.`);
+  const replica = replicaRecord(ctx, key, input, primaryRegion);
+  // No version: the replica shares the primary's (versions are keyed by key id alone).
+  await target.insertKey(replica);
+  ctx.regions.forget(input.region, key.keyId);
+  const v = await multiRegionView(ctx, key);
+  return { replica, view: v ?? { primaryRegion, replicaRegions: [input.region] } };
+}
+
+/**
+ * UpdatePrimaryRegion: the replica in `region` becomes the primary, this one a replica. Each
+ * region's record is its own row, so the records change one after the other: the replicas, the
+ * new primary, and this (the old primary) last, so that a call interrupted half-way can be made
+ * again on the old primary and completes.
+ */
+async function updatePrimaryRegion(ctx: KmsContext, ref: string, region: string): Promise<void> {
+  const key = await ctx.keys.getKey(ref, true);
+  refuseInternal(ctx, key);
+  requireEnabled(ctx, key);
+  requirePrimary(ctx, key);
+  const all = await holders(ctx, key.keyId);
+  const target = all.get(region);
+  if (region === ctx.partition.region) return; // already the primary: nothing changes
+  const targetRecord = target && (await target.getKey(key.keyId));
+  if (!target || !targetRecord) {
+    throw new AppError('NotFoundException', `Key '${arnIn(ctx, region, key.keyId)}' does not exist`);
+  }
+  if (targetRecord.state === 'PendingDeletion') {
+    throw new AppError('KMSInvalidStateException', `${arnIn(ctx, region, key.keyId)} is pending deletion.`);
+  }
+  const schedule = key.nextRotationAt === undefined ? {} : { nextRotationAt: key.nextRotationAt };
+  for (const [r, store] of all) {
+    if (r === ctx.partition.region || r === region) continue;
+    await mutateIn(store, key.keyId, (k) => ({ ...k, multiRegion: { primaryRegion: region } }));
+  }
+  // The rotation schedule moves with the primary role: only the primary is rotated.
+  await mutateIn(target, key.keyId, (k) => ({ ...k, ...schedule, multiRegion: { primaryRegion: region } }));
+  await mutateIn(ctx.store, key.keyId, ({ nextRotationAt: _n, ...k }) => ({
+    ...k,
+    multiRegion: { primaryRegion: region },
+  }));
+  ctx.keys.forgetRecord(key.keyId);
+  await forgetElsewhere(ctx, key);
+}
+
+export function multiRegionOperations(ctx: KmsContext) {
   return {
     /** Where a multi-Region key's primary and replicas are (undefined for a single-Region key). */
-    multiRegionView: view,
+    multiRegionView: (k: KeyRecord): Promise<MultiRegionView | undefined> => multiRegionView(ctx, k),
 
     /** ReplicateKey: a replica record in `input.region` sharing the key id, versions and material. */
-    async replicateKey(ref: string, input: ReplicateKeyInput): Promise<{ replica: KeyRecord; view: MultiRegionView }> {
-      const key = await keys.getKey(ref, true);
-      refuseInternal(ctx, key);
-      requireEnabled(ctx, key);
-      const { primaryRegion } = requirePrimary(ctx, key);
-      const replicaArn = arnIn(input.region, key.keyId);
-      if (input.region === partition.region) {
-        throw new AppError('AlreadyExistsException', `${replicaArn} already exists.`);
-      }
-      const target = ctx.regions.store(input.region);
-      if (await target.getKey(key.keyId)) throw new AppError('AlreadyExistsException', `${replicaArn} already exists.`);
-      const replica: KeyRecord = {
-        keyId: key.keyId,
-        revision: 1,
-        createdAt: ctx.clock.now(),
-        description: input.description ?? '',
-        keyUsage: key.keyUsage,
-        keySpec: key.keySpec,
-        state: 'Enabled',
-        currentVersion: key.currentVersion,
-        // Automatic rotation is shared: the primary rotates (its due time), the replicas follow.
-        rotationEnabled: key.rotationEnabled,
-        ...(key.rotationPeriodInDays !== undefined && { rotationPeriodInDays: key.rotationPeriodInDays }),
-        onDemandRotations: 0,
-        policy: input.policy ?? defaultKeyPolicy({ region: input.region, accountId: partition.accountId }),
-        tags: mergeTags([], input.tags ?? []),
-        multiRegion: { primaryRegion },
-      };
-      // No version: the replica shares the primary's (versions are keyed by key id alone).
-      await target.insertKey(replica);
-      ctx.regions.forget(input.region, key.keyId);
-      const v = await view(key);
-      return { replica, view: v ?? { primaryRegion, replicaRegions: [input.region] } };
-    },
+    replicateKey: (ref: string, input: ReplicateKeyInput): Promise<{ replica: KeyRecord; view: MultiRegionView }> =>
+      replicateKey(ctx, ref, input),
 
-    /**
-     * UpdatePrimaryRegion: the replica in `region` becomes the primary, this one a replica. Each
-     * region's record is its own row, so the records change one after the other: the replicas, the
-     * new primary, and this (the old primary) last, so that a call interrupted half-way can be made
-     * again on the old primary and completes.
-     */
-    async updatePrimaryRegion(ref: string, region: string): Promise<void> {
-      const key = await keys.getKey(ref, true);
-      refuseInternal(ctx, key);
-      requireEnabled(ctx, key);
-      requirePrimary(ctx, key);
-      const all = await holders(ctx, key.keyId);
-      const target = all.get(region);
-      if (region === partition.region) return; // already the primary: nothing changes
-      const targetRecord = target && (await target.getKey(key.keyId));
-      if (!target || !targetRecord) {
-        throw new AppError('NotFoundException', `Key '${arnIn(region, key.keyId)}' does not exist`);
-      }
-      if (targetRecord.state === 'PendingDeletion') {
-        throw new AppError('KMSInvalidStateException', `${arnIn(region, key.keyId)} is pending deletion.`);
-      }
-      const schedule = key.nextRotationAt === undefined ? {} : { nextRotationAt: key.nextRotationAt };
-      for (const [r, store] of all) {
-        if (r === partition.region || r === region) continue;
-        await mutateIn(store, key.keyId, (k) => ({ ...k, multiRegion: { primaryRegion: region } }));
-      }
-      // The rotation schedule moves with the primary role: only the primary is rotated.
-      await mutateIn(target, key.keyId, (k) => ({ ...k, ...schedule, multiRegion: { primaryRegion: region } }));
-      await mutateIn(ctx.store, key.keyId, ({ nextRotationAt: _n, ...k }) => ({
-        ...k,
-        multiRegion: { primaryRegion: region },
-      }));
-      keys.forgetRecord(key.keyId);
-      await forgetElsewhere(ctx, key);
-    },
+    /** UpdatePrimaryRegion: the replica in `region` becomes the primary (see the function above). */
+    updatePrimaryRegion: (ref: string, region: string): Promise<void> => updatePrimaryRegion(ctx, ref, region),
   };
 }
