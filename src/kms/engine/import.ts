@@ -220,84 +220,110 @@ export async function expireMaterial(ctx: KmsContext, key: KeyRecord): Promise<b
   return true;
 }
 
-export function importOperations(ctx: KmsContext) {
-  const { keys } = ctx;
-
+/** GetParametersForImport: a fresh wrapping key pair, its private half sealed into the import token. */
+async function getParametersForImport(
+  ctx: KmsContext,
+  ref: string,
+  algorithm: WrappingAlgorithm,
+  spec: WrappingKeySpec,
+): Promise<ImportParameters> {
+  const key = await ctx.keys.getKey(ref, true);
+  refuseInternal(ctx, key);
+  requireExternal(ctx, key);
+  requireState(ctx, key, ['Enabled', 'Disabled', 'PendingImport']);
+  const pair = await generateWrappingKeyPair(spec);
+  const parametersValidTo = ctx.clock.now() + IMPORT_PARAMETERS_VALID_MS;
   return {
-    async getParametersForImport(
+    keyId: ctx.arnOf(key.keyId),
+    importToken: sealToken(ctx, key.keyId, algorithm, parametersValidTo, pair.privateKeyDer),
+    publicKey: pair.publicKeyDer,
+    parametersValidTo,
+  };
+}
+
+/** One attempt of writeKey: re-checks the latest record, then stores the material and the key Enabled. */
+function storeMaterial(
+  ctx: KmsContext,
+  current: KeyRecord,
+  id: string,
+  input: ImportMaterialInput,
+  expiry: Pick<ImportedMaterial, 'expirationModel' | 'validTo'>,
+  material: Buffer,
+): Promise<KeyRecord | undefined> {
+  requireState(ctx, current, ['Enabled', 'PendingImport']);
+  checkReimport(ctx, current, id, input);
+  const description = input.keyMaterialDescription ?? current.imported?.description;
+  const imported: ImportedMaterial = {
+    keyMaterialId: id,
+    present: true,
+    ...expiry,
+    importedAt: ctx.clock.now(),
+  };
+  if (description !== undefined) imported.description = description;
+  const next: KeyRecord = { ...current, state: 'Enabled', imported };
+  // wrapVersion zeroes what it wraps: each attempt wraps its own copy.
+  const row = wrapVersion(ctx, current.keyId, MATERIAL_VERSION, Buffer.from(material));
+  return ctx.store.putKeyMaterial(next, row);
+}
+
+async function importKeyMaterial(
+  ctx: KmsContext,
+  ref: string,
+  input: ImportMaterialInput,
+): Promise<{ key: KeyRecord; keyMaterialId: string }> {
+  const key = await ctx.keys.getKey(ref, true);
+  refuseInternal(ctx, key);
+  requireExternal(ctx, key);
+  requireState(ctx, key, ['Enabled', 'PendingImport']);
+  const expiry = expiryOf(ctx, input);
+  const material = unwrapMaterial(ctx, key, input);
+  try {
+    checkMaterial(key.keySpec, material);
+    const id = keyMaterialId(key.keyId, material);
+    checkReimport(ctx, key, id, input);
+    const saved = await writeKey(ctx, key.keyId, (current) => storeMaterial(ctx, current, id, input, expiry, material));
+    return { key: saved, keyMaterialId: id };
+  } finally {
+    material.fill(0);
+  }
+}
+
+async function deleteImportedKeyMaterial(
+  ctx: KmsContext,
+  ref: string,
+  materialId: string | undefined,
+): Promise<{ key: KeyRecord; keyMaterialId?: string }> {
+  const saved = await writeKey(ctx, ref, async (current) => {
+    refuseInternal(ctx, current);
+    requireExternal(ctx, current);
+    if (materialId !== undefined && materialId !== current.imported?.keyMaterialId) {
+      throw new AppError(
+        'NotFoundException',
+        `Key material ${materialId} is not associated with ${ctx.arnOf(current.keyId)}.`,
+      );
+    }
+    // Nothing to delete: the answer is the same as after a deletion.
+    if (!current.imported?.present) return current;
+    return ctx.store.deleteKeyMaterial(withoutMaterial(current), MATERIAL_VERSION);
+  });
+  ctx.keys.forgetMaterial(saved.keyId);
+  return saved.imported ? { key: saved, keyMaterialId: saved.imported.keyMaterialId } : { key: saved };
+}
+
+export function importOperations(ctx: KmsContext) {
+  return {
+    getParametersForImport: (
       ref: string,
       algorithm: WrappingAlgorithm,
       spec: WrappingKeySpec,
-    ): Promise<ImportParameters> {
-      const key = await keys.getKey(ref, true);
-      refuseInternal(ctx, key);
-      requireExternal(ctx, key);
-      requireState(ctx, key, ['Enabled', 'Disabled', 'PendingImport']);
-      const pair = await generateWrappingKeyPair(spec);
-      const parametersValidTo = ctx.clock.now() + IMPORT_PARAMETERS_VALID_MS;
-      return {
-        keyId: ctx.arnOf(key.keyId),
-        importToken: sealToken(ctx, key.keyId, algorithm, parametersValidTo, pair.privateKeyDer),
-        publicKey: pair.publicKeyDer,
-        parametersValidTo,
-      };
-    },
+    ): Promise<ImportParameters> => getParametersForImport(ctx, ref, algorithm, spec),
 
-    async importKeyMaterial(
-      ref: string,
-      input: ImportMaterialInput,
-    ): Promise<{ key: KeyRecord; keyMaterialId: string }> {
-      const key = await keys.getKey(ref, true);
-      refuseInternal(ctx, key);
-      requireExternal(ctx, key);
-      requireState(ctx, key, ['Enabled', 'PendingImport']);
-      const expiry = expiryOf(ctx, input);
-      const material = unwrapMaterial(ctx, key, input);
-      try {
-        checkMaterial(key.keySpec, material);
-        const id = keyMaterialId(key.keyId, material);
-        checkReimport(ctx, key, id, input);
-        const saved = await writeKey(ctx, key.keyId, (current) => {
-          requireState(ctx, current, ['Enabled', 'PendingImport']);
-          checkReimport(ctx, current, id, input);
-          const description = input.keyMaterialDescription ?? current.imported?.description;
-          const imported: ImportedMaterial = {
-            keyMaterialId: id,
-            present: true,
-            ...expiry,
-            importedAt: ctx.clock.now(),
-          };
-          if (description !== undefined) imported.description = description;
-          const next: KeyRecord = { ...current, state: 'Enabled', imported };
-          // wrapVersion zeroes what it wraps: each attempt wraps its own copy.
-          const row = wrapVersion(ctx, current.keyId, MATERIAL_VERSION, Buffer.from(material));
-          return ctx.store.putKeyMaterial(next, row);
-        });
-        return { key: saved, keyMaterialId: id };
-      } finally {
-        material.fill(0);
-      }
-    },
+    importKeyMaterial: (ref: string, input: ImportMaterialInput): Promise<{ key: KeyRecord; keyMaterialId: string }> =>
+      importKeyMaterial(ctx, ref, input),
 
-    async deleteImportedKeyMaterial(
+    deleteImportedKeyMaterial: (
       ref: string,
       materialId?: string,
-    ): Promise<{ key: KeyRecord; keyMaterialId?: string }> {
-      const saved = await writeKey(ctx, ref, async (current) => {
-        refuseInternal(ctx, current);
-        requireExternal(ctx, current);
-        if (materialId !== undefined && materialId !== current.imported?.keyMaterialId) {
-          throw new AppError(
-            'NotFoundException',
-            `Key material ${materialId} is not associated with ${ctx.arnOf(current.keyId)}.`,
-          );
-        }
-        // Nothing to delete: the answer is the same as after a deletion.
-        if (!current.imported?.present) return current;
-        return ctx.store.deleteKeyMaterial(withoutMaterial(current), MATERIAL_VERSION);
-      });
-      keys.forgetMaterial(saved.keyId);
-      return saved.imported ? { key: saved, keyMaterialId: saved.imported.keyMaterialId } : { key: saved };
-    },
+    ): Promise<{ key: KeyRecord; keyMaterialId?: string }> => deleteImportedKeyMaterial(ctx, ref, materialId),
   };
 }
