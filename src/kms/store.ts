@@ -11,7 +11,11 @@
 import type { Page } from '../storage/index.js';
 import type { KeySpec, KeyUsage } from './key-specs.js';
 
-export type KeyState = 'Enabled' | 'Disabled' | 'PendingDeletion' | 'PendingImport';
+/**
+ * PendingReplicaDeletion: a multi-Region primary scheduled for deletion while it still has replicas;
+ * its waiting period starts when the last replica is deleted (src/kms/engine/replica-deletion.ts).
+ */
+export type KeyState = 'Enabled' | 'Disabled' | 'PendingDeletion' | 'PendingImport' | 'PendingReplicaDeletion';
 
 export type ExpirationModel = 'KEY_MATERIAL_EXPIRES' | 'KEY_MATERIAL_DOES_NOT_EXPIRE';
 
@@ -42,7 +46,10 @@ export interface KeyRecord {
   keyUsage: KeyUsage;
   keySpec: KeySpec;
   state: KeyState;
-  /** When a PendingDeletion key is deleted (ms). */
+  /**
+   * When a PendingDeletion key is deleted (ms). PendingReplicaDeletion: when the scheduler next looks
+   * whether its replicas are gone (never shown: AWS has no DeletionDate until they are).
+   */
   deletionAt?: number;
   pendingWindowInDays?: number;
   currentVersion: number;

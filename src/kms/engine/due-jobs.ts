@@ -6,6 +6,7 @@ import type { KmsContext } from './context.js';
 import { expireMaterial } from './import.js';
 import { wrapVersion } from './key-writes.js';
 import { forgetElsewhere } from './multi-region.js';
+import { settleAfterReplica, settlePrimary } from './replica-deletion.js';
 import { DEFAULT_ROTATION_DAYS } from './rotation.js';
 
 /** Deletes the key and its grants if its revision still matches: false when another replica changed or deleted it first. */
@@ -14,6 +15,8 @@ async function deleteDue(ctx: KmsContext, key: KeyRecord): Promise<boolean> {
   ctx.keys.forget(key.keyId);
   // A grant names its key by ARN, not by a foreign key: its grants go once the key is gone.
   await ctx.store.deleteGrantsOfKey(ctx.arnOf(key.keyId));
+  // A replica: its primary may have been waiting for it (PendingReplicaDeletion).
+  await settleAfterReplica(ctx, key);
   return true;
 }
 
@@ -53,6 +56,8 @@ export async function runDueJobs(
       if (await expireMaterial(ctx, key)) materialsExpired++;
     } else if (key.state === 'PendingDeletion' && key.deletionAt !== undefined && key.deletionAt <= now) {
       if (await deleteDue(ctx, key)) deleted++;
+    } else if (key.state === 'PendingReplicaDeletion' && key.deletionAt !== undefined && key.deletionAt <= now) {
+      await settlePrimary(ctx, key); // its deletion, when due, is a later run's
     } else if (key.state === 'Enabled' && key.nextRotationAt !== undefined && key.nextRotationAt <= now) {
       if (await rotateDue(ctx, key, now)) rotated++;
     }

@@ -17,9 +17,13 @@ export function refuseInternal(ctx: KmsContext, key: KeyRecord): void {
   }
 }
 
+/** Neither pending deletion nor (a multi-Region primary) pending the deletion of its replicas. */
 export function requireNotPendingDeletion(ctx: KmsContext, key: KeyRecord): void {
   if (key.state === 'PendingDeletion') {
     throw new AppError('KMSInvalidStateException', `${ctx.arnOf(key.keyId)} is pending deletion.`);
+  }
+  if (key.state === 'PendingReplicaDeletion') {
+    throw new AppError('KMSInvalidStateException', `${ctx.arnOf(key.keyId)} is pending replica deletion.`);
   }
 }
 

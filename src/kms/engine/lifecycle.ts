@@ -1,5 +1,4 @@
 // A key's life: CreateKey, DescribeKey, ListKeys, description, enable/disable, scheduled deletion and its cancel.
-import { DAY_MS } from '../../core/clock.js';
 import { AppError } from '../../core/errors.js';
 import { newUuid, randomHex } from '../../crypto/index.js';
 import type { Page } from '../../storage/index.js';
@@ -9,6 +8,7 @@ import type { KeyRecord, Tag } from '../store.js';
 import type { KmsContext } from './context.js';
 import { refuseInternal, requireNotPendingDeletion, requireNotPendingImport } from './guards.js';
 import { mutateKey, wrapVersion } from './key-writes.js';
+import { hasReplicas, scheduled } from './replica-deletion.js';
 import { defaultKeyPolicy, mergeTags } from './tags-policy.js';
 
 export interface CreateKeyInput {
@@ -113,22 +113,20 @@ export function lifecycleOperations(ctx: KmsContext) {
         return { ...k, state: 'Disabled' };
       }),
 
-    scheduleKeyDeletion: (ref: string, pendingWindowInDays: number) =>
-      mutateKey(ctx, ref, (k) => {
+    /** A multi-Region primary with replicas waits for them (PendingReplicaDeletion, replica-deletion.ts). */
+    scheduleKeyDeletion: async (ref: string, pendingWindowInDays: number) => {
+      const replicas = await hasReplicas(ctx, await keys.getKey(ref, true));
+      return mutateKey(ctx, ref, (k) => {
         refuseInternal(ctx, k);
         requireNotPendingDeletion(ctx, k);
-        return {
-          ...k,
-          state: 'PendingDeletion',
-          pendingWindowInDays,
-          deletionAt: ctx.clock.now() + pendingWindowInDays * DAY_MS,
-        };
-      }),
+        return scheduled(ctx, k, pendingWindowInDays, replicas);
+      });
+    },
 
     cancelKeyDeletion: (ref: string) =>
       mutateKey(ctx, ref, (k) => {
         refuseInternal(ctx, k);
-        if (k.state !== 'PendingDeletion') {
+        if (k.state !== 'PendingDeletion' && k.state !== 'PendingReplicaDeletion') {
           throw new AppError('KMSInvalidStateException', `${ctx.arnOf(k.keyId)} is not pending deletion.`);
         }
         const { deletionAt: _d, pendingWindowInDays: _p, ...rest } = k;

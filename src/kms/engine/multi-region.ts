@@ -29,7 +29,7 @@ export const isReplica = (ctx: KmsContext, k: KeyRecord): boolean =>
   k.multiRegion !== undefined && k.multiRegion.primaryRegion !== ctx.partition.region;
 
 /** The regions holding a record of the key id, with the store view of each. */
-async function holders(ctx: KmsContext, keyId: string): Promise<Map<string, KmsStore>> {
+export async function holders(ctx: KmsContext, keyId: string): Promise<Map<string, KmsStore>> {
   const found = new Map<string, KmsStore>();
   for (const region of await ctx.regions.list()) {
     let store: KmsStore;

@@ -164,6 +164,7 @@ export class PostgresKmsStore extends PostgresGrantStore implements KmsStore {
     const { rows } = await this.#db.query(
       `SELECT revision, doc FROM kms_keys WHERE region = $3
        AND ((state = 'Enabled' AND next_rotation_at <= $1) OR (state = 'PendingDeletion' AND deletion_at <= $1)
+            OR (state = 'PendingReplicaDeletion' AND deletion_at <= $1)
             OR material_expires_at <= $1)
        ORDER BY key_id LIMIT $2`,
       [now, limit, this.#region],

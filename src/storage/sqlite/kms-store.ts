@@ -59,6 +59,7 @@ export class SqliteKmsStore extends SqliteGrantStore implements KmsStore {
       due: db.prepare(
         `SELECT revision, doc FROM kms_keys WHERE region = ?
          AND ((state = 'Enabled' AND next_rotation_at <= ?) OR (state = 'PendingDeletion' AND deletion_at <= ?)
+              OR (state = 'PendingReplicaDeletion' AND deletion_at <= ?)
               OR material_expires_at <= ?)
          ORDER BY key_id LIMIT ?`,
       ),
@@ -179,7 +180,7 @@ export class SqliteKmsStore extends SqliteGrantStore implements KmsStore {
   }
 
   async dueKeys(now: number, limit: number): Promise<KeyRecord[]> {
-    return (this.#s.due.all(this.#region, now, now, now, limit) as Row[]).map(toKey);
+    return (this.#s.due.all(this.#region, now, now, now, now, limit) as Row[]).map(toKey);
   }
 
   async versionsNotWrappedBy(rootKeyId: string, limit: number): Promise<KeyVersionRecord[]> {
