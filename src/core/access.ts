@@ -53,6 +53,15 @@ export interface GrantScope {
  * operation, resolved to an AccessCheck (ARN and resource policy) by the request pipeline.
  */
 export type ResourceRef =
+  | LocalResourceRef
+  /**
+   * A resource in another region this server serves, decided there (its key policy, its grants) and with
+   * that region as aws:RequestedRegion: UpdatePrimaryRegion's replica, ReplicateKey's CreateKey.
+   */
+  | { kind: 'in-region'; region: string; resource: LocalResourceRef };
+
+/** A resource of the request's own region. */
+export type LocalResourceRef =
   /** No particular resource (CreateKey, ListSecrets, ...): the check is on '*'. */
   | { kind: 'any'; action: string; context?: ConditionKeys }
   /** A named ARN without a resource policy (issuers, roles, Terraform states, a secret to create). */

@@ -15,7 +15,7 @@ import type { ServerConfig } from './config.js';
 import type { Engines } from './engines.js';
 import { createPipeline, type Pipeline } from './pipeline.js';
 import { createRegionGate, type PerRegion, perRegion } from './regions.js';
-import { createEmptyRegionResolver, createResourceResolver, type ResolveResource } from './resources.js';
+import { createEmptyRegionResolver, createResourceResolver, type ResolveLocal } from './resources.js';
 import type { Env } from './route.js';
 import type { Services } from './services.js';
 
@@ -31,7 +31,7 @@ export interface ListenerDeps {
 }
 
 /** What a region's requests run on: its operations' contexts and its resources' resolver. */
-type Regional = RegionalApi & { resolve: ResolveResource };
+type Regional = RegionalApi & { resolve: ResolveLocal };
 
 /** A region's parts for an authorized request, and its change feed: built through the region gate. */
 interface RegionalParts {
@@ -62,7 +62,7 @@ export function createListener(deps: ListenerDeps): RequestListener {
   });
   // Authorization in a region not built reads nothing (nothing exists there); its parts are built
   // only once the request is authorized (apis, secretsIn), so a refused caller builds nothing.
-  const resolveIn = (region: string): ResolveResource => {
+  const resolveIn = (region: string): ResolveLocal => {
     const empty = createEmptyRegionResolver({ region, accountId: config.accountId });
     return async (ref) => ((await gate.known(region)) ? regional(region).resolve : empty)(ref);
   };

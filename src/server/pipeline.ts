@@ -13,7 +13,7 @@ import type { Metrics } from '../observability/metrics.js';
 import { RequestAccess } from './access.js';
 import { auditRecord } from './audit-trail.js';
 import type { RegionPolicy } from './regions.js';
-import type { ResolveResource } from './resources.js';
+import { acrossRegions, type ResolveLocal } from './resources.js';
 
 export const UNRECOGNIZED = 'unrecognized';
 
@@ -45,7 +45,7 @@ export interface PipelineDeps {
   accountId: string;
   regions: RegionPolicy;
   /** The resolver of a region's resources (its engines). */
-  resolveIn: (region: string) => ResolveResource;
+  resolveIn: (region: string) => ResolveLocal;
   now: () => number;
   logger: Logger;
   metrics: Metrics;
@@ -64,7 +64,7 @@ export function createPipeline(deps: PipelineDeps) {
     x.identity = identity;
     x.label = label;
     x.region = region;
-    x.access = new RequestAccess(identity, deps.directory, deps.accountId, deps.resolveIn(region));
+    x.access = new RequestAccess(identity, deps.directory, deps.accountId, acrossRegions(region, deps.resolveIn));
     return x.access;
   }
 

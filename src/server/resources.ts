@@ -2,7 +2,7 @@
 //
 // A reference to nothing that exists is checked against the ARN it names, so a caller without
 // access learns nothing about what exists; one with access then gets the operation's not-found.
-import type { AccessCheck, ConditionKeys, GrantScope, ResourceRef } from '../core/access.js';
+import type { AccessCheck, ConditionKeys, GrantScope, LocalResourceRef, ResourceRef } from '../core/access.js';
 import { aliasArn, keyArn, type Partition, parseKeyRef } from '../core/arn.js';
 import { AppError } from '../core/errors.js';
 import { GRANT_OPERATIONS, type KeyRecord, type KmsEngine } from '../kms/index.js';
@@ -10,6 +10,21 @@ import type { SecretRecord, SecretsEngine } from '../secrets/index.js';
 
 /** The check a declared resource asks for, or undefined when there is nothing to check. */
 export type ResolveResource = (ref: ResourceRef) => Promise<AccessCheck | undefined>;
+
+/** The same, for one region's resources (a region's engines). */
+export type ResolveLocal = (ref: LocalResourceRef) => Promise<AccessCheck | undefined>;
+
+/**
+ * A request's resolver: its region's resources there, an `in-region` one in the region it names. Every
+ * check carries aws:RequestedRegion, the region it is decided in (a global IAM condition key).
+ */
+export function acrossRegions(region: string, resolveIn: (region: string) => ResolveLocal): ResolveResource {
+  return async (ref) => {
+    const [where, local] = ref.kind === 'in-region' ? [ref.region, ref.resource] : [region, ref];
+    const check = await resolveIn(where)(local);
+    return check && { ...check, context: { ...check.context, 'aws:requestedregion': where } };
+  };
+}
 
 /**
  * What resolving reads: the region's engines (none for a region not built, which holds nothing), its
@@ -21,7 +36,7 @@ interface Lookup {
   viaService: string;
 }
 
-export function createResourceResolver(kms: KmsEngine, secrets: SecretsEngine): ResolveResource {
+export function createResourceResolver(kms: KmsEngine, secrets: SecretsEngine): ResolveLocal {
   return resolverOf({ engines: { kms, secrets }, partition: kms.partition });
 }
 
@@ -29,11 +44,11 @@ export function createResourceResolver(kms: KmsEngine, secrets: SecretsEngine): 
  * The resolver of a region not built: nothing exists there, so every check names the resource as
  * given; deciding it builds no engines (a caller refused there costs the server nothing).
  */
-export function createEmptyRegionResolver(partition: Partition): ResolveResource {
+export function createEmptyRegionResolver(partition: Partition): ResolveLocal {
   return resolverOf({ partition });
 }
 
-function resolverOf(lookup: Omit<Lookup, 'viaService'>): ResolveResource {
+function resolverOf(lookup: Omit<Lookup, 'viaService'>): ResolveLocal {
   const e: Lookup = { ...lookup, viaService: `secretsmanager.${lookup.partition.region}.amazonaws.com` };
   const { partition } = e;
   return async (ref) => {

@@ -128,7 +128,8 @@ const onSecret = (action: string, which: 'plain' | 'cmk', extra: Record<string, 
 const MESSAGE = b64('matrix message');
 
 const KMS: Record<string, AwsCase> = {
-  // AWS: kms:ReplicateKey on the primary, kms:CreateKey (and kms:TagResource for Tags) for the replica.
+  // AWS: kms:ReplicateKey on the primary, kms:CreateKey (and kms:TagResource for Tags) in the replica Region
+  // (decided there: kms-multi-region-access.test.ts shows aws:RequestedRegion).
   ReplicateKey: {
     input: () => ({ KeyId: keys.mrk.id, ReplicaRegion: 'eu-west-1', Tags: [{ TagKey: 'team', TagValue: 'a' }] }),
     denies: () => [
@@ -137,11 +138,14 @@ const KMS: Record<string, AwsCase> = {
       ['kms:TagResource', '*'],
     ],
   },
-  UpdatePrimaryRegion: onKey(
-    'kms:UpdatePrimaryRegion',
-    () => keys.mrk,
-    () => ({ KeyId: keys.mrk.id, PrimaryRegion: 'eu-west-1' }),
-  ),
+  // AWS: kms:UpdatePrimaryRegion on the primary and on the replica in PrimaryRegion (its ARN there).
+  UpdatePrimaryRegion: {
+    input: () => ({ KeyId: keys.mrk.id, PrimaryRegion: 'eu-west-1' }),
+    denies: () => [
+      ['kms:UpdatePrimaryRegion', keys.mrk.arn],
+      ['kms:UpdatePrimaryRegion', keys.mrk.arn.replace(`:${REGION}:`, ':eu-west-1:')],
+    ],
+  },
   CreateKey: {
     input: () => ({ Description: 'matrix', Tags: [{ TagKey: 'team', TagValue: 'a' }] }),
     denies: () => [

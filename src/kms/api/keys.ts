@@ -122,7 +122,8 @@ export const keyOperations: Record<string, KmsOperation> = {
     (engine, i) => engine.scheduleKeyDeletion(i.KeyId, i.PendingWindowInDays ?? 30),
     (k, engine) => ({
       KeyId: engine.arnOf(k.keyId),
-      DeletionDate: epochSeconds(k.deletionAt!),
+      // A primary waiting for its replicas has no deletion date yet (AWS leaves it out).
+      ...(k.state === 'PendingDeletion' && { DeletionDate: epochSeconds(k.deletionAt!) }),
       KeyState: k.state,
       PendingWindowInDays: k.pendingWindowInDays,
     }),

@@ -1,7 +1,7 @@
 // What the KMS operations share: input fields, resource declarations, output shapes and pagination.
 import { z } from 'zod';
 import { compilePolicy } from '../../auth/index.js';
-import type { Access, ConditionKeys, ResourceRef } from '../../core/access.js';
+import type { Access, ConditionKeys, LocalResourceRef, ResourceRef } from '../../core/access.js';
 import { keyArn } from '../../core/arn.js';
 import { AppError } from '../../core/errors.js';
 import { type Operation, singleCallOperations } from '../../core/operation.js';
@@ -14,9 +14,9 @@ import type { KeyRecord } from '../store.js';
 export type KmsOperation = Operation<KmsEngine>;
 
 /** `action` on the key a request names (id, ARN or alias), with its key policy. */
-export const key = (action: string, ref: string | undefined, context?: ConditionKeys): ResourceRef =>
+export const key = (action: string, ref: string | undefined, context?: ConditionKeys): LocalResourceRef =>
   context ? { kind: 'key', action, key: ref, context } : { kind: 'key', action, key: ref };
-export const anyResource = (action: string): ResourceRef => ({ kind: 'any', action });
+export const anyResource = (action: string): LocalResourceRef => ({ kind: 'any', action });
 /** The common resource shape: one action on the request's KeyId. */
 export const onKeyId =
   (action: string) =>
@@ -101,8 +101,9 @@ export function keyMetadata(engine: KmsEngine, k: KeyRecord, view?: MultiRegionV
     Description: k.description,
     KeyUsage: k.keyUsage,
     KeyState: k.state,
-    ...(k.deletionAt !== undefined && { DeletionDate: epochSeconds(k.deletionAt) }),
-    ...(k.pendingWindowInDays !== undefined && { PendingDeletionWindowInDays: k.pendingWindowInDays }),
+    // AWS: DeletionDate only when PendingDeletion; PendingDeletionWindowInDays only when PendingReplicaDeletion.
+    ...(k.state === 'PendingDeletion' && k.deletionAt !== undefined && { DeletionDate: epochSeconds(k.deletionAt) }),
+    ...(k.state === 'PendingReplicaDeletion' && { PendingDeletionWindowInDays: k.pendingWindowInDays }),
     ...originMetadata(k),
     // Keysafe's own keys are to a customer what AWS managed keys are: AWS says AWS for those.
     KeyManager: k.internalPurpose === undefined ? 'CUSTOMER' : 'AWS',
