@@ -9,7 +9,7 @@ import {
   DescribeKeyCommand,
   EnableKeyCommand,
   EncryptCommand,
-  KMSClient,
+  type KMSClient,
   ReplicateKeyCommand,
   ScheduleKeyDeletionCommand,
 } from '@aws-sdk/client-kms';
@@ -83,9 +83,9 @@ describe('deleting a multi-Region primary with replicas', () => {
     expect(waiting.DeletionDate).toBeUndefined();
 
     const refusal = { name: 'KMSInvalidStateException', message: `${arnIn(US, keyId)} is pending replica deletion.` };
-    expect(
-      await failure(us.send(new EncryptCommand({ KeyId: keyId, Plaintext: Buffer.from('x') }))),
-    ).toMatchObject(refusal);
+    expect(await failure(us.send(new EncryptCommand({ KeyId: keyId, Plaintext: Buffer.from('x') })))).toMatchObject(
+      refusal,
+    );
     expect(await failure(us.send(new DecryptCommand({ CiphertextBlob: ciphertext })))).toMatchObject(refusal);
     expect(await failure(us.send(new EnableKeyCommand({ KeyId: keyId })))).toMatchObject(refusal);
     expect(

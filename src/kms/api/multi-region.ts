@@ -6,16 +6,7 @@ import { operation } from '../../core/operation.js';
 import { str } from '../../core/wire.js';
 import type { KmsEngine } from '../engine.js';
 import { refuseLockout } from './policy-lockout.js';
-import {
-  anyResource,
-  type KmsOperation,
-  key,
-  keyId,
-  keyMetadata,
-  policy,
-  tags,
-  validatePolicy,
-} from './shapes.js';
+import { anyResource, type KmsOperation, key, keyId, keyMetadata, policy, tags, validatePolicy } from './shapes.js';
 
 /** A resource of another region the server serves, decided there. */
 const inRegion = (region: string, resource: LocalResourceRef): ResourceRef => ({ kind: 'in-region', region, resource });
