@@ -442,6 +442,8 @@ export function describeKmsStoreContract(name: string, open: () => Promise<Store
           await seed({ rotationEnabled: true, rotationPeriodInDays: 90, nextRotationAt: now }),
           await seed({ state: 'PendingDeletion', deletionAt: now - 1, pendingWindowInDays: 7 }),
           await seed({ state: 'PendingDeletion', deletionAt: now, pendingWindowInDays: 7 }),
+          // A multi-Region primary waiting for its replicas: its look-again time came.
+          await seed({ state: 'PendingReplicaDeletion', deletionAt: now, pendingWindowInDays: 7 }),
         ].map((s) => s.key);
         const notDue = [
           // Rotation due, but the key is disabled or pending deletion.
@@ -450,6 +452,7 @@ export function describeKmsStoreContract(name: string, open: () => Promise<Store
           // Times in the future.
           await seed({ rotationEnabled: true, rotationPeriodInDays: 90, nextRotationAt: now + 1 }),
           await seed({ state: 'PendingDeletion', deletionAt: now + 1, pendingWindowInDays: 7 }),
+          await seed({ state: 'PendingReplicaDeletion', deletionAt: now + 1, pendingWindowInDays: 7 }),
           // No times at all.
           await seed(),
           await seed({ state: 'Disabled' }),
@@ -457,7 +460,7 @@ export function describeKmsStoreContract(name: string, open: () => Promise<Store
           await seed({ state: 'Enabled', deletionAt: now - DAY }),
           await seed({ state: 'Disabled', deletionAt: now - DAY }),
         ].map((s) => s.key);
-        expect(notDue).toHaveLength(8);
+        expect(notDue).toHaveLength(9);
 
         const got = await kms.dueKeys(now, 100);
         expect([...got].sort(byId)).toEqual([...due].sort(byId));
