@@ -9,6 +9,13 @@ import type { SecretRecord, SecretVersionRecord } from './store.js';
 /** The managed default key's alias, the analogue of aws/secretsmanager. */
 export const DEFAULT_KMS_ALIAS = INTERNAL_KEYS.secretsmanager.alias;
 
+/**
+ * A KmsKeyId that names the region's managed default key: as Keysafe shows it, or as AWS's
+ * (alias/aws/secretsmanager), which users copy from AWS and from ReplicationStatus.
+ */
+export const namesDefaultKey = (kmsKeyId: string | undefined): boolean =>
+  kmsKeyId === DEFAULT_KMS_ALIAS || kmsKeyId === 'alias/aws/secretsmanager';
+
 export type SecretEnvelope = ReturnType<typeof createSecretEnvelope>;
 
 export function createSecretEnvelope(kms: KmsEngine, cache: SecretReadCache) {

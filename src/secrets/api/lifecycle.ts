@@ -4,7 +4,7 @@ import { operation } from '../../core/operation.js';
 import { epochSeconds, str } from '../../core/wire.js';
 import { checkDeletionOptions } from '../engine/lifecycle.js';
 import { AWSCURRENT, AWSPENDING, AWSPREVIOUS } from '../labels.js';
-import { portOf, replicaRegions } from './replication.js';
+import { portOf, replicaKeys, replicaRegions } from './replication.js';
 import {
   arnAndName,
   arnNameAndVersion,
@@ -64,7 +64,9 @@ export const lifecycleOperations: Record<string, SecretsOperation> = {
       secret('secretsmanager:CreateSecret', i.Name),
       ...(i.Tags?.length ? [secret('secretsmanager:TagResource', i.Name)] : []),
       ...(i.KmsKeyId ? [sealWith(i.Name, i.KmsKeyId)] : []),
-      ...(i.AddReplicaRegions ? [secret('secretsmanager:ReplicateSecretToRegions', i.Name)] : []),
+      ...(i.AddReplicaRegions
+        ? [secret('secretsmanager:ReplicateSecretToRegions', i.Name), ...replicaKeys(i.Name, i.AddReplicaRegions)]
+        : []),
     ],
     async run(ctx: SecretsApiContext, i) {
       const { engine } = ctx;

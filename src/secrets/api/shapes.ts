@@ -1,6 +1,6 @@
 // What the Secrets Manager operations share: input fields, resource declarations, output shapes, pagination.
 import { z } from 'zod';
-import type { ConditionKeys, ResourceRef } from '../../core/access.js';
+import type { ConditionKeys, LocalResourceRef, ResourceRef } from '../../core/access.js';
 import { AppError } from '../../core/errors.js';
 import { type Operation, singleCallOperations } from '../../core/operation.js';
 import { blob, epochSeconds, str } from '../../core/wire.js';
@@ -45,7 +45,7 @@ export function readVersion(id: string, versionId?: string, versionStage?: strin
 }
 
 /** Sealing a new version: kms:GenerateDataKey on the customer-managed key it will be sealed with. */
-export const sealWith = (id: string, key?: string): ResourceRef => ({
+export const sealWith = (id: string, key?: string): LocalResourceRef => ({
   kind: 'secret-key',
   action: 'kms:GenerateDataKey',
   secret: id,

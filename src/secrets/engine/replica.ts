@@ -4,7 +4,7 @@ import { AppError } from '../../core/errors.js';
 import { retryConflicts } from '../../core/keyed-lock.js';
 import { ownValue, setOwn } from '../../core/records.js';
 import type { SecretValue } from '../../core/secret-value.js';
-import { DEFAULT_KMS_ALIAS } from '../envelope.js';
+import { namesDefaultKey } from '../envelope.js';
 import { AWSCURRENT, type StageChanges, stageMapOf } from '../labels.js';
 import { NAME_EXISTS_MESSAGE, replicaArn } from '../replication.js';
 import type { ReplicaRecord, SecretChange, SecretEventType, SecretRecord, SecretVersionRecord } from '../store.js';
@@ -29,14 +29,6 @@ export async function replicaSource({ store, envelope }: EngineParts, arn: strin
 }
 
 /**
- * The replica's customer key, or undefined for the region's managed default key: named as ReplicationStatus
- * shows it (alias/keysafe/secretsmanager) or as AWS's (alias/aws/secretsmanager), which users copy from AWS.
- */
-function customerKey(kmsKeyId: string | undefined): string | undefined {
-  return kmsKeyId === DEFAULT_KMS_ALIAS || kmsKeyId === 'alias/aws/secretsmanager' ? undefined : kmsKeyId;
-}
-
-/**
  * Brings this region's replica of `source` up to date: creates it (overwriting a secret of the name only
  * when `force`), seals each version it lacks under its own key, then matches labels and settings.
  */
@@ -54,7 +46,7 @@ export async function applyReplica(
     replica = undefined;
   }
   if (!replica) {
-    const kmsKeyId = customerKey(target.kmsKeyId);
+    const kmsKeyId = namesDefaultKey(target.kmsKeyId) ? undefined : target.kmsKeyId;
     if (kmsKeyId !== undefined) await requireEncryptKey(kms, kmsKeyId);
     replica = await createReplica(parts, region, source, kmsKeyId);
   }
