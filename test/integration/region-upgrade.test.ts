@@ -197,7 +197,8 @@ async function postgresOfTheTime(postgres: TestPostgres): Promise<string> {
   const url = postgres.url.replace(/\/postgres$/, '/store_v5');
   const client = new pg.Client({ connectionString: url });
   await client.connect();
-  const source = new Database(join(FIXTURE, 'keysafe.db'), { readonly: true });
+  // A copy: SQLite would leave -shm and -wal files beside the fixture itself, even read-only.
+  const source = new Database(join(fixtureDataDir(), 'keysafe.db'), { readonly: true });
   try {
     await client.query(
       'CREATE TABLE schema_migrations (version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at BIGINT NOT NULL)',
